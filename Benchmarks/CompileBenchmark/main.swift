@@ -1,0 +1,1 @@
+print("compile benchmark: under construction")

@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The folders follow the pipeline: FilterLanguage (text → AST) → FilterCompiler (AST → IR, optimizer)
+// → ClassicBPF / EBPF (IR → instructions) → Ruleset (rules.conf → one program) → Kernel (the only
+// module with syscalls and unsafe pointers) → xdpfw (the command line).
+let package = Package(
+    name: "xdpfw",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "xdpfw", targets: ["xdpfw"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // libbpf and libpcap share one module map: two C modules over the same glibc headers clash.
+        .systemLibrary(name: "CSystemLibraries", pkgConfig: "libbpf",
+                       providers: [.apt(["libbpf-dev", "libelf-dev", "libpcap-dev"])]),
+
+        .target(name: "FilterLanguage"),
+        .target(name: "FilterCompiler", dependencies: ["FilterLanguage"]),
+        .target(name: "ClassicBPF", dependencies: ["FilterCompiler"]),
+        .target(name: "EBPF", dependencies: ["FilterCompiler"]),
+        .target(name: "Ruleset", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF"]),
+        .target(name: "Kernel", dependencies: ["CSystemLibraries", "EBPF"]),
+        .executableTarget(name: "xdpfw", dependencies: [
+            "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Ruleset", "Kernel",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "CompileBenchmark", dependencies: [
+            "FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel",
+        ], path: "Benchmarks/CompileBenchmark"),
+
+        .testTarget(name: "FilterLanguageTests", dependencies: ["FilterLanguage"]),
+        .testTarget(name: "FilterCompilerTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel"]),
+        .testTarget(name: "ClassicBPFTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel"]),
+        .testTarget(name: "EBPFTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Ruleset", "Kernel"]),
+        .testTarget(name: "KernelTests", dependencies: ["Ruleset", "Kernel", "ClassicBPF", "EBPF"]),
+    ]
+)

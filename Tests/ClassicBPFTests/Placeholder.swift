@@ -1,0 +1,2 @@
+import XCTest
+final class ClassicBPFTestsPlaceholder: XCTestCase { func testBuilds() {} }

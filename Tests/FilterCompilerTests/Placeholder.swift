@@ -1,0 +1,2 @@
+import XCTest
+final class FilterCompilerTestsPlaceholder: XCTestCase { func testBuilds() {} }

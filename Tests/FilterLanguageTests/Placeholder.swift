@@ -1,0 +1,2 @@
+import XCTest
+final class FilterLanguageTestsPlaceholder: XCTestCase { func testBuilds() {} }
