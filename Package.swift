@@ -23,7 +23,9 @@ let package = Package(
         .target(name: "ClassicBPF", dependencies: ["FilterCompiler"]),
         .target(name: "EBPF", dependencies: ["FilterCompiler"]),
         .target(name: "Ruleset", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF"]),
-        .target(name: "Kernel", dependencies: ["CSystemLibraries", "EBPF"]),
+        .target(name: "Kernel", dependencies: ["CSystemLibraries", "ClassicBPF", "EBPF"]),
+        // Used by the tests only: corpus location, packet builders, libpcap-vs-ours comparisons.
+        .target(name: "DifferentialTesting", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Kernel"]),
         .executableTarget(name: "xdpfw", dependencies: [
             "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Ruleset", "Kernel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -33,9 +35,10 @@ let package = Package(
         ], path: "Benchmarks/CompileBenchmark"),
 
         .testTarget(name: "FilterLanguageTests", dependencies: ["FilterLanguage"]),
-        .testTarget(name: "FilterCompilerTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel"]),
-        .testTarget(name: "ClassicBPFTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel"]),
-        .testTarget(name: "EBPFTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Ruleset", "Kernel"]),
-        .testTarget(name: "KernelTests", dependencies: ["Ruleset", "Kernel", "ClassicBPF", "EBPF"]),
+        .testTarget(name: "FilterCompilerTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel", "DifferentialTesting"]),
+        .testTarget(name: "ClassicBPFTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel", "DifferentialTesting"]),
+        .testTarget(name: "EBPFTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Ruleset", "Kernel", "DifferentialTesting"]),
+        .testTarget(name: "KernelTests", dependencies: ["Ruleset", "Kernel", "ClassicBPF", "EBPF", "DifferentialTesting"]),
+        .testTarget(name: "RulesetTests", dependencies: ["Ruleset", "FilterLanguage"]),
     ]
 )

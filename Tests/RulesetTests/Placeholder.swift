@@ -1,0 +1,2 @@
+import XCTest
+final class RulesetTestsPlaceholder: XCTestCase { func testBuilds() {} }
