@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <unistd.h>
 #include <errno.h>
+#include <pthread.h> /* a lock for libpcap's compiler: Synchronization/Foundation bring in a clashing Glibc */
 #include <sys/syscall.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
