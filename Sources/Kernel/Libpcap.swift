@@ -1,5 +1,6 @@
 import CSystemLibraries
 import ClassicBPF
+import Synchronization
 
 
 /// What libpcap said when it refused an expression (`pcap_geterr` after `pcap_compile`).
@@ -14,7 +15,7 @@ public struct LibpcapError: Error, Hashable, Sendable, CustomStringConvertible {
 public enum Libpcap {
     /// pcap_compile keeps global parser state in some versions and bpf_image prints into a
     /// static buffer: one caller at a time.
-    private static let lock = PcapLock()
+    private static let lock = Mutex(())
 
     /// Compiles like `tcpdump [-O] -d EXPR` on Ethernet: `pcap_open_dead(DLT_EN10MB, snaplen)`,
     /// netmask unknown.
@@ -91,22 +92,5 @@ public enum Libpcap {
 
     private static func pcapInstruction(_ instruction: ClassicInstruction) -> pcap_bpf_insn {
         pcap_bpf_insn(code: instruction.code, jt: instruction.jt, jf: instruction.jf, k: instruction.k)
-    }
-}
-
-/// A mutex from the C library: Swift's Synchronization and Foundation bring in Glibc, whose
-/// `fd_set` clashes with the one CSystemLibraries sees under _GNU_SOURCE.
-final class PcapLock: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-
-    init() {
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-    }
-
-    func withLock<T>(_ body: (()) -> T) -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body(())
     }
 }
