@@ -47,7 +47,7 @@ public enum ClassicPrinter {
     }
 
     /// The mnemonic and operand text of an instruction; opcodes bpf_image does not know are
-    /// `unimp` with the opcode in hex.
+    /// `unimp` with the opcode in hex (libpcap 1.10 prints `ldx #pktlen`, 0x81, that way too).
     static func image(_ instruction: ClassicInstruction, at index: Int) -> (String, String) {
         typealias Op = ClassicOpcode
         let k = instruction.k
@@ -60,7 +60,6 @@ public enum ClassicPrinter {
         case Op.ld | Op.half | Op.abs: return ("ldh", absolute(k))
         case Op.ld | Op.byte | Op.abs: return ("ldb", absolute(k))
         case Op.ld | Op.word | Op.len: return ("ld", "#pktlen")
-        case Op.ldx | Op.word | Op.len: return ("ldx", "#pktlen")
         case Op.ld | Op.word | Op.ind: return ("ld", "[x + \(signed)]")
         case Op.ld | Op.half | Op.ind: return ("ldh", "[x + \(signed)]")
         case Op.ld | Op.byte | Op.ind: return ("ldb", "[x + \(signed)]")
