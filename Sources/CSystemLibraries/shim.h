@@ -10,6 +10,15 @@
 #include <sys/syscall.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <linux/magic.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/pkt_cls.h>
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
@@ -32,4 +41,6 @@ extern int setns(int fd, int nstype);
 #define XDPFW_CLONE_NEWNET 0x40000000
 static inline int xdpfw_setns_net(int fd) { return setns(fd, XDPFW_CLONE_NEWNET); }
 static inline int xdpfw_errno(void) { return errno; }
+/* open() is variadic too. */
+static inline int xdpfw_open_read_only(const char *path) { return open(path, O_RDONLY | O_CLOEXEC); }
 #endif
