@@ -26,15 +26,21 @@ public final class PacketSocket: @unchecked Sendable {
 
     public func close() { descriptor.close() }
 
-    /// Sends one frame (destination MAC first) out of the interface.
-    public func send(_ frame: [UInt8]) throws(KernelError) {
+    /// Sends one frame (destination MAC first) out of the interface. Returns false when the kernel
+    /// dropped it on the way out (ENOBUFS: e.g. a TC egress program said "shot").
+    @discardableResult
+    public func send(_ frame: [UInt8]) throws(KernelError) -> Bool {
         let sent = frame.withUnsafeBytes { CSystemLibraries.send(descriptor.raw, $0.baseAddress, $0.count, 0) }
-        if sent < 0 { throw .from(errno: xdpfw_errno(), operation: "sending a frame on \(interface)") }
+        if sent >= 0 { return true }
+        let code = xdpfw_errno()
+        if code == ENOBUFS { return false }
+        throw .from(errno: code, operation: "sending a frame on \(interface)")
     }
 
-    /// Frames that arrive on the interface (not the ones it sends), until `limit` frames or
-    /// `timeout` passes.
-    public func receive(limit: Int, timeout: Duration) throws(KernelError) -> [[UInt8]] {
+    /// Frames that arrive on the interface (not the ones it sends) and satisfy `matching`, until
+    /// `limit` of them came or `timeout` passed.
+    public func receive(limit: Int, timeout: Duration,
+                        matching: ([UInt8]) -> Bool = { _ in true }) throws(KernelError) -> [[UInt8]] {
         var frames = [[UInt8]]()
         var buffer = [UInt8](repeating: 0, count: 65536)
         let clock = ContinuousClock()
@@ -61,7 +67,8 @@ public final class PacketSocket: @unchecked Sendable {
                 throw .from(errno: code, operation: "receiving on \(interface)")
             }
             if from.sll_pkttype == UInt8(PACKET_OUTGOING) { continue }
-            frames.append(Array(buffer[..<count]))
+            let frame = Array(buffer[..<count])
+            if matching(frame) { frames.append(frame) }
         }
         return frames
     }

@@ -44,6 +44,7 @@ public final class TestNetwork: @unchecked Sendable {
                 try IPCommand.run(["-n", end.namespace, "addr", "add", end.ipv6 + "/64", "dev", end.interfaceName, "nodad"])
                 try IPCommand.run(["-n", end.namespace, "link", "set", end.interfaceName, "up"])
             }
+            try waitUntilUp()
         } catch {
             close()
             throw error
@@ -51,6 +52,21 @@ public final class TestNetwork: @unchecked Sendable {
     }
 
     deinit { close() }
+
+    /// Frames sent before the kernel has seen the carrier come up are lost: wait for it (3 s at most).
+    private func waitUntilUp() throws(KernelError) {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(3)
+        for end in [a, b] {
+            while !(try IPCommand.run(["-n", end.namespace, "-o", "link", "show", "dev", end.interfaceName]).contains("state UP")) {
+                guard clock.now < deadline else {
+                    throw .commandFailed(command: "ip -n \(end.namespace) link show dev \(end.interfaceName)", status: 0,
+                                         output: "the veth did not come up within 3 seconds")
+                }
+                usleep(20_000)
+            }
+        }
+    }
 
     /// Deletes both namespaces (and with them the veth pair, its XDP programs and TC filters).
     public func close() {
@@ -72,14 +88,18 @@ public final class TestNetwork: @unchecked Sendable {
     }
 
     /// Sends each frame `copies` times out of `side`'s interface (at most 100 000 frames in all).
-    public func send(_ frames: [[UInt8]], from side: Side, copies: Int = 1) throws {
+    /// Returns how many frames the kernel accepted (TC egress drops are not accepted).
+    @discardableResult
+    public func send(_ frames: [[UInt8]], from side: Side, copies: Int = 1) throws -> Int {
         guard frames.count * copies <= 100_000 else {
             throw KernelError.invalidArgument("a test may send at most 100000 frames at once")
         }
-        try run(in: side) {
+        return try run(in: side) {
             let socket = try PacketSocket(interface: try NetworkInterface(name: end(side).interfaceName))
             defer { socket.close() }
-            for _ in 0..<copies { for frame in frames { try socket.send(frame) } }
+            var accepted = 0
+            for _ in 0..<copies { for frame in frames where try socket.send(frame) { accepted += 1 } }
+            return accepted
         }
     }
 

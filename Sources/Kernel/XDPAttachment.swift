@@ -24,6 +24,11 @@ public struct XDPStatus: Sendable, Equatable {
     public var programID: UInt32
     /// `.native` or `.generic` (nil when nothing is attached or the mode is offload/multi).
     public var mode: XDPMode?
+
+    public init(programID: UInt32, mode: XDPMode?) {
+        self.programID = programID
+        self.mode = mode
+    }
 }
 
 /// An XDP program attached to an interface through a bpf_link. Pinned, the link keeps the program

@@ -70,3 +70,34 @@ final class BPFProgramTests: XCTestCase {
         XCTAssertEqual(try program.info().name, "a_very_long_nam")
     }
 }
+
+extension TinyProgram {
+    /// Adds 1 to the first UInt64 of element 0 of `counter` (a per-CPU array), then returns `verdict`.
+    static func counting(into counter: BPFMap, verdict: Int32) -> [UInt64] {
+        [
+            instruction(code: 0x62, dst: 10, offset: -4, imm: 0),        // *(u32 *)(r10 - 4) = 0
+            instruction(code: 0xbf, dst: 2, src: 10),                    // r2 = r10
+            instruction(code: 0x07, dst: 2, imm: -4),                    // r2 += -4
+            instruction(code: 0x18, dst: 1, src: 1, imm: counter.fd),    // r1 = map (ld_imm64, pseudo map fd)
+            instruction(code: 0x00),
+            instruction(code: 0x85, imm: 1),                             // call bpf_map_lookup_elem
+            instruction(code: 0x15, dst: 0, offset: 3, imm: 0),          // if r0 == 0 goto +3
+            instruction(code: 0x79, dst: 1, src: 0),                     // r1 = *(u64 *)(r0 + 0)
+            instruction(code: 0x07, dst: 1, imm: 1),                     // r1 += 1
+            instruction(code: 0x7b, dst: 0, src: 1),                     // *(u64 *)(r0 + 0) = r1
+            instruction(code: 0xb7, dst: 0, imm: verdict),               // r0 = verdict
+            instruction(code: 0x95),                                     // exit
+        ]
+    }
+}
+
+extension BPFProgramTests {
+    func testCountingProgramUsesItsMap() throws {
+        try skipUnlessRoot()
+        let counter = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: 8, maxEntries: 1, name: "count")
+        let program = try BPFProgram.load(type: .xdp, instructions: TinyProgram.counting(into: counter, verdict: 1), name: "count")
+        XCTAssertEqual(try program.testRun(packet: TinyProgram.ethernetFrame, repeat: 7).returnValue, 1)
+        XCTAssertEqual(try counter.sumUInt64(key: BPFMap.key(index: 0)), [7])
+        XCTAssertEqual(try program.info().mapIDs, [counter.id])
+    }
+}
