@@ -64,6 +64,29 @@ final class BPFProgramTests: XCTestCase {
         XCTAssertThrowsError(try program.testRun(packet: [1, 2, 3]))
     }
 
+    func testTestRunSizeLimits() throws {
+        try skipUnlessRoot()
+        let tc = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.returning(0), name: "tc")
+        let limit = BPFProgramType.schedCLS.testRunLinearLimit
+        XCTAssertNoThrow(try tc.testRun(packet: [UInt8](repeating: 0, count: limit)))
+        XCTAssertThrowsError(try tc.testRun(packet: [UInt8](repeating: 0, count: limit + 1))) { error in
+            XCTAssertTrue("\(error)".contains("at most \(limit) bytes"), "\(error)")
+        }
+        // XDP: r0 = data_end - data shows how much of the packet the program sees.
+        let seen = try BPFProgram.load(type: .xdp, instructions: [
+            TinyProgram.instruction(code: 0x61, dst: 2, src: 1, offset: 0),  // r2 = ctx->data
+            TinyProgram.instruction(code: 0x61, dst: 0, src: 1, offset: 4),  // r0 = ctx->data_end
+            TinyProgram.instruction(code: 0x1f, dst: 0, src: 2),             // r0 -= r2
+            TinyProgram.instruction(code: 0x95),
+        ], name: "seen")
+        let xdpLimit = BPFProgramType.xdp.testRunLinearLimit
+        XCTAssertEqual(try seen.testRun(packet: [UInt8](repeating: 0, count: 1500)).returnValue, 1500)
+        XCTAssertEqual(try seen.testRun(packet: [UInt8](repeating: 0, count: xdpLimit)).returnValue, UInt32(xdpLimit))
+        XCTAssertEqual(try seen.testRun(packet: [UInt8](repeating: 0, count: 9000)).returnValue, UInt32(xdpLimit))
+        XCTAssertEqual(seen.type, .xdp)
+        XCTAssertEqual(try BPFProgram.fromID(try seen.info().id).type, .xdp)
+    }
+
     func testNameIsSanitized() throws {
         try skipUnlessRoot()
         let program = try BPFProgram.load(type: .xdp, instructions: TinyProgram.returning(2), name: "a-very-long name with spaces")
