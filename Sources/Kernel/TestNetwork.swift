@@ -25,6 +25,7 @@ public final class TestNetwork: @unchecked Sendable {
     /// Creates the namespaces `xdpfw-PID-N-a` / `-b` with interfaces `xfw-a` / `xfw-b`, addresses
     /// 10.199.N.1/24 / .2 and fd00:199:N::1/64 / ::2, everything up.
     public init() throws(KernelError) {
+        TestNetwork.removeAbandoned()
         let serial = TestNetwork.nextSerial()
         let prefix = "xdpfw-\(getpid())-\(serial)"
         let third = serial % 250
@@ -74,6 +75,17 @@ public final class TestNetwork: @unchecked Sendable {
         closed = true
         for namespace in [a.namespace, b.namespace] where NetworkNamespace.exists(name: namespace) {
             _ = try? IPCommand.run(["netns", "del", namespace])
+        }
+    }
+
+    /// Deletes namespaces left by test processes that died before their cleanup ran.
+    static func removeAbandoned() {
+        for name in BPFFileSystem.entries(of: NetworkNamespace.directory) where name.hasPrefix("xdpfw-") {
+            let fields = name.split(separator: "-")
+            guard fields.count == 4, let pid = Int32(fields[1]), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && xdpfw_errno() == ESRCH {
+                _ = try? IPCommand.run(["netns", "del", name])
+            }
         }
     }
 

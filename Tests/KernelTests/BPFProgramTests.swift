@@ -16,7 +16,7 @@ enum TinyProgram {
 }
 
 func skipUnlessRoot() throws {
-    try XCTSkipUnless(KernelSupport.isRoot, "needs root (CAP_BPF, CAP_NET_ADMIN): run the tests as root")
+    if !KernelSupport.isRoot { throw XCTSkip("needs root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON): run the tests as root") }
 }
 
 final class BPFProgramTests: XCTestCase {
@@ -87,6 +87,14 @@ final class BPFProgramTests: XCTestCase {
         XCTAssertEqual(try BPFProgram.fromID(try seen.info().id).type, .xdp)
     }
 
+    func testWithoutPrivilegeTheErrorSaysSo() throws {
+        if KernelSupport.isRoot { throw XCTSkip("runs only without root, to see the permission error") }
+        XCTAssertThrowsError(try BPFProgram.load(type: .xdp, instructions: TinyProgram.returning(2), name: "p")) { error in
+            XCTAssertEqual(error as? KernelError, .permissionDenied(operation: "loading BPF program 'p'"))
+            XCTAssertTrue("\(error)".contains("run as root"))
+        }
+    }
+
     func testNameIsSanitized() throws {
         try skipUnlessRoot()
         let program = try BPFProgram.load(type: .xdp, instructions: TinyProgram.returning(2), name: "a-very-long name with spaces")
@@ -122,5 +130,22 @@ extension BPFProgramTests {
         XCTAssertEqual(try program.testRun(packet: TinyProgram.ethernetFrame, repeat: 7).returnValue, 1)
         XCTAssertEqual(try counter.sumUInt64(key: BPFMap.key(index: 0)), [7])
         XCTAssertEqual(try program.info().mapIDs, [counter.id])
+    }
+}
+
+extension BPFProgramTests {
+    func testLongVerifierLogIsFetchedWhole() throws {
+        try skipUnlessRoot()
+        // 80 000 × `r1 = 0`, then `exit` with r0 unset: the log (one line per instruction) is
+        // larger than the first 1 MiB buffer.
+        let program = [UInt64](repeating: TinyProgram.instruction(code: 0xb7, dst: 1, imm: 0), count: 80_000)
+            + [TinyProgram.instruction(code: 0x95)]
+        XCTAssertThrowsError(try BPFProgram.load(type: .xdp, instructions: program, name: "long")) { error in
+            guard case KernelError.verifierRejected(_, _, let log) = error else { return XCTFail("\(error)") }
+            XCTAssertGreaterThan(log.utf8.count, 1 << 20)
+            XCTAssertTrue(log.hasPrefix("0: "), String(log.prefix(80)))
+            XCTAssertTrue(log.contains("R0 !read_ok"), String(log.suffix(300)))
+            XCTAssertFalse(log.contains("truncated"))
+        }
     }
 }
