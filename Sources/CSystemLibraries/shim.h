@@ -2,10 +2,11 @@
 #define XDPFW_CSYSTEM_SHIM_H
 /* libbpf and libpcap in one module: two C modules that both pull in the same glibc headers
    clash in Swift ("not present in definition of fd_set"). */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
+/* No _GNU_SOURCE: it renames fd_set's field, and then any module that imports both this one and
+   Glibc (Foundation, Synchronization, Dispatch) fails with "fds_bits ... not present in definition
+   of fd_set". setns is declared by hand below instead. */
 #include <sched.h>
+#include <linux/sched.h>
 #include <unistd.h>
 #include <errno.h>
 #include <sys/syscall.h>
@@ -28,7 +29,8 @@
 static inline long xdpfw_bpf_syscall(int cmd, void *attr, unsigned int size) {
     return syscall(__NR_bpf, cmd, attr, size);
 }
-/* setns/unshare need _GNU_SOURCE, which Swift's Glibc module does not set. */
+/* setns is only declared under _GNU_SOURCE, which Swift's Glibc module does not set. */
+extern int setns(int fd, int nstype);
 static inline int xdpfw_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
 static inline int xdpfw_errno(void) { return errno; }
 #endif
