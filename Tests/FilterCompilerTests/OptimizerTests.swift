@@ -61,6 +61,24 @@ final class OptimizerTests: XCTestCase {
         assertSameVerdicts(program, optimized, packets: packets(seed: 3, count: 300))
     }
 
+    /// An edge may skip a block whose test it already knows only when the block computes
+    /// nothing the rest reads: here the skipped block stores M[0], which is read afterwards.
+    func testThreadingKeepsStatementsThatAreRead() {
+        let program = FilterProgram(blocks: [
+            Block(statements: [.loadPacket(.byte, offset: 1)], terminator: .branch(.equal, .constant(0), ifTrue: 2, ifFalse: 1)),
+            Block(statements: [.loadPacket(.half, offset: 12)], terminator: .branch(.equal, .constant(1), ifTrue: 2, ifFalse: 4)),
+            Block(statements: [.loadPacket(.byte, offset: 0), .storeA(0), .loadPacket(.half, offset: 12)],
+                  terminator: .branch(.equal, .constant(1), ifTrue: 3, ifFalse: 4)),
+            Block(statements: [.loadScratch(0)], terminator: .branch(.equal, .constant(5), ifTrue: 5, ifFalse: 4)),
+            Block(terminator: .verdict(0)),
+            Block(terminator: .verdict(1)),
+        ], entry: 0)
+        var packet = [UInt8](repeating: 0, count: 20)
+        packet[0] = 5; packet[1] = 7; packet[13] = 1
+        let samples = packets(seed: 6, count: 300) + [packet]
+        assertSameVerdicts(program, Optimizer.optimize(program), packets: samples)
+    }
+
     /// Malformed graphs come back unchanged instead of crashing.
     func testMalformedProgramIsLeftAlone() {
         let program = FilterProgram(blocks: [Block(terminator: .jump(7))], entry: 0)
@@ -90,7 +108,7 @@ final class OptimizerTests: XCTestCase {
         var random = SplitMix(seed: 0x5eed)
         let samples = packets(seed: 5, count: 120)
         var shrunk = 0
-        for _ in 0..<400 {
+        for _ in 0..<1500 {
             let program = randomProgram(&random)
             let optimized = Optimizer.optimize(program)
             if statementCount(optimized) + optimized.blocks.count < statementCount(program) + program.blocks.count { shrunk += 1 }
@@ -143,12 +161,15 @@ final class OptimizerTests: XCTestCase {
                 blocks.append(Block(terminator: .verdict(random.next() % 2 == 0 ? 0 : 262144)))
                 continue
             }
-            let statements = (0..<Int(random.next() % 6)).map { _ in randomStatement(&random) }
+            var statements = (0..<Int(random.next() % 6)).map { _ in randomStatement(&random) }
+            // Often test one of a few fields, so that later tests repeat earlier ones.
+            let fields: [Statement] = [.loadPacket(.byte, offset: 0), .loadPacket(.byte, offset: 1), .loadPacket(.half, offset: 12), .loadScratch(0)]
+            if random.next() % 3 != 0 { statements.append(fields[Int(random.next() % 4)]) }
             let ifTrue = id + 1 + Int(random.next() % UInt64(remaining))
             let ifFalse = id + 1 + Int(random.next() % UInt64(remaining))
             let conditions = Condition.allCases
             let condition = conditions[Int(random.next() % UInt64(conditions.count))]
-            let operand: Operand = random.next() % 5 == 0 ? .x : .constant(UInt32(random.next() % 9))
+            let operand: Operand = random.next() % 5 == 0 ? .x : .constant(UInt32(random.next() % 4))
             blocks.append(Block(statements: statements, terminator: .branch(condition, operand, ifTrue: ifTrue, ifFalse: ifFalse)))
         }
         return FilterProgram(blocks: blocks, entry: 0)
