@@ -82,8 +82,12 @@ struct FilterEmitter {
             }
         }
         for stub in loopStubs {
-            // A bounded loop, so the verifier can walk it to the end.
+            // A bounded loop, so the verifier can walk it to the end. X (protochain's header
+            // offset) is cut to what the verifier tracks and its lower bound forgotten, so the
+            // states of one iteration look alike and prune each other.
             asm.label(stub.label)
+            asm.jump(if: .greater, x, Int32(Layout.maximumPacketOffset), to: noMatchLabel)
+            asm.alu(.and, x, Int32(Layout.maximumPacketOffset), width: .bits32)
             asm.load(.double, Layout.address, from: .r10, offset: Layout.loopCounterSlot)
             asm.add(Layout.address, 1)
             asm.store(.double, to: .r10, offset: Layout.loopCounterSlot, from: Layout.address)
@@ -145,7 +149,7 @@ struct FilterEmitter {
         }
     }
 
-    private func emitArithmetic(_ operation: ArithmeticOperator, _ operand: Operand, into asm: inout Assembler) {
+    private mutating func emitArithmetic(_ operation: ArithmeticOperator, _ operand: Operand, into asm: inout Assembler) {
         let op: ALUOperation
         switch operation {
         case .add: op = .add
@@ -164,15 +168,19 @@ struct FilterEmitter {
         case let .constant(k):
             // Classic BPF returns 0 on division by zero: the rule does not match.
             if (op == .divide || op == .modulo) && k == 0 { asm.jump(to: noMatchLabel); return }
-            // x86 (where libpcap's bpf_filter runs) shifts a 32-bit value by the count mod 32;
-            // the verifier refuses shifts of 32 or more.
-            asm.alu(op, a, Int32(bitPattern: isShift ? k & 31 : k), width: .bits32)
+            // libpcap's bpf_filter makes a shift by 32 or more 0; the verifier refuses such shifts.
+            if isShift && k >= 32 { asm.move(a, 0, width: .bits32); return }
+            asm.alu(op, a, Int32(bitPattern: k), width: .bits32)
         case .x:
             if op == .divide || op == .modulo { asm.jump(if: .equal, x, 0, to: noMatchLabel, width: .bits32) }
             if isShift {
-                asm.move(Layout.address, x, width: .bits32)
-                asm.alu(.and, Layout.address, 31, width: .bits32)
-                asm.alu(op, a, Layout.address, width: .bits32)
+                let shift = freshLabel("shift"), done = freshLabel("shifted")
+                asm.jump(if: .less, x, 32, to: shift, width: .bits32)
+                asm.move(a, 0, width: .bits32)
+                asm.jump(to: done)
+                asm.label(shift)
+                asm.alu(op, a, x, width: .bits32)
+                asm.label(done)
             } else {
                 asm.alu(op, a, x, width: .bits32)
             }
