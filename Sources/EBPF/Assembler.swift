@@ -157,6 +157,7 @@ public struct Assembler: Sendable {
     /// label, or an offset that does not fit in 16 bits.
     public func assemble() throws(AssemblerError) -> [EBPFInstruction] {
         if let name = duplicateLabels.first { throw AssemblerError("label '\(name)' is defined twice") }
+        var entries = entries
         var live = entries.indices.map { _ in true }
         var targets: [Int?] = []
         for entry in entries {
@@ -174,6 +175,20 @@ public struct Assembler: Sendable {
                     live[index] = false
                     changed = true
                 }
+            }
+            // `if c goto L; goto M; L:` becomes `if !c goto M; L:`.
+            for index in entries.indices where live[index] {
+                let following = nextLive(after: index, live: live)
+                guard following < entries.count, entries[following].slots[0].opcode == Opcode.jumpAlways,
+                      let target = targets[index], let negated = Assembler.negatedJump(entries[index].slots[0].opcode),
+                      nextLive(atOrAfter: target, live: live) == nextLive(after: following, live: live),
+                      !entries.indices.contains(where: { live[$0] && targets[$0].map { nextLive(atOrAfter: $0, live: live) } == following })
+                else { continue }
+                entries[index].slots[0].opcode = negated
+                entries[index].target = entries[following].target
+                targets[index] = targets[following]
+                live[following] = false
+                changed = true
             }
             if !changed { break }
         }
@@ -199,6 +214,14 @@ public struct Assembler: Sendable {
             program += slots
         }
         return program
+    }
+
+    /// The opcode of the conditional jump taken exactly when this one is not, if there is one.
+    private static func negatedJump(_ opcode: UInt8) -> UInt8? {
+        let instructionClass = Opcode.classOf(opcode)
+        guard instructionClass == Opcode.classJump || instructionClass == Opcode.classJump32,
+              let negated = JumpCondition(rawValue: opcode & 0xf0)?.negated else { return nil }
+        return negated.rawValue | (opcode & 0x0f)
     }
 
     private func nextLive(atOrAfter index: Int, live: [Bool]) -> Int {
