@@ -5,6 +5,7 @@
 /* Do NOT define _GNU_SOURCE here: it renames fd_set's member (fds_bits vs __fds_bits) and the
    module then clashes with Glibc/Dispatch as soon as Foundation or XCTest is imported beside it. */
 #include <sched.h>
+#include <linux/sched.h>
 #include <unistd.h>
 #include <errno.h>
 #include <sys/syscall.h>
