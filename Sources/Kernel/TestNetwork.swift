@@ -89,6 +89,21 @@ public final class TestNetwork: @unchecked Sendable {
         }
     }
 
+    /// Sends frames out of any interface of `side`'s namespace.
+    @discardableResult
+    public func send(_ frames: [[UInt8]], from side: Side, interface name: String, copies: Int = 1) throws -> Int {
+        guard frames.count * copies <= 100_000 else {
+            throw KernelError.invalidArgument("a test may send at most 100000 frames at once")
+        }
+        return try run(in: side) {
+            let socket = try PacketSocket(interface: try NetworkInterface(name: name))
+            defer { socket.close() }
+            var accepted = 0
+            for _ in 0..<copies { for frame in frames where try socket.send(frame) { accepted += 1 } }
+            return accepted
+        }
+    }
+
     /// Runs `body` inside the namespace of `side`.
     public func run<Result>(in side: Side, _ body: () throws -> Result) throws -> Result {
         try NetworkNamespace.run(in: end(side).namespace, body)
@@ -99,20 +114,11 @@ public final class TestNetwork: @unchecked Sendable {
         try run(in: side) { try NetworkInterface(name: end(side).interfaceName) }
     }
 
-    /// Sends each frame `copies` times out of `side`'s interface (at most 100 000 frames in all).
+    /// Sends each frame `copies` times out of `side`'s veth (at most 100 000 frames in all).
     /// Returns how many frames the kernel accepted (TC egress drops are not accepted).
     @discardableResult
     public func send(_ frames: [[UInt8]], from side: Side, copies: Int = 1) throws -> Int {
-        guard frames.count * copies <= 100_000 else {
-            throw KernelError.invalidArgument("a test may send at most 100000 frames at once")
-        }
-        return try run(in: side) {
-            let socket = try PacketSocket(interface: try NetworkInterface(name: end(side).interfaceName))
-            defer { socket.close() }
-            var accepted = 0
-            for _ in 0..<copies { for frame in frames where try socket.send(frame) { accepted += 1 } }
-            return accepted
-        }
+        try send(frames, from: side, interface: end(side).interfaceName, copies: copies)
     }
 
     /// Opens a packet socket on `side`'s interface (before sending, so nothing is missed).
