@@ -184,18 +184,19 @@ extension Parser {
         }
     }
 
-    /// `byte N op M`, op one of `& | < > =`. Its meaning is libpcap's own (not that of a load
-    /// and compare), so the compiler needs it as it stands; until the syntax tree has a case for
-    /// it, it is kept by keyword.
+    /// `byte N op M`, op one of `& | < > =`.
     mutating func byteTest() throws(ParseFailure) -> SpecialPrimitive {
-        _ = try number()
+        let offset = try number()
+        let op: ByteOperator
         switch peek() {
-        case .punctuation(.ampersand), .punctuation(.bar), .punctuation(.less), .punctuation(.greater), .punctuation(.equal):
-            _ = advance()
-        default:
-            throw fail()
+        case .punctuation(.ampersand): op = .and
+        case .punctuation(.bar): op = .or
+        case .punctuation(.less): op = .less
+        case .punctuation(.greater): op = .greater
+        case .punctuation(.equal): op = .equal
+        default: throw fail()
         }
-        _ = try number()
-        return .unsupported("byte")
+        _ = advance()
+        return .byte(offset: offset, op, try number())
     }
 }

@@ -19,6 +19,7 @@ final class ShapeTests: XCTestCase {
         "len > 100 and less 200 or greater 50", "ip proto \\tcp or 17", "ether proto \\ip or \\arp",
         "icmp[icmptype] = icmp-echo or icmp[icmptype] = icmp-echoreply",
         "tcp[tcpflags] & (tcp-syn | tcp-ack) = tcp-syn",
+        "byte 5 & 3 or byte 5 | 3 and byte 1 < 2 or byte 3 > 4 and byte 6 == 7",
     ]
 
     func testCuratedShapesMatchLibpcap() throws {
@@ -127,6 +128,7 @@ enum Canonical {
         case .inbound: return "inbound"
         case .outbound: return "outbound"
         case let .interfaceIndex(n): return "ifindex \(n)"
+        case let .byte(offset, op, value): return "byte \(offset) \(op.rawValue) \(value)"
         case .unsupported: return nil
         }
     }
