@@ -98,3 +98,38 @@ enum Vocabulary {
     /// The longest reserved word or named constant, to bound the scanner's look-ahead.
     static let longestWord = (Array(keywords.keys) + Array(namedConstants.keys)).map(\.utf8.count).max() ?? 0
 }
+
+/// The names libpcap's grammar itself looks up (case-insensitively) after `type`, `subtype`,
+/// `dir`, `reason`, `action` and `llc`, so that an unknown one is its error even on Ethernet.
+enum OperandNames {
+    /// 802.11 frame types by name, as the value of the frame-control type bits.
+    static let wirelessTypes: [String: UInt32] = ["mgt": 0, "management": 0, "ctl": 4, "control": 4, "data": 8]
+
+    /// 802.11 subtypes by frame type.
+    static let wirelessSubtypes: [UInt32: Set<String>] = [
+        0: ["assoc-req", "assocreq", "assoc-resp", "assocresp", "reassoc-req", "reassocreq",
+            "reassoc-resp", "reassocresp", "probe-req", "probereq", "probe-resp", "proberesp",
+            "beacon", "atim", "disassoc", "disassociation", "auth", "authentication", "deauth",
+            "deauthentication"],
+        4: ["ps-poll", "rts", "cts", "ack", "cf-end", "cf-end-ack"],
+        8: ["data", "data-cf-ack", "data-cf-poll", "data-cf-ack-poll", "null", "cf-ack", "cf-poll",
+            "cf-ack-poll", "qos-data", "qos-data-cf-ack", "qos-data-cf-poll", "qos-data-cf-ack-poll",
+            "qos", "qos-cf-poll", "qos-cf-ack-poll"],
+    ]
+
+    static let wirelessDirections: Set<String> = ["nods", "tods", "fromds", "dstods"]
+
+    static let pfReasons: Set<String> = [
+        "match", "bad-offset", "fragment", "short", "normalize", "memory", "bad-timestamp", "congestion",
+        "ip-option", "proto-cksum", "state-mismatch", "state-insert", "state-limit", "src-limit", "synproxy",
+    ]
+
+    static let pfActions: Set<String> = [
+        "pass", "accept", "drop", "block", "scrub", "noscrub", "nat", "nonat", "binat", "nobinat",
+        "rdr", "nordr", "synproxy-drop",
+    ]
+
+    static let llcSubtypes: Set<String> = [
+        "i", "s", "u", "rr", "rnr", "rej", "ui", "ua", "disc", "dm", "sabme", "test", "xid", "frmr",
+    ]
+}

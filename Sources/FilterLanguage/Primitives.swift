@@ -107,7 +107,7 @@ extension Parser {
         case .llc:
             switch peek() {
             case let .name(subtype):
-                _ = advance()
+                try checkName(in: OperandNames.llcSubtypes) { "unknown LLC type name \"\($0)\"" }
                 primitive = .llc(subtype)
             case .keyword(.pfRuleNumber):
                 _ = advance()
@@ -118,19 +118,26 @@ extension Parser {
         case .byte:
             primitive = try byteTest()
         case .wirelessType:
-            try nameOrNumber()
-            if at(.wirelessSubtype) {
-                _ = advance()
-                try nameOrNumber()
-            }
+            try wirelessTypeAndSubtype()
             primitive = .unsupported(keywordToken.text)
         case .wirelessSubtype:
-            try name()
+            let all = OperandNames.wirelessSubtypes.values.reduce(into: Set<String>()) { $0.formUnion($1) }
+            try checkName(in: all) { _ in "unknown 802.11 type name" }
             primitive = .unsupported(keywordToken.text)
-        case .wirelessDirection, .pfReason:
-            try nameOrNumber()
+        case .wirelessDirection:
+            if case .number = peek() { _ = advance() } else {
+                try checkName(in: OperandNames.wirelessDirections) { _ in "unknown 802.11 direction" }
+            }
             primitive = .unsupported(keywordToken.text)
-        case .pfInterface, .pfRuleset, .pfAction:
+        case .pfReason:
+            if case .number = peek() { _ = advance() } else {
+                try checkName(in: OperandNames.pfReasons) { "unknown PF reason \"\($0)\"" }
+            }
+            primitive = .unsupported(keywordToken.text)
+        case .pfAction:
+            try checkName(in: OperandNames.pfActions) { "unknown PF action \"\($0)\"" }
+            primitive = .unsupported(keywordToken.text)
+        case .pfInterface, .pfRuleset:
             try name()
             primitive = .unsupported(keywordToken.text)
         case .pfRuleNumber, .pfSubruleNumber:
@@ -159,11 +166,49 @@ extension Parser {
         _ = advance()
     }
 
-    mutating func nameOrNumber() throws(ParseFailure) {
+    /// A name from `names` (any case); another name is libpcap's `message`.
+    mutating func checkName(in names: Set<String>, _ message: (String) -> String) throws(ParseFailure) {
+        guard case let .name(name) = peek() else { throw fail() }
+        guard names.contains(name.lowercased()) else { throw .committed(FilterError(message(name), at: current.range)) }
+        _ = advance()
+    }
+
+    /// `type T [subtype S]`, T and S names or numbers, checked as libpcap's grammar checks them.
+    mutating func wirelessTypeAndSubtype() throws(ParseFailure) {
+        let type: UInt32
         switch peek() {
-        case .name, .number: _ = advance()
-        default: throw fail()
+        case let .number(value):
+            guard value & ~0x0C == 0 else { throw committed("invalid 802.11 type value 0x\(Self.hex(value))") }
+            type = value
+            _ = advance()
+        case let .name(name):
+            guard let value = OperandNames.wirelessTypes[name.lowercased()] else {
+                throw committed("unknown 802.11 type name \"\(name)\"")
+            }
+            type = value
+            _ = advance()
+        default:
+            throw fail()
         }
+        guard at(.wirelessSubtype) else { return }
+        _ = advance()
+        switch peek() {
+        case let .number(value):
+            guard value & ~0xF0 == 0 else { throw committed("invalid 802.11 subtype value 0x\(Self.hex(value))") }
+            _ = advance()
+        case let .name(name):
+            guard let subtypes = OperandNames.wirelessSubtypes[type] else { throw committed("unknown 802.11 type") }
+            try checkName(in: subtypes) { "unknown 802.11 subtype name \"\($0)\"" }
+        default:
+            throw fail()
+        }
+    }
+
+    func committed(_ message: String) -> ParseFailure { .committed(FilterError(message, at: current.range)) }
+
+    static func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return digits.count < 2 ? "0" + digits : digits
     }
 
     /// `vpi`/`vci`/MTP3 field values: `N`, `relop N`, or `(N or N ...)`.

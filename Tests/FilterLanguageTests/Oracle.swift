@@ -18,23 +18,35 @@ enum Oracle {
 
     /// What libpcap says about `expression` on Ethernet.
     static func libpcap(_ expression: String) throws -> Verdict {
-        guard let path = tcpdumpPath else { throw XCTSkip("tcpdump is not installed: no libpcap oracle") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["-d", "--", expression]
-        let errors = Pipe(), output = Pipe()
-        process.standardError = errors
-        process.standardOutput = output
-        try process.run()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        _ = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        if process.terminationStatus == 0 { return .accepted }
-        let message = String(decoding: errorData, as: UTF8.self)
+        let (status, _, errors) = try tcpdump(["-d", "--", expression])
+        if status == 0 { return .accepted }
+        let message = errors
             .split(separator: "\n")
             .first { !$0.contains("assuming Ethernet") }
             .map { $0.hasPrefix("tcpdump: ") ? String($0.dropFirst(9)) : String($0) } ?? ""
         return message.contains("syntax error") ? .syntaxError(message) : .otherError(message)
+    }
+
+    /// `tcpdump -O -d` output, or nil when libpcap rejects the expression.
+    static func unoptimized(_ expression: String) throws -> String? {
+        let (status, output, _) = try tcpdump(["-O", "-d", "--", expression])
+        return status == 0 ? output : nil
+    }
+
+    static func tcpdump(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+        guard let path = tcpdumpPath else { throw XCTSkip("tcpdump is not installed: no libpcap oracle") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let errors = Pipe(), output = Pipe()
+        process.standardError = errors
+        process.standardOutput = output
+        try process.run()
+        // Small outputs: reading one pipe to the end before the other cannot fill a pipe buffer.
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
     }
 
     static var corpusDirectory: URL {

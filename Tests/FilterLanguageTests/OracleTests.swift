@@ -38,6 +38,11 @@ final class OracleTests: XCTestCase {
         "byte 5", "type mgt", "type mgt subtype beacon", "subtype 3", "dir 1", "wlan type data", "on eth0",
         "rnr 3", "reason 2", "action pass", "lane", "vpi 1", "vci > 2", "vpi (1 or 2)", "fisu", "sio 3",
         "opc (1 or 2)", "dpc <= 5", "radio", "vxlan", "vxlan 1", "lldp",
+        // Names the grammar itself looks up.
+        "type foo", "type 5", "type 16", "type mgt subtype foo", "type mgt subtype 3", "type data subtype beacon",
+        "type 0 subtype beacon", "type 12 subtype beacon", "type MGT subtype BEACON", "type ctl subtype 0x10",
+        "subtype foo", "subtype qos-data", "subtype 3", "dir foo", "dir 5", "dir NoDs", "reason foo",
+        "reason MATCH", "reason 3", "action foo", "action block", "llc foo", "llc I", "llc dm",
         // Arithmetic.
         "len - 1 & 2 = 0", "len % 3 + 2 = 0", "-len % 2 = 0", "- - len = 0", "--1=len", "1 - -1 = len",
         "len = 1 = 2", "len < 1 + 2", "len <= 1 >> 2", "len != 1 ^ 2 ^ 3", "((len)) = 1", "((len) = 1)",

@@ -56,23 +56,6 @@ final class ShapeTests: XCTestCase {
     }
 }
 
-extension Oracle {
-    /// `tcpdump -O -d` output, or nil when libpcap rejects the expression.
-    static func unoptimized(_ expression: String) throws -> String? {
-        guard let path = tcpdumpPath else { throw XCTSkip("tcpdump is not installed: no libpcap oracle") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["-O", "-d", "--", expression]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return process.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
-    }
-}
-
 /// Prints a tree back as pcap-filter text with all grouping explicit. nil for primitives kept
 /// only by keyword.
 enum Canonical {
