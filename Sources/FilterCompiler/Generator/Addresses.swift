@@ -1,0 +1,144 @@
+import FilterLanguage
+
+/// Host and network tests: IPv4 (with ARP and RARP), IPv6, DECnet, and `gateway`.
+extension Generator {
+    /// `[proto] [dir] host|net` for an IPv4 address under `mask`.
+    mutating func ipv4Host(_ address: UInt32, mask: UInt32, _ q: Qualifiers) throws(FilterError) -> Test {
+        let what = q.type == .net ? "net" : "host"
+        switch q.proto {
+        case nil:
+            let ip = try ipv4Host(address, mask: mask, Qualifiers(proto: .ip, direction: q.direction, type: q.type))
+            let arp = try ipv4Host(address, mask: mask, Qualifiers(proto: .arp, direction: q.direction, type: q.type))
+            let either = graph.or(ip, arp)
+            let rarp = try ipv4Host(address, mask: mask, Qualifiers(proto: .rarp, direction: q.direction, type: q.type))
+            return graph.or(either, rarp)
+        case .ip:
+            return try hostFields(address, mask, q.direction, Protocols.EtherType.ip, Protocols.IPv4.source, Protocols.IPv4.destination)
+        case .arp:
+            return try hostFields(address, mask, q.direction, Protocols.EtherType.arp,
+                                  Protocols.ARP.senderProtocolAddress, Protocols.ARP.targetProtocolAddress)
+        case .rarp:
+            return try hostFields(address, mask, q.direction, Protocols.EtherType.reverseARP,
+                                  Protocols.ARP.senderProtocolAddress, Protocols.ARP.targetProtocolAddress)
+        case .decnet:
+            return try decnetHost(address, q.direction)
+        case .link, .ether, .fddi, .tr, .wlan, .ppp, .slip:
+            throw fail("link-layer modifier applied to \(what)")
+        case .ip6:
+            throw fail("'ip6' modifier applied to ip \(what)")
+        case .atalk: throw fail("AppleTalk host filtering not implemented")
+        case .lat: throw fail("LAT host filtering not implemented")
+        case .sca: throw fail("SCA host filtering not implemented")
+        case .moprc: throw fail("MOPRC host filtering not implemented")
+        case .mopdl: throw fail("MOPDL host filtering not implemented")
+        case .aarp: throw fail("AARP host filtering not implemented")
+        case .iso: throw fail("ISO host filtering not implemented")
+        case let other?:
+            throw fail("'\(other.rawValue)' modifier applied to \(what)")
+        }
+    }
+
+    /// The address field at `source` or `destination` of a protocol, per direction.
+    private mutating func hostFields(_ address: UInt32, _ mask: UInt32, _ direction: DirectionQualifier?,
+                                     _ type: UInt32, _ source: UInt32, _ destination: UInt32) throws(FilterError) -> Test {
+        func field(_ g: inout Generator, _ offset: UInt32) throws(FilterError) -> Test {
+            let link = try g.linkType(type)
+            return g.graph.and(link, g.compare(.network, offset, .word, address, mask: mask))
+        }
+        switch direction {
+        case .source: return try field(&self, source)
+        case .destination: return try field(&self, destination)
+        case .sourceAndDestination:
+            let s = try field(&self, source)
+            return graph.and(s, try field(&self, destination))
+        case nil, .sourceOrDestination:
+            let s = try field(&self, source)
+            return graph.or(s, try field(&self, destination))
+        case let other?:
+            throw fail(Self.wirelessOnly(other))
+        }
+    }
+
+    /// `[ip6] [dir] host|net` for an IPv6 address under a 128-bit mask.
+    mutating func ipv6Host(_ address: [UInt8], mask: [UInt8], _ q: Qualifiers) throws(FilterError) -> Test {
+        let what = q.type == .net ? "net" : "host"
+        switch q.proto {
+        case nil, .ip6:
+            break
+        case .link, .ether, .fddi, .tr, .wlan, .ppp, .slip:
+            throw fail("link-layer modifier applied to ip6 \(what)")
+        case let other?:
+            throw fail("'\(other.rawValue)' modifier applied to ip6 \(what)")
+        }
+        func word(_ bytes: [UInt8], _ i: Int) -> UInt32 { bytes[i * 4 ..< i * 4 + 4].reduce(0) { $0 << 8 | UInt32($1) } }
+        func field(_ g: inout Generator, _ offset: UInt32) throws(FilterError) -> Test {
+            let link = try g.linkType(Protocols.EtherType.ip6)
+            var tests = [link]
+            for i in 0 ..< 4 {
+                tests.append(g.compare(.network, offset + UInt32(i * 4), .word, word(address, i), mask: word(mask, i)))
+            }
+            return g.graph.all(tests)!
+        }
+        switch q.direction {
+        case .source: return try field(&self, Protocols.IPv6.source)
+        case .destination: return try field(&self, Protocols.IPv6.destination)
+        case .sourceAndDestination:
+            let s = try field(&self, Protocols.IPv6.source)
+            return graph.and(s, try field(&self, Protocols.IPv6.destination))
+        case nil, .sourceOrDestination:
+            let s = try field(&self, Protocols.IPv6.source)
+            return graph.or(s, try field(&self, Protocols.IPv6.destination))
+        case let other?:
+            throw fail(Self.wirelessOnly(other))
+        }
+    }
+
+    /// DECnet node address (area.node) in the routing header, for short and long headers,
+    /// with and without a pad byte.
+    mutating func decnetHost(_ address: UInt32, _ direction: DirectionQualifier?) throws(FilterError) -> Test {
+        let shortOffset: UInt32, longOffset: UInt32
+        switch direction {
+        case .destination: shortOffset = 1; longOffset = 7
+        case .source: shortOffset = 3; longOffset = 15
+        case .sourceAndDestination:
+            let s = try decnetHost(address, .source)
+            return graph.and(s, try decnetHost(address, .destination))
+        case nil, .sourceOrDestination:
+            let s = try decnetHost(address, .source)
+            return graph.or(s, try decnetHost(address, .destination))
+        case let other?:
+            throw fail(Self.wirelessOnly(other))
+        }
+        // Addresses are little-endian on the wire.
+        let node = (address & 0xff) << 8 | (address >> 8 & 0xff)
+        let flags = Protocols.DECnet.flagsOffset
+        let link = try linkType(Protocols.EtherType.decnet)
+        // Short header (flags & 7 == 2), then padded short (0x81 pad byte), long (6), padded long.
+        let shortPlain = graph.and(compare(.network, flags, .byte, 0x02, mask: 0x07),
+                                   compare(.network, flags + shortOffset, .half, node))
+        let shortPadded = graph.and(compare(.network, flags, .half, 0x8102, mask: 0xff07),
+                                    compare(.network, flags + 1 + shortOffset, .half, node))
+        let longPlain = graph.and(compare(.network, flags, .byte, 0x06, mask: 0x07),
+                                  compare(.network, flags + longOffset, .half, node))
+        let longPadded = graph.and(compare(.network, flags, .half, 0x8106, mask: 0xff07),
+                                   compare(.network, flags + 1 + longOffset, .half, node))
+        return graph.and(link, graph.any([shortPlain, shortPadded, longPlain, longPadded])!)
+    }
+
+    /// `gateway NAME`: the Ethernet address is NAME's but no IPv4 address is.
+    mutating func gateway(_ mac: [UInt8], _ addresses: [UInt32], _ q: Qualifiers) throws(FilterError) -> Test {
+        if q.direction != nil { throw fail("direction applied to 'gateway'") }
+        switch q.proto {
+        case nil, .ip, .arp, .rarp: break
+        default: throw fail("illegal modifier of 'gateway'")
+        }
+        let ether = try etherHost(mac, .sourceOrDestination)
+        var hosts: Test?
+        for address in addresses {
+            let host = try ipv4Host(address, mask: 0xffff_ffff, Qualifiers(proto: q.proto, direction: .sourceOrDestination, type: .host))
+            hosts = hosts.map { graph.or($0, host) } ?? host
+        }
+        guard let hosts else { throw fail("unknown host") }
+        return graph.and(ether, hosts.negated)
+    }
+}
