@@ -8,6 +8,8 @@ extension Generator {
         switch q.proto {
         case nil:
             let ip = try ipv4Host(address, mask: mask, Qualifiers(proto: .ip, direction: q.direction, type: q.type))
+            // Inside MPLS only IPv4 can carry the address.
+            if link.mplsDepth > 0 { return ip }
             let arp = try ipv4Host(address, mask: mask, Qualifiers(proto: .arp, direction: q.direction, type: q.type))
             let either = graph.or(ip, arp)
             let rarp = try ipv4Host(address, mask: mask, Qualifiers(proto: .rarp, direction: q.direction, type: q.type))
@@ -132,7 +134,8 @@ extension Generator {
         case nil, .ip, .arp, .rarp: break
         default: throw fail("illegal modifier of 'gateway'")
         }
-        let ether = try etherHost(mac, .sourceOrDestination)
+        var ether = try etherHost(mac, .sourceOrDestination)
+        if let check = linkHeaderPresent() { ether = graph.and(ether, check) }
         var hosts: Test?
         for address in addresses {
             let host = try ipv4Host(address, mask: 0xffff_ffff, Qualifiers(proto: q.proto, direction: .sourceOrDestination, type: .host))

@@ -6,6 +6,9 @@ public struct CompileOptions: Sendable {
     public var optimize = true
     /// Bytes an accepting filter returns (`-s`).
     public var snapLength: UInt32 = 262144
+    /// The network mask for `ip broadcast`; nil when not known (then `ip broadcast` is an
+    /// error, as with libpcap's PCAP_NETMASK_UNKNOWN). tcpdump -d without an interface uses 0.
+    public var netmask: UInt32?
     /// Where host, network, service and protocol names are looked up.
     public var names: any NameService = SystemFiles()
 
@@ -15,7 +18,7 @@ public struct CompileOptions: Sendable {
 /// Syntax tree → unoptimized block graph, shaped like libpcap's before its optimizer runs.
 public enum FilterCodeGenerator {
     public static func generate(_ expression: FilterExpression, options: CompileOptions) throws(FilterError) -> FilterProgram {
-        var generator = Generator(names: options.names)
+        var generator = Generator(names: options.names, netmask: options.netmask)
         guard let test = try generator.test(expression) else {
             var graph = BlockGraph()
             let accept = graph.verdict(options.snapLength)
@@ -36,10 +39,11 @@ struct Generator {
     var registers = ScratchRegisters()
     var link = LinkLayout()
     let names: any NameService
+    let netmask: UInt32?
     /// The primitive being compiled, for error messages.
     var range = SourceRange(0, 0)
 
-    init(names: any NameService) { self.names = names }
+    init(names: any NameService, netmask: UInt32?) { self.names = names; self.netmask = netmask }
 
     func fail(_ message: String) -> FilterError { FilterError(message, at: range) }
 

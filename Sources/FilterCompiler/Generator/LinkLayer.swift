@@ -123,6 +123,20 @@ extension Generator {
 
     // MARK: Ethernet addresses
 
+    /// Inside Geneve the payload may have no Ethernet header: then the link header and link
+    /// payload positions coincide. nil outside Geneve, where there is nothing to check.
+    mutating func linkHeaderPresent() -> Test? {
+        guard link.insideGeneve, let header = link.header.register, let payload = link.payload.register else { return nil }
+        return graph.branch([.loadScratch(header), .loadXScratch(payload)], .equal, .x).negated
+    }
+
+    /// `ether [src|dst] host MAC`, preceded by the Geneve link-header check when inside Geneve.
+    mutating func etherHostTest(_ mac: [UInt8], _ direction: DirectionQualifier?) throws(FilterError) -> Test {
+        let check = linkHeaderPresent()
+        let test = try etherHost(mac, direction)
+        return check.map { graph.and($0, test) } ?? test
+    }
+
     /// `ether [src|dst] host MAC`.
     mutating func etherHost(_ mac: [UInt8], _ direction: DirectionQualifier?) throws(FilterError) -> Test {
         switch direction {
@@ -152,9 +166,16 @@ extension Generator {
     mutating func broadcast(_ qualifier: ProtocolQualifier?) throws(FilterError) -> Test {
         switch qualifier {
         case nil, .link, .ether:
-            return compareBytes(.linkHeader, Protocols.Ethernet.destination, [UInt8](repeating: 0xff, count: 6))
+            let check = linkHeaderPresent()
+            let test = compareBytes(.linkHeader, Protocols.Ethernet.destination, [UInt8](repeating: 0xff, count: 6))
+            return check.map { graph.and($0, test) } ?? test
         case .ip:
-            throw fail("netmask not known, so 'ip broadcast' not supported")
+            guard let netmask else { throw fail("netmask not known, so 'ip broadcast' not supported") }
+            let host = ~netmask
+            let link = try linkType(Protocols.EtherType.ip)
+            let zeros = compare(.network, Protocols.IPv4.destination, .word, 0, mask: host)
+            let ones = compare(.network, Protocols.IPv4.destination, .word, host, mask: host)
+            return graph.and(link, graph.or(zeros, ones))
         default:
             throw fail("only link-layer/IP broadcast filters supported")
         }
@@ -163,7 +184,9 @@ extension Generator {
     mutating func multicast(_ qualifier: ProtocolQualifier?) throws(FilterError) -> Test {
         switch qualifier {
         case nil, .link, .ether:
-            return graph.branch(load(.linkHeader, Protocols.Ethernet.destination, .byte), .bitsSet, .constant(1))
+            let check = linkHeaderPresent()
+            let test = graph.branch(load(.linkHeader, Protocols.Ethernet.destination, .byte), .bitsSet, .constant(1))
+            return check.map { graph.and($0, test) } ?? test
         case .ip:
             return graph.and(try linkType(Protocols.EtherType.ip),
                              compare(.network, Protocols.IPv4.destination, .byte, Protocols.IPv4.multicastFirstOctet, .greaterOrEqual))

@@ -13,7 +13,7 @@ extension Generator {
                 throw fail("ethernet address used in non-ether expression")
             }
             guard let mac = AddressText.mac(text) else { throw fail("bogus ethernet address \(text)") }
-            return try etherHost(mac, q.direction)
+            return try etherHostTest(mac, q.direction)
         case let .ipv6(text): return try ipv6(text, length: 128, q)
         case let .prefix(text, length):
             if text.contains(":") { return try ipv6(text, length: length, q) }
@@ -114,7 +114,7 @@ extension Generator {
         case nil, .host:
             if let p = q.proto, Self.isLink(p) {
                 guard let mac = names.etherHost(name) else { throw fail("unknown ether host '\(name)'") }
-                return try etherHost(mac, q.direction)
+                return try etherHostTest(mac, q.direction)
             }
             if q.proto == .decnet {
                 throw fail("decnet name support not included, '\(name)' cannot be translated")

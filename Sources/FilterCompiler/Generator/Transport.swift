@@ -12,7 +12,7 @@ extension Generator {
         case .ip6:
             let link = try linkType(Protocols.EtherType.ip6)
             let fragment = compare(.network, Protocols.IPv6.nextHeaderField, .byte, Protocols.IPProtocol.fragment)
-            let afterFragment = graph.and(fragment, compare(.network, Protocols.IPv6.headerLength + Protocols.IPv6.nextHeaderField, .byte, number))
+            let afterFragment = graph.and(fragment, compare(.network, Protocols.IPv6.headerLength, .byte, number))
             let direct = compare(.network, Protocols.IPv6.nextHeaderField, .byte, number)
             return graph.and(link, graph.or(direct, afterFragment))
         default:
