@@ -3,7 +3,7 @@ import FilterLanguage
 /// Host and network tests: IPv4 (with ARP and RARP), IPv6, DECnet, and `gateway`.
 extension Generator {
     /// `[proto] [dir] host|net` for an IPv4 address under `mask`.
-    mutating func ipv4Host(_ address: UInt32, mask: UInt32, _ q: Qualifiers) throws(FilterError) -> Test {
+    mutating func ipv4Host(_ address: UInt32, mask: UInt32, _ q: Qualifiers) throws(FilterError) -> Fragment {
         let what = q.type == .net ? "net" : "host"
         switch q.proto {
         case nil:
@@ -42,8 +42,8 @@ extension Generator {
 
     /// The address field at `source` or `destination` of a protocol, per direction.
     private mutating func hostFields(_ address: UInt32, _ mask: UInt32, _ direction: DirectionQualifier?,
-                                     _ type: UInt32, _ source: UInt32, _ destination: UInt32) throws(FilterError) -> Test {
-        func field(_ g: inout Generator, _ offset: UInt32) throws(FilterError) -> Test {
+                                     _ type: UInt32, _ source: UInt32, _ destination: UInt32) throws(FilterError) -> Fragment {
+        func field(_ g: inout Generator, _ offset: UInt32) throws(FilterError) -> Fragment {
             let link = try g.linkType(type)
             return g.graph.and(link, g.compare(.network, offset, .word, address, mask: mask))
         }
@@ -62,7 +62,7 @@ extension Generator {
     }
 
     /// `[ip6] [dir] host|net` for an IPv6 address under a 128-bit mask.
-    mutating func ipv6Host(_ address: [UInt8], mask: [UInt8], _ q: Qualifiers) throws(FilterError) -> Test {
+    mutating func ipv6Host(_ address: [UInt8], mask: [UInt8], _ q: Qualifiers) throws(FilterError) -> Fragment {
         let what = q.type == .net ? "net" : "host"
         switch q.proto {
         case nil, .ip6:
@@ -73,7 +73,7 @@ extension Generator {
             throw fail("'\(other.rawValue)' modifier applied to ip6 \(what)")
         }
         func word(_ bytes: [UInt8], _ i: Int) -> UInt32 { bytes[i * 4 ..< i * 4 + 4].reduce(0) { $0 << 8 | UInt32($1) } }
-        func field(_ g: inout Generator, _ offset: UInt32) throws(FilterError) -> Test {
+        func field(_ g: inout Generator, _ offset: UInt32) throws(FilterError) -> Fragment {
             let link = try g.linkType(Protocols.EtherType.ip6)
             var tests = [link]
             for i in 0 ..< 4 {
@@ -97,7 +97,7 @@ extension Generator {
 
     /// DECnet node address (area.node) in the routing header, for short and long headers,
     /// with and without a pad byte.
-    mutating func decnetHost(_ address: UInt32, _ direction: DirectionQualifier?) throws(FilterError) -> Test {
+    mutating func decnetHost(_ address: UInt32, _ direction: DirectionQualifier?) throws(FilterError) -> Fragment {
         let shortOffset: UInt32, longOffset: UInt32
         switch direction {
         case .destination: shortOffset = 1; longOffset = 7
@@ -128,7 +128,7 @@ extension Generator {
     }
 
     /// `gateway NAME`: the Ethernet address is NAME's but no IPv4 address is.
-    mutating func gateway(_ mac: [UInt8], _ addresses: [UInt32], _ q: Qualifiers) throws(FilterError) -> Test {
+    mutating func gateway(_ mac: [UInt8], _ addresses: [UInt32], _ q: Qualifiers) throws(FilterError) -> Fragment {
         if q.direction != nil { throw fail("direction applied to 'gateway'") }
         switch q.proto {
         case nil, .ip, .arp, .rarp: break
@@ -136,7 +136,7 @@ extension Generator {
         }
         var ether = try etherHost(mac, .sourceOrDestination)
         if let check = linkHeaderPresent() { ether = graph.and(ether, check) }
-        var hosts: Test?
+        var hosts: Fragment?
         for address in addresses {
             let host = try ipv4Host(address, mask: 0xffff_ffff, Qualifiers(proto: q.proto, direction: .sourceOrDestination, type: .host))
             hosts = hosts.map { graph.or($0, host) } ?? host

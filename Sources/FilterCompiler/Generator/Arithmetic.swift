@@ -27,7 +27,7 @@ struct ScratchRegisters {
 struct Value {
     var statements: [Statement]
     var slot: Int
-    var guards: Test?
+    var guards: Fragment?
 }
 
 extension Generator {
@@ -37,7 +37,7 @@ extension Generator {
     }
 
     /// `arith relop arith`.
-    mutating func comparison(_ op: RelationalOperator, _ lhs: ArithmeticExpression, _ rhs: ArithmeticExpression) throws(FilterError) -> Test {
+    mutating func comparison(_ op: RelationalOperator, _ lhs: ArithmeticExpression, _ rhs: ArithmeticExpression) throws(FilterError) -> Fragment {
         let a = try value(lhs)
         let b = try value(rhs)
         var statements = a.statements + b.statements
@@ -60,7 +60,7 @@ extension Generator {
         if negate { test = test.negated }
         registers.free(a.slot)
         registers.free(b.slot)
-        let guards: Test?
+        let guards: Fragment?
         switch (a.guards, b.guards) {
         case let (x?, y?): guards = graph.and(x, y)
         case let (x?, nil): guards = x
@@ -181,7 +181,7 @@ extension Generator {
     }
 
     /// `len` compared with a constant (`less`, `greater`).
-    mutating func compareLength(_ n: UInt32, _ condition: Condition, negate: Bool) -> Test {
+    mutating func compareLength(_ n: UInt32, _ condition: Condition, negate: Bool) -> Fragment {
         let test = graph.branch([.loadLength], condition, .constant(n))
         return negate ? test.negated : test
     }

@@ -3,10 +3,10 @@ import FilterLanguage
 /// `vlan`, `mpls`, `pppoes` and `geneve`: each tests for its header and then moves the link
 /// layout, so that every primitive written after it looks inside the encapsulation.
 extension Generator {
-    mutating func vlan(_ id: UInt32?) throws(FilterError) -> Test {
+    mutating func vlan(_ id: UInt32?) throws(FilterError) -> Fragment {
         if link.mplsDepth > 0 { throw fail("no VLAN match after MPLS") }
         if link.isPPP { throw fail("no VLAN support for PPP") }
-        var tags: [Test] = []
+        var tags: [Fragment] = []
         for tag in Protocols.EtherType.vlanTags { tags.append(try linkType(tag)) }
         var test = graph.any(tags)!
         if let id {
@@ -21,8 +21,8 @@ extension Generator {
         return test
     }
 
-    mutating func mpls(_ label: UInt32?) throws(FilterError) -> Test {
-        var test: Test
+    mutating func mpls(_ label: UInt32?) throws(FilterError) -> Fragment {
+        var test: Fragment
         if link.mplsDepth > 0 {
             // Another label follows: the previous one is not the bottom of the stack.
             test = compare(.previousMPLSLabel, Protocols.MPLS.bottomOfStackByte, .byte, 0, mask: 1)
@@ -43,7 +43,7 @@ extension Generator {
         return test
     }
 
-    mutating func pppoeSession(_ session: UInt32?) throws(FilterError) -> Test {
+    mutating func pppoeSession(_ session: UInt32?) throws(FilterError) -> Fragment {
         var test = try linkType(Protocols.EtherType.pppoeSession)
         if let session {
             if session > Protocols.PPPoE.maximumSession {
@@ -65,7 +65,7 @@ extension Generator {
 
     /// `geneve [VNI]` over UDP on IPv4 or IPv6; afterwards the inner frame's positions are
     /// computed at run time (the Geneve header has options) and kept in scratch slots.
-    mutating func geneve(_ vni: UInt32?) throws(FilterError) -> Test {
+    mutating func geneve(_ vni: UInt32?) throws(FilterError) -> Fragment {
         if let vni, vni > Protocols.Geneve.maximumVNI {
             throw fail("Geneve VNI \(vni) greater than maximum \(Protocols.Geneve.maximumVNI)")
         }
@@ -88,10 +88,10 @@ extension Generator {
     }
 
     /// UDP to the Geneve port, version 0, and the VNI when given.
-    private mutating func geneveHeader(_ vni: UInt32?, ipv6: Bool) throws(FilterError) -> Test {
+    private mutating func geneveHeader(_ vni: UInt32?, ipv6: Bool) throws(FilterError) -> Fragment {
         let udp = Protocols.IPProtocol.udp
         let layer: Layer = ipv6 ? .transportIPv6 : .transportIPv4
-        var test: Test
+        var test: Fragment
         if ipv6 {
             let link = try linkType(Protocols.EtherType.ip6)
             let proto = compare(.network, Protocols.IPv6.nextHeaderField, .byte, udp)
@@ -113,7 +113,7 @@ extension Generator {
 
     /// With X = the UDP header's offset from the link payload: the inner link type, link
     /// header and payload positions go to three new slots, and a test that always holds.
-    private mutating func geneveOffsets() throws(FilterError) -> Test {
+    private mutating func geneveOffsets() throws(FilterError) -> Fragment {
         let typeSlot = try slot()
         let headerSlot = try slot()
         let start = link.payload.constant + link.network + Protocols.Geneve.udpHeaderLength
@@ -142,6 +142,6 @@ extension Generator {
         link.payload = PacketPosition(constant: 0, register: payloadSlot)
         link.network = 0
         link.insideGeneve = true
-        return Test(entry: bridged.entry, whenTrue: done.whenTrue, whenFalse: done.whenFalse)
+        return Fragment(entry: bridged.entry, whenTrue: done.whenTrue, whenFalse: done.whenFalse)
     }
 }

@@ -48,7 +48,7 @@ struct Generator {
     func fail(_ message: String) -> FilterError { FilterError(message, at: range) }
 
     /// Compiles an expression in source order; nil for the empty expression.
-    mutating func test(_ expression: FilterExpression) throws(FilterError) -> Test? {
+    mutating func test(_ expression: FilterExpression) throws(FilterError) -> Fragment? {
         switch expression {
         case .empty:
             return nil
@@ -77,7 +77,7 @@ struct Generator {
         }
     }
 
-    mutating func special(_ primitive: SpecialPrimitive) throws(FilterError) -> Test {
+    mutating func special(_ primitive: SpecialPrimitive) throws(FilterError) -> Fragment {
         switch primitive {
         case let .broadcast(qualifier): return try broadcast(qualifier)
         case let .multicast(qualifier): return try multicast(qualifier)

@@ -4,7 +4,7 @@ import FilterLanguage
 /// access point, SNAP), Ethernet addresses, and the Linux packet metadata.
 extension Generator {
     /// "The frame carries `type`", where `type` is an ethertype or, up to 1500, an LLC SAP.
-    mutating func linkType(_ type: UInt32) throws(FilterError) -> Test {
+    mutating func linkType(_ type: UInt32) throws(FilterError) -> Fragment {
         if link.mplsDepth > 0 {
             guard let test = mplsPayloadType(type) else { throw fail("unsupported protocol over mpls") }
             return test
@@ -40,18 +40,18 @@ extension Generator {
     }
 
     /// The type field holds a length: an 802.3 frame with an LLC header.
-    mutating func isLLCFrame() -> Test {
+    mutating func isLLCFrame() -> Fragment {
         compare(.linkType, 0, .half, Protocols.Ethernet.maximumLength, .greater, negate: true)
     }
 
-    mutating func snapHeader(_ organisation: UInt32, _ type: UInt32) -> Test {
+    mutating func snapHeader(_ organisation: UInt32, _ type: UInt32) -> Fragment {
         let bytes = Protocols.LLCSAP.snap + [UInt8(organisation >> 16 & 0xff), UInt8(organisation >> 8 & 0xff),
                                              UInt8(organisation & 0xff), UInt8(type >> 8 & 0xff), UInt8(type & 0xff)]
         return compareBytes(.llc, 0, bytes)
     }
 
     /// The test a protocol name stands for when written alone (`tcp`, `arp`, `l1`...).
-    mutating func protocolAbbreviation(_ proto: ProtocolQualifier) throws(FilterError) -> Test {
+    mutating func protocolAbbreviation(_ proto: ProtocolQualifier) throws(FilterError) -> Fragment {
         typealias E = Protocols.EtherType
         typealias ISO = Protocols.ISO
         switch proto {
@@ -94,7 +94,7 @@ extension Generator {
     }
 
     /// After MPLS labels: the bottom-of-stack bit of the last label, then the IP version.
-    mutating func mplsPayloadType(_ type: UInt32) -> Test? {
+    mutating func mplsPayloadType(_ type: UInt32) -> Fragment? {
         let version: UInt32
         switch type {
         case Protocols.EtherType.ip: version = 0x40
@@ -106,17 +106,17 @@ extension Generator {
     }
 
     /// An ISO network-layer protocol (CLNP, ES-IS, IS-IS) behind an ISO LLC header.
-    mutating func isoProtocol(_ value: UInt32) throws(FilterError) -> Test {
+    mutating func isoProtocol(_ value: UInt32) throws(FilterError) -> Fragment {
         graph.and(try linkType(Protocols.LLCSAP.iso), compare(.networkWithoutSNAP, 0, .byte, value))
     }
 
     /// One IS-IS PDU type.
-    mutating func isisType(_ value: UInt32) throws(FilterError) -> Test {
+    mutating func isisType(_ value: UInt32) throws(FilterError) -> Fragment {
         graph.and(try isoProtocol(Protocols.ISO.isis), compare(.networkWithoutSNAP, Protocols.ISO.isisPDUType, .byte, value))
     }
 
-    mutating func isisTypes(_ values: [UInt32]) throws(FilterError) -> Test {
-        var tests: [Test] = []
+    mutating func isisTypes(_ values: [UInt32]) throws(FilterError) -> Fragment {
+        var tests: [Fragment] = []
         for value in values { tests.append(try isisType(value)) }
         return graph.any(tests)!
     }
@@ -125,20 +125,20 @@ extension Generator {
 
     /// Inside Geneve the payload may have no Ethernet header: then the link header and link
     /// payload positions coincide. nil outside Geneve, where there is nothing to check.
-    mutating func linkHeaderPresent() -> Test? {
+    mutating func linkHeaderPresent() -> Fragment? {
         guard link.insideGeneve, let header = link.header.register, let payload = link.payload.register else { return nil }
         return graph.branch([.loadScratch(header), .loadXScratch(payload)], .equal, .x).negated
     }
 
     /// `ether [src|dst] host MAC`, preceded by the Geneve link-header check when inside Geneve.
-    mutating func etherHostTest(_ mac: [UInt8], _ direction: DirectionQualifier?) throws(FilterError) -> Test {
+    mutating func etherHostTest(_ mac: [UInt8], _ direction: DirectionQualifier?) throws(FilterError) -> Fragment {
         let check = linkHeaderPresent()
         let test = try etherHost(mac, direction)
         return check.map { graph.and($0, test) } ?? test
     }
 
     /// `ether [src|dst] host MAC`.
-    mutating func etherHost(_ mac: [UInt8], _ direction: DirectionQualifier?) throws(FilterError) -> Test {
+    mutating func etherHost(_ mac: [UInt8], _ direction: DirectionQualifier?) throws(FilterError) -> Fragment {
         switch direction {
         case .source: return compareBytes(.linkHeader, Protocols.Ethernet.source, mac)
         case .destination: return compareBytes(.linkHeader, Protocols.Ethernet.destination, mac)
@@ -163,7 +163,7 @@ extension Generator {
         }
     }
 
-    mutating func broadcast(_ qualifier: ProtocolQualifier?) throws(FilterError) -> Test {
+    mutating func broadcast(_ qualifier: ProtocolQualifier?) throws(FilterError) -> Fragment {
         switch qualifier {
         case nil, .link, .ether:
             let check = linkHeaderPresent()
@@ -181,7 +181,7 @@ extension Generator {
         }
     }
 
-    mutating func multicast(_ qualifier: ProtocolQualifier?) throws(FilterError) -> Test {
+    mutating func multicast(_ qualifier: ProtocolQualifier?) throws(FilterError) -> Fragment {
         switch qualifier {
         case nil, .link, .ether:
             let check = linkHeaderPresent()
@@ -200,11 +200,11 @@ extension Generator {
 
     // MARK: LLC
 
-    mutating func llc(_ kind: String?) throws(FilterError) -> Test {
+    mutating func llc(_ kind: String?) throws(FilterError) -> Fragment {
         // An 802.3 frame that is not raw IPX.
         let frame = graph.and(isLLCFrame(), compare(.llc, 0, .half, Protocols.LLCSAP.rawIPX).negated)
         guard let kind else { return frame }
-        let control: Test
+        let control: Fragment
         if kind == "i" {
             control = graph.branch(load(.llc, 2, .byte), .bitsSet, .constant(1)).negated
         } else if let (mask, value) = Protocols.llcControl[kind] {
@@ -217,7 +217,7 @@ extension Generator {
 
     // MARK: Linux metadata
 
-    mutating func packetDirection(outbound: Bool) -> Test {
+    mutating func packetDirection(outbound: Bool) -> Fragment {
         let test = graph.branch([.loadAncillary(.packetType)], .equal, .constant(Protocols.outgoingPacketType))
         return outbound ? test : test.negated
     }

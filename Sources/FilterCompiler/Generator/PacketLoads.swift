@@ -94,7 +94,7 @@ extension Generator {
 
     /// A test of `field & mask <condition> value`, negated when `negate`.
     mutating func compare(_ layer: Layer, _ offset: UInt32, _ width: LoadWidth, _ value: UInt32,
-                          mask: UInt32 = 0xffff_ffff, _ condition: Condition = .equal, negate: Bool = false) -> Test {
+                          mask: UInt32 = 0xffff_ffff, _ condition: Condition = .equal, negate: Bool = false) -> Fragment {
         var statements = load(layer, offset, width)
         if mask != 0xffff_ffff { statements.append(.arithmetic(.and, .constant(mask))) }
         let test = graph.branch(statements, condition, .constant(value))
@@ -103,8 +103,8 @@ extension Generator {
 
     /// `field == value` byte by byte for a run of bytes (Ethernet addresses, SNAP headers):
     /// words from the end, then a half-word, then a byte.
-    mutating func compareBytes(_ layer: Layer, _ offset: UInt32, _ bytes: [UInt8]) -> Test {
-        var tests: [Test] = []
+    mutating func compareBytes(_ layer: Layer, _ offset: UInt32, _ bytes: [UInt8]) -> Fragment {
+        var tests: [Fragment] = []
         var size = bytes.count
         func value(_ range: Range<Int>) -> UInt32 { bytes[range].reduce(0) { $0 << 8 | UInt32($1) } }
         while size >= 4 {
@@ -122,7 +122,7 @@ extension Generator {
     }
 
     /// A test that always holds (or never does): `ld #k; jeq #0`.
-    mutating func constantTest(_ holds: Bool) -> Test {
+    mutating func constantTest(_ holds: Bool) -> Fragment {
         graph.branch([.loadConstant(holds ? 0 : 1)], .equal, .constant(0))
     }
 }

@@ -3,7 +3,7 @@ import FilterLanguage
 /// `protochain N`: walks the IPv6 extension headers (and IPv4 AH headers) in a loop until it
 /// finds protocol N or a header it cannot step over.
 extension Generator {
-    mutating func protocolChain(_ number: UInt32, _ q: Qualifiers) throws(FilterError) -> Test {
+    mutating func protocolChain(_ number: UInt32, _ q: Qualifiers) throws(FilterError) -> Fragment {
         if link.payload.register != nil {
             throw fail("'protochain' not supported with variable length headers")
         }
@@ -22,7 +22,7 @@ extension Generator {
         }
     }
 
-    private mutating func protocolChain(_ number: UInt32, ipv6: Bool, saved: Int) throws(FilterError) -> Test {
+    private mutating func protocolChain(_ number: UInt32, ipv6: Bool, saved: Int) throws(FilterError) -> Fragment {
         typealias P = Protocols.IPProtocol
         let link = try linkType(ipv6 ? Protocols.EtherType.ip6 : Protocols.EtherType.ip)
         let payload = self.link.payload.constant &+ self.link.network
@@ -73,7 +73,7 @@ extension Generator {
         graph.setJump(step, to: found.entry)
         graph.connect(ah.whenFalse, to: result.entry)
 
-        let chain = Test(entry: start, whenTrue: result.whenTrue, whenFalse: result.whenFalse)
+        let chain = Fragment(entry: start, whenTrue: result.whenTrue, whenFalse: result.whenFalse)
         return graph.and(link, chain)
     }
 }

@@ -3,7 +3,7 @@ import FilterLanguage
 /// `qualifiers id`: what the id means depends on its form (number, dotted, name, MAC, IPv6,
 /// prefix) and on the type qualifier in force.
 extension Generator {
-    mutating func qualified(_ q: Qualifiers, _ id: Identifier) throws(FilterError) -> Test {
+    mutating func qualified(_ q: Qualifiers, _ id: Identifier) throws(FilterError) -> Fragment {
         switch id {
         case let .number(n): return try number(n, dotted: nil, q)
         case let .dotted(text): return try number(0, dotted: text, q)
@@ -42,7 +42,7 @@ extension Generator {
     }
 
     /// A number, or a dotted IPv4 address with one to four parts.
-    private mutating func number(_ value: UInt32, dotted: String?, _ q: Qualifiers) throws(FilterError) -> Test {
+    private mutating func number(_ value: UInt32, dotted: String?, _ q: Qualifiers) throws(FilterError) -> Fragment {
         var v = value
         var bits = 32
         if let dotted {
@@ -83,7 +83,7 @@ extension Generator {
         }
     }
 
-    private mutating func ipv6(_ text: String, length: UInt32, _ q: Qualifiers) throws(FilterError) -> Test {
+    private mutating func ipv6(_ text: String, length: UInt32, _ q: Qualifiers) throws(FilterError) -> Fragment {
         guard let address = AddressText.ipv6(text) else { throw fail("invalid ip6 address \(text)") }
         if length > 128 { throw fail("mask length must be <= 128") }
         var mask = [UInt8](repeating: 0, count: 16)
@@ -104,7 +104,7 @@ extension Generator {
     }
 
     /// A name: host, network, service, port range or protocol, by the type qualifier.
-    private mutating func name_(_ name: String, _ q: Qualifiers) throws(FilterError) -> Test {
+    private mutating func name_(_ name: String, _ q: Qualifiers) throws(FilterError) -> Fragment {
         switch q.type {
         case .net:
             guard var address = names.network(name) else { throw fail("unknown network '\(name)'") }
@@ -121,9 +121,9 @@ extension Generator {
             }
             let addresses = names.hostAddresses(name)
             if addresses.isEmpty { throw fail("unknown host '\(name)'") }
-            var result: Test?
+            var result: Fragment?
             for address in addresses {
-                let test: Test
+                let test: Fragment
                 switch address {
                 case let .ipv4(a):
                     if q.proto == .ip6 { continue }

@@ -4,7 +4,7 @@ import FilterLanguage
 extension Generator {
     /// "The IP payload is protocol `number`" on IPv4 (`.ip`), IPv6 (`.ip6`) or either (nil).
     /// On IPv6 the protocol may also follow one fragment header.
-    mutating func ipProtocol(_ number: UInt32, on version: ProtocolQualifier?) throws(FilterError) -> Test {
+    mutating func ipProtocol(_ number: UInt32, on version: ProtocolQualifier?) throws(FilterError) -> Fragment {
         switch version {
         case .ip:
             let link = try linkType(Protocols.EtherType.ip)
@@ -22,7 +22,7 @@ extension Generator {
     }
 
     /// `[proto] proto N`: the protocol carried by the layer named by the qualifier.
-    mutating func protocolField(_ number: UInt32, _ q: Qualifiers) throws(FilterError) -> Test {
+    mutating func protocolField(_ number: UInt32, _ q: Qualifiers) throws(FilterError) -> Fragment {
         if q.direction != nil { throw fail("direction applied to 'proto'") }
         switch q.proto {
         case nil: return try ipProtocol(number, on: nil)
@@ -50,7 +50,7 @@ extension Generator {
 
     /// `port` or `portrange` on IPv6 then IPv4, the way libpcap lays them out.
     mutating func ports(_ low: UInt32, _ high: UInt32, protocol number: UInt32?, _ direction: DirectionQualifier?,
-                        range: Bool) throws(FilterError) -> Test {
+                        range: Bool) throws(FilterError) -> Fragment {
         for port in [low, high] where port > 65535 {
             throw fail("illegal port number \(port) > 65535")
         }
@@ -60,7 +60,7 @@ extension Generator {
 
         // IPv6: no fragment test, ports at a fixed offset.
         let link6 = try linkType(Protocols.EtherType.ip6)
-        var v6: [Test] = []
+        var v6: [Fragment] = []
         for p in protocols {
             let proto = compare(.network, Protocols.IPv6.nextHeaderField, .byte, p)
             v6.append(graph.and(proto, try portFields(.transportIPv6, low, high, direction, range: range)))
@@ -69,7 +69,7 @@ extension Generator {
 
         // IPv4: the first fragment only, ports after the variable-length header.
         let link4 = try linkType(Protocols.EtherType.ip)
-        var v4: [Test] = []
+        var v4: [Fragment] = []
         for p in protocols {
             let proto = compare(.network, Protocols.IPv4.protocolField, .byte, p)
             let first = graph.and(proto, firstFragment())
@@ -80,14 +80,14 @@ extension Generator {
     }
 
     /// The fragment offset is zero: the packet starts the datagram and holds the transport header.
-    mutating func firstFragment() -> Test {
+    mutating func firstFragment() -> Fragment {
         graph.branch(load(.network, Protocols.IPv4.fragmentField, .half), .bitsSet,
                      .constant(Protocols.IPv4.fragmentOffsetMask)).negated
     }
 
     private mutating func portFields(_ layer: Layer, _ low: UInt32, _ high: UInt32, _ direction: DirectionQualifier?,
-                                     range: Bool) throws(FilterError) -> Test {
-        func field(_ g: inout Generator, _ offset: UInt32) -> Test {
+                                     range: Bool) throws(FilterError) -> Fragment {
+        func field(_ g: inout Generator, _ offset: UInt32) -> Fragment {
             if !range { return g.compare(layer, offset, .half, low) }
             let atLeast = g.compare(layer, offset, .half, low, .greaterOrEqual)
             return g.graph.and(atLeast, g.compare(layer, offset, .half, high, .greater, negate: true))

@@ -1,6 +1,6 @@
 /// The block graph under construction, and the boolean glue between sub-expressions.
 ///
-/// A sub-expression compiles to a `Test`: the block where it starts and the branch edges that
+/// A sub-expression compiles to a `Fragment`: the block where it starts and the branch edges that
 /// are still open, split by outcome (the edges taken when the sub-expression holds, and those
 /// taken when it does not). `and`, `or` and `not` only connect or swap these open edges, which
 /// yields the same graph libpcap builds before optimisation: every primitive keeps its own
@@ -14,13 +14,13 @@ struct OpenEdge: Hashable {
 }
 
 /// A compiled sub-expression whose outcomes are not yet connected.
-struct Test {
+struct Fragment {
     var entry: BlockID
     var whenTrue: [OpenEdge]
     var whenFalse: [OpenEdge]
 
     /// The same test with its outcomes swapped (`not`).
-    var negated: Test { Test(entry: entry, whenTrue: whenFalse, whenFalse: whenTrue) }
+    var negated: Fragment { Fragment(entry: entry, whenTrue: whenFalse, whenFalse: whenTrue) }
 }
 
 /// A block whose branch targets may still be open.
@@ -39,10 +39,10 @@ struct BlockGraph {
     private(set) var blocks: [PendingBlock] = []
 
     /// A new block `statements; if A cond operand` with both outcomes open.
-    mutating func branch(_ statements: [Statement], _ condition: Condition, _ operand: Operand) -> Test {
+    mutating func branch(_ statements: [Statement], _ condition: Condition, _ operand: Operand) -> Fragment {
         let id = blocks.count
         blocks.append(PendingBlock(statements: statements, end: .branch(condition, operand, ifTrue: nil, ifFalse: nil)))
-        return Test(entry: id, whenTrue: [OpenEdge(block: id, onTrue: true)], whenFalse: [OpenEdge(block: id, onTrue: false)])
+        return Fragment(entry: id, whenTrue: [OpenEdge(block: id, onTrue: true)], whenFalse: [OpenEdge(block: id, onTrue: false)])
     }
 
     /// A new block that ends in an unconditional jump, target given later with `setJump`.
@@ -71,33 +71,33 @@ struct BlockGraph {
     }
 
     /// `a and b`: b runs when a holds.
-    mutating func and(_ a: Test, _ b: Test) -> Test {
+    mutating func and(_ a: Fragment, _ b: Fragment) -> Fragment {
         connect(a.whenTrue, to: b.entry)
-        return Test(entry: a.entry, whenTrue: b.whenTrue, whenFalse: a.whenFalse + b.whenFalse)
+        return Fragment(entry: a.entry, whenTrue: b.whenTrue, whenFalse: a.whenFalse + b.whenFalse)
     }
 
     /// `a or b`: b runs when a does not hold.
-    mutating func or(_ a: Test, _ b: Test) -> Test {
+    mutating func or(_ a: Fragment, _ b: Fragment) -> Fragment {
         connect(a.whenFalse, to: b.entry)
-        return Test(entry: a.entry, whenTrue: a.whenTrue + b.whenTrue, whenFalse: b.whenFalse)
+        return Fragment(entry: a.entry, whenTrue: a.whenTrue + b.whenTrue, whenFalse: b.whenFalse)
     }
 
     /// `a and b and c ...` in order; nil when the list is empty.
-    mutating func all(_ tests: [Test]) -> Test? {
+    mutating func all(_ tests: [Fragment]) -> Fragment? {
         guard var result = tests.first else { return nil }
         for t in tests.dropFirst() { result = and(result, t) }
         return result
     }
 
     /// `a or b or c ...` in order; nil when the list is empty.
-    mutating func any(_ tests: [Test]) -> Test? {
+    mutating func any(_ tests: [Fragment]) -> Fragment? {
         guard var result = tests.first else { return nil }
         for t in tests.dropFirst() { result = or(result, t) }
         return result
     }
 
     /// Puts statements in front of the first block of a test.
-    mutating func prepend(_ statements: [Statement], to test: Test) {
+    mutating func prepend(_ statements: [Statement], to test: Fragment) {
         blocks[test.entry].statements.insert(contentsOf: statements, at: 0)
     }
 
