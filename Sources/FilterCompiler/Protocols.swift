@@ -216,4 +216,6 @@ enum Protocols {
     // MARK: Linux packet metadata
 
     static let outgoingPacketType: UInt32 = 4    // PACKET_OUTGOING
+    /// Linux's SKF_AD_OFF: metadata lives at this offset plus the field's.
+    static let ancillaryBase: UInt32 = 0xffff_f000
 }

@@ -57,7 +57,7 @@ extension Generator {
             let s = try field(&self, source)
             return graph.or(s, try field(&self, destination))
         case let other?:
-            throw fail(Self.wirelessOnly(other))
+            throw fail(Self.notAnAddressQualifier(other))
         }
     }
 
@@ -91,7 +91,7 @@ extension Generator {
             let s = try field(&self, Protocols.IPv6.source)
             return graph.or(s, try field(&self, Protocols.IPv6.destination))
         case let other?:
-            throw fail(Self.wirelessOnly(other))
+            throw fail(Self.notAnAddressQualifier(other))
         }
     }
 
@@ -109,7 +109,7 @@ extension Generator {
             let s = try decnetHost(address, .source)
             return graph.or(s, try decnetHost(address, .destination))
         case let other?:
-            throw fail(Self.wirelessOnly(other))
+            throw fail(Self.notAnAddressQualifier(other))
         }
         // Addresses are little-endian on the wire.
         let node = (address & 0xff) << 8 | (address >> 8 & 0xff)
@@ -125,6 +125,17 @@ extension Generator {
         let longPadded = graph.and(compare(.network, flags, .half, 0x8106, mask: 0xff07),
                                    compare(.network, flags + 1 + longOffset, .half, node))
         return graph.and(link, graph.any([shortPlain, shortPadded, longPlain, longPadded])!)
+    }
+
+    /// libpcap's message for an 802.11 address qualifier on a network-layer address.
+    static func notAnAddressQualifier(_ direction: DirectionQualifier) -> String {
+        switch direction {
+        case .address1, .address2, .address3, .address4:
+            let n = direction.rawValue.suffix(1)
+            return "'addr\(n)' and 'address\(n)' are not valid qualifiers for addresses other than 802.11 MAC addresses"
+        default:
+            return "'\(direction.rawValue)' is not a valid qualifier for addresses other than 802.11 MAC addresses"
+        }
     }
 
     /// `gateway NAME`: the Ethernet address is NAME's but no IPv4 address is.

@@ -95,19 +95,30 @@ struct Generator {
         case .inbound: return packetDirection(outbound: false)
         case .outbound: return packetDirection(outbound: true)
         case let .interfaceIndex(index):
-            return graph.branch([.loadAncillary(.interfaceIndex)], .equal, .constant(index))
+            return interfaceIndex(index)
         case let .unsupported(keyword):
             throw fail(Self.unsupportedMessage(keyword))
         }
     }
 
+    /// libpcap's message for a primitive that needs another link type.
     static func unsupportedMessage(_ keyword: String) -> String {
         switch keyword {
         case "vxlan": return "can't parse filter expression: syntax error"
-        case "type", "subtype", "dir", "wlan", "type/subtype":
-            return "'\(keyword)' supported only on 802.11"
-        default:
-            return "'\(keyword)' not supported on Ethernet"
+        case "type", "subtype", "type/subtype": return "802.11 link-layer types supported only on 802.11"
+        case "dir": return "frame direction supported only with 802.11 headers"
+        case "action", "reason", "rnr", "srnr": return "\(keyword) supported only on PF linktype"
+        case "rulenum": return "rnr supported only on PF linktype"
+        case "srulenum": return "srnr supported only on PF linktype"
+        case "rset", "ruleset": return "ruleset supported only on PF linktype"
+        case "ifname", "on": return "ifname supported only on PF linktype"
+        case "lane", "vci", "vpi", "oam", "oamf4", "metac", "bcc", "sc", "ilmic", "connectmsg", "metaconnect":
+            return "'\(keyword)' supported only on raw ATM"
+        case "fisu", "lssu", "msu": return "'\(keyword)' supported only on MTP2"
+        case "hfisu", "hlssu", "hmsu": return "'\(keyword)' supported only on MTP2_HSL"
+        case "sio", "opc", "dpc", "sls": return "'\(keyword)' supported only on SS7"
+        case "hsio", "hopc", "hdpc", "hsls": return "'\(keyword.dropFirst())' supported only on SS7"
+        default: return "'\(keyword)' not supported on Ethernet"
         }
     }
 }

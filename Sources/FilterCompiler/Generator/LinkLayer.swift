@@ -33,7 +33,8 @@ extension Generator {
             return graph.or(compare(.linkType, 0, .half, type), framed)
         default:
             if type <= Protocols.Ethernet.maximumLength {
-                return graph.and(isLLCFrame(), compare(.llc, 0, .byte, type))
+                // The DSAP, read two bytes after the type/length field.
+                return graph.and(isLLCFrame(), compare(.linkType, 2, .byte, type))
             }
             return compare(.linkType, 0, .half, type)
         }
@@ -132,6 +133,7 @@ extension Generator {
 
     /// `ether [src|dst] host MAC`, preceded by the Geneve link-header check when inside Geneve.
     mutating func etherHostTest(_ mac: [UInt8], _ direction: DirectionQualifier?) throws(FilterError) -> Fragment {
+        if link.isPPP { throw fail("ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel") }
         let check = linkHeaderPresent()
         let test = try etherHost(mac, direction)
         return check.map { graph.and($0, test) } ?? test
@@ -166,6 +168,7 @@ extension Generator {
     mutating func broadcast(_ qualifier: ProtocolQualifier?) throws(FilterError) -> Fragment {
         switch qualifier {
         case nil, .link, .ether:
+            if link.isPPP { throw fail("not a broadcast link") }
             let check = linkHeaderPresent()
             let test = compareBytes(.linkHeader, Protocols.Ethernet.destination, [UInt8](repeating: 0xff, count: 6))
             return check.map { graph.and($0, test) } ?? test
@@ -184,6 +187,7 @@ extension Generator {
     mutating func multicast(_ qualifier: ProtocolQualifier?) throws(FilterError) -> Fragment {
         switch qualifier {
         case nil, .link, .ether:
+            if link.isPPP { throw fail("link-layer multicast filters supported only on ethernet/FDDI/token ring/ARCNET/802.11/ATM LANE/Fibre Channel") }
             let check = linkHeaderPresent()
             let test = graph.branch(load(.linkHeader, Protocols.Ethernet.destination, .byte), .bitsSet, .constant(1))
             return check.map { graph.and($0, test) } ?? test
@@ -201,6 +205,7 @@ extension Generator {
     // MARK: LLC
 
     mutating func llc(_ kind: String?) throws(FilterError) -> Fragment {
+        if link.isPPP { throw fail("'llc' not supported for PPP") }
         // An 802.3 frame that is not raw IPX.
         let frame = graph.and(isLLCFrame(), compare(.llc, 0, .half, Protocols.LLCSAP.rawIPX).negated)
         guard let kind else { return frame }
@@ -218,7 +223,18 @@ extension Generator {
     // MARK: Linux metadata
 
     mutating func packetDirection(outbound: Bool) -> Fragment {
-        let test = graph.branch([.loadAncillary(.packetType)], .equal, .constant(Protocols.outgoingPacketType))
+        let test = graph.branch(ancillary(.packetType, .half), .equal, .constant(Protocols.outgoingPacketType))
         return outbound ? test : test.negated
+    }
+
+    mutating func interfaceIndex(_ index: UInt32) -> Fragment {
+        graph.branch(ancillary(.interfaceIndex, .word), .equal, .constant(index))
+    }
+
+    /// A metadata load. libpcap addresses metadata from the link header, so once the link header
+    /// has moved (`pppoes`, `geneve`) the same offset lands on another field or in the packet.
+    func ancillary(_ field: AncillaryField, _ width: LoadWidth) -> [Statement] {
+        if link.header.register == nil && link.header.constant == 0 { return [.loadAncillary(field)] }
+        return load(at: link.header, Protocols.ancillaryBase &+ field.rawValue, width)
     }
 }
