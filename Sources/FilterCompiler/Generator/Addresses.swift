@@ -27,7 +27,7 @@ extension Generator {
         case .link, .ether, .fddi, .tr, .wlan, .ppp, .slip:
             throw fail("link-layer modifier applied to \(what)")
         case .ip6:
-            throw fail("'ip6' modifier applied to ip \(what)")
+            throw fail("'ip6' modifier applied to ip host")
         case .atalk: throw fail("AppleTalk host filtering not implemented")
         case .lat: throw fail("LAT host filtering not implemented")
         case .sca: throw fail("SCA host filtering not implemented")
@@ -36,7 +36,7 @@ extension Generator {
         case .aarp: throw fail("AARP host filtering not implemented")
         case .iso: throw fail("ISO host filtering not implemented")
         case let other?:
-            throw fail("'\(other.rawValue)' modifier applied to \(what)")
+            throw fail("'\(Self.name(other))' modifier applied to \(what)")
         }
     }
 
@@ -69,8 +69,10 @@ extension Generator {
             break
         case .link, .ether, .fddi, .tr, .wlan, .ppp, .slip:
             throw fail("link-layer modifier applied to ip6 \(what)")
+        case .atalk:
+            throw fail("AppleTalk modifier applied to ip6 \(what)")
         case let other?:
-            throw fail("'\(other.rawValue)' modifier applied to ip6 \(what)")
+            throw fail("'\(Self.name(other))' modifier applied to ip6 \(what)")
         }
         func word(_ bytes: [UInt8], _ i: Int) -> UInt32 { bytes[i * 4 ..< i * 4 + 4].reduce(0) { $0 << 8 | UInt32($1) } }
         func field(_ g: inout Generator, _ offset: UInt32) throws(FilterError) -> Fragment {
@@ -136,23 +138,5 @@ extension Generator {
         default:
             return "'\(direction.rawValue)' is not a valid qualifier for addresses other than 802.11 MAC addresses"
         }
-    }
-
-    /// `gateway NAME`: the Ethernet address is NAME's but no IPv4 address is.
-    mutating func gateway(_ mac: [UInt8], _ addresses: [UInt32], _ q: Qualifiers) throws(FilterError) -> Fragment {
-        if q.direction != nil { throw fail("direction applied to 'gateway'") }
-        switch q.proto {
-        case nil, .ip, .arp, .rarp: break
-        default: throw fail("illegal modifier of 'gateway'")
-        }
-        var ether = try etherHost(mac, .sourceOrDestination)
-        if let check = linkHeaderPresent() { ether = graph.and(ether, check) }
-        var hosts: Fragment?
-        for address in addresses {
-            let host = try ipv4Host(address, mask: 0xffff_ffff, Qualifiers(proto: q.proto, direction: .sourceOrDestination, type: .host))
-            hosts = hosts.map { graph.or($0, host) } ?? host
-        }
-        guard let hosts else { throw fail("unknown host") }
-        return graph.and(ether, hosts.negated)
     }
 }

@@ -34,6 +34,15 @@ extension Generator {
         }
     }
 
+    /// A protocol qualifier as libpcap's messages name it.
+    static func name(_ p: ProtocolQualifier) -> String {
+        switch p {
+        case .isis: return "isis"
+        case .esis: return "esis"
+        default: return p.rawValue
+        }
+    }
+
     static func isLink(_ p: ProtocolQualifier) -> Bool {
         switch p {
         case .link, .ether, .fddi, .tr, .wlan, .ppp, .slip: return true
@@ -54,6 +63,9 @@ extension Generator {
                 v = address
                 bits = length
             }
+        }
+        if dotted != nil, let type = q.type, [.port, .portrange, .proto, .protochain].contains(type) {
+            throw fail("'\(type.rawValue)' modifier applied to ip host")
         }
         switch q.type {
         case nil, .host, .net:
@@ -153,14 +165,8 @@ extension Generator {
             let real = lowProto == highProto ? lowProto : nil
             return try ports(low, high, protocol: proto ?? real, q.direction, range: true)
         case .gateway:
-            if link.mplsDepth > 0 || link.vlanDepth > 0 || link.isPPP || link.insideGeneve {
-                throw fail("'gateway' not supported in this configuration")
-            }
-            guard let mac = names.etherHost(name) else { throw fail("unknown ether host: \(name)") }
-            let addresses = names.hostAddresses(name)
-            if addresses.isEmpty { throw fail("unknown host '\(name)'") }
-            let v4 = addresses.compactMap { if case let .ipv4(a) = $0 { return a } else { return nil } }
-            return try gateway(mac, v4, q)
+            // libpcap built with IPv6 support (as everywhere) refuses `gateway` outright.
+            throw fail("'gateway' not supported in this configuration")
         case .proto:
             return try protocolField(try protocolNumber(name, q), q)
         case .protochain:

@@ -33,7 +33,13 @@ extension Generator {
         case .isis: return try isisType(number)
         case .arp: throw fail("arp does not encapsulate another protocol")
         case .rarp: throw fail("rarp does not encapsulate another protocol")
-        case let other?: throw fail("'\(other.rawValue) proto' is bogus")
+        case .lat: throw fail("LAT does not encapsulate another protocol")
+        case .sca: throw fail("SCA does not encapsulate another protocol")
+        case .moprc: throw fail("MOPRC does not encapsulate another protocol")
+        case .mopdl: throw fail("MOPDL does not encapsulate another protocol")
+        case .decnet: throw fail("DECNET encapsulation is not specifiable")
+        case .atalk: throw fail("AppleTalk encapsulation is not specifiable")
+        case let other?: throw fail("'\(Self.name(other)) proto' is bogus")
         }
     }
 
