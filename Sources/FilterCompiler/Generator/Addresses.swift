@@ -43,21 +43,9 @@ extension Generator {
     /// The address field at `source` or `destination` of a protocol, per direction.
     private mutating func hostFields(_ address: UInt32, _ mask: UInt32, _ direction: DirectionQualifier?,
                                      _ type: UInt32, _ source: UInt32, _ destination: UInt32) throws(FilterError) -> Fragment {
-        func field(_ g: inout Generator, _ offset: UInt32) throws(FilterError) -> Fragment {
+        try bothWays(direction, invalid: Self.notAnAddressQualifier) { g, isSource throws(FilterError) in
             let link = try g.linkType(type)
-            return g.graph.and(link, g.compare(.network, offset, .word, address, mask: mask))
-        }
-        switch direction {
-        case .source: return try field(&self, source)
-        case .destination: return try field(&self, destination)
-        case .sourceAndDestination:
-            let s = try field(&self, source)
-            return graph.and(s, try field(&self, destination))
-        case nil, .sourceOrDestination:
-            let s = try field(&self, source)
-            return graph.or(s, try field(&self, destination))
-        case let other?:
-            throw fail(Self.notAnAddressQualifier(other))
+            return g.graph.and(link, g.compare(.network, isSource ? source : destination, .word, address, mask: mask))
         }
     }
 
@@ -75,44 +63,27 @@ extension Generator {
             throw fail("'\(Self.name(other))' modifier applied to ip6 \(what)")
         }
         func word(_ bytes: [UInt8], _ i: Int) -> UInt32 { bytes[i * 4 ..< i * 4 + 4].reduce(0) { $0 << 8 | UInt32($1) } }
-        func field(_ g: inout Generator, _ offset: UInt32) throws(FilterError) -> Fragment {
-            let link = try g.linkType(Protocols.EtherType.ip6)
-            var tests = [link]
+        return try bothWays(q.direction, invalid: Self.notAnAddressQualifier) { g, isSource throws(FilterError) in
+            let offset = isSource ? Protocols.IPv6.source : Protocols.IPv6.destination
+            var tests = [try g.linkType(Protocols.EtherType.ip6)]
             for i in 0 ..< 4 {
                 tests.append(g.compare(.network, offset + UInt32(i * 4), .word, word(address, i), mask: word(mask, i)))
             }
             return g.graph.all(tests)!
-        }
-        switch q.direction {
-        case .source: return try field(&self, Protocols.IPv6.source)
-        case .destination: return try field(&self, Protocols.IPv6.destination)
-        case .sourceAndDestination:
-            let s = try field(&self, Protocols.IPv6.source)
-            return graph.and(s, try field(&self, Protocols.IPv6.destination))
-        case nil, .sourceOrDestination:
-            let s = try field(&self, Protocols.IPv6.source)
-            return graph.or(s, try field(&self, Protocols.IPv6.destination))
-        case let other?:
-            throw fail(Self.notAnAddressQualifier(other))
         }
     }
 
     /// DECnet node address (area.node) in the routing header, for short and long headers,
     /// with and without a pad byte.
     mutating func decnetHost(_ address: UInt32, _ direction: DirectionQualifier?) throws(FilterError) -> Fragment {
-        let shortOffset: UInt32, longOffset: UInt32
-        switch direction {
-        case .destination: shortOffset = 1; longOffset = 7
-        case .source: shortOffset = 3; longOffset = 15
-        case .sourceAndDestination:
-            let s = try decnetHost(address, .source)
-            return graph.and(s, try decnetHost(address, .destination))
-        case nil, .sourceOrDestination:
-            let s = try decnetHost(address, .source)
-            return graph.or(s, try decnetHost(address, .destination))
-        case let other?:
-            throw fail(Self.notAnAddressQualifier(other))
+        try bothWays(direction, invalid: Self.notAnAddressQualifier) { g, isSource throws(FilterError) in
+            try g.decnetHost(address, isSource ? (short: 3, long: 15) : (short: 1, long: 7))
         }
+    }
+
+    /// The DECnet test for one address field, at its offset in short and in long headers.
+    private mutating func decnetHost(_ address: UInt32, _ offsets: (short: UInt32, long: UInt32)) throws(FilterError) -> Fragment {
+        let (shortOffset, longOffset) = offsets
         // Addresses are little-endian on the wire.
         let node = (address & 0xff) << 8 | (address >> 8 & 0xff)
         let flags = Protocols.DECnet.flagsOffset

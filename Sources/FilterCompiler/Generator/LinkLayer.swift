@@ -141,17 +141,8 @@ extension Generator {
 
     /// `ether [src|dst] host MAC`.
     mutating func etherHost(_ mac: [UInt8], _ direction: DirectionQualifier?) throws(FilterError) -> Fragment {
-        switch direction {
-        case .source: return compareBytes(.linkHeader, Protocols.Ethernet.source, mac)
-        case .destination: return compareBytes(.linkHeader, Protocols.Ethernet.destination, mac)
-        case .sourceAndDestination:
-            let s = try etherHost(mac, .source)
-            return graph.and(s, try etherHost(mac, .destination))
-        case nil, .sourceOrDestination:
-            let s = try etherHost(mac, .source)
-            return graph.or(s, try etherHost(mac, .destination))
-        default:
-            throw fail(Self.wirelessOnly(direction!))
+        try bothWays(direction, invalid: Self.wirelessOnly) { g, isSource in
+            g.compareBytes(.linkHeader, isSource ? Protocols.Ethernet.source : Protocols.Ethernet.destination, mac)
         }
     }
 

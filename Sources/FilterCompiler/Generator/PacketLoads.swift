@@ -1,3 +1,5 @@
+import FilterLanguage
+
 /// Where packet fields are: the layers an offset can be relative to, and the loads and
 /// comparisons built on them.
 
@@ -119,6 +121,24 @@ extension Generator {
             tests.append(compare(layer, offset, .byte, value(0 ..< 1)))
         }
         return graph.all(tests)!
+    }
+
+    /// Applies a test of one address or port field to the source, the destination, or both,
+    /// as the direction qualifier says; `invalid` words the error for the 802.11 directions.
+    mutating func bothWays(_ direction: DirectionQualifier?, invalid: (DirectionQualifier) -> String,
+                           _ field: (inout Generator, _ source: Bool) throws(FilterError) -> Fragment) throws(FilterError) -> Fragment {
+        switch direction {
+        case .source: return try field(&self, true)
+        case .destination: return try field(&self, false)
+        case .sourceAndDestination:
+            let s = try field(&self, true)
+            return graph.and(s, try field(&self, false))
+        case nil, .sourceOrDestination:
+            let s = try field(&self, true)
+            return graph.or(s, try field(&self, false))
+        case let other?:
+            throw fail(invalid(other))
+        }
     }
 
     /// A test that always holds (or never does): `ld #k; jeq #0`.

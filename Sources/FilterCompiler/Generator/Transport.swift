@@ -98,20 +98,17 @@ extension Generator {
             let atLeast = g.compare(layer, offset, .half, low, .greaterOrEqual)
             return g.graph.and(atLeast, g.compare(layer, offset, .half, high, .greater, negate: true))
         }
+        return try bothWays(direction, invalid: Self.notAPortQualifier) { g, isSource in
+            field(&g, isSource ? Protocols.Port.source : Protocols.Port.destination)
+        }
+    }
+
+    static func notAPortQualifier(_ direction: DirectionQualifier) -> String {
         switch direction {
-        case .source: return field(&self, Protocols.Port.source)
-        case .destination: return field(&self, Protocols.Port.destination)
-        case .sourceAndDestination:
-            let s = field(&self, Protocols.Port.source)
-            return graph.and(s, field(&self, Protocols.Port.destination))
-        case nil, .sourceOrDestination:
-            let s = field(&self, Protocols.Port.source)
-            return graph.or(s, field(&self, Protocols.Port.destination))
         case .address1, .address2, .address3, .address4:
-            let n = direction!.rawValue.suffix(1)
-            throw fail("'addr\(n)' and 'address\(n)' are not valid qualifiers for ports")
-        case .receiver: throw fail("'ra' is not a valid qualifier for ports")
-        case .transmitter: throw fail("'ta' is not a valid qualifier for ports")
+            let n = direction.rawValue.suffix(1)
+            return "'addr\(n)' and 'address\(n)' are not valid qualifiers for ports"
+        default: return "'\(direction.rawValue)' is not a valid qualifier for ports"
         }
     }
 }
