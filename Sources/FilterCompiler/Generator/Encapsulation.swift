@@ -142,6 +142,8 @@ extension Generator {
         link.payload = PacketPosition(constant: 0, register: payloadSlot)
         link.network = 0
         link.insideGeneve = true
+        // Whatever the outer link was, Geneve carries an Ethernet type field.
+        link.isPPP = false
         return Fragment(entry: bridged.entry, whenTrue: done.whenTrue, whenFalse: done.whenFalse)
     }
 }
