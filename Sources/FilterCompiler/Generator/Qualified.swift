@@ -7,7 +7,7 @@ extension Generator {
         switch id {
         case let .number(n): return try number(n, dotted: nil, q)
         case let .dotted(text): return try number(0, dotted: text, q)
-        case let .name(name): return try name_(name, q)
+        case let .name(name): return try named(name, q)
         case let .mac(text):
             guard q.type == nil || q.type == .host, q.proto.map(Self.isLink) ?? false else {
                 throw fail("ethernet address used in non-ether expression")
@@ -116,7 +116,7 @@ extension Generator {
     }
 
     /// A name: host, network, service, port range or protocol, by the type qualifier.
-    private mutating func name_(_ name: String, _ q: Qualifiers) throws(FilterError) -> Fragment {
+    private mutating func named(_ name: String, _ q: Qualifiers) throws(FilterError) -> Fragment {
         switch q.type {
         case .net:
             guard var address = names.network(name) else { throw fail("unknown network '\(name)'") }
