@@ -97,6 +97,11 @@ extension Block {
         }
     }
 
+    var isVerdict: Bool {
+        if case .verdict = terminator { return statements.isEmpty }
+        return false
+    }
+
     /// Where control goes next no matter what A holds, when that is so.
     var onlySuccessor: BlockID? {
         switch terminator {

@@ -63,6 +63,6 @@ enum Peephole {
             if statement.uses.contains(.x) { return true }
             if statement.definition.contains(.x) { return false }
         }
-        return block.terminator.uses.contains(.x) || liveOut.contains(.x)
+        return block.endUses.contains(.x) || liveOut.contains(.x)
     }
 }

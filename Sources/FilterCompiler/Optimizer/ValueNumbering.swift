@@ -117,6 +117,13 @@ struct ValueFlow {
                 return setA(.constant(result), .loadConstant(result), &state)
             }
             guard let a = state.a else { return statement }
+            if k == 0 {
+                switch op {
+                case .add, .subtract, .or, .xor, .shiftLeft, .shiftRight: return nil
+                case .multiply, .and: return setA(.constant(0), .loadConstant(0), &state)
+                default: break
+                }
+            }
             state.a = table.number(.arithmetic(op, a, table.number(.constant(k))))
             return statement
         case .negate:
