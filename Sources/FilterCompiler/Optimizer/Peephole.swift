@@ -12,15 +12,17 @@ enum Peephole {
         return changed
     }
 
-    /// `sub k; jeq #0` → `jeq k`, and `and #k; jeq #0` → `jset #k` with the arms swapped,
-    /// when nothing after the branch reads A.
+    /// `sub x; jeq #0` → `jeq x`, `sub #k; jeq #c` → `jeq #(c+k)`, and `and #k; jeq #0` →
+    /// `jset #k` with the arms swapped, when nothing after the branch reads A.
     static func foldComparison(_ block: inout Block, liveOut: LocationSet) -> Bool {
-        guard case let .branch(.equal, .constant(0), ifTrue, ifFalse) = block.terminator, ifTrue != ifFalse,
+        guard case let .branch(.equal, .constant(c), ifTrue, ifFalse) = block.terminator, ifTrue != ifFalse,
               !liveOut.contains(.a), let last = block.statements.last else { return false }
         switch last {
-        case let .arithmetic(.subtract, operand):
-            block.terminator = .branch(.equal, operand, ifTrue: ifTrue, ifFalse: ifFalse)
-        case let .arithmetic(.and, .constant(mask)):
+        case let .arithmetic(.subtract, .constant(k)):
+            block.terminator = .branch(.equal, .constant(c &+ k), ifTrue: ifTrue, ifFalse: ifFalse)
+        case .arithmetic(.subtract, .x) where c == 0:
+            block.terminator = .branch(.equal, .x, ifTrue: ifTrue, ifFalse: ifFalse)
+        case let .arithmetic(.and, .constant(mask)) where c == 0:
             block.terminator = .branch(.bitsSet, .constant(mask), ifTrue: ifFalse, ifFalse: ifTrue)
         default:
             return false
