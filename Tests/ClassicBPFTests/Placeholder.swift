@@ -1,2 +1,0 @@
-import XCTest
-final class ClassicBPFTestsPlaceholder: XCTestCase { func testBuilds() {} }
