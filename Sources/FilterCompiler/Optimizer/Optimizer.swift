@@ -15,8 +15,10 @@
 /// 5. graph cleanup: empty pass-through blocks are bypassed, identical blocks shared and
 ///    unreachable ones dropped.
 ///
-/// Loops (`protochain`'s back edge) are kept: nothing is assumed about a value when control
-/// arrives over a back edge.
+/// A program with a `.jump` (`protochain`'s loop, `geneve`'s shared tail) is returned as it is:
+/// libpcap does not optimize those programs either, so this keeps both the text and the
+/// verdicts on short packets the same as libpcap's. (The passes themselves cope with loops:
+/// nothing is assumed about a value when control arrives over a back edge.)
 public enum Optimizer {
     /// Rounds are cheap (the graphs have tens of blocks); the limit only guards against a pass
     /// pair undoing each other forever.
@@ -24,6 +26,7 @@ public enum Optimizer {
 
     public static func optimize(_ program: FilterProgram) -> FilterProgram {
         guard var graph = FlowGraph(program) else { return program }
+        if graph.blocks.contains(where: { if case .jump = $0.terminator { true } else { false } }) { return program }
         for _ in 0..<roundLimit {
             var changed = false
             changed = ValueNumbering.run(&graph) || changed
