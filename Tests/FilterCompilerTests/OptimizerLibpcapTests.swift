@@ -104,7 +104,9 @@ final class OptimizerLibpcapTests: XCTestCase {
         "ether[0] & 1 = 0 and ip", "link[12:2] = 0x800 and ip[9] = 1", "tcp and (tcp[tcpflags] & tcp-fin != 0 or tcp[tcpflags] & tcp-rst != 0)",
         "sctp or dccp", "ah or esp", "igmp or pim", "ip and not (src net 10.0.0.0/8 or dst net 10.0.0.0/8)",
         "ip[100] & 0 = 0", "ether[100] = 1 or not ether[100] = 1", "ip or ether[100] * 0 = 0",
-        "udp[len - 1] = 0", "ip[0] - 3 - 7 = 0", "ip[0] + 1 + 2 = 5", "ip[0] - 3 > 7", "ip[0] * 2 + 3 = 7",
+        "udp[len - 1] = 0", "tcp and ip[9] = 6", "ip[9] = 6 and tcp", "ip[9] = 6 and ip[9] = 6",
+        "ip[6:2] & 0x1fff = 0 and ip[6:2] & 0x1fff = 0", "ip[9] - 6 = 0 and ip[9] = 6", "ip and ip[9] = 17 and udp",
+        "tcp[13] & 2 != 0 and tcp[13] & 2 != 0", "tcp[tcpflags] & tcp-syn != 0 and tcp[13] & 2 = 2", "ip[0] - 3 - 7 = 0", "ip[0] + 1 + 2 = 5", "ip[0] - 3 > 7", "ip[0] * 2 + 3 = 7",
         "ip[0] & 3 & 5 = 1", "ip[0] - ip[1] = 0", "ip[0] - ip[1] = 3", "ip[0] & ip[1] = 0", "ip[0] | 1 = 1", "tcp[tcp[12] >> 4] = 1", "ip[ip[0] & 0xf] = 4", "ether[len - 4:4] = 0",
     ]
 }

@@ -53,6 +53,7 @@ extension FlowGraph {
                   predecessors[next].allSatisfy({ $0 == id }) else { continue }
             blocks[id].statements += blocks[next].statements
             blocks[id].terminator = blocks[next].terminator
+            foldedTests[id] = foldedTests[next]
             absorbed[next] = true
             changed = true
         }

@@ -2,11 +2,16 @@
 /// behind are not read afterwards.
 enum Peephole {
     static func run(_ graph: inout FlowGraph) -> Bool {
-        let order = graph.reversePostorder()
-        let liveness = Liveness(graph, order: order)
         var changed = false
+        let flow = ValueFlow(rewriting: &graph, changed: &changed)
+        let order = flow.order
+        let liveness = Liveness(graph, order: order)
         for id in order {
-            if foldComparison(&graph.blocks[id], liveOut: liveness.liveOut[id]) { changed = true }
+            let test = flow.tests[id]
+            if foldComparison(&graph.blocks[id], liveOut: liveness.liveOut[id]) {
+                changed = true
+                if graph.foldedTests[id] == nil { graph.foldedTests[id] = test }
+            }
             if foldIndexOffsets(&graph.blocks[id], liveOut: liveness.liveOut[id]) { changed = true }
         }
         return changed
