@@ -12,7 +12,8 @@
 ///    `ld #c; add x; tax; ldb [x+k]` → `ldb [x+k+c]`;
 /// 4. branches: a test whose outcome is already known on an edge (the same value was tested
 ///    on every path to it, or it compares two constants) is jumped over;
-/// 5. graph cleanup: empty pass-through blocks are bypassed, identical blocks shared and
+/// 5. chains of alternatives (or conjuncts) test the same field one after another;
+/// 6. graph cleanup: empty pass-through blocks are bypassed, identical blocks shared and
 ///    unreachable ones dropped.
 ///
 /// A program with a `.jump` (`protochain`'s loop, `geneve`'s shared tail) is returned as it is:
@@ -33,6 +34,7 @@ public enum Optimizer {
             changed = DeadStatements.run(&graph) || changed
             changed = Peephole.run(&graph) || changed
             changed = BranchFolding.run(&graph) || changed
+            changed = ChainReordering.run(&graph) || changed
             changed = graph.simplify() || changed
             if !changed { break }
         }
