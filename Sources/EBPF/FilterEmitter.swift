@@ -35,7 +35,7 @@ struct FilterEmitter {
         asm.move(a, 0, width: .bits32)
         asm.move(x, 0, width: .bits32)
         for slot in usedScratchSlots { asm.store(.double, to: .r10, offset: Layout.scratchSlot(slot), immediate: 0) }
-        if hasBackwardEdge { asm.store(.double, to: .r10, offset: Layout.loopCounterSlot, immediate: 0) }
+        if hasBackwardEdge { asm.store(.double, to: .r10, offset: Layout.loopCounterWord, immediate: 0) }
         guard !order.isEmpty else { asm.jump(to: noMatchLabel); return }
         asm.jump(to: label(of: program.entry))
         for (index, block) in order.enumerated() {
@@ -82,16 +82,18 @@ struct FilterEmitter {
             }
         }
         for stub in loopStubs {
-            // A bounded loop, so the verifier can walk it to the end. X (protochain's header
-            // offset) is cut to what the verifier tracks and its lower bound forgotten, so the
-            // states of one iteration look alike and prune each other.
+            // A bounded loop the verifier can prove finite without walking every iteration:
+            // X (protochain's header offset) is cut to the range the verifier tracks for
+            // packet offsets, the iteration count lives where the verifier does not track its
+            // value, and `may_goto` lets it accept the loop once an iteration's state repeats.
             asm.label(stub.label)
             asm.jump(if: .greater, x, Int32(Layout.maximumPacketOffset), to: noMatchLabel)
             asm.alu(.and, x, Int32(Layout.maximumPacketOffset), width: .bits32)
-            asm.load(.double, Layout.address, from: .r10, offset: Layout.loopCounterSlot)
+            asm.load(.half, Layout.address, from: .r10, offset: Layout.loopCounterSlot)
             asm.add(Layout.address, 1)
-            asm.store(.double, to: .r10, offset: Layout.loopCounterSlot, from: Layout.address)
             asm.jump(if: .greater, Layout.address, Layout.loopIterationLimit, to: noMatchLabel)
+            asm.store(.half, to: .r10, offset: Layout.loopCounterSlot, from: Layout.address)
+            asm.mayGoto(noMatchLabel)
             asm.jump(to: label(of: stub.target))
         }
     }
