@@ -196,6 +196,8 @@ struct FilterEmitter {
             if networkOrder16 { asm.byteSwapFromBigEndian(a, bits: 16) }
         case let .constant(value):
             asm.move(a, Int32(bitPattern: value), width: .bits32)
+        case let .metadataVLANOnEntry(tci):
+            asm.load(.word, a, from: .r10, offset: tci ? Layout.vlanTCISlot : Layout.vlanPresentSlot)
         case .etherTypeFromFrame:
             let done = freshLabel("ethertype"), llc = freshLabel("llc")
             emitPacketLoad(.half, offset: 12, indexed: false, into: a, onFailure: noMatchLabel, asm: &asm)

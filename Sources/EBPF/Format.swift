@@ -98,6 +98,10 @@ public enum Format {
 
 extension HelperFunction: CustomStringConvertible {
     public var description: String {
-        switch self { case .mapLookupElement: "map_lookup_elem" }
+        switch self {
+        case .mapLookupElement: "map_lookup_elem"
+        case .skbVLANPush: "skb_vlan_push"
+        case .skbVLANPop: "skb_vlan_pop"
+        }
     }
 }

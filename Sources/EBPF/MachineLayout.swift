@@ -25,6 +25,14 @@ enum MachineLayout {
     static let lengthSlot: Int16 = -144
     /// The u32 key of the counter lookup.
     static let counterKeySlot: Int16 = -148
+    /// The context pointer, kept across helper calls (hooks with a metadata VLAN tag).
+    static let contextSlot: Int16 = -160
+    /// The metadata VLAN tag on entry: present (0/1), its TCI, and whether it was moved inline.
+    static let vlanPresentSlot: Int16 = -168
+    static let vlanTCISlot: Int16 = -176
+    static let vlanInlinedSlot: Int16 = -184
+    /// `bpf_skb_vlan_push`'s protocol argument: ETH_P_8021Q in network byte order.
+    static let placeholderVLANProtocol: Int32 = 0x0081
 
     /// Loop iterations a filter may take before it gives up and does not match. protochain's
     /// loop takes one per IPv6 extension header (or AH). libpcap has no limit (and loops

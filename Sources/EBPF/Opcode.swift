@@ -43,6 +43,8 @@ public enum Opcode {
 /// The helper functions the generated programs call (enum bpf_func_id).
 public enum HelperFunction: Int32, Sendable {
     case mapLookupElement = 1       // bpf_map_lookup_elem
+    case skbVLANPush = 18           // bpf_skb_vlan_push
+    case skbVLANPop = 19            // bpf_skb_vlan_pop
 }
 
 public enum Register: UInt8, CaseIterable, Hashable, Sendable, CustomStringConvertible {
