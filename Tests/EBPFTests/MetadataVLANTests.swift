@@ -26,21 +26,9 @@ final class MetadataVLANTests: XCTestCase {
                                                   "name", vlanDevice, "type", "vlan", "id", "200"])) != nil
         if haveVLANDevice { _ = try IPCommand.run(["-n", network.b.namespace, "link", "set", vlanDevice, "up"]) }
 
-        var classic: [[ClassicInstruction]] = []
-        var filters: [(filter: FilterProgram, verdict: Verdict)] = []
-        for rule in Self.rules {
-            guard case let .success(program) = Libpcap.compile(rule.expression, optimize: true),
-                  let filter = ClassicLifter.lift(program) else { return XCTFail("libpcap could not compile '\(rule.expression)'") }
-            classic.append(program)
-            filters.append((filter, rule.verdict))
-        }
-        var instructions = try EBPFRulesetProgram.generate(rules: filters, policy: .pass, hook: .tc, counterMap: "counters")
-        let counters = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: EBPFRulesetProgram.counterValueSize,
-                                         maxEntries: filters.count + 1, name: "xdpfw_vlan")
-        defer { counters.close() }
-        try instructions.resolveMaps(["counters": counters.fd])
-        let program = try BPFProgram.load(type: .schedCLS, instructions: instructions.encoded, name: "xdpfw_vlan")
-        defer { program.close() }
+        let ruleset = try LibpcapRuleset(Self.rules)
+        let (program, counters) = try ruleset.load(policy: .pass, hook: .tc, type: .schedCLS)
+        defer { program.close(); counters.close() }
         let interface = try network.interface(.b)
         try network.run(in: .b) {
             try TCAttachment.createClsact(on: interface)
@@ -57,19 +45,11 @@ final class MetadataVLANTests: XCTestCase {
         let port7002 = network.udpFrame(from: .a, sourcePort: 1, destinationPort: 7002)
         let sent = [[UInt8]](repeating: tagged(100, port7001), count: 3) + [[UInt8]](repeating: tagged(200, port7001), count: 2)
             + [[UInt8]](repeating: port7002, count: 4) + [tagged(100, port7002)]
-        var expected = [[UInt64]](repeating: [0, 0], count: filters.count + 1)
-        for frame in sent {
-            let rule = classic.firstIndex { Libpcap.filter($0, packet: frame, wireLength: UInt32(frame.count)) != 0 }
-            let slot = rule.map { $0 + 1 } ?? 0
-            expected[slot][0] += 1
-            expected[slot][1] += UInt64(frame.count)
-        }
+        let expected = ruleset.expectedCounters(sent)
         XCTAssertEqual(expected.map { $0[0] }, [1, 3, 2, 4], "libpcap's own split of the frames over the rules")
         try network.send(sent, from: .a)
 
-        func counted() throws -> [[UInt64]] {
-            try (0...filters.count).map { try counters.sumUInt64(key: BPFMap.key(index: UInt32($0))) ?? [] }
-        }
+        func counted() throws -> [[UInt64]] { try LibpcapRuleset.counters(counters, slots: Self.rules.count + 1) }
         let clock = ContinuousClock(), deadline = clock.now + .seconds(3)
         while try counted().reduce(0, { $0 + ($1.first ?? 0) }) < UInt64(sent.count) && clock.now < deadline {
             Thread.sleep(forTimeInterval: 0.02)
