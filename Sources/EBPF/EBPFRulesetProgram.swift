@@ -72,7 +72,7 @@ public enum EBPFFilterProgram {
 }
 
 /// The start of every program: a VLAN tag in metadata moved into the frame (where the hook
-/// keeps one), the packet pointers into their registers, the frame length into its slot.
+/// keeps one) and the frame length into its slot. (Each filter loads the packet pointers.)
 enum ProgramPrologue {
     static func emit(hook: any HookContext, into asm: inout Assembler) {
         let layout = MachineLayout.self
@@ -82,23 +82,22 @@ enum ProgramPrologue {
             asm.store(.double, to: .r10, offset: layout.vlanPresentSlot, from: .r2)
             asm.load(.word, .r3, from: layout.context, offset: vlan.tciOffset)
             asm.store(.double, to: .r10, offset: layout.vlanTCISlot, from: .r3)
-            asm.store(.double, to: .r10, offset: layout.vlanInlinedSlot, immediate: 0)
+            asm.store(.double, to: .r10, offset: layout.vlanInlinedWord, immediate: 0)
             asm.jump(if: .equal, .r2, 0, to: "prologue.frame")
             // Pushing a placeholder tag moves the real one into the frame.
             asm.move(.r2, layout.placeholderVLANProtocol)
             asm.move(.r3, 0)
             asm.call(.skbVLANPush)
             asm.jump(if: .notEqual, .r0, 0, to: "prologue.frame")   // refused: the frame stays as it is
-            asm.store(.double, to: .r10, offset: layout.vlanInlinedSlot, immediate: 1)
+            asm.store(.byte, to: .r10, offset: layout.vlanInlinedSlot, immediate: 1)
             asm.label("prologue.frame")
             asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
         }
-        asm.load(.word, layout.data, from: layout.context, offset: hook.dataOffset)
-        asm.load(.word, layout.dataEnd, from: layout.context, offset: hook.dataEndOffset)
         switch hook.length {
         case .packetSpan:
-            asm.move(layout.address, layout.dataEnd)
-            asm.alu(.subtract, layout.address, layout.data)
+            asm.load(.word, layout.address, from: layout.context, offset: hook.dataEndOffset)
+            asm.load(.word, layout.limit, from: layout.context, offset: hook.dataOffset)
+            asm.alu(.subtract, layout.address, layout.limit)
         case let .contextField(offset):
             asm.load(.word, layout.address, from: layout.context, offset: offset)
         }
@@ -113,7 +112,7 @@ enum ProgramEpilogue {
     static func emitReturn(hook: any HookContext, verdict: Register, into asm: inout Assembler) {
         asm.label("return")
         if hook.metadataVLAN != nil {
-            asm.load(.double, .r2, from: .r10, offset: MachineLayout.vlanInlinedSlot)
+            asm.load(.byte, .r2, from: .r10, offset: MachineLayout.vlanInlinedSlot)
             asm.jump(if: .equal, .r2, 0, to: "return.exit")
             asm.load(.double, .r1, from: .r10, offset: MachineLayout.contextSlot)
             asm.call(.skbVLANPop)

@@ -31,6 +31,11 @@ struct FilterEmitter {
     }
 
     mutating func emit(into asm: inout Assembler) {
+        // Fresh packet pointers: a filter starts from the same verifier state whatever the
+        // filters before it checked, so the verifier walks each filter of a ruleset once
+        // instead of once per way out of the one before.
+        asm.load(.word, Layout.data, from: Layout.context, offset: hook.dataOffset)
+        asm.load(.word, Layout.dataEnd, from: Layout.context, offset: hook.dataEndOffset)
         // Classic BPF starts with A = X = 0 and the scratch memory zeroed.
         asm.move(a, 0, width: .bits32)
         asm.move(x, 0, width: .bits32)

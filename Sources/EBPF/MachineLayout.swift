@@ -27,10 +27,15 @@ enum MachineLayout {
     static let counterKeySlot: Int16 = -148
     /// The context pointer, kept across helper calls (hooks with a metadata VLAN tag).
     static let contextSlot: Int16 = -160
-    /// The metadata VLAN tag on entry: present (0/1), its TCI, and whether it was moved inline.
+    /// The metadata VLAN tag on entry: present (0/1) and its TCI.
     static let vlanPresentSlot: Int16 = -168
     static let vlanTCISlot: Int16 = -176
-    static let vlanInlinedSlot: Int16 = -184
+    /// Whether the prologue moved the tag inline: one byte at an unaligned offset, so the
+    /// verifier does not track its value and the tagged and untagged paths through the filters
+    /// prune each other instead of being verified twice.
+    static let vlanInlinedSlot: Int16 = -183
+    /// The 8-byte slot holding it, zeroed by the prologue.
+    static let vlanInlinedWord: Int16 = -184
     /// `bpf_skb_vlan_push`'s protocol argument: ETH_P_8021Q in network byte order.
     static let placeholderVLANProtocol: Int32 = 0x0081
 
