@@ -36,9 +36,9 @@ struct FilterEmitter {
         // instead of once per way out of the one before.
         asm.load(.word, Layout.data, from: Layout.context, offset: hook.dataOffset)
         asm.load(.word, Layout.dataEnd, from: Layout.context, offset: hook.dataEndOffset)
-        // Classic BPF starts with A = X = 0 and the scratch memory zeroed.
-        asm.move(a, 0, width: .bits32)
-        asm.move(x, 0, width: .bits32)
+        // Classic BPF starts with A = X = 0 and the scratch memory zeroed (where that can matter).
+        if !entryOverwritesA { asm.move(a, 0, width: .bits32) }
+        if readsX { asm.move(x, 0, width: .bits32) }
         for slot in usedScratchSlots { asm.store(.double, to: .r10, offset: Layout.scratchSlot(slot), immediate: 0) }
         if hasBackwardEdge { asm.store(.double, to: .r10, offset: Layout.loopCounterWord, immediate: 0) }
         guard !order.isEmpty else { asm.jump(to: noMatchLabel); return }
@@ -173,6 +173,8 @@ struct FilterEmitter {
         let isShift = op == .shiftLeft || op == .shiftRight
         switch operand {
         case let .constant(k):
+            // A + 0, A - 0, A | 0, A ^ 0, A << 0, A >> 0 leave A as it is.
+            if k == 0 && [.add, .subtract, .or, .xor, .shiftLeft, .shiftRight].contains(op) { return }
             // Classic BPF returns 0 on division by zero: the rule does not match.
             if (op == .divide || op == .modulo) && k == 0 { asm.jump(to: noMatchLabel); return }
             // libpcap's bpf_filter makes a shift by 32 or more 0; the verifier refuses such shifts.
@@ -267,6 +269,31 @@ struct FilterEmitter {
             }
         }
         return slots
+    }
+
+    /// Whether the first statement sets A without reading it, so A's start value is never seen.
+    private var entryOverwritesA: Bool {
+        guard program.blocks.indices.contains(program.entry), let first = program.blocks[program.entry].statements.first else {
+            return false
+        }
+        switch first {
+        case .loadPacket, .loadConstant, .loadLength, .loadScratch, .loadAncillary: return true
+        default: return false
+        }
+    }
+
+    /// Whether any statement or branch reads X (else its start value does not matter).
+    private var readsX: Bool {
+        order.contains { id in
+            let block = program.blocks[id]
+            if case .branch(_, .x, _, _) = block.terminator { return true }
+            return block.statements.contains { statement in
+                switch statement {
+                case .loadPacketIndexed, .storeX, .moveXToA, .arithmetic(_, .x): true
+                default: false
+                }
+            }
+        }
     }
 
     private var hasBackwardEdge: Bool {
