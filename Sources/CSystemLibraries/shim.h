@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
 #include <linux/magic.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>

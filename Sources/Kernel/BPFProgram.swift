@@ -5,6 +5,17 @@ public enum BPFProgramType: Sendable, Equatable {
     case xdp
     case schedCLS
 
+    /// The most packet bytes a BPF_PROG_TEST_RUN program sees in its linear buffer (one 4 KiB page
+    /// less the kernel's headroom and tailroom; measured on this x86-64 kernel).
+    /// XDP: longer packets still run, but bytes past this limit sit in fragments the program cannot
+    /// read directly, and `data_end - data` is this limit. TC: the kernel refuses longer packets.
+    public var testRunLinearLimit: Int {
+        switch self {
+        case .xdp: return 4096 - 256 - 320
+        case .schedCLS: return 4096 - 64 - 320
+        }
+    }
+
     var kernelType: bpf_prog_type {
         switch self {
         case .xdp: return BPF_PROG_TYPE_XDP
@@ -22,11 +33,13 @@ public final class BPFProgram: @unchecked Sendable {
     /// Wall time of the BPF_PROG_LOAD call that made this program (verification and JIT), nil when
     /// the program came from a pin.
     public let loadDuration: Duration?
+    public let type: BPFProgramType
 
     public var fd: Int32 { descriptor.raw }
 
-    init(fd: Int32, name: String, loadDuration: Duration?) {
+    init(fd: Int32, type: BPFProgramType, name: String, loadDuration: Duration?) {
         self.descriptor = OwnedDescriptor(fd)
+        self.type = type
         self.name = name
         self.loadDuration = loadDuration
     }
@@ -61,7 +74,7 @@ public final class BPFProgram: @unchecked Sendable {
                 }
             }
             let elapsed = clock.now - start
-            if result >= 0 { return BPFProgram(fd: result, name: kernelName, loadDuration: elapsed) }
+            if result >= 0 { return BPFProgram(fd: result, type: type, name: kernelName, loadDuration: elapsed) }
             let code = -result
             let text = String(cString: log)
             if code == ENOSPC && logSize < 1 << 26 {
@@ -83,15 +96,24 @@ public final class BPFProgram: @unchecked Sendable {
     /// Opens a pinned program (e.g. /sys/fs/bpf/xdpfw/eth0/xdp/program).
     public static func fromPinned(_ path: String) throws(KernelError) -> BPFProgram {
         let fd = try openPinned(path)
-        let info = try BPFProgramInfo.of(fd: fd)
-        return BPFProgram(fd: fd, name: info.name, loadDuration: nil)
+        return try adopt(fd: fd)
     }
 
     /// Opens a loaded program by its kernel id (as shown by `bpftool prog`).
     public static func fromID(_ id: UInt32) throws(KernelError) -> BPFProgram {
         let fd = try check(bpf_prog_get_fd_by_id(id), "opening BPF program id \(id)")
+        return try adopt(fd: fd)
+    }
+
+    private static func adopt(fd: Int32) throws(KernelError) -> BPFProgram {
+        let descriptor = OwnedDescriptor(fd)  // closes the fd if this throws
         let info = try BPFProgramInfo.of(fd: fd)
-        return BPFProgram(fd: fd, name: info.name, loadDuration: nil)
+        guard info.isXDP || info.isSchedCLS else {
+            throw .invalidArgument("BPF program '\(info.name)' (id \(info.id)) is neither XDP nor TC")
+        }
+        let program = BPFProgram(fd: fd, type: info.isXDP ? .xdp : .schedCLS, name: info.name, loadDuration: nil)
+        descriptor.release()
+        return program
     }
 
     public func pin(at path: String) throws(KernelError) { try pinObject(fd: fd, at: path) }
@@ -132,6 +154,9 @@ extension BPFProgram {
                     opts.pointee.repeat = Int32(max(count, 1))
                     return bpf_prog_test_run_opts(fd, opts)
                 }
+            }
+            if result == -EINVAL && packet.count > type.testRunLinearLimit {
+                throw .invalidArgument("BPF_PROG_TEST_RUN of a TC program takes at most \(type.testRunLinearLimit) bytes, the packet has \(packet.count)")
             }
             try check(result, "test-running BPF program '\(name)'")
             let size = min(Int(opts.pointee.data_size_out), outCapacity)

@@ -55,9 +55,8 @@ public struct BPFProgramInfo: Sendable, Equatable {
 extension BPFProgram {
     /// Information about any loaded program by id (e.g. the one `XDPAttachment.query` reports).
     public static func info(id: UInt32) throws(KernelError) -> BPFProgramInfo {
-        let program = try fromID(id)
-        defer { program.close() }
-        return try program.info()
+        let descriptor = OwnedDescriptor(try check(bpf_prog_get_fd_by_id(id), "opening BPF program id \(id)"))
+        return try BPFProgramInfo.of(fd: descriptor.raw)
     }
 }
 

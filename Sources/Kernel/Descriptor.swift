@@ -7,6 +7,8 @@ final class OwnedDescriptor: @unchecked Sendable {
     func close() {
         if raw >= 0 { _ = CSystemLibraries.close(raw); raw = -1 }
     }
+    /// Gives up ownership without closing (another owner took the fd).
+    func release() { raw = -1 }
     deinit { close() }
 }
 

@@ -38,7 +38,8 @@ public struct HookInstallation: Sendable {
         case .xdp:
             if let link = try? XDPAttachment.fromPinned(directory.path(of: PinDirectory.Entry.link)) {
                 installation.attachedProgramID = link.programID
-                installation.xdpMode = installation.isAttached ? link.mode : nil
+                let mode = link.mode == .auto ? record["mode"].flatMap(XDPMode.init(rawValue:)) : link.mode
+                installation.xdpMode = installation.isAttached ? mode : nil
             }
         case .tcIngress, .tcEgress:
             if let attachment = try? directory.tcAttachment() {

@@ -25,6 +25,7 @@ public final class TestNetwork: @unchecked Sendable {
     /// Creates the namespaces `xdpfw-PID-N-a` / `-b` with interfaces `xfw-a` / `xfw-b`, addresses
     /// 10.199.N.1/24 / .2 and fd00:199:N::1/64 / ::2, everything up.
     public init() throws(KernelError) {
+        TestNetwork.removeAbandoned()
         let serial = TestNetwork.nextSerial()
         let prefix = "xdpfw-\(getpid())-\(serial)"
         let third = serial % 250
@@ -77,6 +78,32 @@ public final class TestNetwork: @unchecked Sendable {
         }
     }
 
+    /// Deletes namespaces left by test processes that died before their cleanup ran.
+    static func removeAbandoned() {
+        for name in BPFFileSystem.entries(of: NetworkNamespace.directory) where name.hasPrefix("xdpfw-") {
+            let fields = name.split(separator: "-")
+            guard fields.count == 4, let pid = Int32(fields[1]), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && xdpfw_errno() == ESRCH {
+                _ = try? IPCommand.run(["netns", "del", name])
+            }
+        }
+    }
+
+    /// Sends frames out of any interface of `side`'s namespace.
+    @discardableResult
+    public func send(_ frames: [[UInt8]], from side: Side, interface name: String, copies: Int = 1) throws -> Int {
+        guard frames.count * copies <= 100_000 else {
+            throw KernelError.invalidArgument("a test may send at most 100000 frames at once")
+        }
+        return try run(in: side) {
+            let socket = try PacketSocket(interface: try NetworkInterface(name: name))
+            defer { socket.close() }
+            var accepted = 0
+            for _ in 0..<copies { for frame in frames where try socket.send(frame) { accepted += 1 } }
+            return accepted
+        }
+    }
+
     /// Runs `body` inside the namespace of `side`.
     public func run<Result>(in side: Side, _ body: () throws -> Result) throws -> Result {
         try NetworkNamespace.run(in: end(side).namespace, body)
@@ -87,20 +114,11 @@ public final class TestNetwork: @unchecked Sendable {
         try run(in: side) { try NetworkInterface(name: end(side).interfaceName) }
     }
 
-    /// Sends each frame `copies` times out of `side`'s interface (at most 100 000 frames in all).
+    /// Sends each frame `copies` times out of `side`'s veth (at most 100 000 frames in all).
     /// Returns how many frames the kernel accepted (TC egress drops are not accepted).
     @discardableResult
     public func send(_ frames: [[UInt8]], from side: Side, copies: Int = 1) throws -> Int {
-        guard frames.count * copies <= 100_000 else {
-            throw KernelError.invalidArgument("a test may send at most 100000 frames at once")
-        }
-        return try run(in: side) {
-            let socket = try PacketSocket(interface: try NetworkInterface(name: end(side).interfaceName))
-            defer { socket.close() }
-            var accepted = 0
-            for _ in 0..<copies { for frame in frames where try socket.send(frame) { accepted += 1 } }
-            return accepted
-        }
+        try send(frames, from: side, interface: end(side).interfaceName, copies: copies)
     }
 
     /// Opens a packet socket on `side`'s interface (before sending, so nothing is missed).

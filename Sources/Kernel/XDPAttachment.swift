@@ -37,7 +37,8 @@ public struct XDPStatus: Sendable, Equatable {
 public final class XDPAttachment: @unchecked Sendable {
     let descriptor: OwnedDescriptor
     public let interface: NetworkInterface
-    /// The mode the program actually runs in (never `.auto`).
+    /// The mode the program runs in; `.auto` only for a pinned link whose mode cannot be seen from
+    /// this network namespace.
     public let mode: XDPMode
 
     public var fd: Int32 { descriptor.raw }
@@ -112,8 +113,10 @@ public final class XDPAttachment: @unchecked Sendable {
         }
         let interface = (try? NetworkInterface(index: link.interfaceIndex))
             ?? NetworkInterface(unchecked: "#\(link.interfaceIndex)", index: link.interfaceIndex)
+        // The ifindex may belong to another network namespace: trust the query only when it shows
+        // this link's program.
         let status = try? query(interface)
-        let mode: XDPMode = status?.mode ?? .generic
+        let mode: XDPMode = status.flatMap { $0.programID == link.programID ? $0.mode : nil } ?? .auto
         return XDPAttachment(fd: fd, interface: interface, mode: mode)
     }
 

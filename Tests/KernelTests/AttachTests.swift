@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 import Kernel
 
 /// Real traffic between two namespaces the test creates; everything is deleted with them.
@@ -156,5 +157,34 @@ final class AttachTests: XCTestCase {
         XCTAssertThrowsError(try NetworkNamespace.enter(name: "xdpfw-no-such-namespace")) { error in
             XCTAssertEqual(error as? KernelError, .notFound(path: "/run/netns/xdpfw-no-such-namespace"))
         }
+    }
+}
+
+extension AttachTests {
+    /// At TC ingress the stack has already moved an 802.1Q tag into `__sk_buff.vlan_present` /
+    /// `vlan_tci`: what the eBPF back end must treat as if the tag stood inline.
+    func testTCIngressSeesVLANTagAsMetadata() throws {
+        let network = try makeNetwork()
+        defer { network.close() }
+        let counter = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: 8, maxEntries: 1, name: "vlan")
+        let program = try BPFProgram.load(type: .schedCLS, instructions: [
+            TinyProgram.instruction(code: 0x61, dst: 2, src: 1, offset: 20),   // r2 = skb->vlan_present
+            TinyProgram.instruction(code: 0x15, dst: 2, offset: 12, imm: 0),   // if r2 == 0 goto return
+            TinyProgram.instruction(code: 0x61, dst: 2, src: 1, offset: 24),   // r2 = skb->vlan_tci
+            TinyProgram.instruction(code: 0x55, dst: 2, offset: 10, imm: 100), // if r2 != 100 goto return
+        ] + TinyProgram.counting(into: counter, verdict: 0), name: "vlan_meta")
+        let interface = try network.interface(.b)
+        try network.run(in: .b) {
+            try TCAttachment.createClsact(on: interface)
+            try TCAttachment(interface: interface, direction: .ingress).attach(program)
+        }
+        let plain = network.udpFrame(from: .a, sourcePort: 1, destinationPort: 2)
+        let tagged = Array(plain[0..<12]) + [0x81, 0x00, 0x00, 100] + Array(plain[12...])
+        try network.send([plain, tagged, tagged], from: .a)
+        let clock = ContinuousClock(), deadline = clock.now + .seconds(2)
+        while (try counter.sumUInt64(key: BPFMap.key(index: 0))?.first ?? 0) < 2 && clock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        XCTAssertEqual(try counter.sumUInt64(key: BPFMap.key(index: 0))?.first, 2, "only the two tagged frames, tag in metadata")
     }
 }

@@ -16,7 +16,7 @@ enum TinyProgram {
 }
 
 func skipUnlessRoot() throws {
-    try XCTSkipUnless(KernelSupport.isRoot, "needs root (CAP_BPF, CAP_NET_ADMIN): run the tests as root")
+    if !KernelSupport.isRoot { throw XCTSkip("needs root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON): run the tests as root") }
 }
 
 final class BPFProgramTests: XCTestCase {
@@ -64,6 +64,37 @@ final class BPFProgramTests: XCTestCase {
         XCTAssertThrowsError(try program.testRun(packet: [1, 2, 3]))
     }
 
+    func testTestRunSizeLimits() throws {
+        try skipUnlessRoot()
+        let tc = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.returning(0), name: "tc")
+        let limit = BPFProgramType.schedCLS.testRunLinearLimit
+        XCTAssertNoThrow(try tc.testRun(packet: [UInt8](repeating: 0, count: limit)))
+        XCTAssertThrowsError(try tc.testRun(packet: [UInt8](repeating: 0, count: limit + 1))) { error in
+            XCTAssertTrue("\(error)".contains("at most \(limit) bytes"), "\(error)")
+        }
+        // XDP: r0 = data_end - data shows how much of the packet the program sees.
+        let seen = try BPFProgram.load(type: .xdp, instructions: [
+            TinyProgram.instruction(code: 0x61, dst: 2, src: 1, offset: 0),  // r2 = ctx->data
+            TinyProgram.instruction(code: 0x61, dst: 0, src: 1, offset: 4),  // r0 = ctx->data_end
+            TinyProgram.instruction(code: 0x1f, dst: 0, src: 2),             // r0 -= r2
+            TinyProgram.instruction(code: 0x95),
+        ], name: "seen")
+        let xdpLimit = BPFProgramType.xdp.testRunLinearLimit
+        XCTAssertEqual(try seen.testRun(packet: [UInt8](repeating: 0, count: 1500)).returnValue, 1500)
+        XCTAssertEqual(try seen.testRun(packet: [UInt8](repeating: 0, count: xdpLimit)).returnValue, UInt32(xdpLimit))
+        XCTAssertEqual(try seen.testRun(packet: [UInt8](repeating: 0, count: 9000)).returnValue, UInt32(xdpLimit))
+        XCTAssertEqual(seen.type, .xdp)
+        XCTAssertEqual(try BPFProgram.fromID(try seen.info().id).type, .xdp)
+    }
+
+    func testWithoutPrivilegeTheErrorSaysSo() throws {
+        if KernelSupport.isRoot { throw XCTSkip("runs only without root, to see the permission error") }
+        XCTAssertThrowsError(try BPFProgram.load(type: .xdp, instructions: TinyProgram.returning(2), name: "p")) { error in
+            XCTAssertEqual(error as? KernelError, .permissionDenied(operation: "loading BPF program 'p'"))
+            XCTAssertTrue("\(error)".contains("run as root"))
+        }
+    }
+
     func testNameIsSanitized() throws {
         try skipUnlessRoot()
         let program = try BPFProgram.load(type: .xdp, instructions: TinyProgram.returning(2), name: "a-very-long name with spaces")
@@ -99,5 +130,22 @@ extension BPFProgramTests {
         XCTAssertEqual(try program.testRun(packet: TinyProgram.ethernetFrame, repeat: 7).returnValue, 1)
         XCTAssertEqual(try counter.sumUInt64(key: BPFMap.key(index: 0)), [7])
         XCTAssertEqual(try program.info().mapIDs, [counter.id])
+    }
+}
+
+extension BPFProgramTests {
+    func testLongVerifierLogIsFetchedWhole() throws {
+        try skipUnlessRoot()
+        // 80 000 × `r1 = 0`, then `exit` with r0 unset: the log (one line per instruction) is
+        // larger than the first 1 MiB buffer.
+        let program = [UInt64](repeating: TinyProgram.instruction(code: 0xb7, dst: 1, imm: 0), count: 80_000)
+            + [TinyProgram.instruction(code: 0x95)]
+        XCTAssertThrowsError(try BPFProgram.load(type: .xdp, instructions: program, name: "long")) { error in
+            guard case KernelError.verifierRejected(_, _, let log) = error else { return XCTFail("\(error)") }
+            XCTAssertGreaterThan(log.utf8.count, 1 << 20)
+            XCTAssertTrue(log.hasPrefix("0: "), String(log.prefix(80)))
+            XCTAssertTrue(log.contains("R0 !read_ok"), String(log.suffix(300)))
+            XCTAssertFalse(log.contains("truncated"))
+        }
     }
 }

@@ -41,6 +41,15 @@ final class HookInstallerTests: XCTestCase {
             XCTAssertEqual(all.map(\.interface), [name])
             XCTAssertEqual(HookInstallation.find(interface: name, hook: .xdp, root: root)?.isAttached, true)
             XCTAssertNil(HookInstallation.find(interface: name, hook: .tcIngress, root: root))
+        }
+        // From the host namespace the pins still tell what runs where.
+        let seen = try XCTUnwrap(HookInstallation.find(interface: name, hook: .xdp, root: root))
+        XCTAssertTrue(seen.isAttached)
+        XCTAssertEqual(seen.program?.name, "second")
+        XCTAssertEqual(seen.xdpMode, .native)
+        XCTAssertEqual(seen.rulesetText, "drop\n")
+
+        try network.run(in: .b) {
 
             XCTAssertTrue(try HookInstaller.detach(interface: name, hook: .xdp, root: root))
             XCTAssertFalse(try HookInstaller.detach(interface: name, hook: .xdp, root: root))

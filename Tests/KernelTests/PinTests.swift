@@ -24,6 +24,16 @@ final class PinTests: XCTestCase {
         XCTAssertFalse(BPFFileSystem.isBPFFileSystem("/tmp"))
     }
 
+    func testMountsBPFFileSystemWhereMissing() throws {
+        try skipUnlessRoot()
+        let path = NSTemporaryDirectory() + "xdpfw-bpffs-\(ProcessInfo.processInfo.processIdentifier)"
+        defer { _ = umount(path); try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertFalse(BPFFileSystem.isBPFFileSystem(path))
+        XCTAssertTrue(try BPFFileSystem.ensureMounted(at: path))
+        XCTAssertTrue(BPFFileSystem.isBPFFileSystem(path))
+        XCTAssertFalse(try BPFFileSystem.ensureMounted(at: path), "mounted once only")
+    }
+
     func testPinGetUnpinProgramAndMap() throws {
         try skipUnlessRoot()
         let root = testPinRoot()
