@@ -111,7 +111,8 @@ public struct RulesFile: Sendable {
     }
 }
 
-/// A blank-separated word of a statement and its UTF-8 range.
+/// A blank-separated word of a statement and its UTF-8 range. The first word (the statement's
+/// keyword) also ends before `(` or `!`, so `drop(tcp)` and `drop !udp` read as written.
 struct Word {
     var text: String
     var start: Int
@@ -124,7 +125,10 @@ struct Word {
         while index < bytes.count {
             while index < bytes.count, SourceLines.isBlank(bytes[index]) { index += 1 }
             let start = index
-            while index < bytes.count, !SourceLines.isBlank(bytes[index]) { index += 1 }
+            while index < bytes.count, !SourceLines.isBlank(bytes[index]) {
+                if words.isEmpty, index > start, bytes[index] == UInt8(ascii: "(") || bytes[index] == UInt8(ascii: "!") { break }
+                index += 1
+            }
             if index > start {
                 words.append(Word(text: String(decoding: bytes[start..<index], as: UTF8.self), start: start, end: index))
             }

@@ -75,6 +75,12 @@ final class RulesFileTests: XCTestCase {
         XCTAssertEqual(file.rules.first?.line, 3)
     }
 
+    func testVerdictMayTouchAParenthesisOrNot() throws {
+        let file = try RulesFile.parse("drop(tcp or udp)\npass!icmp\n", file: "r")
+        XCTAssertEqual(file.rules.map(\.verdict), [.drop, .pass])
+        XCTAssertEqual(file.rules.map(\.expression), ["(tcp or udp)", "!icmp"])
+    }
+
     func testEscapedKeywordIsNotAContinuation() throws {
         let file = try RulesFile.parse("drop ether proto \\ip\n", file: "r")
         XCTAssertEqual(file.rules.first?.expression, "ether proto \\ip")
