@@ -2,9 +2,8 @@
 #define XDPFW_CSYSTEM_SHIM_H
 /* libbpf and libpcap in one module: two C modules that both pull in the same glibc headers
    clash in Swift ("not present in definition of fd_set"). */
-/* No _GNU_SOURCE: it renames fd_set's field, and then any module that imports both this one and
-   Glibc (Foundation, Synchronization, Dispatch) fails with "fds_bits ... not present in definition
-   of fd_set". setns is declared by hand below instead. */
+/* Do NOT define _GNU_SOURCE here: it renames fd_set's member (fds_bits vs __fds_bits) and the
+   module then clashes with Glibc/Dispatch as soon as Foundation or XCTest is imported beside it. */
 #include <sched.h>
 #include <linux/sched.h>
 #include <unistd.h>
@@ -12,6 +11,16 @@
 #include <sys/syscall.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <signal.h>
+#include <linux/magic.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/pkt_cls.h>
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
@@ -29,8 +38,11 @@
 static inline long xdpfw_bpf_syscall(int cmd, void *attr, unsigned int size) {
     return syscall(__NR_bpf, cmd, attr, size);
 }
-/* setns is only declared under _GNU_SOURCE, which Swift's Glibc module does not set. */
+/* setns needs _GNU_SOURCE, which must not be defined here (see above): declare it ourselves. */
 extern int setns(int fd, int nstype);
-static inline int xdpfw_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
+#define XDPFW_CLONE_NEWNET 0x40000000
+static inline int xdpfw_setns_net(int fd) { return setns(fd, XDPFW_CLONE_NEWNET); }
 static inline int xdpfw_errno(void) { return errno; }
+/* open() is variadic too. */
+static inline int xdpfw_open_read_only(const char *path) { return open(path, O_RDONLY | O_CLOEXEC); }
 #endif

@@ -1,0 +1,257 @@
+/// Builds a program from instructions that jump to named labels, then resolves the labels to
+/// 16-bit slot offsets in one fix-up pass.
+///
+/// ```swift
+/// var asm = Assembler()
+/// asm.load(.half, .r2, from: .r1, offset: 12)
+/// asm.jumpIfEqual(.r2, 0x800, to: "ipv4")
+/// asm.move(.r0, 2); asm.exit()
+/// asm.label("ipv4")
+/// asm.move(.r0, 1); asm.exit()
+/// let program = try asm.assemble()
+/// ```
+///
+/// `assemble` also drops instructions that no path from the first one reaches (the kernel's
+/// verifier refuses unreachable code) and jumps to the very next instruction, so code
+/// generators may emit freely and let whole branches fall away.
+public struct Assembler: Sendable {
+    /// Slots of one instruction (two for ld_imm64), and the label a jump goes to.
+    struct Entry: Sendable {
+        var slots: [EBPFInstruction]
+        var target: String?
+    }
+
+    private var entries: [Entry] = []
+    /// Label name → index of the entry it stands before.
+    private var labels: [String: Int] = [:]
+    private var duplicateLabels: [String] = []
+
+    public init() {}
+
+    /// The number of instructions emitted so far (before unreachable code is dropped).
+    public var count: Int { entries.count }
+
+    // MARK: Labels and raw instructions
+
+    /// Names the position of the next instruction.
+    public mutating func label(_ name: String) {
+        if labels[name] != nil { duplicateLabels.append(name) }
+        labels[name] = entries.count
+    }
+
+    public mutating func emit(_ instruction: EBPFInstruction, jumpingTo target: String? = nil) {
+        entries.append(Entry(slots: [instruction], target: target))
+    }
+
+    // MARK: Arithmetic
+
+    public mutating func alu(_ operation: ALUOperation, _ dst: Register, _ immediate: Int32, width: ALUWidth = .bits64) {
+        emit(EBPFInstruction(opcode: width.instructionClass | operation.rawValue | Opcode.sourceImmediate,
+                             dst: dst.rawValue, immediate: immediate))
+    }
+
+    public mutating func alu(_ operation: ALUOperation, _ dst: Register, _ src: Register, width: ALUWidth = .bits64) {
+        emit(EBPFInstruction(opcode: width.instructionClass | operation.rawValue | Opcode.sourceRegister,
+                             dst: dst.rawValue, src: src.rawValue))
+    }
+
+    public mutating func move(_ dst: Register, _ immediate: Int32, width: ALUWidth = .bits64) {
+        alu(.move, dst, immediate, width: width)
+    }
+
+    public mutating func move(_ dst: Register, _ src: Register, width: ALUWidth = .bits64) {
+        alu(.move, dst, src, width: width)
+    }
+
+    public mutating func add(_ dst: Register, _ immediate: Int32, width: ALUWidth = .bits64) {
+        alu(.add, dst, immediate, width: width)
+    }
+
+    public mutating func add(_ dst: Register, _ src: Register, width: ALUWidth = .bits64) {
+        alu(.add, dst, src, width: width)
+    }
+
+    public mutating func negate(_ dst: Register, width: ALUWidth = .bits64) {
+        emit(EBPFInstruction(opcode: width.instructionClass | ALUOperation.negate.rawValue, dst: dst.rawValue))
+    }
+
+    /// `dst = be16/be32/be64 dst`: big-endian to host order on this (little-endian) machine.
+    public mutating func byteSwapFromBigEndian(_ dst: Register, bits: Int32) {
+        emit(EBPFInstruction(opcode: Opcode.endianToBig, dst: dst.rawValue, immediate: bits))
+    }
+
+    /// `dst = value` in two slots.
+    public mutating func loadImmediate64(_ dst: Register, _ value: UInt64) {
+        entries.append(Entry(slots: EBPFInstruction.loadImmediate64(dst, value)))
+    }
+
+    /// `dst = map` for the map called `name` (resolved later with `resolveMaps`).
+    public mutating func loadMap(_ dst: Register, named name: String) {
+        entries.append(Entry(slots: EBPFInstruction.loadMap(dst, named: name)))
+    }
+
+    // MARK: Memory
+
+    /// `dst = *(size *)(src + offset)`
+    public mutating func load(_ size: MemorySize, _ dst: Register, from src: Register, offset: Int16) {
+        emit(EBPFInstruction(opcode: Opcode.classLoadX | size.rawValue | Opcode.modeMemory,
+                             dst: dst.rawValue, src: src.rawValue, offset: offset))
+    }
+
+    /// `*(size *)(dst + offset) = src`
+    public mutating func store(_ size: MemorySize, to dst: Register, offset: Int16, from src: Register) {
+        emit(EBPFInstruction(opcode: Opcode.classStoreX | size.rawValue | Opcode.modeMemory,
+                             dst: dst.rawValue, src: src.rawValue, offset: offset))
+    }
+
+    /// `*(size *)(dst + offset) = immediate`
+    public mutating func store(_ size: MemorySize, to dst: Register, offset: Int16, immediate: Int32) {
+        emit(EBPFInstruction(opcode: Opcode.classStore | size.rawValue | Opcode.modeMemory,
+                             dst: dst.rawValue, offset: offset, immediate: immediate))
+    }
+
+    // MARK: Control flow
+
+    public mutating func jump(to target: String) {
+        emit(EBPFInstruction(opcode: Opcode.jumpAlways), jumpingTo: target)
+    }
+
+    public mutating func jump(if condition: JumpCondition, _ dst: Register, _ immediate: Int32,
+                              to target: String, width: ALUWidth = .bits64) {
+        let jumpClass = width == .bits32 ? Opcode.classJump32 : Opcode.classJump
+        emit(EBPFInstruction(opcode: jumpClass | condition.rawValue | Opcode.sourceImmediate,
+                             dst: dst.rawValue, immediate: immediate), jumpingTo: target)
+    }
+
+    public mutating func jump(if condition: JumpCondition, _ dst: Register, _ src: Register,
+                              to target: String, width: ALUWidth = .bits64) {
+        let jumpClass = width == .bits32 ? Opcode.classJump32 : Opcode.classJump
+        emit(EBPFInstruction(opcode: jumpClass | condition.rawValue | Opcode.sourceRegister,
+                             dst: dst.rawValue, src: src.rawValue), jumpingTo: target)
+    }
+
+    public mutating func jumpIfEqual(_ dst: Register, _ immediate: Int32, to target: String) {
+        jump(if: .equal, dst, immediate, to: target)
+    }
+
+    public mutating func jumpIfNotEqual(_ dst: Register, _ immediate: Int32, to target: String) {
+        jump(if: .notEqual, dst, immediate, to: target)
+    }
+
+    public mutating func jumpIfGreater(_ dst: Register, _ src: Register, to target: String) {
+        jump(if: .greater, dst, src, to: target)
+    }
+
+    /// `may_goto target`: continue, or jump once the kernel's loop budget is spent.
+    public mutating func mayGoto(_ target: String) {
+        emit(EBPFInstruction(opcode: Opcode.mayGoto), jumpingTo: target)
+    }
+
+    public mutating func call(_ helper: HelperFunction) {
+        emit(EBPFInstruction(opcode: Opcode.call, immediate: helper.rawValue))
+    }
+
+    public mutating func exit() {
+        emit(EBPFInstruction(opcode: Opcode.exit))
+    }
+
+    // MARK: Fix-up
+
+    /// Resolves every label to a slot offset and returns the program. Unreachable instructions
+    /// and jumps to the next instruction are dropped first. Throws on an unknown or duplicate
+    /// label, or an offset that does not fit in 16 bits.
+    public func assemble() throws(AssemblerError) -> [EBPFInstruction] {
+        if let name = duplicateLabels.first { throw AssemblerError("label '\(name)' is defined twice") }
+        var entries = entries
+        var live = entries.indices.map { _ in true }
+        var targets: [Int?] = []
+        for entry in entries {
+            guard let name = entry.target else { targets.append(nil); continue }
+            guard let index = labels[name] else { throw AssemblerError("jump to undefined label '\(name)'") }
+            targets.append(index)
+        }
+        // Alternate the two simplifications until neither changes anything.
+        while true {
+            let reachable = reachableEntries(live: live, targets: targets)
+            var changed = reachable != live
+            live = reachable
+            for index in entries.indices where live[index] && entries[index].slots[0].opcode == Opcode.jumpAlways {
+                if let target = targets[index], nextLive(after: index, live: live) == nextLive(atOrAfter: target, live: live) {
+                    live[index] = false
+                    changed = true
+                }
+            }
+            // `if c goto L; goto M; L:` becomes `if !c goto M; L:`.
+            for index in entries.indices where live[index] {
+                let following = nextLive(after: index, live: live)
+                guard following < entries.count, entries[following].slots[0].opcode == Opcode.jumpAlways,
+                      let target = targets[index], let negated = Assembler.negatedJump(entries[index].slots[0].opcode),
+                      nextLive(atOrAfter: target, live: live) == nextLive(after: following, live: live),
+                      !entries.indices.contains(where: { live[$0] && targets[$0].map { nextLive(atOrAfter: $0, live: live) } == following })
+                else { continue }
+                entries[index].slots[0].opcode = negated
+                entries[index].target = entries[following].target
+                targets[index] = targets[following]
+                live[following] = false
+                changed = true
+            }
+            if !changed { break }
+        }
+        // Slot position of each live entry (and of the end, for labels placed last).
+        var position = [Int](repeating: 0, count: entries.count + 1)
+        var slot = 0
+        for index in entries.indices {
+            position[index] = slot
+            if live[index] { slot += entries[index].slots.count }
+        }
+        position[entries.count] = slot
+        var program: [EBPFInstruction] = []
+        program.reserveCapacity(slot)
+        for index in entries.indices where live[index] {
+            var slots = entries[index].slots
+            if let target = targets[index] {
+                let distance = position[nextLive(atOrAfter: target, live: live)] - (position[index] + 1)
+                guard let offset = Int16(exactly: distance) else {
+                    throw AssemblerError("jump to '\(entries[index].target ?? "")' spans \(distance) instructions; the limit is ±32767")
+                }
+                slots[0].offset = offset
+            }
+            program += slots
+        }
+        return program
+    }
+
+    /// The opcode of the conditional jump taken exactly when this one is not, if there is one.
+    private static func negatedJump(_ opcode: UInt8) -> UInt8? {
+        let instructionClass = Opcode.classOf(opcode)
+        guard instructionClass == Opcode.classJump || instructionClass == Opcode.classJump32,
+              let negated = JumpCondition(rawValue: opcode & 0xf0)?.negated else { return nil }
+        return negated.rawValue | (opcode & 0x0f)
+    }
+
+    private func nextLive(atOrAfter index: Int, live: [Bool]) -> Int {
+        var index = index
+        while index < entries.count && !live[index] { index += 1 }
+        return index
+    }
+
+    private func nextLive(after index: Int, live: [Bool]) -> Int {
+        nextLive(atOrAfter: index + 1, live: live)
+    }
+
+    /// Entries some path from the first live entry reaches, following jumps through dead entries.
+    private func reachableEntries(live: [Bool], targets: [Int?]) -> [Bool] {
+        var reached = entries.indices.map { _ in false }
+        var pending = [nextLive(atOrAfter: 0, live: live)]
+        while let index = pending.popLast() {
+            guard index < entries.count, !reached[index] else { continue }
+            reached[index] = true
+            let opcode = entries[index].slots[0].opcode
+            if let target = targets[index] { pending.append(nextLive(atOrAfter: target, live: live)) }
+            if opcode != Opcode.exit && opcode != Opcode.jumpAlways {
+                pending.append(nextLive(after: index, live: live))
+            }
+        }
+        return reached
+    }
+}

@@ -1,0 +1,124 @@
+import FilterCompiler
+
+/// A whole firewall as one program: the rules' filters in order, first match wins, each
+/// match counted in a per-CPU array map.
+///
+/// The counter map is a BPF_MAP_TYPE_PERCPU_ARRAY with u32 keys and values of two u64
+/// (packets, bytes); slot 0 counts the packets the policy decided, slot i+1 those rule i
+/// decided. The byte count is the frame length the hook sees (`len`).
+public enum EBPFRulesetProgram {
+    /// The size of one counter value: packets and bytes, two u64.
+    public static let counterValueSize = 16
+
+    public static func generate(rules: [(filter: FilterProgram, verdict: Verdict)], policy: Verdict,
+                                hook: any HookContext, counterMap: String) throws(AssemblerError) -> [EBPFInstruction] {
+        let slot = MachineLayout.accumulator, verdict = MachineLayout.index
+        var asm = Assembler()
+        ProgramPrologue.emit(hook: hook, into: &asm)
+        for (index, rule) in rules.enumerated() {
+            asm.label("rule\(index)")
+            var emitter = FilterEmitter(program: rule.filter, hook: hook, prefix: "rule\(index).",
+                                        matchLabel: "rule\(index).match", noMatchLabel: "rule\(index + 1)")
+            emitter.emit(into: &asm)
+        }
+        asm.label("rule\(rules.count)")
+        asm.move(slot, 0, width: .bits32)
+        asm.move(verdict, hook.returnCode(for: policy), width: .bits32)
+        asm.jump(to: "count")
+        for (index, rule) in rules.enumerated() {
+            asm.label("rule\(index).match")
+            asm.move(slot, Int32(index + 1), width: .bits32)
+            asm.move(verdict, hook.returnCode(for: rule.verdict), width: .bits32)
+            asm.jump(to: "count")
+        }
+        // count: counters[slot] += (1, len); return verdict
+        asm.label("count")
+        asm.store(.word, to: .r10, offset: MachineLayout.counterKeySlot, from: slot)
+        asm.loadMap(.r1, named: counterMap)
+        asm.move(.r2, .r10)
+        asm.add(.r2, Int32(MachineLayout.counterKeySlot))
+        asm.call(.mapLookupElement)
+        asm.jump(if: .equal, .r0, 0, to: "return")
+        asm.load(.double, .r1, from: .r0, offset: 0)
+        asm.add(.r1, 1)
+        asm.store(.double, to: .r0, offset: 0, from: .r1)
+        asm.load(.double, .r1, from: .r0, offset: 8)
+        asm.load(.double, .r2, from: .r10, offset: MachineLayout.lengthSlot)
+        asm.add(.r1, .r2)
+        asm.store(.double, to: .r0, offset: 8, from: .r1)
+        ProgramEpilogue.emitReturn(hook: hook, verdict: verdict, into: &asm)
+        return try asm.assemble()
+    }
+}
+
+/// One filter alone, without counters: `onMatch` when it matches, `otherwise` when not
+/// (what `xdpfw compile --ebpf EXPRESSION` lists, and what tests load).
+public enum EBPFFilterProgram {
+    public static func generate(_ filter: FilterProgram, hook: any HookContext,
+                                onMatch: Verdict = .pass, otherwise: Verdict = .drop) throws(AssemblerError) -> [EBPFInstruction] {
+        var asm = Assembler()
+        ProgramPrologue.emit(hook: hook, into: &asm)
+        var emitter = FilterEmitter(program: filter, hook: hook, prefix: "", matchLabel: "match", noMatchLabel: "nomatch")
+        emitter.emit(into: &asm)
+        let verdict = MachineLayout.index
+        asm.label("nomatch")
+        asm.move(verdict, hook.returnCode(for: otherwise), width: .bits32)
+        asm.jump(to: "return")
+        asm.label("match")
+        asm.move(verdict, hook.returnCode(for: onMatch), width: .bits32)
+        ProgramEpilogue.emitReturn(hook: hook, verdict: verdict, into: &asm)
+        return try asm.assemble()
+    }
+}
+
+/// The start of every program: a VLAN tag in metadata moved into the frame (where the hook
+/// keeps one) and the frame length into its slot. (Each filter loads the packet pointers.)
+enum ProgramPrologue {
+    static func emit(hook: any HookContext, into asm: inout Assembler) {
+        let layout = MachineLayout.self
+        if let vlan = hook.metadataVLAN {
+            asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
+            asm.load(.word, .r2, from: layout.context, offset: vlan.presentOffset)
+            asm.store(.double, to: .r10, offset: layout.vlanPresentSlot, from: .r2)
+            asm.load(.word, .r3, from: layout.context, offset: vlan.tciOffset)
+            asm.store(.double, to: .r10, offset: layout.vlanTCISlot, from: .r3)
+            asm.store(.double, to: .r10, offset: layout.vlanInlinedWord, immediate: 0)
+            asm.jump(if: .equal, .r2, 0, to: "prologue.frame")
+            // Pushing a placeholder tag moves the real one into the frame.
+            asm.move(.r2, layout.placeholderVLANProtocol)
+            asm.move(.r3, 0)
+            asm.call(.skbVLANPush)
+            asm.jump(if: .notEqual, .r0, 0, to: "prologue.frame")   // refused: the frame stays as it is
+            asm.store(.byte, to: .r10, offset: layout.vlanInlinedSlot, immediate: 1)
+            asm.label("prologue.frame")
+            asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
+        }
+        switch hook.length {
+        case .packetSpan:
+            asm.load(.word, layout.address, from: layout.context, offset: hook.dataEndOffset)
+            asm.load(.word, layout.limit, from: layout.context, offset: hook.dataOffset)
+            asm.alu(.subtract, layout.address, layout.limit)
+        case let .contextField(offset):
+            asm.load(.word, layout.address, from: layout.context, offset: offset)
+        }
+        asm.store(.double, to: .r10, offset: layout.lengthSlot, from: layout.address)
+    }
+}
+
+/// The end of every program, at label `return`: a VLAN tag the prologue moved into the frame
+/// goes back to metadata (popping the placeholder lifts it out again), then the verdict in
+/// `verdict` (a callee-saved register) is returned.
+enum ProgramEpilogue {
+    static func emitReturn(hook: any HookContext, verdict: Register, into asm: inout Assembler) {
+        asm.label("return")
+        if hook.metadataVLAN != nil {
+            asm.load(.byte, .r2, from: .r10, offset: MachineLayout.vlanInlinedSlot)
+            asm.jump(if: .equal, .r2, 0, to: "return.exit")
+            asm.load(.double, .r1, from: .r10, offset: MachineLayout.contextSlot)
+            asm.call(.skbVLANPop)
+            asm.label("return.exit")
+        }
+        asm.move(.r0, verdict)
+        asm.exit()
+    }
+}

@@ -1,0 +1,133 @@
+import FilterCompiler
+
+/// What a rule does with a packet it matches (and the policy with packets no rule matches).
+public enum Verdict: String, CaseIterable, Hashable, Sendable {
+    case pass, drop
+}
+
+/// Where a hook keeps the frame length the filter's `len` means.
+public enum LengthSource: Hashable, Sendable {
+    /// `data_end - data`: the frame is all in the packet buffer (XDP).
+    case packetSpan
+    /// A 32-bit field of the context (`__sk_buff.len`, which counts non-linear data too).
+    case contextField(offset: Int16)
+}
+
+/// How a hook answers classic BPF's ancillary loads (`ld [proto]`, `ld [type]`...).
+public enum AncillarySource: Hashable, Sendable {
+    /// A 32-bit context field; `networkOrder16` when it holds a big-endian 16-bit value
+    /// (`__sk_buff.protocol`).
+    case contextField(offset: Int16, networkOrder16: Bool = false)
+    /// A fixed value: the hook has no such metadata, and this is what it would say.
+    case constant(UInt32)
+    /// The 802.1Q tag the hook found in metadata when the program started (`tci` false: 1 if
+    /// there was one, else 0; `tci` true: its TCI). See `MetadataVLAN`.
+    case metadataVLANOnEntry(tci: Bool)
+    /// The Ethernet type as the Linux stack derives it (`eth_type_trans`): the type field
+    /// when it is at least 0x600, else 0x0001 (Novell raw 802.3) or 0x0004 (802.2 LLC).
+    case etherTypeFromFrame
+}
+
+/// Where a hook's context says that the stack took an 802.1Q tag out of the frame
+/// (`__sk_buff.vlan_present` / `vlan_tci`). Filters test VLAN tags inline, as in a capture, so a
+/// program at such a hook moves the tag back into the frame before its filters run
+/// (`bpf_skb_vlan_push` of a placeholder tag pushes the real one inline) and returns it to
+/// metadata before it exits (`bpf_skb_vlan_pop` drops the placeholder and lifts the inline tag
+/// back out): the filters see the frame as it was on the wire, and the stack gets it as it was.
+public struct MetadataVLAN: Hashable, Sendable {
+    public var presentOffset: Int16
+    public var tciOffset: Int16
+    public init(presentOffset: Int16, tciOffset: Int16) {
+        self.presentOffset = presentOffset
+        self.tciOffset = tciOffset
+    }
+}
+
+/// The differences between the places a program can run, behind one small protocol: where
+/// the context keeps the packet pointers and the length, what the verdicts are called, how
+/// the metadata classic BPF reads is found, and what the kernel calls the program type.
+public protocol HookContext: Sendable {
+    /// `xdp` or `tc`.
+    var name: String { get }
+    /// `enum bpf_prog_type` value.
+    var programType: UInt32 { get }
+    /// Offsets in the context of the 32-bit `data` and `data_end` fields.
+    var dataOffset: Int16 { get }
+    var dataEndOffset: Int16 { get }
+    var length: LengthSource { get }
+    /// Where the context keeps a VLAN tag taken out of the frame, nil when it cannot (XDP).
+    var metadataVLAN: MetadataVLAN? { get }
+    /// The program's return value for a verdict.
+    func returnCode(for verdict: Verdict) -> Int32
+    func ancillary(_ field: AncillaryField) -> AncillarySource
+}
+
+/// XDP (`struct xdp_md`): runs before the stack sees the frame, ingress only.
+public struct XDPHook: HookContext {
+    public init() {}
+    public var name: String { "xdp" }
+    public var programType: UInt32 { 6 }         // BPF_PROG_TYPE_XDP
+    public var dataOffset: Int16 { 0 }           // xdp_md.data
+    public var dataEndOffset: Int16 { 4 }        // xdp_md.data_end
+    public var length: LengthSource { .packetSpan }
+    public var metadataVLAN: MetadataVLAN? { nil }
+
+    public func returnCode(for verdict: Verdict) -> Int32 {
+        switch verdict { case .pass: 2 /* XDP_PASS */; case .drop: 1 /* XDP_DROP */ }
+    }
+
+    /// XDP has no socket buffer, so the metadata is what the frame and the receive queue say:
+    /// - `ifidx`: `xdp_md.ingress_ifindex`.
+    /// - `type`: always PACKET_HOST (0). XDP sees only received frames, so `inbound` holds and
+    ///   `outbound` (type 4) never does, which is what those keywords mean here; XDP cannot tell
+    ///   PACKET_OTHERHOST or broadcast from the device address, and libpcap never uses `type`
+    ///   for anything but in/outbound.
+    /// - `proto`: the Ethernet type derived from the frame as the stack would.
+    /// - `vlanp` / `vlan_tci`: 0. A tag the NIC stripped (rx-vlan offload) is only visible to
+    ///   device-bound programs through the `bpf_xdp_metadata_rx_vlan_tag` kfunc; see design.md.
+    public func ancillary(_ field: AncillaryField) -> AncillarySource {
+        switch field {
+        case .interfaceIndex: .contextField(offset: 12)
+        case .packetType: .constant(0)
+        case .protocolNumber: .etherTypeFromFrame
+        case .vlanTag, .vlanTagPresent: .constant(0)
+        }
+    }
+}
+
+/// TC classifier (`struct __sk_buff`, BPF_PROG_TYPE_SCHED_CLS) at clsact ingress or egress.
+public struct TCHook: HookContext {
+    public init() {}
+    public var name: String { "tc" }
+    public var programType: UInt32 { 3 }         // BPF_PROG_TYPE_SCHED_CLS
+    public var dataOffset: Int16 { 76 }          // __sk_buff.data
+    public var dataEndOffset: Int16 { 80 }       // __sk_buff.data_end
+    public var length: LengthSource { .contextField(offset: 0) }   // __sk_buff.len
+    /// At ingress the stack (or the NIC) has taken an 802.1Q/802.1ad tag out of the frame
+    /// before TC runs; at egress a VLAN device with tx offload leaves it in metadata too.
+    public var metadataVLAN: MetadataVLAN? { MetadataVLAN(presentOffset: 20, tciOffset: 24) }
+
+    public func returnCode(for verdict: Verdict) -> Int32 {
+        switch verdict { case .pass: 0 /* TC_ACT_OK */; case .drop: 2 /* TC_ACT_SHOT */ }
+    }
+
+    /// The socket buffer's own fields, the ones classic BPF's SKF_AD_* loads read; the VLAN
+    /// fields as they were when the program started, before the tag was moved inline.
+    public func ancillary(_ field: AncillaryField) -> AncillarySource {
+        switch field {
+        case .packetType: .contextField(offset: 4)                          // pkt_type
+        case .protocolNumber: .contextField(offset: 16, networkOrder16: true) // protocol
+        case .vlanTagPresent: .metadataVLANOnEntry(tci: false)              // vlan_present
+        case .vlanTag: .metadataVLANOnEntry(tci: true)                      // vlan_tci
+        case .interfaceIndex: .contextField(offset: 40)                     // ifindex
+        }
+    }
+}
+
+extension HookContext where Self == XDPHook {
+    public static var xdp: XDPHook { XDPHook() }
+}
+
+extension HookContext where Self == TCHook {
+    public static var tc: TCHook { TCHook() }
+}

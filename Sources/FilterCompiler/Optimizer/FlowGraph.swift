@@ -1,0 +1,119 @@
+/// The program being optimized, with the graph questions the passes ask: which blocks run,
+/// in what order to visit them, who jumps where.
+struct FlowGraph {
+    var blocks: [Block]
+    var entry: BlockID
+    /// Value numbers stay the same for the whole optimization, so facts can outlive a round.
+    var values = ValueTable()
+    /// Branches a peephole rewrote (`sub #k; jeq #0` → `jeq #k`) keep the identity of the test
+    /// they were: libpcap's optimizer lets such a test decide only the same rewritten test, and
+    /// be decided only by it, never by a plain `jeq #k` of the same field.
+    var foldedTests: [BlockID: Test] = [:]
+
+    /// Nil when a block names a successor that does not exist: such a program is returned
+    /// untouched rather than guessed at.
+    init?(_ program: FilterProgram) {
+        let count = program.blocks.count
+        guard program.entry >= 0, program.entry < count else { return nil }
+        for block in program.blocks {
+            for successor in block.successors where successor < 0 || successor >= count { return nil }
+            for statement in block.statements {
+                switch statement {
+                case let .loadScratch(slot), let .loadXScratch(slot), let .storeA(slot), let .storeX(slot):
+                    if slot < 0 || slot >= FilterProgram.scratchSlots { return nil }
+                default: break
+                }
+            }
+        }
+        blocks = program.blocks
+        entry = program.entry
+    }
+
+    /// The reachable blocks only, renumbered in their original order.
+    var program: FilterProgram {
+        let order = reachable.enumerated().filter { $0.element }.map(\.offset)
+        var newID = [BlockID](repeating: -1, count: blocks.count)
+        for (index, id) in order.enumerated() { newID[id] = index }
+        let renumbered = order.map { id -> Block in
+            var block = blocks[id]
+            block.retarget { newID[$0] }
+            return block
+        }
+        return FilterProgram(blocks: renumbered, entry: newID[entry])
+    }
+
+    var reachable: [Bool] {
+        var seen = [Bool](repeating: false, count: blocks.count)
+        var stack = [entry]
+        seen[entry] = true
+        while let id = stack.popLast() {
+            for next in blocks[id].successors where !seen[next] {
+                seen[next] = true
+                stack.append(next)
+            }
+        }
+        return seen
+    }
+
+    /// Reachable blocks so that every block comes after the blocks that jump to it, except
+    /// over a loop's back edge.
+    func reversePostorder() -> [BlockID] {
+        var visited = [Bool](repeating: false, count: blocks.count)
+        var postorder: [BlockID] = []
+        // Iterative depth-first search: (block, index of the next successor to look at).
+        var stack: [(BlockID, Int)] = [(entry, 0)]
+        visited[entry] = true
+        while let (id, next) = stack.popLast() {
+            let successors = blocks[id].successors
+            if next < successors.count {
+                stack.append((id, next + 1))
+                let successor = successors[next]
+                if !visited[successor] {
+                    visited[successor] = true
+                    stack.append((successor, 0))
+                }
+            } else {
+                postorder.append(id)
+            }
+        }
+        return postorder.reversed()
+    }
+
+    /// For every block, the blocks with an edge to it (once per edge), counting reachable
+    /// blocks only.
+    func predecessors(of order: [BlockID]) -> [[BlockID]] {
+        var result = [[BlockID]](repeating: [], count: blocks.count)
+        for id in order {
+            for successor in blocks[id].successors { result[successor].append(id) }
+        }
+        return result
+    }
+}
+
+extension Block {
+    /// Renames the successors.
+    mutating func retarget(_ rename: (BlockID) -> BlockID) {
+        switch terminator {
+        case let .branch(condition, operand, ifTrue, ifFalse):
+            terminator = .branch(condition, operand, ifTrue: rename(ifTrue), ifFalse: rename(ifFalse))
+        case let .jump(target):
+            terminator = .jump(rename(target))
+        case .verdict:
+            break
+        }
+    }
+
+    var isVerdict: Bool {
+        if case .verdict = terminator { return statements.isEmpty }
+        return false
+    }
+
+    /// Where control goes next no matter what A holds, when that is so.
+    var onlySuccessor: BlockID? {
+        switch terminator {
+        case let .branch(_, _, ifTrue, ifFalse) where ifTrue == ifFalse: return ifTrue
+        case let .jump(target): return target
+        default: return nil
+        }
+    }
+}

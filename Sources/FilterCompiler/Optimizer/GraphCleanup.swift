@@ -1,0 +1,84 @@
+/// Reshaping the graph without looking at what the statements compute.
+extension FlowGraph {
+    /// Bypasses detours, folds a block into the one place it always continues at, and lets
+    /// identical blocks be one. Returns whether anything changed.
+    mutating func simplify() -> Bool {
+        var changed = bypassEmptyBlocks()
+        changed = absorbSoleSuccessors() || changed
+        changed = shareIdenticalBlocks() || changed
+        return changed
+    }
+
+    /// An empty block that continues at one place whatever A holds is a detour: jump past it.
+    mutating func bypassEmptyBlocks() -> Bool {
+        let blocks = self.blocks
+        let limit = blocks.count
+        func destination(_ start: BlockID) -> BlockID {
+            var current = start
+            var steps = 0
+            while steps < limit, blocks[current].statements.isEmpty,
+                  let next = blocks[current].onlySuccessor, next != current {
+                current = next
+                steps += 1
+            }
+            return current
+        }
+        return redirect(destination)
+    }
+
+    /// Renames every edge of every reachable block (and the entry); returns whether one moved.
+    mutating func redirect(_ rename: (BlockID) -> BlockID) -> Bool {
+        var changed = false
+        let newEntry = rename(entry)
+        if newEntry != entry { entry = newEntry; changed = true }
+        for (id, isReachable) in reachable.enumerated() where isReachable {
+            let before = blocks[id].terminator
+            blocks[id].retarget(rename)
+            if blocks[id].terminator != before { changed = true }
+        }
+        return changed
+    }
+
+    /// A block whose only way on leads to a block nobody else enters takes that block's
+    /// statements and ending (unless that block is a bare verdict).
+    mutating func absorbSoleSuccessors() -> Bool {
+        var changed = false
+        let order = reversePostorder()
+        let predecessors = predecessors(of: order)
+        var absorbed = [Bool](repeating: false, count: blocks.count)
+        for id in order where !absorbed[id] {
+            // A verdict is not pulled up: a decided test of a constant stays in front of it.
+            guard let next = blocks[id].onlySuccessor, next != id, next != entry, !absorbed[next],
+                  !blocks[next].isVerdict,
+                  predecessors[next].allSatisfy({ $0 == id }) else { continue }
+            blocks[id].statements += blocks[next].statements
+            blocks[id].terminator = blocks[next].terminator
+            foldedTests[id] = foldedTests[next]
+            absorbed[next] = true
+            changed = true
+        }
+        return changed
+    }
+
+    /// Blocks with the same statements and the same ending behave the same: keep one.
+    mutating func shareIdenticalBlocks() -> Bool {
+        var changed = false
+        for _ in 0..<blocks.count {
+            var first: [Block: BlockID] = [:]
+            var canonical = Array(blocks.indices)
+            var found = false
+            for (id, isReachable) in reachable.enumerated() where isReachable {
+                if let earlier = first[blocks[id]] {
+                    canonical[id] = earlier
+                    found = true
+                } else {
+                    first[blocks[id]] = id
+                }
+            }
+            guard found else { break }
+            _ = redirect { canonical[$0] }
+            changed = true
+        }
+        return changed
+    }
+}

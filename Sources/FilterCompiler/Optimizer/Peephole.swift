@@ -1,0 +1,75 @@
+/// Short statement patterns with a cheaper equivalent, valid when the registers they leave
+/// behind are not read afterwards.
+enum Peephole {
+    static func run(_ graph: inout FlowGraph) -> Bool {
+        var changed = false
+        let flow = ValueFlow(rewriting: &graph, changed: &changed)
+        let order = flow.order
+        let liveness = Liveness(graph, order: order)
+        for id in order {
+            let test = flow.tests[id]
+            if foldComparison(&graph.blocks[id], liveOut: liveness.liveOut[id]) {
+                changed = true
+                if graph.foldedTests[id] == nil { graph.foldedTests[id] = test }
+            }
+            if foldIndexOffsets(&graph.blocks[id], liveOut: liveness.liveOut[id]) { changed = true }
+        }
+        return changed
+    }
+
+    /// `sub x; jeq #0` → `jeq x`, `sub #k; jeq #c` → `jeq #(c+k)`, and `and #k; jeq #0` →
+    /// `jset #k` with the arms swapped, when nothing after the branch reads A.
+    static func foldComparison(_ block: inout Block, liveOut: LocationSet) -> Bool {
+        guard case let .branch(.equal, .constant(c), ifTrue, ifFalse) = block.terminator, ifTrue != ifFalse,
+              !liveOut.contains(.a), let last = block.statements.last else { return false }
+        switch last {
+        case let .arithmetic(.subtract, .constant(k)):
+            block.terminator = .branch(.equal, .constant(c &+ k), ifTrue: ifTrue, ifFalse: ifFalse)
+        case .arithmetic(.subtract, .x) where c == 0:
+            block.terminator = .branch(.equal, .x, ifTrue: ifTrue, ifFalse: ifFalse)
+        case let .arithmetic(.and, .constant(mask)) where c == 0:
+            block.terminator = .branch(.bitsSet, .constant(mask), ifTrue: ifFalse, ifFalse: ifTrue)
+        default:
+            return false
+        }
+        block.statements.removeLast()
+        return true
+    }
+
+    /// `ld #c; …; add x; tax; ldb [x + k]` → `ld #c; …; ldb [x + k+c]` when X is not read before
+    /// it is written again (A is overwritten by the load anyway; the `ld #c` dies if unused).
+    static func foldIndexOffsets(_ block: inout Block, liveOut: LocationSet) -> Bool {
+        var changed = false
+        var index = 0
+        while index + 2 < block.statements.count {
+            if block.statements[index] == .arithmetic(.add, .x),
+               block.statements[index + 1] == .moveAToX,
+               case let .loadPacketIndexed(width, offset) = block.statements[index + 2],
+               let c = constantInA(before: index, in: block), offset <= UInt32.max - c,
+               !readsX(after: index + 2, in: block, liveOut: liveOut) {
+                block.statements.replaceSubrange(index...index + 2, with: [.loadPacketIndexed(width, offset: offset + c)])
+                changed = true
+            }
+            index += 1
+        }
+        return changed
+    }
+
+    /// The constant A holds just before statement `position`, when the block set it.
+    static func constantInA(before position: Int, in block: Block) -> UInt32? {
+        for statement in block.statements[..<position].reversed() where statement.definition.contains(.a) {
+            if case let .loadConstant(c) = statement { return c }
+            return nil
+        }
+        return nil
+    }
+
+    /// Whether the X register's value after statement `position` is read later.
+    static func readsX(after position: Int, in block: Block, liveOut: LocationSet) -> Bool {
+        for statement in block.statements[(position + 1)...] {
+            if statement.uses.contains(.x) { return true }
+            if statement.definition.contains(.x) { return false }
+        }
+        return block.endUses.contains(.x) || liveOut.contains(.x)
+    }
+}

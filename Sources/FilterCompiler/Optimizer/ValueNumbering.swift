@@ -1,0 +1,172 @@
+/// A branch's comparison named by the values it compares, so two tests of the same loaded
+/// field against the same constant are recognised as one question about the packet.
+struct Test: Hashable {
+    var condition: Condition
+    var a: ValueNumber
+    var operand: ValueNumber
+}
+
+/// What every register holds at the start and end of every reachable block, found by visiting
+/// the blocks in reverse postorder. A block entered over a loop's back edge starts knowing nothing.
+struct ValueFlow {
+    var table: ValueTable
+    let order: [BlockID]
+    let predecessors: [[BlockID]]
+    var entryState: [MachineState]
+    var exitState: [MachineState]
+    /// The comparison each block ends with, when both sides are known values.
+    var tests: [Test?]
+
+    /// Analyses `graph`, rewriting its statements to cheaper equivalents on the way; `changed`
+    /// tells whether a statement was rewritten or deleted.
+    init(rewriting graph: inout FlowGraph, changed: inout Bool) {
+        table = graph.values
+        defer { graph.values = table }
+        order = graph.reversePostorder()
+        predecessors = graph.predecessors(of: order)
+        entryState = Array(repeating: .unknown, count: graph.blocks.count)
+        exitState = entryState
+        tests = Array(repeating: nil, count: graph.blocks.count)
+        var visited = [Bool](repeating: false, count: graph.blocks.count)
+        for id in order {
+            var state = MachineState.unknown
+            let incoming = predecessors[id]
+            if id != graph.entry, let first = incoming.first, incoming.allSatisfy({ visited[$0] }) {
+                state = exitState[first]
+                for other in incoming.dropFirst() { state.meet(exitState[other]) }
+            }
+            entryState[id] = state
+            var block = graph.blocks[id]
+            var rewritten: [Statement] = []
+            rewritten.reserveCapacity(block.statements.count)
+            for statement in block.statements {
+                if let kept = step(statement, &state) { rewritten.append(kept) }
+            }
+            if case let .branch(condition, .x, ifTrue, ifFalse) = block.terminator, let k = table.constant(state.x) {
+                block.terminator = .branch(condition, .constant(k), ifTrue: ifTrue, ifFalse: ifFalse)
+            }
+            if case let .branch(condition, operand, _, _) = block.terminator, let a = state.a {
+                let compared: ValueNumber?
+                switch operand {
+                case let .constant(k): compared = table.number(.constant(k))
+                case .x: compared = state.x
+                }
+                if let compared { tests[id] = Test(condition: condition, a: a, operand: compared) }
+            }
+            if let folded = graph.foldedTests[id] { tests[id] = folded }
+            block.statements = rewritten
+            if block != graph.blocks[id] {
+                graph.blocks[id] = block
+                changed = true
+            }
+            exitState[id] = state
+            visited[id] = true
+        }
+    }
+
+    /// Applies one statement to `state`; returns the statement to keep in its place (maybe a
+    /// cheaper one) or nil when it would not change anything.
+    mutating func step(_ statement: Statement, _ state: inout MachineState) -> Statement? {
+        switch statement {
+        case let .loadPacket(width, offset):
+            return setA(.packet(width, offset: offset), statement, &state)
+        case let .loadPacketIndexed(width, offset):
+            if let index = table.constant(state.x), offset <= UInt32.max - index {
+                return step(.loadPacket(width, offset: offset + index), &state)
+            }
+            guard let index = state.x else { state.a = nil; return statement }
+            return setA(.packetIndexed(width, offset: offset, index: index), statement, &state)
+        case let .loadConstant(k):
+            return setA(.constant(k), statement, &state)
+        case .loadLength:
+            return setA(.length, statement, &state)
+        case let .loadAncillary(field):
+            return setA(.ancillary(field), statement, &state)
+        case let .loadScratch(slot):
+            guard let value = state.scratch[slot] else { state.a = nil; return statement }
+            if let k = table.constant(value) { return setA(.constant(k), .loadConstant(k), &state) }
+            if state.a == value { return nil }
+            state.a = value
+            return statement
+        case let .loadXConstant(k):
+            return setX(.constant(k), statement, &state)
+        case .loadXLength:
+            return setX(.length, statement, &state)
+        case let .loadXHeaderLength(offset):
+            return setX(.headerLength(offset: offset), statement, &state)
+        case let .loadXScratch(slot):
+            guard let value = state.scratch[slot] else { state.x = nil; return statement }
+            if let k = table.constant(value) { return setX(.constant(k), .loadXConstant(k), &state) }
+            if state.x == value { return nil }
+            state.x = value
+            return state.a == value ? .moveAToX : statement
+        case let .storeA(slot):
+            if state.a != nil, state.scratch[slot] == state.a { return nil }
+            state.scratch[slot] = state.a
+            return statement
+        case let .storeX(slot):
+            if state.x != nil, state.scratch[slot] == state.x { return nil }
+            state.scratch[slot] = state.x
+            return statement
+        case let .arithmetic(op, .x):
+            if let k = table.constant(state.x), acceptsConstant(op, k) {
+                return step(.arithmetic(op, .constant(k)), &state)
+            }
+            guard let a = state.a, let x = state.x else { state.a = nil; return statement }
+            state.a = table.number(.arithmetic(op, a, x))
+            return statement
+        case let .arithmetic(op, .constant(k)):
+            if let a = table.constant(state.a), let result = fold(op, a, k) {
+                return setA(.constant(result), .loadConstant(result), &state)
+            }
+            guard let a = state.a else { return statement }
+            if k == 0 {
+                switch op {
+                case .add, .subtract, .or, .xor, .shiftLeft, .shiftRight: return nil
+                case .multiply, .and: return setA(.constant(0), .loadConstant(0), &state)
+                default: break
+                }
+            }
+            state.a = table.number(.arithmetic(op, a, table.number(.constant(k))))
+            return statement
+        case .negate:
+            if let a = table.constant(state.a) {
+                return setA(.constant(0 &- a), .loadConstant(0 &- a), &state)
+            }
+            guard let a = state.a else { return statement }
+            state.a = table.number(.negated(a))
+            return statement
+        case .moveAToX:
+            if state.a != nil, state.x == state.a { return nil }
+            state.x = state.a
+            return statement
+        case .moveXToA:
+            if state.x != nil, state.a == state.x { return nil }
+            state.a = state.x
+            return statement
+        }
+    }
+
+    private mutating func setA(_ expression: ValueExpression, _ statement: Statement, _ state: inout MachineState) -> Statement? {
+        let value = table.number(expression)
+        if state.a == value { return nil }
+        state.a = value
+        return statement
+    }
+
+    private mutating func setX(_ expression: ValueExpression, _ statement: Statement, _ state: inout MachineState) -> Statement? {
+        let value = table.number(expression)
+        if state.x == value { return nil }
+        state.x = value
+        return statement
+    }
+}
+
+enum ValueNumbering {
+    /// Rewrites statements to cheaper ones with the same effect; returns whether any changed.
+    static func run(_ graph: inout FlowGraph) -> Bool {
+        var changed = false
+        _ = ValueFlow(rewriting: &graph, changed: &changed)
+        return changed
+    }
+}

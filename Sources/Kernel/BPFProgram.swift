@@ -1,0 +1,168 @@
+import CSystemLibraries
+
+/// The program types xdpfw loads.
+public enum BPFProgramType: Sendable, Equatable {
+    case xdp
+    case schedCLS
+
+    /// The most packet bytes a BPF_PROG_TEST_RUN program sees in its linear buffer (one 4 KiB page
+    /// less the kernel's headroom and tailroom; measured on this x86-64 kernel).
+    /// XDP: longer packets still run, but bytes past this limit sit in fragments the program cannot
+    /// read directly, and `data_end - data` is this limit. TC: the kernel refuses longer packets.
+    public var testRunLinearLimit: Int {
+        switch self {
+        case .xdp: return 4096 - 256 - 320
+        case .schedCLS: return 4096 - 64 - 320
+        }
+    }
+
+    var kernelType: bpf_prog_type {
+        switch self {
+        case .xdp: return BPF_PROG_TYPE_XDP
+        case .schedCLS: return BPF_PROG_TYPE_SCHED_CLS
+        }
+    }
+}
+
+/// A program the kernel has verified and holds; the file descriptor is closed on `close()` or deinit.
+/// Pinned or attached programs stay in the kernel after that.
+public final class BPFProgram: @unchecked Sendable {
+    let descriptor: OwnedDescriptor
+    /// The name the program was loaded with (as the kernel stores it: at most 15 characters).
+    public let name: String
+    /// Wall time of the BPF_PROG_LOAD call that made this program (verification and JIT), nil when
+    /// the program came from a pin.
+    public let loadDuration: Duration?
+    public let type: BPFProgramType
+
+    public var fd: Int32 { descriptor.raw }
+
+    init(fd: Int32, type: BPFProgramType, name: String, loadDuration: Duration?) {
+        self.descriptor = OwnedDescriptor(fd)
+        self.type = type
+        self.name = name
+        self.loadDuration = loadDuration
+    }
+
+    public func close() { descriptor.close() }
+
+    /// Loads `instructions` (each `UInt64` is one `struct bpf_insn` exactly as it lies in memory)
+    /// through the verifier. A rejection throws `.verifierRejected` carrying the verifier's log.
+    public static func load(type: BPFProgramType, instructions: [UInt64], name: String,
+                            license: String = "GPL") throws(KernelError) -> BPFProgram {
+        _ = libbpfSilenced
+        guard !instructions.isEmpty else { throw .invalidArgument("cannot load an empty program") }
+        let kernelName = kernelObjectName(name)
+        var logSize = 1 << 20
+        while true {
+            let log = UnsafeMutablePointer<CChar>.allocate(capacity: logSize)
+            defer { log.deallocate() }
+            log.initialize(repeating: 0, count: logSize)
+            let clock = ContinuousClock()
+            let start = clock.now
+            let result = try withZeroedOptions(bpf_prog_load_opts.self, size: \.sz) { opts in
+                if type == .xdp { opts.pointee.expected_attach_type = BPF_XDP }
+                // log_level 0 with a buffer: libbpf loads without a log first (a truncated log
+                // would fail even a good program) and retries with log_level 1 only on failure.
+                opts.pointee.log_level = logSize > 1 << 20 ? 1 : 0
+                opts.pointee.log_size = UInt32(logSize)
+                opts.pointee.log_buf = log
+                return instructions.withUnsafeBytes { bytes in
+                    bpf_prog_load(type.kernelType, kernelName, license,
+                                  bytes.baseAddress!.assumingMemoryBound(to: bpf_insn.self),
+                                  instructions.count, opts)
+                }
+            }
+            let elapsed = clock.now - start
+            if result >= 0 { return BPFProgram(fd: result, type: type, name: kernelName, loadDuration: elapsed) }
+            let code = -result
+            let text = String(cString: log)
+            if code == ENOSPC && logSize < 1 << 26 {
+                logSize *= 8  // the log did not fit: ask again with room for it
+                continue
+            }
+            if code == EPERM && text.isEmpty {
+                throw .permissionDenied(operation: "loading BPF program '\(kernelName)'")
+            }
+            if text.isEmpty && code == E2BIG {
+                throw .invalidArgument("program '\(kernelName)' has \(instructions.count) instructions, more than the kernel accepts")
+            }
+            throw .verifierRejected(program: kernelName,
+                                    errno: code,
+                                    log: code == ENOSPC ? text + "\n(verifier log truncated)" : text)
+        }
+    }
+
+    /// Opens a pinned program (e.g. /sys/fs/bpf/xdpfw/eth0/xdp/program).
+    public static func fromPinned(_ path: String) throws(KernelError) -> BPFProgram {
+        let fd = try openPinned(path)
+        return try adopt(fd: fd)
+    }
+
+    /// Opens a loaded program by its kernel id (as shown by `bpftool prog`).
+    public static func fromID(_ id: UInt32) throws(KernelError) -> BPFProgram {
+        let fd = try check(bpf_prog_get_fd_by_id(id), "opening BPF program id \(id)")
+        return try adopt(fd: fd)
+    }
+
+    private static func adopt(fd: Int32) throws(KernelError) -> BPFProgram {
+        let descriptor = OwnedDescriptor(fd)  // closes the fd if this throws
+        let info = try BPFProgramInfo.of(fd: fd)
+        guard info.isXDP || info.isSchedCLS else {
+            throw .invalidArgument("BPF program '\(info.name)' (id \(info.id)) is neither XDP nor TC")
+        }
+        let program = BPFProgram(fd: fd, type: info.isXDP ? .xdp : .schedCLS, name: info.name, loadDuration: nil)
+        descriptor.release()
+        return program
+    }
+
+    public func pin(at path: String) throws(KernelError) { try pinObject(fd: fd, at: path) }
+
+    /// What the kernel knows about this program now (id, tag, sizes, verified instructions).
+    public func info() throws(KernelError) -> BPFProgramInfo { try BPFProgramInfo.of(fd: fd) }
+}
+
+/// One BPF_PROG_TEST_RUN result.
+public struct TestRunResult: Sendable, Equatable {
+    /// The program's return value (XDP action or TC action).
+    public var returnValue: UInt32
+    /// Mean nanoseconds per repetition as the kernel measured it.
+    public var durationNanoseconds: UInt32
+    /// The packet as the program left it.
+    public var packetOut: [UInt8]
+}
+
+extension BPFProgram {
+    /// Runs the program once per `repeat` on a copy of `packet` inside the kernel
+    /// (BPF_PROG_TEST_RUN). The kernel needs at least an Ethernet header (14 bytes).
+    public func testRun(packet: [UInt8], repeat count: UInt32 = 1) throws(KernelError) -> TestRunResult {
+        guard packet.count >= 14 else {
+            throw .invalidArgument("BPF_PROG_TEST_RUN needs a packet of at least 14 bytes (an Ethernet header), got \(packet.count)")
+        }
+        guard count <= UInt32(Int32.max) else { throw .invalidArgument("repeat count \(count) is too large") }
+        // XDP may grow the packet at the head or tail: leave room so the copy out never fails.
+        let outCapacity = packet.count + 4096
+        var out = [UInt8](repeating: 0, count: outCapacity)
+        var input = packet
+        return try withZeroedOptions(bpf_test_run_opts.self, size: \.sz) { (opts) throws(KernelError) -> TestRunResult in
+            let result = input.withUnsafeMutableBytes { inBytes in
+                out.withUnsafeMutableBytes { outBytes in
+                    opts.pointee.data_in = UnsafeRawPointer(inBytes.baseAddress!)
+                    opts.pointee.data_size_in = UInt32(inBytes.count)
+                    opts.pointee.data_out = outBytes.baseAddress!
+                    opts.pointee.data_size_out = UInt32(outBytes.count)
+                    opts.pointee.repeat = Int32(max(count, 1))
+                    return bpf_prog_test_run_opts(fd, opts)
+                }
+            }
+            if result == -EINVAL && packet.count > type.testRunLinearLimit {
+                throw .invalidArgument("BPF_PROG_TEST_RUN of a TC program takes at most \(type.testRunLinearLimit) bytes, the packet has \(packet.count)")
+            }
+            try check(result, "test-running BPF program '\(name)'")
+            let size = min(Int(opts.pointee.data_size_out), outCapacity)
+            return TestRunResult(returnValue: opts.pointee.retval,
+                                 durationNanoseconds: opts.pointee.duration,
+                                 packetOut: Array(out[..<size]))
+        }
+    }
+}

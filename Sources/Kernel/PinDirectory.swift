@@ -1,0 +1,101 @@
+import CSystemLibraries
+import Foundation
+
+/// Where xdpfw attaches a program.
+public enum AttachPoint: String, CaseIterable, Sendable, Hashable {
+    case xdp
+    case tcIngress = "tc-ingress"
+    case tcEgress = "tc-egress"
+
+    /// The program type this hook runs.
+    public var programType: BPFProgramType { self == .xdp ? .xdp : .schedCLS }
+}
+
+/// `/sys/fs/bpf/xdpfw/<iface>/<hook>/`: everything xdpfw leaves behind for one hook of one
+/// interface, so `stats`, `status` and `detach` work after the applying process is gone.
+public struct PinDirectory: Hashable, Sendable {
+    public static let defaultRoot = BPFFileSystem.mountPoint + "/xdpfw"
+
+    /// Entry names xdpfw uses inside the directory.
+    public enum Entry {
+        /// The loaded program.
+        public static let program = "program"
+        /// The XDP bpf_link (TC filters live in the qdisc, they have no link).
+        public static let link = "link"
+        /// The ruleset text (`PinnedText`).
+        public static let ruleset = "ruleset"
+        /// The attachment record (`PinnedText`, `key=value` lines): what xdpfw must undo on detach.
+        public static let attachment = "attachment"
+        /// Per-rule counters (per-CPU array).
+        public static let counters = "counters"
+    }
+
+    public let root: String
+    public let interface: String
+    public let hook: AttachPoint
+
+    public init(interface: String, hook: AttachPoint, root: String = PinDirectory.defaultRoot) {
+        self.root = root
+        self.interface = interface
+        self.hook = hook
+    }
+
+    public var path: String { "\(root)/\(PinDirectory.escape(interface))/\(hook.rawValue)" }
+    public func path(of entry: String) -> String { "\(path)/\(entry)" }
+    public var exists: Bool { BPFFileSystem.exists(path) }
+    public var entries: [String] { BPFFileSystem.entries(of: path) }
+
+    /// Mounts bpffs when needed and creates the directory.
+    public func create() throws(KernelError) {
+        guard !interface.isEmpty, !interface.contains("/"), interface != ".", interface != ".." else {
+            throw .unknownInterface(interface)
+        }
+        try BPFFileSystem.makeDirectory(path)
+    }
+
+    /// Unpins everything in the directory and removes it (and the interface directory when empty).
+    public func remove() throws(KernelError) {
+        for entry in entries { try BPFFileSystem.unpin(path(of: entry)) }
+        for directory in [path, "\(root)/\(PinDirectory.escape(interface))"] where BPFFileSystem.exists(directory) {
+            if rmdir(directory) != 0 && xdpfw_errno() != ENOTEMPTY && xdpfw_errno() != ENOENT {
+                throw .from(errno: xdpfw_errno(), operation: "removing pin directory \(directory)")
+            }
+        }
+    }
+
+    /// Every hook directory under `root`, sorted by interface then hook.
+    public static func all(root: String = PinDirectory.defaultRoot) -> [PinDirectory] {
+        BPFFileSystem.entries(of: root).flatMap { name in
+            AttachPoint.allCases.compactMap { hook in
+                let directory = PinDirectory(interface: unescape(name), hook: hook, root: root)
+                return directory.exists ? directory : nil
+            }
+        }
+    }
+
+    /// bpffs refuses names containing '.', which interface names may have (eth0.100): write it
+    /// as %2E, and '%' as %25.
+    static func escape(_ interface: String) -> String {
+        interface.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: ".", with: "%2E")
+    }
+
+    static func unescape(_ name: String) -> String {
+        name.replacingOccurrences(of: "%2E", with: ".").replacingOccurrences(of: "%25", with: "%")
+    }
+
+    /// Reads the `key=value` lines pinned under `entry` (empty when absent).
+    public func record(_ entry: String = Entry.attachment) throws(KernelError) -> [String: String] {
+        guard BPFFileSystem.exists(path(of: entry)) else { return [:] }
+        var record = [String: String]()
+        for line in try PinnedText.read(at: path(of: entry)).split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            record[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        return record
+    }
+
+    public func writeRecord(_ record: [String: String], _ entry: String = Entry.attachment) throws(KernelError) {
+        let text = record.keys.sorted().map { "\($0)=\(record[$0]!)\n" }.joined()
+        try PinnedText.write(text, at: path(of: entry))
+    }
+}

@@ -1,0 +1,97 @@
+import XCTest
+import Kernel
+
+final class HookInstallerTests: XCTestCase {
+    func testApplyReplaceStatusDetachXDP() throws {
+        try skipUnlessRoot()
+        let network = try TestNetwork()
+        defer { network.close() }
+        let root = testPinRoot()
+        defer { removeTree(root) }
+        let name = network.b.interfaceName
+
+        try network.run(in: .b) {
+            let counters = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: 16, maxEntries: 2, name: "counters")
+            let first = try BPFProgram.load(type: .xdp, instructions: TinyProgram.counting(into: counters, verdict: 2), name: "first")
+            let applied = try HookInstaller.apply(program: first, maps: [PinDirectory.Entry.counters: counters],
+                                                  rulesetText: "pass udp\n", interface: name, hook: .xdp, mode: .native, root: root)
+            XCTAssertTrue(applied.isAttached)
+            XCTAssertEqual(applied.attachedProgramID, try first.info().id)
+            XCTAssertEqual(applied.xdpMode, .native)
+            XCTAssertEqual(applied.rulesetText, "pass udp\n")
+            XCTAssertEqual(applied.record["mode"], "native")
+            XCTAssertEqual(applied.directory.entries, ["attachment", "counters", "link", "program", "ruleset"])
+
+            // A wrong program type is refused before anything changes.
+            let tc = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.returning(0), name: "tc")
+            XCTAssertThrowsError(try HookInstaller.apply(program: tc, rulesetText: "", interface: name, hook: .xdp, root: root))
+            XCTAssertThrowsError(try HookInstaller.apply(program: first, rulesetText: "", interface: "nope0", hook: .xdp, root: root)) {
+                XCTAssertEqual($0 as? KernelError, .unknownInterface("nope0"))
+            }
+
+            let second = try BPFProgram.load(type: .xdp, instructions: TinyProgram.returning(1), name: "second")
+            let replaced = try HookInstaller.apply(program: second, rulesetText: "drop\n", interface: name, hook: .xdp, root: root)
+            XCTAssertEqual(replaced.attachedProgramID, try second.info().id)
+            XCTAssertEqual(replaced.program?.name, "second")
+            XCTAssertEqual(replaced.rulesetText, "drop\n")
+            XCTAssertEqual(replaced.xdpMode, .native, "auto keeps the mode of the link it updates")
+            XCTAssertEqual(replaced.directory.entries, ["attachment", "link", "program", "ruleset"], "unused maps are unpinned")
+
+            let all = HookInstallation.all(root: root)
+            XCTAssertEqual(all.map(\.interface), [name])
+            XCTAssertEqual(HookInstallation.find(interface: name, hook: .xdp, root: root)?.isAttached, true)
+            XCTAssertNil(HookInstallation.find(interface: name, hook: .tcIngress, root: root))
+        }
+        // From the host namespace the pins still tell what runs where.
+        let seen = try XCTUnwrap(HookInstallation.find(interface: name, hook: .xdp, root: root))
+        XCTAssertTrue(seen.isAttached)
+        XCTAssertEqual(seen.program?.name, "second")
+        XCTAssertEqual(seen.xdpMode, .native)
+        XCTAssertEqual(seen.rulesetText, "drop\n")
+
+        try network.run(in: .b) {
+
+            XCTAssertTrue(try HookInstaller.detach(interface: name, hook: .xdp, root: root))
+            XCTAssertFalse(try HookInstaller.detach(interface: name, hook: .xdp, root: root))
+            XCTAssertEqual(try XDPAttachment.query(try NetworkInterface(name: name)).programID, 0)
+            XCTAssertEqual(HookInstallation.all(root: root).count, 0)
+        }
+    }
+
+    func testTCIngressAndEgressShareTheQdiscTheyCreated() throws {
+        try skipUnlessRoot()
+        let network = try TestNetwork()
+        defer { network.close() }
+        let root = testPinRoot()
+        defer { removeTree(root) }
+        let name = network.a.interfaceName
+
+        try network.run(in: .a) {
+            let interface = try NetworkInterface(name: name)
+            let pass = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.returning(0), name: "pass")
+            let ingress = try HookInstaller.apply(program: pass, rulesetText: "in\n", interface: name, hook: .tcIngress, root: root)
+            XCTAssertEqual(ingress.record["clsact"], "created")
+            XCTAssertTrue(ingress.isAttached)
+            let egress = try HookInstaller.apply(program: pass, rulesetText: "out\n", interface: name, hook: .tcEgress, root: root)
+            XCTAssertEqual(egress.record["clsact"], "created", "the qdisc came from xdpfw's ingress apply")
+            let again = try HookInstaller.apply(program: pass, rulesetText: "in 2\n", interface: name, hook: .tcIngress, root: root)
+            XCTAssertEqual(again.rulesetText, "in 2\n")
+            XCTAssertEqual(again.record["clsact"], "created")
+
+            XCTAssertTrue(try HookInstaller.detach(interface: name, hook: .tcIngress, root: root))
+            XCTAssertEqual(try TCAttachment(interface: interface, direction: .egress).programID(), try pass.info().id,
+                           "egress keeps running: the qdisc stays")
+            XCTAssertTrue(try HookInstaller.detach(interface: name, hook: .tcEgress, root: root))
+            XCTAssertTrue(try TCAttachment.createClsact(on: interface), "the last detach removed the qdisc xdpfw made")
+            try TCAttachment.destroyClsact(on: interface)
+
+            // A qdisc that was there before xdpfw stays.
+            XCTAssertTrue(try TCAttachment.createClsact(on: interface))
+            let kept = try HookInstaller.apply(program: pass, rulesetText: "", interface: name, hook: .tcEgress, root: root)
+            XCTAssertEqual(kept.record["clsact"], "existing")
+            try HookInstaller.detach(interface: name, hook: .tcEgress, root: root)
+            XCTAssertFalse(try TCAttachment.createClsact(on: interface))
+            XCTAssertEqual(HookInstallation.all(root: root).count, 0)
+        }
+    }
+}
