@@ -1,109 +1,115 @@
+import ClassicBPF
+import DifferentialTesting
+import FilterCompiler
 import Foundation
+import Kernel
 import XCTest
-@testable import FilterCompiler
 
-/// Our optimizer against libpcap's, on libpcap's own unoptimized programs for the corpus
-/// expressions: same verdicts on the corpus captures and built packets, and no longer.
+/// Our optimizer against libpcap's, on libpcap's own unoptimized programs: lift
+/// `pcap_compile(optimize=0)` into blocks, optimize, lay out, and compare with
+/// `pcap_compile(optimize=1)` — the same verdicts from libpcap's `bpf_filter` on the corpus
+/// captures (whole and cut short), never longer, and ideally the same text.
 final class OptimizerLibpcapTests: XCTestCase {
-    static let corpus = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/corpus")
+    struct Comparison {
+        var expression: String
+        var ours: [ClassicInstruction]
+        var theirs: [ClassicInstruction]
+    }
 
     func testCorpusExpressionsAgainstLibpcapOptimizer() throws {
-        let expressionsFile = Self.corpus.appendingPathComponent("filters/accept-en10mb.tsv")
-        guard let table = try? String(contentsOf: expressionsFile, encoding: .utf8) else {
-            throw XCTSkip("corpus not found at \(Self.corpus.path)")
-        }
-        guard let tcpdump = ["/usr/bin/tcpdump", "/usr/sbin/tcpdump"].first(where: FileManager.default.isExecutableFile) else {
-            throw XCTSkip("tcpdump is not installed")
-        }
-        let packets = try capturedPackets() + builtPackets()
-        var compared = 0, notLonger = 0, sameLength = 0, accepted = 0, sameGraph = 0
-        var differentGraph: [String] = []
-        var longer: [String] = []
-        for line in table.split(separator: "\n") where !line.hasPrefix("#") {
-            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
-            guard fields.count >= 2 else { continue }
-            let expression = String(fields[1])
-            guard let plain = run(tcpdump, ["-O", "-ddd", expression]).flatMap(OptimizerLifting.program),
-                  let theirs = run(tcpdump, ["-ddd", expression]) else { continue }
-            guard let theirProgram = OptimizerLifting.program(theirs) else { continue }
+        guard Corpus.directory != nil else { throw XCTSkip(Corpus.missingMessage) }
+        let packets = Self.packets()
+        var comparisons: [Comparison] = []
+        var optimizing: TimeInterval = 0
+        for expression in Corpus.acceptedExpressions.map(\.text) + Self.moreExpressions {
+            guard case let .success(plain) = Libpcap.compile(expression, optimize: false),
+                  case let .success(theirs) = Libpcap.compile(expression, optimize: true),
+                  let lifted = ClassicLifter.lift(plain) else { continue }
             let started = Date()
-            let ours = Optimizer.optimize(plain)
-            XCTAssertLessThan(Date().timeIntervalSince(started), 1, "optimizing \(expression) is slow")
-            compared += 1
-            let ourLength = OptimizerLifting.length(ours)
-            if ourLength <= theirs.count { notLonger += 1 } else { longer.append("\(expression): \(ourLength) > \(theirs.count)") }
-            if ourLength == theirs.count { sameLength += 1 } else if ourLength < theirs.count { print("  shorter: \(expression): \(ourLength) < \(theirs.count)") }
-            if OptimizerLifting.sameGraph(ours, theirProgram) { sameGraph += 1 } else { differentGraph.append(expression) }
-            for packet in packets {
-                let machine = OptimizerMachine(packet: packet, wireLength: UInt32(packet.count))
-                let expected = machine.run(theirProgram).verdict, actual = machine.run(ours).verdict
-                if expected != 0 { accepted += 1 }
+            let optimized = Optimizer.optimize(lifted)
+            let seconds = Date().timeIntervalSince(started)
+            optimizing += seconds
+            XCTAssertLessThan(seconds, 1, "optimizing \(expression) is slow")
+            let ours = ClassicCodeGenerator.generate(optimized)
+            if ProcessInfo.processInfo.environment["OPTIMIZER_SHOW"] == expression {
+                print(ClassicPrinter.format(ours, as: .assembly))
+            }
+            comparisons.append(Comparison(expression: expression, ours: ours, theirs: theirs))
+            // The same instructions give the same verdicts; only the others need running.
+            for (packet, wireLength) in packets where ours != theirs {
+                let expected = Libpcap.filter(theirs, packet: packet, wireLength: wireLength)
+                let actual = Libpcap.filter(ours, packet: packet, wireLength: wireLength)
                 if expected != actual {
-                    XCTFail("\(expression): \(actual) where libpcap's optimized program says \(expected) on \(packet.count) bytes \(packet.prefix(64))\n\(describe(ours))")
+                    XCTFail("""
+                        '\(expression)': \(actual) where libpcap's optimized program says \(expected) on \(packet.count) \
+                        bytes (wire \(wireLength)) \(packet.prefix(64))
+                        ours:
+                        \(ClassicPrinter.format(ours, as: .assembly))libpcap:
+                        \(ClassicPrinter.format(theirs, as: .assembly))
+                        """)
                     break
                 }
             }
         }
-        let percent = compared == 0 ? 0 : 100 * notLonger / compared
-        print("optimizer: \(packets.count) packets, \(accepted) acceptances; \(compared) expressions, \(percent)% no longer than libpcap, \(sameLength) the same length")
-        print("optimizer: \(sameGraph) expressions optimize to the same graph as libpcap's")
-        for entry in longer { print("  longer: \(entry)") }
-        for entry in differentGraph { print("  different graph: \(entry)") }
-        XCTAssertGreaterThan(compared, 300)
-        XCTAssertGreaterThanOrEqual(percent, 50)
-    }
-
-    func run(_ tool: String, _ arguments: [String]) -> [OptimizerLifting.Instruction]? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let text = String(data: data, encoding: .utf8) else { return nil }
-        let lines = text.split(separator: "\n").dropFirst()
-        return lines.compactMap { line in
-            let numbers = line.split(separator: " ").compactMap { UInt32($0) }
-            guard numbers.count == 4 else { return nil }
-            return OptimizerLifting.Instruction(code: UInt16(numbers[0]), jt: UInt8(numbers[1]), jf: UInt8(numbers[2]), k: numbers[3])
+        let longer = comparisons.filter { $0.ours.count > $0.theirs.count }
+        let different = comparisons.filter { ClassicPrinter.format($0.ours, as: .assembly) != ClassicPrinter.format($0.theirs, as: .assembly) }
+        let sameInstructions = comparisons.filter { $0.ours == $0.theirs }.count
+        let notLonger = 100 * Double(comparisons.count - longer.count) / Double(max(comparisons.count, 1))
+        let identical = 100 * Double(comparisons.count - different.count) / Double(max(comparisons.count, 1))
+        print("optimizer: \(comparisons.count) expressions against libpcap's optimizer on \(packets.count) packets, \(Int(optimizing * 1000)) ms optimizing")
+        print(String(format: "optimizer: %.1f%% no longer than libpcap, %.1f%% identical -d text, %d of them identical instructions", notLonger, identical, sameInstructions))
+        for comparison in longer { print("  longer: '\(comparison.expression)' \(comparison.ours.count) > \(comparison.theirs.count)") }
+        for comparison in different where comparison.ours.count <= comparison.theirs.count {
+            print("  different: '\(comparison.expression)' \(comparison.ours.count) vs \(comparison.theirs.count)")
         }
+        XCTAssertGreaterThan(comparisons.count, 400)
+        XCTAssertGreaterThanOrEqual(notLonger, 99)
+        XCTAssertGreaterThanOrEqual(identical, 97)
     }
 
-    /// The captured bytes of every packet in the corpus captures (classic pcap files).
-    func capturedPackets() throws -> [[UInt8]] {
-        let folder = Self.corpus.appendingPathComponent("pcap")
-        var packets: [[UInt8]] = []
-        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() {
-            let bytes = [UInt8](try Data(contentsOf: folder.appendingPathComponent(name)))
-            guard bytes.count >= 24 else { continue }
-            let bigEndian = bytes[0] == 0xa1
-            func word(_ at: Int) -> Int {
-                let b = bytes[at..<at + 4].map(Int.init)
-                return bigEndian ? b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3] : b[3] << 24 | b[2] << 16 | b[1] << 8 | b[0]
-            }
-            var offset = 24
-            while offset + 16 <= bytes.count {
-                let captured = word(offset + 8)
-                guard captured >= 0, offset + 16 + captured <= bytes.count else { break }
-                packets.append(Array(bytes[(offset + 16)..<(offset + 16 + captured)]))
-                offset += 16 + captured
+    /// The corpus packets as captured, and a sample of them cut short at header boundaries
+    /// (wire length = captured length, as the XDP/TC hooks see them).
+    static func packets() -> [([UInt8], UInt32)] {
+        let captured = Corpus.captures.packets.map(\.packet)
+        var result = captured.map { ($0.bytes, $0.wireLength) }
+        for (index, packet) in captured.enumerated() where index % 20 == 0 {
+            result.append((packet.bytes, UInt32(packet.bytes.count)))
+            for cut in [0, 10, 14, 18, 20, 24, 34, 38, 40, 54, 58, 60] where cut < packet.bytes.count {
+                result.append((Array(packet.bytes.prefix(cut)), UInt32(cut)))
             }
         }
-        return packets
+        return result
     }
 
-    /// Every corpus packet cut short at a few lengths, so truncation is exercised everywhere.
-    func builtPackets() throws -> [[UInt8]] {
-        let samples = try capturedPackets().enumerated().filter { $0.offset % 25 == 0 }.map(\.element)
-        return samples.flatMap { packet in [14, 20, 24, 34, 40, 54, 60].filter { $0 < packet.count }.map { Array(packet.prefix($0)) } }
-    }
-
-    func describe(_ program: FilterProgram) -> String {
-        program.blocks.enumerated().map { "\($0.offset): \($0.element.statements) \($0.element.terminator)" }.joined(separator: "\n")
-    }
+    static let moreExpressions = [
+        "tcp port 80", "tcp port 80 or tcp port 443", "port 53 and not host 10.0.0.1", "host 1.2.3.4 and port 22",
+        "net 10.0.0.0/8 and not net 10.1.0.0/16", "src net 192.168.0.0/16 or dst net 172.16.0.0/12",
+        "ip and (tcp or udp)", "ip6 and (tcp or udp)", "tcp or udp or icmp", "not ip and not ip6 and not arp",
+        "tcp[tcpflags] & tcp-syn != 0", "tcp[tcpflags] & (tcp-syn|tcp-ack) = tcp-syn", "tcp[13] & 3 = 0",
+        "icmp[icmptype] = icmp-echo", "icmp[icmptype] != icmp-echo and icmp[icmptype] != icmp-echoreply",
+        "ip[2:2] & 3 = 1", "ip[0] & 0xf > 5", "ip[6:2] & 0x1fff = 0", "len > 100", "len <= 64 and udp",
+        "greater 100", "less 60", "ip[0] = ip[1]", "ip[0] > ip[1] or ip[2] < ip[3]", "ip[0] + 1 = 5",
+        "ip[0] * 2 - 3 / 1 = 7", "ip[1] % 3 = 1", "ip[0] ^ 5 = 1", "ip[0] << 2 = 8", "ip[0] >> 1 = 2", "-ip[0] = 4",
+        "tcp[0:2] > 1023 and tcp[2:2] < 1024", "udp[8] = 1 and udp[9] = 2", "ip6[6] = 17", "ip6[40] = 1 and tcp",
+        "vlan and ip", "vlan 100 and tcp port 80", "vlan and vlan and udp", "mpls and ip", "pppoes and ip",
+        "pppoes 3 and udp port 53", "ether broadcast", "ether multicast", "ip broadcast", "ip multicast",
+        "ip6 multicast", "ether src 1:2:3:4:5:6 and ip", "arp or rarp", "ip proto 47 or ip6 proto 47",
+        "ip6 protochain 6", "ip protochain 17", "protochain 6 and port 80", "tcp src port 1024 and tcp dst port 80",
+        "portrange 1000-2000 and not port 1500", "udp and (port 67 or port 68)", "inbound", "outbound",
+        "ifindex 3", "ip and ip[8] < 5 and (tcp or icmp)", "not tcp", "not (tcp and port 80)",
+        "(tcp port 80 or udp port 53) and not host 8.8.8.8", "ip host 1.1.1.1 or ip6 host ::1",
+        "ether proto 0x88cc or ether proto 0x8100", "udp port 4789 and udp[8] & 8 != 0", "vxlan", "vxlan 5",
+        "tcp[20] = 0x16 and tcp[25] = 1", "ip[9] = 6 and ip[6:2] & 0x1fff = 0 and tcp[13] = 2",
+        "icmp6 and ip6[40] = 135", "icmp6[icmp6type] = icmp6-echo", "len >= 40 and len <= 1500",
+        "ether[0] & 1 = 0 and ip", "link[12:2] = 0x800 and ip[9] = 1", "tcp and (tcp[tcpflags] & tcp-fin != 0 or tcp[tcpflags] & tcp-rst != 0)",
+        "sctp or dccp", "ah or esp", "igmp or pim", "ip and not (src net 10.0.0.0/8 or dst net 10.0.0.0/8)",
+        "ip[100] & 0 = 0", "ether[100] = 1 or not ether[100] = 1", "ip or ether[100] * 0 = 0",
+        "udp[len - 1] = 0", "port 80 or port 443", "host 1.2.3.4 or host 5.6.7.8", "src host 1.2.3.4 or dst host 5.6.7.8",
+        "tcp dst port 22 or tcp dst port 80 or tcp dst port 443", "udp port 53 or udp port 123", "port 53 or port 123 or port 67",
+        "net 10.0.0.0/8 or net 192.168.0.0/16", "tcp and (port 22 or port 80)", "(tcp or udp) and port 53",
+        "ip6 and tcp port 80", "icmp or icmp6", "arp or icmp", "tcp dst portrange 8000-9000 or udp dst port 514", "tcp and ip[9] = 6", "ip[9] = 6 and tcp", "ip[9] = 6 and ip[9] = 6",
+        "ip[6:2] & 0x1fff = 0 and ip[6:2] & 0x1fff = 0", "ip[9] - 6 = 0 and ip[9] = 6", "ip and ip[9] = 17 and udp",
+        "tcp[13] & 2 != 0 and tcp[13] & 2 != 0", "tcp[tcpflags] & tcp-syn != 0 and tcp[13] & 2 = 2", "ip[0] - 3 - 7 = 0", "ip[0] + 1 + 2 = 5", "ip[0] - 3 > 7", "ip[0] * 2 + 3 = 7",
+        "ip[0] & 3 & 5 = 1", "ip[0] - ip[1] = 0", "ip[0] - ip[1] = 3", "ip[0] & ip[1] = 0", "ip[0] | 1 = 1", "tcp[tcp[12] >> 4] = 1", "ip[ip[0] & 0xf] = 4", "ether[len - 4:4] = 0",
+    ]
 }

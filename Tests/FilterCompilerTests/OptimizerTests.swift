@@ -87,7 +87,7 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(Optimizer.optimize(badSlot), badSlot)
     }
 
-    /// A loop (as `protochain` builds) survives and still computes the same thing.
+    /// A program with a loop (as `protochain` builds) is left as it is, as libpcap leaves it.
     func testLoopIsKept() {
         // X walks 0, 2, 4, ... until packet[X] == 0; accept when it stops before offset 10.
         let program = FilterProgram(blocks: [
@@ -98,8 +98,7 @@ final class OptimizerTests: XCTestCase {
             Block(terminator: .verdict(0)),
             Block(terminator: .verdict(65535)),
         ], entry: 0)
-        let optimized = Optimizer.optimize(program)
-        assertSameVerdicts(program, optimized, packets: packets(seed: 4, count: 300))
+        XCTAssertEqual(Optimizer.optimize(program), program)
     }
 
     /// Random acyclic programs: the optimized program gives the same verdict on every packet

@@ -16,13 +16,21 @@ enum BranchFolding {
         let entryFacts = facts(graph, flow)
         var changed = false
 
-        // A block whose own test is known on entry: both arms go where the test goes.
+        // A test of a constant: both arms go where the test goes. The block keeps its
+        // constant load and its (now idle) comparison, as libpcap's optimizer leaves them.
         for id in flow.order {
             guard case let .branch(condition, operand, ifTrue, ifFalse) = graph.blocks[id].terminator,
                   ifTrue != ifFalse, let test = flow.tests[id],
-                  let outcome = decide(test, entryFacts[id], &flow.table) else { continue }
+                  let outcome = decideByConstants(test, flow.table) else { continue }
             let target = outcome ? ifTrue : ifFalse
             graph.blocks[id].terminator = .branch(condition, operand, ifTrue: target, ifFalse: target)
+            changed = true
+        }
+        // A program that starts with such a block starts where it leads, when that block
+        // reads nothing the first one computed.
+        if let next = graph.blocks[graph.entry].onlySuccessor, next != graph.entry,
+           liveness.liveIn[next] == LocationSet() {
+            graph.entry = next
             changed = true
         }
 
@@ -43,23 +51,25 @@ enum BranchFolding {
         return changed
     }
 
-    /// Follows the edge from `source` into `target` past every block whose test `known` decides.
+    /// Follows the edge from `source` into `target` past every block whose test `known` decides,
+    /// and returns the furthest block where skipping the blocks in between changes nothing the
+    /// block reads.
     static func thread(from source: BlockID, to target: BlockID, _ known: Facts, _ graph: FlowGraph,
                        _ flow: inout ValueFlow, _ liveness: Liveness) -> BlockID {
         var current = target
+        var landing = target
         var known = known
         for _ in 0..<graph.blocks.count {
             guard current != source,
-                  case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[current].terminator,
+                  case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[current].terminator, ifTrue != ifFalse,
                   let test = flow.tests[current],
-                  let outcome = decide(test, known, &flow.table) else { break }
+                  let outcome = decideByFacts(test, known, flow.table) else { break }
             let next = outcome ? ifTrue : ifFalse
-            // Skipping the block's statements must not change what the next block reads.
-            guard agree(flow.exitState[source], flow.exitState[current], on: liveness.liveIn[next]) else { break }
             known[test] = outcome
+            if agree(flow.exitState[source], flow.exitState[current], on: liveness.liveIn[next]) { landing = next }
             current = next
         }
-        return current
+        return landing
     }
 
     /// Whether two states hold the same known values in every location of `locations`.
@@ -71,11 +81,14 @@ enum BranchFolding {
         return true
     }
 
-    /// The outcome of `test` if `known` or arithmetic settles it.
-    static func decide(_ test: Test, _ known: Facts, _ table: inout ValueTable) -> Bool? {
-        if let a = table.constant(test.a), let b = table.constant(test.operand) {
-            return evaluate(test.condition, a, b)
-        }
+    /// The outcome of a comparison of two constants.
+    static func decideByConstants(_ test: Test, _ table: ValueTable) -> Bool? {
+        guard let a = table.constant(test.a), let b = table.constant(test.operand) else { return nil }
+        return evaluate(test.condition, a, b)
+    }
+
+    /// The outcome of `test` if the facts known settle it.
+    static func decideByFacts(_ test: Test, _ known: Facts, _ table: ValueTable) -> Bool? {
         if let outcome = known[test] { return outcome }
         // A value equal to one constant differs from every other.
         if test.condition == .equal, let k = table.constant(test.operand) {

@@ -3,6 +3,12 @@
 struct FlowGraph {
     var blocks: [Block]
     var entry: BlockID
+    /// Value numbers stay the same for the whole optimization, so facts can outlive a round.
+    var values = ValueTable()
+    /// Branches a peephole rewrote (`sub #k; jeq #0` → `jeq #k`) keep the identity of the test
+    /// they were: libpcap's optimizer lets such a test decide only the same rewritten test, and
+    /// be decided only by it, never by a plain `jeq #k` of the same field.
+    var foldedTests: [BlockID: Test] = [:]
 
     /// Nil when a block names a successor that does not exist: such a program is returned
     /// untouched rather than guessed at.
@@ -95,6 +101,11 @@ extension Block {
         case .verdict:
             break
         }
+    }
+
+    var isVerdict: Bool {
+        if case .verdict = terminator { return statements.isEmpty }
+        return false
     }
 
     /// Where control goes next no matter what A holds, when that is so.

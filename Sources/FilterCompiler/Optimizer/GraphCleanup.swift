@@ -40,17 +40,20 @@ extension FlowGraph {
     }
 
     /// A block whose only way on leads to a block nobody else enters takes that block's
-    /// statements and ending.
+    /// statements and ending (unless that block is a bare verdict).
     mutating func absorbSoleSuccessors() -> Bool {
         var changed = false
         let order = reversePostorder()
         let predecessors = predecessors(of: order)
         var absorbed = [Bool](repeating: false, count: blocks.count)
         for id in order where !absorbed[id] {
+            // A verdict is not pulled up: a decided test of a constant stays in front of it.
             guard let next = blocks[id].onlySuccessor, next != id, next != entry, !absorbed[next],
+                  !blocks[next].isVerdict,
                   predecessors[next].allSatisfy({ $0 == id }) else { continue }
             blocks[id].statements += blocks[next].statements
             blocks[id].terminator = blocks[next].terminator
+            foldedTests[id] = foldedTests[next]
             absorbed[next] = true
             changed = true
         }

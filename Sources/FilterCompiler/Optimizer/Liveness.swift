@@ -53,16 +53,18 @@ extension Statement {
     }
 }
 
-extension Terminator {
-    /// The registers the ending reads; a branch whose arms agree reads nothing.
-    var uses: LocationSet {
-        switch self {
-        case let .branch(_, operand, ifTrue, ifFalse):
-            if ifTrue == ifFalse { return LocationSet() }
-            return operand == .x ? LocationSet.a.union(.x) : .a
-        case .jump, .verdict:
-            return LocationSet()
+extension Block {
+    /// The registers the ending reads. A branch whose arms agree reads nothing — except after
+    /// a constant load in the same block: that is a test of a constant that was decided, and
+    /// the constant stays, as libpcap's optimizer leaves it.
+    var endUses: LocationSet {
+        guard case let .branch(_, operand, ifTrue, ifFalse) = terminator else { return LocationSet() }
+        if ifTrue == ifFalse {
+            let lastA = statements.last { $0.definition.contains(.a) }
+            guard case .loadConstant = lastA else { return LocationSet() }
+            return .a
         }
+        return operand == .x ? LocationSet.a.union(.x) : .a
     }
 }
 
@@ -85,7 +87,7 @@ struct Liveness {
                 var live = LocationSet()
                 for successor in block.successors { live = live.union(liveIn[successor]) }
                 liveOut[id] = live
-                live = live.union(block.terminator.uses)
+                live = live.union(block.endUses)
                 for statement in block.statements.reversed() {
                     live = live.subtracting(statement.definition).union(statement.uses)
                 }
@@ -108,7 +110,7 @@ enum DeadStatements {
         var changed = false
         for id in order {
             let block = graph.blocks[id]
-            var live = liveness.liveOut[id].union(block.terminator.uses)
+            var live = liveness.liveOut[id].union(block.endUses)
             var kept: [Statement] = []
             for statement in block.statements.reversed() {
                 guard live.contains(statement.definition) else { changed = true; continue }

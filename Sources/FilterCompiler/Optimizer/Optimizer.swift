@@ -12,11 +12,14 @@
 ///    `ld #c; add x; tax; ldb [x+k]` → `ldb [x+k+c]`;
 /// 4. branches: a test whose outcome is already known on an edge (the same value was tested
 ///    on every path to it, or it compares two constants) is jumped over;
-/// 5. graph cleanup: empty pass-through blocks are bypassed, identical blocks shared and
+/// 5. chains of alternatives (or conjuncts) test the same field one after another;
+/// 6. graph cleanup: empty pass-through blocks are bypassed, identical blocks shared and
 ///    unreachable ones dropped.
 ///
-/// Loops (`protochain`'s back edge) are kept: nothing is assumed about a value when control
-/// arrives over a back edge.
+/// A program with a `.jump` (`protochain`'s loop, `geneve`'s shared tail) is returned as it is:
+/// libpcap does not optimize those programs either, so this keeps both the text and the
+/// verdicts on short packets the same as libpcap's. (The passes themselves cope with loops:
+/// nothing is assumed about a value when control arrives over a back edge.)
 public enum Optimizer {
     /// Rounds are cheap (the graphs have tens of blocks); the limit only guards against a pass
     /// pair undoing each other forever.
@@ -24,12 +27,14 @@ public enum Optimizer {
 
     public static func optimize(_ program: FilterProgram) -> FilterProgram {
         guard var graph = FlowGraph(program) else { return program }
+        if graph.blocks.contains(where: { if case .jump = $0.terminator { true } else { false } }) { return program }
         for _ in 0..<roundLimit {
             var changed = false
             changed = ValueNumbering.run(&graph) || changed
             changed = DeadStatements.run(&graph) || changed
             changed = Peephole.run(&graph) || changed
             changed = BranchFolding.run(&graph) || changed
+            changed = ChainReordering.run(&graph) || changed
             changed = graph.simplify() || changed
             if !changed { break }
         }

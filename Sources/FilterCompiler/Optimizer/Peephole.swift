@@ -2,25 +2,32 @@
 /// behind are not read afterwards.
 enum Peephole {
     static func run(_ graph: inout FlowGraph) -> Bool {
-        let order = graph.reversePostorder()
-        let liveness = Liveness(graph, order: order)
         var changed = false
+        let flow = ValueFlow(rewriting: &graph, changed: &changed)
+        let order = flow.order
+        let liveness = Liveness(graph, order: order)
         for id in order {
-            if foldComparison(&graph.blocks[id], liveOut: liveness.liveOut[id]) { changed = true }
+            let test = flow.tests[id]
+            if foldComparison(&graph.blocks[id], liveOut: liveness.liveOut[id]) {
+                changed = true
+                if graph.foldedTests[id] == nil { graph.foldedTests[id] = test }
+            }
             if foldIndexOffsets(&graph.blocks[id], liveOut: liveness.liveOut[id]) { changed = true }
         }
         return changed
     }
 
-    /// `sub k; jeq #0` → `jeq k`, and `and #k; jeq #0` → `jset #k` with the arms swapped,
-    /// when nothing after the branch reads A.
+    /// `sub x; jeq #0` → `jeq x`, `sub #k; jeq #c` → `jeq #(c+k)`, and `and #k; jeq #0` →
+    /// `jset #k` with the arms swapped, when nothing after the branch reads A.
     static func foldComparison(_ block: inout Block, liveOut: LocationSet) -> Bool {
-        guard case let .branch(.equal, .constant(0), ifTrue, ifFalse) = block.terminator, ifTrue != ifFalse,
+        guard case let .branch(.equal, .constant(c), ifTrue, ifFalse) = block.terminator, ifTrue != ifFalse,
               !liveOut.contains(.a), let last = block.statements.last else { return false }
         switch last {
-        case let .arithmetic(.subtract, operand):
-            block.terminator = .branch(.equal, operand, ifTrue: ifTrue, ifFalse: ifFalse)
-        case let .arithmetic(.and, .constant(mask)):
+        case let .arithmetic(.subtract, .constant(k)):
+            block.terminator = .branch(.equal, .constant(c &+ k), ifTrue: ifTrue, ifFalse: ifFalse)
+        case .arithmetic(.subtract, .x) where c == 0:
+            block.terminator = .branch(.equal, .x, ifTrue: ifTrue, ifFalse: ifFalse)
+        case let .arithmetic(.and, .constant(mask)) where c == 0:
             block.terminator = .branch(.bitsSet, .constant(mask), ifTrue: ifFalse, ifFalse: ifTrue)
         default:
             return false
@@ -63,6 +70,6 @@ enum Peephole {
             if statement.uses.contains(.x) { return true }
             if statement.definition.contains(.x) { return false }
         }
-        return block.terminator.uses.contains(.x) || liveOut.contains(.x)
+        return block.endUses.contains(.x) || liveOut.contains(.x)
     }
 }

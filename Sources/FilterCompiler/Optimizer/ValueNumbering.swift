@@ -9,7 +9,7 @@ struct Test: Hashable {
 /// What every register holds at the start and end of every reachable block, found by visiting
 /// the blocks in reverse postorder. A block entered over a loop's back edge starts knowing nothing.
 struct ValueFlow {
-    var table = ValueTable()
+    var table: ValueTable
     let order: [BlockID]
     let predecessors: [[BlockID]]
     var entryState: [MachineState]
@@ -20,6 +20,8 @@ struct ValueFlow {
     /// Analyses `graph`, rewriting its statements to cheaper equivalents on the way; `changed`
     /// tells whether a statement was rewritten or deleted.
     init(rewriting graph: inout FlowGraph, changed: inout Bool) {
+        table = graph.values
+        defer { graph.values = table }
         order = graph.reversePostorder()
         predecessors = graph.predecessors(of: order)
         entryState = Array(repeating: .unknown, count: graph.blocks.count)
@@ -51,6 +53,7 @@ struct ValueFlow {
                 }
                 if let compared { tests[id] = Test(condition: condition, a: a, operand: compared) }
             }
+            if let folded = graph.foldedTests[id] { tests[id] = folded }
             block.statements = rewritten
             if block != graph.blocks[id] {
                 graph.blocks[id] = block
@@ -117,6 +120,13 @@ struct ValueFlow {
                 return setA(.constant(result), .loadConstant(result), &state)
             }
             guard let a = state.a else { return statement }
+            if k == 0 {
+                switch op {
+                case .add, .subtract, .or, .xor, .shiftLeft, .shiftRight: return nil
+                case .multiply, .and: return setA(.constant(0), .loadConstant(0), &state)
+                default: break
+                }
+            }
             state.a = table.number(.arithmetic(op, a, table.number(.constant(k))))
             return statement
         case .negate:

@@ -1,0 +1,86 @@
+/// Groups the tests of one value in a chain of alternatives.
+///
+/// In `host a or host b` the tests run src=a, dst=a, src=b, dst=b: every test's true arm goes to
+/// the same place, so their order does not change the verdict of a whole packet. Pulling
+/// `src=b` up behind `src=a` lets it reuse the loaded field, and the two tests of `dst` then
+/// meet as well — the order libpcap's optimizer produces. The same holds for a chain of
+/// conjuncts whose false arms all meet (`and`).
+///
+/// A test is pulled up only when its block does nothing but compute the tested value, the
+/// blocks it jumps over are entered from the chain alone, and the block after it reads nothing
+/// the pulled block leaves behind that the block before does not.
+enum ChainReordering {
+    static func run(_ graph: inout FlowGraph) -> Bool {
+        var changed = false
+        for _ in 0..<graph.blocks.count {
+            guard pullOne(&graph) else { break }
+            changed = true
+        }
+        return changed
+    }
+
+    /// Finds one test to pull up and pulls it; false when there is none.
+    static func pullOne(_ graph: inout FlowGraph) -> Bool {
+        var unchanged = false
+        let flow = ValueFlow(rewriting: &graph, changed: &unchanged)
+        let liveness = Liveness(graph, order: flow.order)
+        for head in flow.order {
+            guard case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[head].terminator, ifTrue != ifFalse,
+                  let value = flow.tests[head]?.a else { continue }
+            // Alternatives: walk the false arms, the true arms meet. Conjuncts: the reverse.
+            for alongTrue in [false, true] {
+                let shared = alongTrue ? ifFalse : ifTrue
+                let first = alongTrue ? ifTrue : ifFalse
+                var chain: [BlockID] = []
+                var previous = head
+                var current = first
+                for _ in 0..<graph.blocks.count {
+                    guard current != head, current != previous,
+                          case let .branch(_, operand, t, f) = graph.blocks[current].terminator, t != f else { break }
+                    let (meets, next) = alongTrue ? (f, t) : (t, f)
+                    guard meets == shared else { break }
+                    let block = graph.blocks[current]
+                    let testsValue = flow.tests[current]?.a == value
+                    if testsValue {
+                        guard let last = chain.last, case .constant = operand,
+                              block.statements.allSatisfy({ $0.definition == .a }),
+                              !liveness.liveIn[next].contains(.a) || flow.exitState[last].a == value else { break }
+                        pull(current, after: head, chain: chain, next: next, alongTrue: alongTrue, &graph)
+                        return true
+                    }
+                    guard flow.predecessors[current] == [previous] else { break }
+                    chain.append(current)
+                    previous = current
+                    current = next
+                }
+            }
+        }
+        return false
+    }
+
+    /// Puts a copy of `pulled`'s test (without its statements) between `head` and the chain,
+    /// and lets the chain's last block continue where `pulled` would.
+    static func pull(_ pulled: BlockID, after head: BlockID, chain: [BlockID], next: BlockID, alongTrue: Bool,
+                     _ graph: inout FlowGraph) {
+        guard case let .branch(condition, operand, t, f) = graph.blocks[pulled].terminator, let first = chain.first,
+              let last = chain.last else { return }
+        let copy = graph.blocks.count
+        let terminator: Terminator = alongTrue
+            ? .branch(condition, operand, ifTrue: first, ifFalse: f)
+            : .branch(condition, operand, ifTrue: t, ifFalse: first)
+        graph.blocks.append(Block(statements: [], terminator: terminator))
+        graph.foldedTests[copy] = graph.foldedTests[pulled]
+        graph.blocks[head].retargetArm(alongTrue: alongTrue, to: copy)
+        graph.blocks[last].retargetArm(alongTrue: alongTrue, to: next)
+    }
+}
+
+extension Block {
+    /// Points the true (or false) arm of a branch elsewhere.
+    mutating func retargetArm(alongTrue: Bool, to target: BlockID) {
+        guard case let .branch(condition, operand, ifTrue, ifFalse) = terminator else { return }
+        terminator = alongTrue
+            ? .branch(condition, operand, ifTrue: target, ifFalse: ifFalse)
+            : .branch(condition, operand, ifTrue: ifTrue, ifFalse: target)
+    }
+}
