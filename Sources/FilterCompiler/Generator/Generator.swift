@@ -92,6 +92,7 @@ struct Generator {
             }
         case .pppoeDiscovery: return try linkType(Protocols.EtherType.pppoeDiscovery)
         case let .llc(kind): return try llc(kind)
+        case let .byte(offset, op, value): return byteTest(offset, op, value)
         case .inbound: return packetDirection(outbound: false)
         case .outbound: return packetDirection(outbound: true)
         case let .interfaceIndex(index):
