@@ -137,6 +137,25 @@ final class GeneratorLibpcapTests: XCTestCase {
         print("corpus reject-en10mb: all rejected; \(sameMessage)/\(rejections.count) with libpcap's message")
     }
 
+    /// `-s`: the accept verdict returns the snap length.
+    func testSnapLength() throws {
+        var options = CompileOptions()
+        options.snapLength = 65535
+        let ours = try FilterCodeGenerator.generate(FilterParser.parse("tcp port 80"), options: options)
+        let expected = try Libpcap.compile("tcp port 80", optimize: false, snapLength: 65535).get()
+        XCTAssertEqual(ClassicCodeGenerator.generate(ours), expected)
+    }
+
+    /// tcpdump -d without an interface compiles with netmask 0, so `ip broadcast` works there.
+    func testIPBroadcastWithAKnownNetmask() throws {
+        let listing: String
+        do { listing = try TcpdumpListing.run(["-O", "-d", "ip broadcast"]) } catch { throw XCTSkip("tcpdump not runnable: \(error)") }
+        var options = CompileOptions()
+        options.netmask = 0
+        let ours = try FilterCodeGenerator.generate(FilterParser.parse("ip broadcast"), options: options)
+        XCTAssertEqual(ClassicPrinter.format(ClassicCodeGenerator.generate(ours), as: .assembly), listing)
+    }
+
     /// Errors point at the primitive that caused them.
     func testErrorRangeIsThePrimitive() throws {
         let text = "tcp and vlan 4096"
