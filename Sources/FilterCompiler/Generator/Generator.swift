@@ -99,9 +99,6 @@ struct Generator {
             return interfaceIndex(index)
         case let .unsupported(keyword):
             throw fail(Self.unsupportedMessage(keyword))
-        case .byte:
-            // Integration placeholder until the code generator implements `byte N op M`.
-            throw fail("'byte' primitives are not supported yet")
         }
     }
 
