@@ -28,7 +28,7 @@ enum ChainReordering {
         for head in flow.order {
             guard case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[head].terminator, ifTrue != ifFalse,
                   let value = flow.tests[head]?.a else { continue }
-            for (headArm, first) in [(true, ifTrue), (false, ifFalse)] {
+            for first in [ifTrue, ifFalse] {
                 // Alternatives: walk the false arms, the true arms meet. Conjuncts: the reverse.
                 for alongTrue in [false, true] {
                     guard case let .branch(_, _, t, f) = graph.blocks[first].terminator else { continue }
@@ -45,10 +45,14 @@ enum ChainReordering {
                             guard let last = chain.last, case .constant = operand,
                                   graph.blocks[current].statements.allSatisfy({ $0.definition == .a }),
                                   !liveness.liveIn[next].contains(.a) || flow.exitState[last].a == value else { break }
-                            pull(current, after: head, arm: headArm, chain: chain, next: next, alongTrue: alongTrue, &graph)
+                            pull(current, after: Set(flow.predecessors[first]), chain: chain, next: next, alongTrue: alongTrue, &graph)
                             return true
                         }
-                        guard flow.predecessors[current] == [previous] else { break }
+                        // The chain's first block may be entered from several blocks, as
+                        // long as all of them hold the value; the others only from the chain.
+                        let entries = flow.predecessors[current]
+                        guard current == first ? entries.allSatisfy({ flow.exitState[$0].a == value })
+                                               : entries == [previous] else { break }
                         chain.append(current)
                         previous = current
                         current = next
@@ -59,9 +63,9 @@ enum ChainReordering {
         return false
     }
 
-    /// Puts a copy of `pulled`'s test (without its statements) between `head` and the chain,
+    /// Puts a copy of `pulled`'s test (without its statements) between `entries` and the chain,
     /// and lets the chain's last block continue where `pulled` would.
-    static func pull(_ pulled: BlockID, after head: BlockID, arm: Bool, chain: [BlockID], next: BlockID, alongTrue: Bool,
+    static func pull(_ pulled: BlockID, after entries: Set<BlockID>, chain: [BlockID], next: BlockID, alongTrue: Bool,
                      _ graph: inout FlowGraph) {
         guard case let .branch(condition, operand, t, f) = graph.blocks[pulled].terminator, let first = chain.first,
               let last = chain.last else { return }
@@ -71,7 +75,7 @@ enum ChainReordering {
             : .branch(condition, operand, ifTrue: t, ifFalse: first)
         graph.blocks.append(Block(statements: [], terminator: terminator))
         graph.foldedTests[copy] = graph.foldedTests[pulled]
-        graph.blocks[head].retargetArm(alongTrue: arm, to: copy)
+        for entry in entries { graph.blocks[entry].retarget { $0 == first ? copy : $0 } }
         graph.blocks[last].retargetArm(alongTrue: alongTrue, to: next)
     }
 }
