@@ -116,18 +116,38 @@ final class OptimizerTests: XCTestCase {
         XCTAssertGreaterThan(shrunk, 100, "the optimizer should shrink most random programs")
     }
 
+    /// Graphs the code generator never makes — branches back to earlier blocks, self loops,
+    /// unreachable blocks — still come back quickly and mean the same.
+    func testRandomCyclicGraphsKeepTheirVerdicts() {
+        var random = SplitMix(seed: 0xc1c1e)
+        let samples = packets(seed: 7, count: 60)
+        for _ in 0..<600 {
+            var program = randomProgram(&random)
+            for id in program.blocks.indices where random.next() % 4 == 0 {
+                guard case let .branch(condition, operand, ifTrue, _) = program.blocks[id].terminator else { continue }
+                let back = Int(random.next() % UInt64(program.blocks.count))
+                program.blocks[id].terminator = .branch(condition, operand, ifTrue: ifTrue, ifFalse: back)
+            }
+            program.entry = Int(random.next() % UInt64(program.blocks.count))
+            let started = Date()
+            let optimized = Optimizer.optimize(program)
+            XCTAssertLessThan(Date().timeIntervalSince(started), 0.5)
+            if !assertSameVerdicts(program, optimized, packets: samples, stepLimit: 200) { return }
+        }
+    }
+
     // MARK: - Support
 
     func statementCount(_ program: FilterProgram) -> Int { program.blocks.reduce(0) { $0 + $1.statements.count } }
 
     @discardableResult
-    func assertSameVerdicts(_ original: FilterProgram, _ optimized: FilterProgram, packets: [[UInt8]],
+    func assertSameVerdicts(_ original: FilterProgram, _ optimized: FilterProgram, packets: [[UInt8]], stepLimit: Int = 1000,
                             file: StaticString = #filePath, line: UInt = #line) -> Bool {
         for packet in packets {
             for wire in [UInt32(packet.count), UInt32(packet.count + 100)] {
                 let machine = OptimizerMachine(packet: packet, wireLength: wire, metadata: [.vlanTag: 5, .packetType: 4])
-                let before = machine.run(original)
-                let after = machine.run(optimized)
+                let before = machine.run(original, stepLimit: stepLimit)
+                let after = machine.run(optimized, stepLimit: stepLimit)
                 if before.stoppedEarly { continue }
                 if before != after {
                     XCTFail("verdict \(after) instead of \(before) on \(packet)\noriginal: \(original)\noptimized: \(optimized)", file: file, line: line)
