@@ -142,6 +142,11 @@ public struct Assembler: Sendable {
         jump(if: .greater, dst, src, to: target)
     }
 
+    /// `may_goto target`: continue, or jump once the kernel's loop budget is spent.
+    public mutating func mayGoto(_ target: String) {
+        emit(EBPFInstruction(opcode: Opcode.mayGoto), jumpingTo: target)
+    }
+
     public mutating func call(_ helper: HelperFunction) {
         emit(EBPFInstruction(opcode: Opcode.call, immediate: helper.rawValue))
     }

@@ -46,9 +46,7 @@ public enum EBPFRulesetProgram {
         asm.load(.double, .r2, from: .r10, offset: MachineLayout.lengthSlot)
         asm.add(.r1, .r2)
         asm.store(.double, to: .r0, offset: 8, from: .r1)
-        asm.label("return")
-        asm.move(.r0, verdict)
-        asm.exit()
+        ProgramEpilogue.emitReturn(hook: hook, verdict: verdict, into: &asm)
         return try asm.assemble()
     }
 }
@@ -62,30 +60,65 @@ public enum EBPFFilterProgram {
         ProgramPrologue.emit(hook: hook, into: &asm)
         var emitter = FilterEmitter(program: filter, hook: hook, prefix: "", matchLabel: "match", noMatchLabel: "nomatch")
         emitter.emit(into: &asm)
+        let verdict = MachineLayout.index
         asm.label("nomatch")
-        asm.move(.r0, hook.returnCode(for: otherwise))
-        asm.exit()
+        asm.move(verdict, hook.returnCode(for: otherwise), width: .bits32)
+        asm.jump(to: "return")
         asm.label("match")
-        asm.move(.r0, hook.returnCode(for: onMatch))
-        asm.exit()
+        asm.move(verdict, hook.returnCode(for: onMatch), width: .bits32)
+        ProgramEpilogue.emitReturn(hook: hook, verdict: verdict, into: &asm)
         return try asm.assemble()
     }
 }
 
-/// The start of every program: the packet pointers into their registers and the frame
-/// length into its stack slot, the way the hook keeps them.
+/// The start of every program: a VLAN tag in metadata moved into the frame (where the hook
+/// keeps one) and the frame length into its slot. (Each filter loads the packet pointers.)
 enum ProgramPrologue {
     static func emit(hook: any HookContext, into asm: inout Assembler) {
         let layout = MachineLayout.self
-        asm.load(.word, layout.data, from: layout.context, offset: hook.dataOffset)
-        asm.load(.word, layout.dataEnd, from: layout.context, offset: hook.dataEndOffset)
+        if let vlan = hook.metadataVLAN {
+            asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
+            asm.load(.word, .r2, from: layout.context, offset: vlan.presentOffset)
+            asm.store(.double, to: .r10, offset: layout.vlanPresentSlot, from: .r2)
+            asm.load(.word, .r3, from: layout.context, offset: vlan.tciOffset)
+            asm.store(.double, to: .r10, offset: layout.vlanTCISlot, from: .r3)
+            asm.store(.double, to: .r10, offset: layout.vlanInlinedWord, immediate: 0)
+            asm.jump(if: .equal, .r2, 0, to: "prologue.frame")
+            // Pushing a placeholder tag moves the real one into the frame.
+            asm.move(.r2, layout.placeholderVLANProtocol)
+            asm.move(.r3, 0)
+            asm.call(.skbVLANPush)
+            asm.jump(if: .notEqual, .r0, 0, to: "prologue.frame")   // refused: the frame stays as it is
+            asm.store(.byte, to: .r10, offset: layout.vlanInlinedSlot, immediate: 1)
+            asm.label("prologue.frame")
+            asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
+        }
         switch hook.length {
         case .packetSpan:
-            asm.move(layout.address, layout.dataEnd)
-            asm.alu(.subtract, layout.address, layout.data)
+            asm.load(.word, layout.address, from: layout.context, offset: hook.dataEndOffset)
+            asm.load(.word, layout.limit, from: layout.context, offset: hook.dataOffset)
+            asm.alu(.subtract, layout.address, layout.limit)
         case let .contextField(offset):
             asm.load(.word, layout.address, from: layout.context, offset: offset)
         }
         asm.store(.double, to: .r10, offset: layout.lengthSlot, from: layout.address)
+    }
+}
+
+/// The end of every program, at label `return`: a VLAN tag the prologue moved into the frame
+/// goes back to metadata (popping the placeholder lifts it out again), then the verdict in
+/// `verdict` (a callee-saved register) is returned.
+enum ProgramEpilogue {
+    static func emitReturn(hook: any HookContext, verdict: Register, into asm: inout Assembler) {
+        asm.label("return")
+        if hook.metadataVLAN != nil {
+            asm.load(.byte, .r2, from: .r10, offset: MachineLayout.vlanInlinedSlot)
+            asm.jump(if: .equal, .r2, 0, to: "return.exit")
+            asm.load(.double, .r1, from: .r10, offset: MachineLayout.contextSlot)
+            asm.call(.skbVLANPop)
+            asm.label("return.exit")
+        }
+        asm.move(.r0, verdict)
+        asm.exit()
     }
 }

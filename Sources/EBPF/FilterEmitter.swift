@@ -31,11 +31,16 @@ struct FilterEmitter {
     }
 
     mutating func emit(into asm: inout Assembler) {
-        // Classic BPF starts with A = X = 0 and the scratch memory zeroed.
-        asm.move(a, 0, width: .bits32)
-        asm.move(x, 0, width: .bits32)
+        // Fresh packet pointers: a filter starts from the same verifier state whatever the
+        // filters before it checked, so the verifier walks each filter of a ruleset once
+        // instead of once per way out of the one before.
+        asm.load(.word, Layout.data, from: Layout.context, offset: hook.dataOffset)
+        asm.load(.word, Layout.dataEnd, from: Layout.context, offset: hook.dataEndOffset)
+        // Classic BPF starts with A = X = 0 and the scratch memory zeroed (where that can matter).
+        if !entryOverwritesA { asm.move(a, 0, width: .bits32) }
+        if readsX { asm.move(x, 0, width: .bits32) }
         for slot in usedScratchSlots { asm.store(.double, to: .r10, offset: Layout.scratchSlot(slot), immediate: 0) }
-        if hasBackwardEdge { asm.store(.double, to: .r10, offset: Layout.loopCounterSlot, immediate: 0) }
+        if hasBackwardEdge { asm.store(.double, to: .r10, offset: Layout.loopCounterWord, immediate: 0) }
         guard !order.isEmpty else { asm.jump(to: noMatchLabel); return }
         asm.jump(to: label(of: program.entry))
         for (index, block) in order.enumerated() {
@@ -82,16 +87,18 @@ struct FilterEmitter {
             }
         }
         for stub in loopStubs {
-            // A bounded loop, so the verifier can walk it to the end. X (protochain's header
-            // offset) is cut to what the verifier tracks and its lower bound forgotten, so the
-            // states of one iteration look alike and prune each other.
+            // A bounded loop the verifier can prove finite without walking every iteration:
+            // X (protochain's header offset) is cut to the range the verifier tracks for
+            // packet offsets, the iteration count lives where the verifier does not track its
+            // value, and `may_goto` lets it accept the loop once an iteration's state repeats.
             asm.label(stub.label)
             asm.jump(if: .greater, x, Int32(Layout.maximumPacketOffset), to: noMatchLabel)
             asm.alu(.and, x, Int32(Layout.maximumPacketOffset), width: .bits32)
-            asm.load(.double, Layout.address, from: .r10, offset: Layout.loopCounterSlot)
+            asm.load(.half, Layout.address, from: .r10, offset: Layout.loopCounterSlot)
             asm.add(Layout.address, 1)
-            asm.store(.double, to: .r10, offset: Layout.loopCounterSlot, from: Layout.address)
             asm.jump(if: .greater, Layout.address, Layout.loopIterationLimit, to: noMatchLabel)
+            asm.store(.half, to: .r10, offset: Layout.loopCounterSlot, from: Layout.address)
+            asm.mayGoto(noMatchLabel)
             asm.jump(to: label(of: stub.target))
         }
     }
@@ -166,6 +173,8 @@ struct FilterEmitter {
         let isShift = op == .shiftLeft || op == .shiftRight
         switch operand {
         case let .constant(k):
+            // A + 0, A - 0, A | 0, A ^ 0, A << 0, A >> 0 leave A as it is.
+            if k == 0 && [.add, .subtract, .or, .xor, .shiftLeft, .shiftRight].contains(op) { return }
             // Classic BPF returns 0 on division by zero: the rule does not match.
             if (op == .divide || op == .modulo) && k == 0 { asm.jump(to: noMatchLabel); return }
             // libpcap's bpf_filter makes a shift by 32 or more 0; the verifier refuses such shifts.
@@ -194,6 +203,8 @@ struct FilterEmitter {
             if networkOrder16 { asm.byteSwapFromBigEndian(a, bits: 16) }
         case let .constant(value):
             asm.move(a, Int32(bitPattern: value), width: .bits32)
+        case let .metadataVLANOnEntry(tci):
+            asm.load(.word, a, from: .r10, offset: tci ? Layout.vlanTCISlot : Layout.vlanPresentSlot)
         case .etherTypeFromFrame:
             let done = freshLabel("ethertype"), llc = freshLabel("llc")
             emitPacketLoad(.half, offset: 12, indexed: false, into: a, onFailure: noMatchLabel, asm: &asm)
@@ -258,6 +269,31 @@ struct FilterEmitter {
             }
         }
         return slots
+    }
+
+    /// Whether the first statement sets A without reading it, so A's start value is never seen.
+    private var entryOverwritesA: Bool {
+        guard program.blocks.indices.contains(program.entry), let first = program.blocks[program.entry].statements.first else {
+            return false
+        }
+        switch first {
+        case .loadPacket, .loadConstant, .loadLength, .loadScratch, .loadAncillary: return true
+        default: return false
+        }
+    }
+
+    /// Whether any statement or branch reads X (else its start value does not matter).
+    private var readsX: Bool {
+        order.contains { id in
+            let block = program.blocks[id]
+            if case .branch(_, .x, _, _) = block.terminator { return true }
+            return block.statements.contains { statement in
+                switch statement {
+                case .loadPacketIndexed, .storeX, .moveXToA, .arithmetic(_, .x): true
+                default: false
+                }
+            }
+        }
     }
 
     private var hasBackwardEdge: Bool {

@@ -73,6 +73,7 @@ public enum Format {
             let name = HelperFunction(rawValue: instruction.immediate).map { "bpf_\($0)#" } ?? "#"
             return "call \(name)\(instruction.immediate)"
         case Opcode.jumpAlways: return "goto \(signed(instruction.offset))"
+        case Opcode.mayGoto: return "may_goto \(signed(instruction.offset))"
         default: break
         }
         guard let condition = JumpCondition(rawValue: code & 0xf0) else { return "(bad opcode 0x\(hex2(code)))" }
@@ -97,6 +98,10 @@ public enum Format {
 
 extension HelperFunction: CustomStringConvertible {
     public var description: String {
-        switch self { case .mapLookupElement: "map_lookup_elem" }
+        switch self {
+        case .mapLookupElement: "map_lookup_elem"
+        case .skbVLANPush: "skb_vlan_push"
+        case .skbVLANPop: "skb_vlan_pop"
+        }
     }
 }

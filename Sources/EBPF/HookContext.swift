@@ -20,9 +20,27 @@ public enum AncillarySource: Hashable, Sendable {
     case contextField(offset: Int16, networkOrder16: Bool = false)
     /// A fixed value: the hook has no such metadata, and this is what it would say.
     case constant(UInt32)
+    /// The 802.1Q tag the hook found in metadata when the program started (`tci` false: 1 if
+    /// there was one, else 0; `tci` true: its TCI). See `MetadataVLAN`.
+    case metadataVLANOnEntry(tci: Bool)
     /// The Ethernet type as the Linux stack derives it (`eth_type_trans`): the type field
     /// when it is at least 0x600, else 0x0001 (Novell raw 802.3) or 0x0004 (802.2 LLC).
     case etherTypeFromFrame
+}
+
+/// Where a hook's context says that the stack took an 802.1Q tag out of the frame
+/// (`__sk_buff.vlan_present` / `vlan_tci`). Filters test VLAN tags inline, as in a capture, so a
+/// program at such a hook moves the tag back into the frame before its filters run
+/// (`bpf_skb_vlan_push` of a placeholder tag pushes the real one inline) and returns it to
+/// metadata before it exits (`bpf_skb_vlan_pop` drops the placeholder and lifts the inline tag
+/// back out): the filters see the frame as it was on the wire, and the stack gets it as it was.
+public struct MetadataVLAN: Hashable, Sendable {
+    public var presentOffset: Int16
+    public var tciOffset: Int16
+    public init(presentOffset: Int16, tciOffset: Int16) {
+        self.presentOffset = presentOffset
+        self.tciOffset = tciOffset
+    }
 }
 
 /// The differences between the places a program can run, behind one small protocol: where
@@ -37,6 +55,8 @@ public protocol HookContext: Sendable {
     var dataOffset: Int16 { get }
     var dataEndOffset: Int16 { get }
     var length: LengthSource { get }
+    /// Where the context keeps a VLAN tag taken out of the frame, nil when it cannot (XDP).
+    var metadataVLAN: MetadataVLAN? { get }
     /// The program's return value for a verdict.
     func returnCode(for verdict: Verdict) -> Int32
     func ancillary(_ field: AncillaryField) -> AncillarySource
@@ -50,6 +70,7 @@ public struct XDPHook: HookContext {
     public var dataOffset: Int16 { 0 }           // xdp_md.data
     public var dataEndOffset: Int16 { 4 }        // xdp_md.data_end
     public var length: LengthSource { .packetSpan }
+    public var metadataVLAN: MetadataVLAN? { nil }
 
     public func returnCode(for verdict: Verdict) -> Int32 {
         switch verdict { case .pass: 2 /* XDP_PASS */; case .drop: 1 /* XDP_DROP */ }
@@ -82,18 +103,22 @@ public struct TCHook: HookContext {
     public var dataOffset: Int16 { 76 }          // __sk_buff.data
     public var dataEndOffset: Int16 { 80 }       // __sk_buff.data_end
     public var length: LengthSource { .contextField(offset: 0) }   // __sk_buff.len
+    /// At ingress the stack (or the NIC) has taken an 802.1Q/802.1ad tag out of the frame
+    /// before TC runs; at egress a VLAN device with tx offload leaves it in metadata too.
+    public var metadataVLAN: MetadataVLAN? { MetadataVLAN(presentOffset: 20, tciOffset: 24) }
 
     public func returnCode(for verdict: Verdict) -> Int32 {
         switch verdict { case .pass: 0 /* TC_ACT_OK */; case .drop: 2 /* TC_ACT_SHOT */ }
     }
 
-    /// The socket buffer's own fields, the ones classic BPF's SKF_AD_* loads read.
+    /// The socket buffer's own fields, the ones classic BPF's SKF_AD_* loads read; the VLAN
+    /// fields as they were when the program started, before the tag was moved inline.
     public func ancillary(_ field: AncillaryField) -> AncillarySource {
         switch field {
         case .packetType: .contextField(offset: 4)                          // pkt_type
         case .protocolNumber: .contextField(offset: 16, networkOrder16: true) // protocol
-        case .vlanTagPresent: .contextField(offset: 20)                     // vlan_present
-        case .vlanTag: .contextField(offset: 24)                            // vlan_tci
+        case .vlanTagPresent: .metadataVLANOnEntry(tci: false)              // vlan_present
+        case .vlanTag: .metadataVLANOnEntry(tci: true)                      // vlan_tci
         case .interfaceIndex: .contextField(offset: 40)                     // ifindex
         }
     }

@@ -15,18 +15,35 @@ enum MachineLayout {
 
     /// M[slot] at r10 - 8 * (slot + 1).
     static func scratchSlot(_ slot: Int) -> Int16 { Int16(-8 * (slot + 1)) }
-    /// Iterations taken so far through a backward edge (protochain's loop), per filter.
-    static let loopCounterSlot: Int16 = -136
+    /// Iterations taken so far through a backward edge (protochain's loop), per filter: a u16
+    /// at an offset that is not 8-byte aligned, so the verifier does not track its value and
+    /// the states of successive iterations can be the same (see FilterEmitter's loop stub).
+    static let loopCounterSlot: Int16 = -134
+    /// The 8-byte slot holding it, zeroed when a filter starts.
+    static let loopCounterWord: Int16 = -136
     /// The frame length (`len`), computed once by the prologue.
     static let lengthSlot: Int16 = -144
     /// The u32 key of the counter lookup.
     static let counterKeySlot: Int16 = -148
+    /// The context pointer, kept across helper calls (hooks with a metadata VLAN tag).
+    static let contextSlot: Int16 = -160
+    /// The metadata VLAN tag on entry: present (0/1) and its TCI.
+    static let vlanPresentSlot: Int16 = -168
+    static let vlanTCISlot: Int16 = -176
+    /// Whether the prologue moved the tag inline: one byte at an unaligned offset, so the
+    /// verifier does not track its value and the tagged and untagged paths through the filters
+    /// prune each other instead of being verified twice.
+    static let vlanInlinedSlot: Int16 = -183
+    /// The 8-byte slot holding it, zeroed by the prologue.
+    static let vlanInlinedWord: Int16 = -184
+    /// `bpf_skb_vlan_push`'s protocol argument: ETH_P_8021Q in network byte order.
+    static let placeholderVLANProtocol: Int32 = 0x0081
 
     /// Loop iterations a filter may take before it gives up and does not match. protochain's
-    /// loop takes one per IPv6 extension header (or AH); 16 covers any real header chain, and
-    /// the verifier walks every iteration (23,000 instructions of its 1M budget in all for
-    /// `ip6 protochain 6`, growing with the square of the limit).
-    static let loopIterationLimit: Int32 = 16
+    /// loop takes one per IPv6 extension header (or AH). libpcap has no limit (and loops
+    /// forever on an AH header that points back at itself); 256 covers the longest chains in
+    /// the corpus (100 headers) and bounds a hostile packet to a few thousand instructions.
+    static let loopIterationLimit: Int32 = 256
 
     /// The largest packet offset the verifier tracks for packet pointers (MAX_PACKET_OFF).
     static let maximumPacketOffset: UInt64 = 0xffff

@@ -32,6 +32,10 @@ public enum Opcode {
     public static let call: UInt8 = classJump | 0x80            // BPF_CALL
     public static let exit: UInt8 = classJump | 0x90            // BPF_EXIT
     public static let jumpAlways: UInt8 = classJump | 0x00      // BPF_JA
+    /// `may_goto` (BPF_JCOND with src BPF_MAY_GOTO, kernel 6.9+): falls through until a hidden
+    /// per-run budget is spent, then jumps. The verifier treats loops through it as converging
+    /// when an iteration's state repeats, instead of walking every iteration.
+    public static let mayGoto: UInt8 = classJump | 0xe0
 
     public static func classOf(_ opcode: UInt8) -> UInt8 { opcode & 0x07 }
 }
@@ -39,6 +43,8 @@ public enum Opcode {
 /// The helper functions the generated programs call (enum bpf_func_id).
 public enum HelperFunction: Int32, Sendable {
     case mapLookupElement = 1       // bpf_map_lookup_elem
+    case skbVLANPush = 18           // bpf_skb_vlan_push
+    case skbVLANPop = 19            // bpf_skb_vlan_pop
 }
 
 public enum Register: UInt8, CaseIterable, Hashable, Sendable, CustomStringConvertible {

@@ -99,6 +99,11 @@ public enum EncapsulationKeyword: String, Hashable, Sendable, CaseIterable {
     case vlan, mpls, pppoes, geneve
 }
 
+/// The operators of `byte N op M`.
+public enum ByteOperator: String, Hashable, Sendable, CaseIterable {
+    case and = "&", or = "|", less = "<", greater = ">", equal = "="
+}
+
 /// The primitives that are not `qualifiers id`.
 public enum SpecialPrimitive: Hashable, Sendable {
     /// `[ether|ip|ip6] broadcast`
@@ -113,6 +118,10 @@ public enum SpecialPrimitive: Hashable, Sendable {
     case pppoeDiscovery
     /// `llc [i|s|u|rr|rnr|rej|ui|ua|disc|sabme|test|xid|frmr]` (subtype as written, nil when bare)
     case llc(String?)
+    /// `byte N op M`: libpcap's own test of the byte at link-layer offset N. Not the same as
+    /// `link[N] op M`: with `&` it tests `M & accumulator` without loading the byte, with `|`
+    /// it is true when `accumulator | M` is non-zero, so the compiler needs it as written.
+    case byte(offset: UInt32, ByteOperator, UInt32)
     /// `inbound`, `outbound`, `ifindex N`
     case inbound, outbound
     case interfaceIndex(UInt32)

@@ -1,0 +1,127 @@
+import FilterLanguage
+
+/// How to compile an expression.
+public struct CompileOptions: Sendable {
+    /// Run the optimizer (tcpdump's default; `-O` turns it off).
+    public var optimize = true
+    /// Bytes an accepting filter returns (`-s`).
+    public var snapLength: UInt32 = 262144
+    /// The network mask for `ip broadcast`; nil when not known (then `ip broadcast` is an
+    /// error, as with libpcap's PCAP_NETMASK_UNKNOWN). tcpdump -d without an interface uses 0.
+    public var netmask: UInt32?
+    /// Where host, network, service and protocol names are looked up.
+    public var names: any NameService = SystemFiles()
+
+    public init() {}
+}
+
+/// Syntax tree → unoptimized block graph, shaped like libpcap's before its optimizer runs.
+public enum FilterCodeGenerator {
+    public static func generate(_ expression: FilterExpression, options: CompileOptions) throws(FilterError) -> FilterProgram {
+        var generator = Generator(names: options.names, netmask: options.netmask)
+        guard let test = try generator.test(expression) else {
+            var graph = BlockGraph()
+            let accept = graph.verdict(options.snapLength)
+            return graph.program(entry: accept)
+        }
+        let accept = generator.graph.verdict(options.snapLength)
+        let reject = generator.graph.verdict(0)
+        generator.graph.connect(test.whenTrue, to: accept)
+        generator.graph.connect(test.whenFalse, to: reject)
+        return generator.graph.program(entry: test.entry)
+    }
+}
+
+/// The state of one compilation: the graph so far, the scratch slots in use, and the link
+/// layout that `vlan`, `mpls`, `pppoes` and `geneve` change for every primitive after them.
+struct Generator {
+    var graph = BlockGraph()
+    var registers = ScratchRegisters()
+    var link = LinkLayout()
+    let names: any NameService
+    let netmask: UInt32?
+    /// The primitive being compiled, for error messages.
+    var range = SourceRange(0, 0)
+
+    init(names: any NameService, netmask: UInt32?) { self.names = names; self.netmask = netmask }
+
+    func fail(_ message: String) -> FilterError { FilterError(message, at: range) }
+
+    /// Compiles an expression in source order; nil for the empty expression.
+    mutating func test(_ expression: FilterExpression) throws(FilterError) -> Fragment? {
+        switch expression {
+        case .empty:
+            return nil
+        case let .and(a, b):
+            let left = try test(a), right = try test(b)
+            guard let left, let right else { return left ?? right }
+            return graph.and(left, right)
+        case let .or(a, b):
+            let left = try test(a), right = try test(b)
+            guard let left, let right else { return left ?? right }
+            return graph.or(left, right)
+        case let .not(a, _):
+            return try test(a)?.negated
+        case let .qualified(qualifiers, identifier, _, range):
+            self.range = range
+            return try qualified(qualifiers, identifier)
+        case let .proto(qualifier, range):
+            self.range = range
+            return try protocolAbbreviation(qualifier)
+        case let .comparison(op, lhs, rhs, range):
+            self.range = range
+            return try comparison(op, lhs, rhs)
+        case let .special(primitive, range):
+            self.range = range
+            return try special(primitive)
+        }
+    }
+
+    mutating func special(_ primitive: SpecialPrimitive) throws(FilterError) -> Fragment {
+        switch primitive {
+        case let .broadcast(qualifier): return try broadcast(qualifier)
+        case let .multicast(qualifier): return try multicast(qualifier)
+        case let .less(n): return compareLength(n, .greater, negate: true)
+        case let .greater(n): return compareLength(n, .greaterOrEqual, negate: false)
+        case let .encapsulation(keyword, value):
+            switch keyword {
+            case .vlan: return try vlan(value)
+            case .mpls: return try mpls(value)
+            case .pppoes: return try pppoeSession(value)
+            case .geneve: return try geneve(value)
+            }
+        case .pppoeDiscovery: return try linkType(Protocols.EtherType.pppoeDiscovery)
+        case let .llc(kind): return try llc(kind)
+        case .inbound: return packetDirection(outbound: false)
+        case .outbound: return packetDirection(outbound: true)
+        case let .interfaceIndex(index):
+            return interfaceIndex(index)
+        case let .unsupported(keyword):
+            throw fail(Self.unsupportedMessage(keyword))
+        case .byte:
+            // Integration placeholder until the code generator implements `byte N op M`.
+            throw fail("'byte' primitives are not supported yet")
+        }
+    }
+
+    /// libpcap's message for a primitive that needs another link type.
+    static func unsupportedMessage(_ keyword: String) -> String {
+        switch keyword {
+        case "vxlan": return "can't parse filter expression: syntax error"
+        case "type", "subtype", "type/subtype": return "802.11 link-layer types supported only on 802.11"
+        case "dir": return "frame direction supported only with 802.11 headers"
+        case "action", "reason", "rnr", "srnr": return "\(keyword) supported only on PF linktype"
+        case "rulenum": return "rnr supported only on PF linktype"
+        case "srulenum": return "srnr supported only on PF linktype"
+        case "rset", "ruleset": return "ruleset supported only on PF linktype"
+        case "ifname", "on": return "ifname supported only on PF linktype"
+        case "lane", "vci", "vpi", "oam", "oamf4", "metac", "bcc", "sc", "ilmic", "connectmsg", "metaconnect":
+            return "'\(keyword)' supported only on raw ATM"
+        case "fisu", "lssu", "msu": return "'\(keyword)' supported only on MTP2"
+        case "hfisu", "hlssu", "hmsu": return "'\(keyword)' supported only on MTP2_HSL"
+        case "sio", "opc", "dpc", "sls": return "'\(keyword)' supported only on SS7"
+        case "hsio", "hopc", "hdpc", "hsls": return "'\(keyword.dropFirst())' supported only on SS7"
+        default: return "'\(keyword)' not supported on Ethernet"
+        }
+    }
+}

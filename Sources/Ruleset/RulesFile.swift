@@ -1,0 +1,138 @@
+/// The grammar of rules.conf, without the expressions' own grammar:
+///
+///     # comments start with '#', anywhere on a line
+///     policy pass                  # verdict when no rule matches: pass (default) or drop
+///     drop tcp dst port 22         # VERDICT EXPRESSION, first match wins
+///     drop udp and (port 53 or \
+///                   port 123)      # a trailing backslash continues the line
+///
+/// A backslash inside a comment does not continue a line. A line that is empty once its comment
+/// is removed ends a continued statement.
+
+import EBPF
+
+/// One rule as written in the file, before its expression is compiled.
+public struct RuleText: Hashable, Sendable {
+    /// Position among the file's rules, from 0. Users see `index + 1` ("rule 1").
+    public var index: Int
+    /// 1-based line and column of the verdict word.
+    public var line: Int
+    public var column: Int
+    public var verdict: Verdict
+    /// The expression with comments removed and continued lines joined by single spaces.
+    public var expression: String
+    /// The rule's physical lines exactly as in the file, joined with newlines.
+    public var source: String
+
+    /// The rule's number as users see it: 1 for the first rule.
+    public var number: Int { index + 1 }
+
+    /// The joined statement and where the expression starts in it, to map errors back.
+    var statement: JoinedLine
+    var expressionOffset: Int
+}
+
+/// A rules.conf file read into its policy and rule texts. Expressions are not checked yet:
+/// `Ruleset(compiling:)` does that. Useful alone to name rules (`stats`) from stored text.
+public struct RulesFile: Sendable {
+    /// The file name as given, used in messages.
+    public var file: String
+    /// What happens to a packet no rule matches; `.pass` unless the file says `policy drop`.
+    public var policy: Verdict
+    /// The 1-based line of the `policy` statement, nil when the file has none.
+    public var policyLine: Int?
+    public var rules: [RuleText]
+
+    var lines: SourceLines
+
+    /// Reads rules.conf text. Every problem in the file is reported, not only the first.
+    public static func parse(_ text: String, file: String) throws(RulesetError) -> RulesFile {
+        let (result, problems) = read(text, file: file)
+        if !problems.isEmpty { throw RulesetError(problems) }
+        return result
+    }
+
+    /// Reads what it can of the file, and the problems it found on the way.
+    static func read(_ text: String, file: String) -> (RulesFile, [RulesetDiagnostic]) {
+        let lines = SourceLines(text)
+        var result = RulesFile(file: file, policy: .pass, policyLine: nil, rules: [], lines: lines)
+        var problems: [RulesetDiagnostic] = []
+        let (statements, dangling) = lines.joinedLines()
+        for statement in statements {
+            if let problem = result.read(statement) { problems.append(problem) }
+        }
+        if let line = dangling {
+            let end = lines.lines[line - 1].utf8.count
+            problems.append(lines.diagnostic(file: file, line: line, lineOffset: max(end - 1, 0),
+                                             "the last line ends with '\\' but the file ends there: remove the backslash or finish the rule"))
+        }
+        return (result, problems)
+    }
+
+    /// Adds one statement: the policy or a rule. Returns the problem with it, if any.
+    private mutating func read(_ statement: JoinedLine) -> RulesetDiagnostic? {
+        let words = Word.split(statement.text)
+        let keyword = words[0]
+        func problem(at word: Word, _ message: String) -> RulesetDiagnostic {
+            lines.diagnostic(file: file, in: statement, from: word.start, to: word.end, message)
+        }
+        switch keyword.text {
+        case "policy":
+            guard words.count >= 2 else {
+                return problem(at: keyword, "'policy' needs a verdict: 'policy pass' or 'policy drop'")
+            }
+            guard let verdict = Verdict(rawValue: words[1].text) else {
+                return problem(at: words[1], "unknown policy '\(words[1].text)': expected 'pass' or 'drop'")
+            }
+            if words.count > 2 {
+                return problem(at: words[2], "unexpected '\(words[2].text)' after 'policy \(words[1].text)'")
+            }
+            if let first = policyLine {
+                return problem(at: keyword, "the policy is set twice (first on line \(first)): keep one")
+            }
+            policy = verdict
+            policyLine = statement.firstLine
+        case "pass", "drop":
+            let verdict = Verdict(rawValue: keyword.text)!
+            guard words.count >= 2 else {
+                return problem(at: keyword, "'\(keyword.text)' needs an expression, as in '\(keyword.text) tcp port 22' (to decide packets no rule matches, write 'policy \(keyword.text)')")
+            }
+            let offset = words[1].start
+            let start = statement.place(ofOffset: 0)
+            let source = lines.lines[(statement.firstLine - 1)..<statement.lastLine].joined(separator: "\n")
+            rules.append(RuleText(index: rules.count, line: start.line,
+                                  column: lines.column(line: start.line, lineOffset: start.lineOffset), verdict: verdict,
+                                  expression: String(decoding: Array(statement.text.utf8)[offset...], as: UTF8.self),
+                                  source: source, statement: statement, expressionOffset: offset))
+        default:
+            return problem(at: keyword, "unknown statement '\(keyword.text)': a rule starts with 'pass' or 'drop', and 'policy pass' or 'policy drop' sets the default")
+        }
+        return nil
+    }
+}
+
+/// A blank-separated word of a statement and its UTF-8 range. The first word (the statement's
+/// keyword) also ends before `(` or `!`, so `drop(tcp)` and `drop !udp` read as written.
+struct Word {
+    var text: String
+    var start: Int
+    var end: Int
+
+    static func split(_ text: String) -> [Word] {
+        var words: [Word] = []
+        let bytes = Array(text.utf8)
+        var index = 0
+        while index < bytes.count {
+            while index < bytes.count, SourceLines.isBlank(bytes[index]) { index += 1 }
+            let start = index
+            while index < bytes.count, !SourceLines.isBlank(bytes[index]) {
+                if words.isEmpty, index > start, bytes[index] == UInt8(ascii: "(") || bytes[index] == UInt8(ascii: "!") { break }
+                index += 1
+            }
+            if index > start {
+                words.append(Word(text: String(decoding: bytes[start..<index], as: UTF8.self), start: start, end: index))
+            }
+        }
+        return words
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class FilterLanguageTestsPlaceholder: XCTestCase { func testBuilds() {} }

@@ -1,2 +1,0 @@
-import XCTest
-final class RulesetTestsPlaceholder: XCTestCase { func testBuilds() {} }
