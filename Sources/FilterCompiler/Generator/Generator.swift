@@ -92,15 +92,13 @@ struct Generator {
             }
         case .pppoeDiscovery: return try linkType(Protocols.EtherType.pppoeDiscovery)
         case let .llc(kind): return try llc(kind)
+        case let .byte(offset, op, value): return byteTest(offset, op, value)
         case .inbound: return packetDirection(outbound: false)
         case .outbound: return packetDirection(outbound: true)
         case let .interfaceIndex(index):
             return interfaceIndex(index)
         case let .unsupported(keyword):
             throw fail(Self.unsupportedMessage(keyword))
-        case .byte:
-            // Integration placeholder until the code generator implements `byte N op M`.
-            throw fail("'byte' primitives are not supported yet")
         }
     }
 
