@@ -24,9 +24,7 @@ let corpus = table.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactM
 }
 
 func ours(_ text: String) -> [ClassicInstruction]? {
-    guard let expression = try? FilterParser.parse(text),
-          let program = try? FilterCodeGenerator.generate(expression, options: CompileOptions()) else { return nil }
-    return ClassicCodeGenerator.generate(Optimizer.optimize(program))
+    (try? FilterCompiler.compile(text)).map(ClassicCodeGenerator.generate)
 }
 
 func libpcap(_ text: String) -> [ClassicInstruction]? {

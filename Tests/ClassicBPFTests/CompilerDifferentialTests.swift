@@ -23,8 +23,7 @@ final class CompilerDifferentialTests: XCTestCase {
         Result { () throws(FilterError) -> [ClassicInstruction] in
             var options = CompileOptions()
             options.optimize = optimize
-            let program = try FilterCodeGenerator.generate(FilterParser.parse(text), options: options)
-            return ClassicCodeGenerator.generate(optimize ? Optimizer.optimize(program) : program)
+            return ClassicCodeGenerator.generate(try FilterCompiler.compile(text, options: options))
         }
     }
 
