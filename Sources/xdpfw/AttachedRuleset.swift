@@ -21,6 +21,12 @@ enum AttachedRuleset {
                       hook: AttachPoint, mode: XDPMode, pinRoot: String) throws -> Outcome {
         _ = try NetworkInterface(name: interface)  // name the interface before compiling for nothing
         let before = HookInstallation.find(interface: interface, hook: hook, root: pinRoot)
+        // Changing the XDP mode means detaching first: refuse, rather than leave the interface
+        // without rules if the new mode then fails to attach.
+        if let before, before.isAttached, let current = before.xdpMode, mode != .auto, mode != current {
+            throw CommandFailure("\(interface) has xdpfw rules attached in \(current.rawValue) mode; to change to "
+                                 + "\(mode.rawValue) mode, run `xdpfw detach \(interface) --hook xdp` first")
+        }
         let loaded = try LoadedRuleset.load(ruleset, hook: hook.programHook)
         defer { loaded.close() }
         let installation = try HookInstaller.apply(program: loaded.program,

@@ -46,7 +46,7 @@ struct Demo: ParsableCommand {
             let pinRoot = XDPFW.pinRoot(forNamespace: network.b.namespace)
             cleanup.add {
                 for directory in PinDirectory.all(root: pinRoot) { try? directory.remove() }
-                try? FileManager.default.removeItem(atPath: pinRoot)  // empty by now
+                XDPFW.removeEmptyPinRoot(pinRoot)
                 network.close()
             }
             return network
@@ -79,8 +79,8 @@ struct Demo: ParsableCommand {
         }
         Output.standardOutput(statistics.map(\.table).joined(separator: "\n"))
         say("""
-            Rule 1 dropped the SYNs to port 22 from 192.0.2.7 (those from 10.x pass), rule 3 the DNS and \
-            NTP datagrams, rule 4 the large pings; the rest passed by the policy, along with the \
+            Rule 1 dropped the SYNs to port 22 from 192.0.2.7 (those from 10.x pass), rule 3 the DNS
+            and NTP datagrams, rule 4 the large pings; the rest passed by the policy, along with the
             stack's own traffic (IPv6 neighbour discovery and the like).
             """)
 

@@ -101,8 +101,16 @@ extension XDPFW {
 
     /// After the last detach in a named namespace, its pin root goes too (only when empty).
     func removeEmptyPinRoot() {
-        guard netns != nil, BPFFileSystem.exists(pinRoot), BPFFileSystem.entries(of: pinRoot).isEmpty else { return }
-        try? FileManager.default.removeItem(atPath: pinRoot)
+        guard netns != nil else { return }
+        XDPFW.removeEmptyPinRoot(pinRoot)
+    }
+
+    /// Removes a namespace's pin root and /sys/fs/bpf/xdpfw/netns when they hold nothing.
+    static func removeEmptyPinRoot(_ root: String) {
+        for directory in [root, PinDirectory.defaultRoot + "/netns"]
+        where BPFFileSystem.exists(directory) && BPFFileSystem.entries(of: directory).isEmpty {
+            try? FileManager.default.removeItem(atPath: directory)
+        }
     }
 
     /// ArgumentParser's message ("Error: Missing expected argument...", the usage line) with the

@@ -75,6 +75,13 @@ final class KernelCommandTests: XCTestCase {
         XCTAssertEqual(broken.status, 1)
         XCTAssertEqual(try CommandRunner.run(["-n", namespace, "status"]).standardOutput, before)
 
+        // Changing the XDP mode would mean a moment without rules: refused, nothing changes.
+        let other = before.contains("native") ? "generic" : "native"
+        let mode = try CommandRunner.run(["-n", namespace, "apply", "rules/example.conf", interface, "--mode", other])
+        XCTAssertEqual(mode.status, 1)
+        XCTAssertTrue(mode.standardError.contains("detach"), mode.standardError)
+        XCTAssertEqual(try CommandRunner.run(["-n", namespace, "status"]).standardOutput, before)
+
         // A good one replaces it, with fresh counters.
         let replaced = try CommandRunner.run(["-n", namespace, "apply", "-", interface], input: "policy drop\npass arp or icmp\n")
         XCTAssertEqual(replaced.status, 0, replaced.standardError)
