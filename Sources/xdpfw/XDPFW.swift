@@ -118,6 +118,10 @@ extension XDPFW {
     private static func usageMessage(for error: Error) -> String {
         var text = fullMessage(for: error)
         if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
+        // "Unknown option" → "unknown option", as the other messages read after "xdpfw: ".
+        if let first = text.first, first.isUppercase, text.dropFirst().first?.isLowercase == true {
+            text = first.lowercased() + text.dropFirst()
+        }
         return "xdpfw: " + text + (text.hasSuffix("\n") ? "" : "\n")
     }
 }
