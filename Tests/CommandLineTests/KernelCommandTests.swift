@@ -105,6 +105,23 @@ final class KernelCommandTests: XCTestCase {
         XCTAssertTrue(namespace.standardError.hasPrefix("xdpfw: network namespace 'xdpfw-no-such-namespace' not found"))
     }
 
+    func testInterruptedDemoRemovesItsNamespaces() throws {
+        for delay in [0.2, 0.6] {
+            let process = Process()
+            process.executableURL = CommandRunner.executable
+            process.arguments = ["demo"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            Thread.sleep(forTimeInterval: delay)
+            kill(process.processIdentifier, SIGINT)
+            process.waitUntilExit()
+            XCTAssertTrue([0, 128 + SIGINT].contains(process.terminationStatus), "status \(process.terminationStatus)")
+            let namespaces = try FileManager.default.contentsOfDirectory(atPath: NetworkNamespace.directory)
+            XCTAssertFalse(namespaces.contains { $0.hasPrefix("xdpfw-\(process.processIdentifier)-") }, "\(namespaces)")
+        }
+    }
+
     /// A classic pcap file (microseconds, Ethernet) holding `frames`.
     static func pcap(_ frames: [[UInt8]]) -> Data {
         func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }

@@ -53,4 +53,9 @@ final class ReportFormatTests: XCTestCase {
             }
         }
     }
+
+    func testBuiltInExampleIsRulesExampleConf() throws {
+        let file = CommandRunner.packageRoot.appendingPathComponent("rules/example.conf")
+        XCTAssertEqual(ExampleRuleset.text, try String(contentsOf: file, encoding: .utf8))
+    }
 }
