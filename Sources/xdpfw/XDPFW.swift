@@ -66,7 +66,7 @@ extension XDPFW {
                 Foundation.exit(2)
             }
             Output.standardError("xdpfw: \(message(for: error))\n")
-            Foundation.exit(code == .failure ? 1 : code.rawValue)
+            Foundation.exit(1)  // scripts see only 0, 1 and 2
         }
     }
 
