@@ -40,5 +40,7 @@ let package = Package(
         .testTarget(name: "EBPFTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Ruleset", "Kernel", "DifferentialTesting"]),
         .testTarget(name: "KernelTests", dependencies: ["Ruleset", "Kernel", "ClassicBPF", "EBPF", "DifferentialTesting"]),
         .testTarget(name: "RulesetTests", dependencies: ["Ruleset", "FilterLanguage"]),
+        // Runs the built xdpfw as scripts do (exit statuses, tcpdump-identical output, verbs as root).
+        .testTarget(name: "CommandLineTests", dependencies: ["xdpfw", "Ruleset", "EBPF", "Kernel"]),
     ]
 )
