@@ -8,6 +8,11 @@ public enum Corpus {
     public struct Expression: Hashable, Sendable {
         public var name: String
         public var text: String
+
+        public init(name: String, text: String) {
+            self.name = name
+            self.text = text
+        }
     }
 
     /// An expression libpcap rejects, with libpcap's message.

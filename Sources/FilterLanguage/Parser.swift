@@ -37,7 +37,9 @@ enum ParseFailure: Error {
 typealias Carried = Qualifiers?
 
 struct Parser {
-    static let maximumDepth = 200
+    /// Each level costs a few KiB of stack in a debug build; 100 fits the 512 KiB stacks of
+    /// Swift concurrency threads (FuzzTests.testDeepestAcceptedNestingFitsASmallStack).
+    static let maximumDepth = 100
     static let maximumTokens = 4096
 
     let tokens: [Token]
@@ -108,8 +110,18 @@ struct Parser {
             if token.kind == .end {
                 return FilterError("syntax error: unexpected end of expression", at: token.range)
             }
-            return FilterError("syntax error: unexpected '\(token.text)'", at: token.range)
+            return FilterError("syntax error: unexpected '\(token.text)'\(hint(at: furthestFailure))", at: token.range)
         }
+    }
+
+    /// After `proto`, `port`, `host`... a reserved word where a name was wanted: say how to
+    /// write it (`ip proto tcp` means `ip proto \tcp`).
+    func hint(at failure: Int) -> String {
+        guard failure > 0, failure < tokens.count, case .keyword(.type) = tokens[failure - 1].kind,
+              case let .keyword(keyword) = tokens[failure].kind,
+              ![.and, .or, .not].contains(keyword), tokens[failure].text.first?.isLetter == true else { return "" }
+        let word = tokens[failure].text
+        return " (a reserved word; write '\\\(word)' for the name \(word))"
     }
 
     // MARK: Expressions

@@ -61,6 +61,22 @@ final class OracleTests: XCTestCase {
         "port tcp-synx", "host 1.1.1.1 @", "len = 1\u{0B}", "host 1.1.1.1 and\n tcp", "host\t1.1.1.1",
         "tcp\r", "(", ")", "()", "( tcp", "tcp )", "[", "ip[", "&&", "||", "!", "and", "not", "host \\",
         "port 1_2", "port 1.", "tcp port 80 \\or 81", "tcp || \\udp", "icmp-echo = len",
+        "host ::ffff:1.2.3.4", "host 0x1::", "host FE80::1", "host fe80::1%eth0", "ether host 1:2:3:4:5:6:7:8",
+        "ether host aa:bb:cc:dd:ee:ff:", "host 1.2.3.4/24", "net 1.2.3.4/33", "ether host 1.2.3.4.5.6",
+        "ether host 0011.2233.4455", "ether host 001122334455", "ether host 00112233445566", "port 0x50",
+        "port 0X50", "port 1e3", "len=1", "len=-1", "ip[0]&0xf!=5", "tcp[13]&2!=0&&tcp", "tcp[tcpflags]&tcp-syn!=0",
+        "icmp[icmptype]!=icmp-echo&&icmp[icmptype]!=icmp-echoreply", "tcp-syn", "port tcp-syn", "host icmp-echo",
+        "proto icmp-echo", "less icmp-echo", "vlan tcp-ack", "ifindex icmptype", "port 80and", "port 80 andtcp",
+        "tcp[0]=1or udp", "ip6[0:4]&0xfff00000=0x12300000", "ether[0:2]=0xffff", "ether[12:2]=0x800",
+        "port 1.1.1.1and", "(tcp)or(udp)", "not(tcp)", "!(tcp)", "!!tcp", "port 1 and !2", "port 1 or(2)",
+        "ip and(tcp or udp)", "ip[-1:2]=0", "ip[1:-2]=0", "len = 1 - - 1", "len = 1--1", "len = 1 * -1",
+        "len<<1=2", "len>>1>=2", "len!=0x0", "len===1", "len=<1", "len=>1", "len<>1", "len><1", "len=!1",
+        "ether proto 0x800", "ether proto \\0x800", "ppp proto 1", "link proto \\ip", "ip protochain \\tcp",
+        "ip6 protochain 6 or 17", "tcp dst port ftp or ftp-data", "udp port domain or 53 or (123 or not 5)",
+        "portrange 0x10-0x20", "portrange 08-09", "net 10", "net 10.1", "net 10.1.2", "net 10.1.2.3",
+        "net 10.1.2.3/8", "net 010.1.2.3", "host 1.2.3.04", "host 1.2.3.256", "decnet host 1.2",
+        "decnet host 63.1023", "mpls 1048575", "geneve 16777215", "vlan 4095 and vlan 1 or vlan",
+
     ]
 
     func testTrickyExpressionsAgainstLibpcap() throws {
