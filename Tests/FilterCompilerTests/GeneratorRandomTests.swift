@@ -58,6 +58,34 @@ final class GeneratorRandomTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(tally.identity, GeneratorLibpcapTests.requiredIdentity)
     }
 
+    static let words = [
+        "ip", "ip6", "arp", "rarp", "tcp", "udp", "sctp", "icmp", "icmp6", "igmp", "pim", "vrrp", "ah", "esp",
+        "ether", "link", "host", "net", "port", "portrange", "proto", "protochain", "gateway", "src", "dst",
+        "and", "or", "not", "mask", "broadcast", "multicast", "less", "greater", "len", "vlan", "mpls",
+        "pppoes", "pppoed", "geneve", "llc", "inbound", "outbound", "ifindex", "decnet", "iso", "isis", "clnp",
+        "l1", "stp", "ipx", "atalk", "byte", "tcpflags", "tcp-syn", "icmptype", "icmp-echo", "type", "wlan",
+        "0", "1", "80", "0x10", "4096", "65536", "1.2.3.4", "10.0", "::1", "fe80::/10", "10.0.0.0/8",
+        "0:1:2:3:4:5", "localhost", "1-1024", "\\tcp", "smtp", "(", ")", "[", "]", ":", "+", "-", "*", "/",
+        "&", "|", "<<", "=", "!=", "<", ">=", "!", "&&", "||",
+    ]
+
+    /// Token soup: accept/reject must agree with libpcap, and what both accept must be the same code.
+    func testTokenSoup() {
+        var random = Random(state: 0x2545_f491_4f6c_dd1d)
+        var tally = GeneratorLibpcapTests.Tally()
+        var seen = Set<String>()
+        while seen.count < 1500 {
+            let count = 1 + random.below(7)
+            let text = (0 ..< count).map { _ in Self.words[random.below(Self.words.count)] }.joined(separator: " ")
+            guard !text.hasPrefix("-"), seen.insert(text).inserted else { continue }
+            tally.check(text)
+        }
+        for line in tally.report { print(line) }
+        print("token soup: \(tally.agreed)/\(tally.total) accept/reject agreement, \(tally.identical)/\(tally.total) identical")
+        XCTAssertEqual(tally.agreed, tally.total, "accept/reject must agree with libpcap")
+        XCTAssertGreaterThanOrEqual(tally.identity, GeneratorLibpcapTests.requiredIdentity)
+    }
+
     /// `compile` refuses, as libpcap does, a filter the optimizer reduces to "reject".
     func testCompileRefusesWhatRejectsEverything() {
         for text in ["ip and not ip", "tcp and udp", "less 10 and greater 20"] {
