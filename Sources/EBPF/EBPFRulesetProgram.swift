@@ -23,16 +23,21 @@ public enum EBPFRulesetProgram {
         let slot = MachineLayout.accumulator, verdict = MachineLayout.index
         var asm = Assembler()
         ProgramPrologue.emit(hook: hook, into: &asm)
-        var matches: [(label: String, slot: Int, verdict: Verdict)] = []
+        // Each rule's match sets its slot and verdict right after its filter, so the filter's
+        // conditional jumps stay short however long the program; the jump to the counting code
+        // at the end becomes `gotol` when it is far.
         for (index, segment) in segments.enumerated() {
             asm.label("segment\(index)")
             switch segment {
             case let .filter(filter, ruleVerdict, ruleSlot):
                 let match = "rule\(ruleSlot - 1).match"
-                matches.append((match, ruleSlot, ruleVerdict))
                 var emitter = FilterEmitter(program: filter, hook: hook, prefix: "rule\(ruleSlot - 1).",
                                             matchLabel: match, noMatchLabel: "segment\(index + 1)")
                 emitter.emit(into: &asm)
+                asm.label(match)
+                asm.move(slot, Int32(ruleSlot), width: .bits32)
+                asm.move(verdict, hook.returnCode(for: ruleVerdict), width: .bits32)
+                asm.jump(to: "count")
             case let .lookup(group):
                 let emitter = LookupEmitter(group: group, hook: hook, tables: group.layouts,
                                             matchLabel: "count", noMatchLabel: "segment\(index + 1)")
@@ -43,12 +48,6 @@ public enum EBPFRulesetProgram {
         asm.move(slot, 0, width: .bits32)
         asm.move(verdict, hook.returnCode(for: policy), width: .bits32)
         asm.jump(to: "count")
-        for match in matches {
-            asm.label(match.label)
-            asm.move(slot, Int32(match.slot), width: .bits32)
-            asm.move(verdict, hook.returnCode(for: match.verdict), width: .bits32)
-            asm.jump(to: "count")
-        }
         // count: counters[slot] += (1, len); return verdict
         asm.label("count")
         asm.store(.word, to: .r10, offset: MachineLayout.counterKeySlot, from: slot)

@@ -16,7 +16,7 @@ struct LookupEmitter {
     private typealias Layout = MachineLayout
     private let slot = MachineLayout.accumulator
     private let verdict = MachineLayout.index
-    private var prefix: String { group.name + "." }
+    private var prefix: String { "lookup\(group.number)." }
 
     /// Where a family's addresses are, for each link-layer type that carries them (libpcap's
     /// `host`/`net` test IPv4, ARP and RARP for IPv4 addresses).
@@ -67,15 +67,29 @@ struct LookupEmitter {
         asm.label(done)
         asm.load(.double, Layout.context, from: .r10, offset: Layout.contextSlot)
         asm.jump(if: .equal, slot, -1, to: noMatchLabel, width: .bits32)
+        // The counter key, as the counting code stores it too: an instruction between the test
+        // and the jump, so the assembler keeps the jump unconditional (a `gotol` when far).
+        asm.store(.word, to: .r10, offset: Layout.counterKeySlot, from: slot)
         asm.jump(to: matchLabel)
     }
 
-    /// Key: prefix length (full), then the address read from the packet at `offset`.
+    /// Key: prefix length, then the address read from the packet at `offset`. libpcap's
+    /// optimized filter for a prefix loads only the 32-bit words the prefix covers, so a packet
+    /// that ends inside an IPv6 address still matches a short enough prefix: the key then holds
+    /// the words the packet has and a prefix length of 32 bits per word, and the trie answers
+    /// only from prefixes no longer than that.
     private func copyAddress(at offset: Int16, table: LookupGroup.TableLayout, onFailure: String, into asm: inout Assembler) {
-        let width = table.family.width
-        boundsCheck(end: Int32(offset) + Int32(width), onFailure: onFailure, into: &asm)
-        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, immediate: Int32(width * 8))
-        copyWords(from: offset, count: width / 4, toKeyOffset: 4, into: &asm)
+        let words = table.family.width / 4
+        let copy = prefix + "copy.\(table.name).\(offset)."
+        for available in stride(from: words, through: 1, by: -1) {
+            asm.label(copy + "\(available)")
+            boundsCheck(end: Int32(offset) + Int32(available * 4), onFailure: available > 1 ? copy + "\(available - 1)" : onFailure, into: &asm)
+            asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, immediate: Int32(32 + available * 32))
+            asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + 4, immediate: Int32(group.number))
+            copyWords(from: offset, count: available, toKeyOffset: 8, into: &asm)
+            asm.jump(to: copy + "done")
+        }
+        asm.label(copy + "done")
     }
 
     /// Key: prefix length (full), protocol, 0, port, address. IPv4: not a later fragment, the
@@ -89,10 +103,11 @@ struct LookupEmitter {
         let protocolOffset: Int16 = table.family == .ipv4 ? 23 : 20
         boundsCheck(end: Int32(addressOffset) + Int32(width), onFailure: onFailure, into: &asm)
         boundsCheck(end: Int32(protocolOffset) + 1, onFailure: onFailure, into: &asm)
-        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, immediate: Int32(32 + width * 8))
+        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, immediate: Int32(64 + width * 8))
+        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + 4, immediate: Int32(group.number))
         asm.load(.byte, Layout.limit, from: Layout.data, offset: protocolOffset)
-        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + 4, from: Layout.limit)   // protocol, 0, port 0
-        copyWords(from: addressOffset, count: width / 4, toKeyOffset: 8, into: &asm)
+        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + 8, from: Layout.limit)   // protocol, 0, port 0
+        copyWords(from: addressOffset, count: width / 4, toKeyOffset: 12, into: &asm)
         if table.family == .ipv4 {
             boundsCheck(end: 22, onFailure: onFailure, into: &asm)
             asm.load(.half, Layout.limit, from: Layout.data, offset: 20)
@@ -113,7 +128,7 @@ struct LookupEmitter {
             boundsCheck(end: Int32(54 + portOffset + 2), onFailure: onFailure, into: &asm)
             asm.load(.half, Layout.limit, from: Layout.data, offset: 54 + portOffset)
         }
-        asm.store(.half, to: .r10, offset: Layout.lookupKeySlot + 6, from: Layout.limit)
+        asm.store(.half, to: .r10, offset: Layout.lookupKeySlot + 10, from: Layout.limit)
     }
 
     private func copyWords(from offset: Int16, count: Int, toKeyOffset keyOffset: Int16, into asm: inout Assembler) {
@@ -131,7 +146,7 @@ struct LookupEmitter {
 
     /// r0 = trie[key]; when found and its slot is lower than the best so far, take it.
     private func lookUp(_ table: LookupGroup.TableLayout, into asm: inout Assembler) {
-        let skip = prefix + "skip.\(table.name).\(asm.count)"
+        let skip = prefix + "skip.\(asm.count)"
         asm.loadMap(.r1, named: table.name)
         asm.move(.r2, .r10)
         asm.add(.r2, Int32(Layout.lookupKeySlot))

@@ -88,9 +88,10 @@ public enum LookupKind: Hashable, Sendable {
     case addressAndPort(addressSide: PacketSide, portSide: PacketSide)
 }
 
-/// One LPM trie of a lookup group, with its contents. Keys: u32 prefix length (host order),
-/// then for two-field groups the transport protocol, a zero byte and the port (network order),
-/// then the address bytes. Values: u32 counter slot, u32 the hook's return code.
+/// One LPM trie, shared by all lookup groups of a program (a program may use at most 64 maps),
+/// with its contents. Keys: u32 prefix length (host order), u32 group number, for two-field
+/// groups the transport protocol, a zero byte and the port (network order), then the address
+/// bytes. Values: u32 counter slot, u32 the hook's return code.
 public struct LookupTable: Hashable, Sendable {
     /// The name the program refers to the map by (resolved to a file descriptor at load).
     public var name: String
@@ -100,6 +101,16 @@ public struct LookupTable: Hashable, Sendable {
     public var keySize: Int
     public static let valueSize = 8
     public var entries: [(key: [UInt8], value: [UInt8])]
+
+    /// The tables of several groups, those of the same name (layout) put together.
+    public static func combined(_ tables: [LookupTable]) -> [LookupTable] {
+        var order: [String] = []
+        var byName: [String: LookupTable] = [:]
+        for table in tables {
+            if byName[table.name] == nil { order.append(table.name); byName[table.name] = table } else { byName[table.name]!.entries += table.entries }
+        }
+        return order.map { byName[$0]! }
+    }
 
     public static func == (a: LookupTable, b: LookupTable) -> Bool {
         a.name == b.name && a.keySize == b.keySize && a.entries.map(\.key) == b.entries.map(\.key)
@@ -125,19 +136,22 @@ public struct LookupGroup: Hashable, Sendable {
 
     public var kind: LookupKind
     public var members: [Member]
-    /// Prefix of the group's map names, unique in the program.
-    public var name: String
+    /// The group's number in the program: the first field of its keys.
+    public var number: Int
 
-    public init(kind: LookupKind, members: [Member], name: String) {
-        self.kind = kind; self.members = members; self.name = name
+    public init(kind: LookupKind, members: [Member], number: Int) {
+        self.kind = kind; self.members = members; self.number = number
     }
 
-    /// Bytes before the address in a key: the prefix length, and for two-field groups the
-    /// protocol, a zero and the port.
-    var addressOffsetInKey: Int { kind == .address ? 4 : 8 }
+    /// Bytes before the address in a key: the prefix length, the group, and for two-field
+    /// groups the protocol, a zero and the port.
+    var addressOffsetInKey: Int { kind == .address ? 8 : 12 }
+    /// Bits of a key before the address (counted in its prefix length).
+    var exactBits: Int { (addressOffsetInKey - 4) * 8 }
 
     func tableName(_ family: AddressFamily, _ side: PacketSide?) -> String {
-        "\(name).\(family == .ipv4 ? "v4" : "v6")" + (side.map { $0 == .source ? ".src" : ".dst" } ?? "")
+        "lookup.\(kind == .address ? "address" : "port").\(family == .ipv4 ? "v4" : "v6")"
+            + (side.map { $0 == .source ? ".src" : ".dst" } ?? "")
     }
 
     /// Which tries the group has: one per family (and side, for single-address groups) that
@@ -178,7 +192,7 @@ public struct LookupGroup: Hashable, Sendable {
             var entries: [(key: [UInt8], value: [UInt8])] = []
             entries.reserveCapacity(firstMatch.count)
             for (key, slot) in firstMatch {
-                var bytes = LookupGroup.littleEndian(UInt32(key.prefix.length + (kind == .address ? 0 : 32)))
+                var bytes = LookupGroup.littleEndian(UInt32(key.prefix.length + exactBits)) + LookupGroup.littleEndian(UInt32(number))
                 if kind != .address {
                     bytes += [UInt8(key.exact >> 16), 0, UInt8(truncatingIfNeeded: key.exact >> 8), UInt8(truncatingIfNeeded: key.exact)]
                 }

@@ -44,6 +44,8 @@ enum MergeableRule {
             } else {
                 return nil
             }
+            // `net 0/0` loads no address at all: it stays a filter.
+            guard length > 0 else { return nil }
             return AddressPrefix(bytes: bytes, length: Int(length)).map { ($0, sides) }
         default:
             return nil
