@@ -5,11 +5,11 @@ import EBPF
 /// them: addresses from a small pool so that prefixes overlap and nest (first match is then
 /// not longest-prefix match), a few rules of other shapes that split runs, every verdict.
 struct MergeableRulesets {
-    var random: SplitMix
+    var random: SeededRandom
 
     enum Family: String, CaseIterable { case address, addressAndPort, mixed }
 
-    init(seed: UInt64) { random = SplitMix(seed: seed) }
+    init(seed: UInt64) { random = SeededRandom(seed: seed) }
 
     mutating func rules(_ family: Family, count: Int) -> [(expression: String, verdict: Verdict)] {
         (0..<count).map { _ in
@@ -115,16 +115,3 @@ struct MergeableRulesets {
     }
 }
 
-/// A small deterministic generator (SplitMix64), so a failure can be run again.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-    mutating func next(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-}
