@@ -101,13 +101,22 @@ public struct LookupTable: Hashable, Sendable {
     public var keySize: Int
     public static let valueSize = 8
     public var entries: [(key: [UInt8], value: [UInt8])]
+    /// Whether every entry is a whole address (all hosts): then a hash map answers the same
+    /// lookups as the trie (a key with a shorter prefix length finds nothing in either), faster.
+    public var isExact = false
 
     /// The tables of several groups, those of the same name (layout) put together.
     public static func combined(_ tables: [LookupTable]) -> [LookupTable] {
         var order: [String] = []
         var byName: [String: LookupTable] = [:]
         for table in tables {
-            if byName[table.name] == nil { order.append(table.name); byName[table.name] = table } else { byName[table.name]!.entries += table.entries }
+            if byName[table.name] == nil {
+                order.append(table.name)
+                byName[table.name] = table
+            } else {
+                byName[table.name]!.entries += table.entries
+                byName[table.name]!.isExact = byName[table.name]!.isExact && table.isExact
+            }
         }
         return order.map { byName[$0]! }
     }
@@ -200,8 +209,10 @@ public struct LookupGroup: Hashable, Sendable {
                 let code = UInt32(bitPattern: hook.returnCode(for: verdicts[slot]!))
                 entries.append((bytes, LookupGroup.littleEndian(UInt32(slot)) + LookupGroup.littleEndian(code)))
             }
-            return LookupTable(name: layout.name, family: layout.family, side: layout.side,
-                               keySize: addressOffsetInKey + layout.family.width, entries: entries)
+            var table = LookupTable(name: layout.name, family: layout.family, side: layout.side,
+                                    keySize: addressOffsetInKey + layout.family.width, entries: entries)
+            table.isExact = firstMatch.allSatisfy { $0.0.prefix.length == layout.family.width * 8 }
+            return table
         }
     }
 
