@@ -101,9 +101,9 @@ public struct LookupTable: Hashable, Sendable {
     public var keySize: Int
     public static let valueSize = 8
     public var entries: [(key: [UInt8], value: [UInt8])]
-    /// Whether every entry is a whole address (all hosts): then a hash map answers the same
-    /// lookups as the trie (a key with a shorter prefix length finds nothing in either), faster.
-    public var isExact = false
+    /// A hash map holding the prefixes of one length (looked up with the address cut to that
+    /// length) instead of an LPM trie holding all.
+    public var isHash = false
 
     /// The tables of several groups, those of the same name (layout) put together.
     public static func combined(_ tables: [LookupTable]) -> [LookupTable] {
@@ -115,7 +115,6 @@ public struct LookupTable: Hashable, Sendable {
                 byName[table.name] = table
             } else {
                 byName[table.name]!.entries += table.entries
-                byName[table.name]!.isExact = byName[table.name]!.isExact && table.isExact
             }
         }
         return order.map { byName[$0]! }
@@ -140,8 +139,43 @@ public struct LookupGroup: Hashable, Sendable {
         }
     }
 
-    /// One trie: the addresses it holds, the side it is looked up with (nil: two-field), its name.
-    public typealias TableLayout = (family: AddressFamily, side: PacketSide?, name: String)
+    /// One table: the addresses it holds, the side it is looked up with (nil: two-field), its
+    /// name, and for hash tables (one per prefix length) the lengths.
+    public typealias TableLayout = (family: AddressFamily, side: PacketSide?, name: String, hashedLengths: [Int]?)
+
+    /// Tables whose prefixes have at most this many lengths (over all groups) are hash maps,
+    /// one per length, looked up once each: a hash lookup costs a third of a trie lookup.
+    public static let maximumHashedLengths = 3
+    /// Table name → the prefix lengths of its hash maps, for tables that are hashed.
+    public var hashedLengths: [String: [Int]] = [:]
+
+    /// The segments with each table hashed per length where all groups together use few lengths
+    /// in it (the maps are shared by the groups, and a program may have only 64 maps).
+    public static func choosingHashTables(_ segments: [RulesetSegment]) -> [RulesetSegment] {
+        var lengths: [String: Set<Int>] = [:]
+        for case let .lookup(group) in segments {
+            for (name, used) in group.lengthsByTable { lengths[name, default: []].formUnion(used) }
+        }
+        let hashed = lengths.filter { $0.value.count <= maximumHashedLengths }.mapValues { $0.sorted(by: >) }
+        return segments.map { segment in
+            guard case var .lookup(group) = segment else { return segment }
+            group.hashedLengths = hashed
+            return .lookup(group)
+        }
+    }
+
+    private var lengthsByTable: [String: Set<Int>] {
+        var lengths: [String: Set<Int>] = [:]
+        for member in members {
+            switch member.match {
+            case let .address(prefix, sides):
+                for side in sides { lengths[tableName(prefix.family, side), default: []].insert(prefix.length) }
+            case let .addressAndPort(prefix, _, _, _, _):
+                lengths[tableName(prefix.family, nil), default: []].insert(prefix.length)
+            }
+        }
+        return lengths
+    }
 
     public var kind: LookupKind
     public var members: [Member]
@@ -176,12 +210,30 @@ public struct LookupGroup: Hashable, Sendable {
             }
         }
         return needed.sorted { ($0.family.rawValue, $0.side?.rawValue ?? "") < ($1.family.rawValue, $1.side?.rawValue ?? "") }
-            .map { ($0.family, $0.side, tableName($0.family, $0.side)) }
+            .map { key in
+                let name = tableName(key.family, key.side)
+                return (key.family, key.side, name, hashedLengths[name])
+            }
     }
 
     /// The tries the group looks up, each with the entries that make the LPM answer the first
     /// matching rule, in the order of `layouts`.
     public func tables(hook: any HookContext) -> [LookupTable] {
+        tries(hook: hook).flatMap { table -> [LookupTable] in
+            guard let lengths = hashedLengths[table.name] else { return [table] }
+            return lengths.map { length in
+                var hashed = table
+                hashed.name = LookupGroup.hashTableName(table.name, length)
+                hashed.isHash = true
+                hashed.entries = table.entries.filter { Int($0.key[0]) | Int($0.key[1]) << 8 == length + exactBits }
+                return hashed
+            }
+        }
+    }
+
+    static func hashTableName(_ name: String, _ length: Int) -> String { "\(name)/\(length)" }
+
+    private func tries(hook: any HookContext) -> [LookupTable] {
         var keyed: [TableKey: [(exact: UInt32, prefix: AddressPrefix, slot: Int)]] = [:]
         var verdicts: [Int: Verdict] = [:]
         for member in members {
@@ -209,10 +261,8 @@ public struct LookupGroup: Hashable, Sendable {
                 let code = UInt32(bitPattern: hook.returnCode(for: verdicts[slot]!))
                 entries.append((bytes, LookupGroup.littleEndian(UInt32(slot)) + LookupGroup.littleEndian(code)))
             }
-            var table = LookupTable(name: layout.name, family: layout.family, side: layout.side,
-                                    keySize: addressOffsetInKey + layout.family.width, entries: entries)
-            table.isExact = firstMatch.allSatisfy { $0.0.prefix.length == layout.family.width * 8 }
-            return table
+            return LookupTable(name: layout.name, family: layout.family, side: layout.side,
+                               keySize: addressOffsetInKey + layout.family.width, entries: entries)
         }
     }
 

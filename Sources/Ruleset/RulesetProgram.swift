@@ -42,7 +42,7 @@ extension Ruleset {
             }
             index = end
         }
-        return segments
+        return LookupGroup.choosingHashTables(segments)
     }
 
     /// The program `apply` loads at `hook`: it returns each packet's verdict and counts it.
