@@ -54,12 +54,17 @@ public struct AddressPrefix: Hashable, Sendable {
 
     /// The address bytes in network order (4 or 16).
     public var bytes: [UInt8] {
-        var all: [UInt8] = []
-        all.reserveCapacity(16)
-        for word in [high, low] {
-            for byte in 0..<8 { all.append(UInt8(truncatingIfNeeded: word >> UInt64(56 - 8 * byte))) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(family.width)
+        appendBytes(to: &bytes)
+        return bytes
+    }
+
+    func appendBytes(to bytes: inout [UInt8]) {
+        for index in 0..<family.width {
+            let word = index < 8 ? high : low
+            bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(56 - 8 * (index % 8))))
         }
-        return Array(all.prefix(family.width))
     }
 }
 
@@ -252,14 +257,21 @@ public struct LookupGroup: Hashable, Sendable {
             let firstMatch = LookupGroup.firstMatchingSlots(keyed[TableKey(family: layout.family, side: layout.side)]!)
             var entries: [(key: [UInt8], value: [UInt8])] = []
             entries.reserveCapacity(firstMatch.count)
+            let codes = Dictionary(uniqueKeysWithValues: Verdict.allCases.map { ($0, UInt32(bitPattern: hook.returnCode(for: $0))) })
             for (key, slot) in firstMatch {
-                var bytes = LookupGroup.littleEndian(UInt32(key.prefix.length + exactBits)) + LookupGroup.littleEndian(UInt32(number))
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(addressOffsetInKey + layout.family.width)
+                LookupGroup.appendLittleEndian(UInt32(key.prefix.length + exactBits), to: &bytes)
+                LookupGroup.appendLittleEndian(UInt32(number), to: &bytes)
                 if kind != .address {
                     bytes += [UInt8(key.exact >> 16), 0, UInt8(truncatingIfNeeded: key.exact >> 8), UInt8(truncatingIfNeeded: key.exact)]
                 }
-                bytes += key.prefix.bytes
-                let code = UInt32(bitPattern: hook.returnCode(for: verdicts[slot]!))
-                entries.append((bytes, LookupGroup.littleEndian(UInt32(slot)) + LookupGroup.littleEndian(code)))
+                key.prefix.appendBytes(to: &bytes)
+                var value: [UInt8] = []
+                value.reserveCapacity(8)
+                LookupGroup.appendLittleEndian(UInt32(slot), to: &value)
+                LookupGroup.appendLittleEndian(codes[verdicts[slot]!]!, to: &value)
+                entries.append((bytes, value))
             }
             return LookupTable(name: layout.name, family: layout.family, side: layout.side,
                                keySize: addressOffsetInKey + layout.family.width, entries: entries)
@@ -292,5 +304,7 @@ public struct LookupGroup: Hashable, Sendable {
         return result.sorted { $0.1 < $1.1 }
     }
 
-    static func littleEndian(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+    static func appendLittleEndian(_ value: UInt32, to bytes: inout [UInt8]) {
+        for shift in stride(from: UInt32(0), to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
+    }
 }
