@@ -61,11 +61,11 @@ struct LookupEmitter {
                                      onFailure: after, into: &asm)
                 }
                 if let lengths = table.hashedLengths {
+                    // Shortest length first; a miss, or an entry with nothing longer under it, ends
+                    // the walk (see LookupGroup.firstMatchingSlots).
                     for length in lengths {
-                        let next = after + "/\(length)"
-                        copyAddress(at: addressOffset, cutTo: length, table: table, onFailure: next, into: &asm)
-                        lookUp(LookupGroup.hashTableName(table.name, length), into: &asm)
-                        asm.label(next)
+                        copyAddress(at: addressOffset, cutTo: length, table: table, onFailure: after, into: &asm)
+                        lookUp(LookupGroup.hashTableName(table.name, length), orElse: after, stopUnlessFurther: length != lengths.last, into: &asm)
                     }
                 } else {
                     copyAddress(at: addressOffset, table: table, onFailure: after, into: &asm)
@@ -180,18 +180,27 @@ struct LookupEmitter {
         asm.jump(if: .greater, Layout.address, Layout.dataEnd, to: onFailure)
     }
 
-    /// r0 = table[key]; when found and its slot is lower than the best so far, take it.
-    private func lookUp(_ name: String, into asm: inout Assembler) {
+    /// r0 = table[key]; when found and its slot is lower than the best so far, take it (the
+    /// return code without the look-further bit). With `stopUnlessFurther`, continue only when
+    /// the entry has that bit, else at `orElse`; a miss continues there too.
+    private func lookUp(_ name: String, orElse: String? = nil, stopUnlessFurther: Bool = false, into asm: inout Assembler) {
         let skip = prefix + "skip.\(asm.count)"
         asm.loadMap(.r1, named: name)
         asm.move(.r2, .r10)
         asm.add(.r2, Int32(Layout.lookupKeySlot))
         asm.call(.mapLookupElement)
-        asm.jump(if: .equal, .r0, 0, to: skip)
+        asm.jump(if: .equal, .r0, 0, to: orElse ?? skip)
         asm.load(.word, .r2, from: .r0, offset: 0)
         asm.jump(if: .greaterOrEqual, .r2, slot, to: skip)
         asm.move(slot, .r2)
         asm.load(.word, verdict, from: .r0, offset: 4)
+        asm.alu(.and, verdict, Int32(bitPattern: ~LookupGroup.lookFurther), width: .bits32)
         asm.label(skip)
+        if stopUnlessFurther, let orElse {
+            asm.load(.word, .r2, from: .r0, offset: 4)
+            asm.jump(if: .bitsSet, .r2, Int32(bitPattern: LookupGroup.lookFurther), to: skip + ".further", width: .bits32)
+            asm.jump(to: orElse)
+            asm.label(skip + ".further")
+        }
     }
 }

@@ -161,7 +161,7 @@ public struct LookupGroup: Hashable, Sendable {
         for case let .lookup(group) in segments {
             for (name, used) in group.lengthsByTable { lengths[name, default: []].formUnion(used) }
         }
-        let hashed = lengths.filter { $0.value.count <= maximumHashedLengths }.mapValues { $0.sorted(by: >) }
+        let hashed = lengths.filter { $0.value.count <= maximumHashedLengths }.mapValues { $0.sorted() }
         return segments.map { segment in
             guard case var .lookup(group) = segment else { return segment }
             group.hashedLengths = hashed
@@ -254,11 +254,12 @@ public struct LookupGroup: Hashable, Sendable {
             }
         }
         return layouts.map { layout in
-            let firstMatch = LookupGroup.firstMatchingSlots(keyed[TableKey(family: layout.family, side: layout.side)]!)
+            let firstMatch = LookupGroup.firstMatchingSlots(keyed[TableKey(family: layout.family, side: layout.side)]!,
+                                                            markersAt: hashedLengths[layout.name])
             var entries: [(key: [UInt8], value: [UInt8])] = []
             entries.reserveCapacity(firstMatch.count)
             let codes = Dictionary(uniqueKeysWithValues: Verdict.allCases.map { ($0, UInt32(bitPattern: hook.returnCode(for: $0))) })
-            for (key, slot) in firstMatch {
+            for (key, slot, further) in firstMatch {
                 var bytes: [UInt8] = []
                 bytes.reserveCapacity(addressOffsetInKey + layout.family.width)
                 LookupGroup.appendLittleEndian(UInt32(key.prefix.length + exactBits), to: &bytes)
@@ -269,8 +270,9 @@ public struct LookupGroup: Hashable, Sendable {
                 key.prefix.appendBytes(to: &bytes)
                 var value: [UInt8] = []
                 value.reserveCapacity(8)
-                LookupGroup.appendLittleEndian(UInt32(slot), to: &value)
-                LookupGroup.appendLittleEndian(codes[verdicts[slot]!]!, to: &value)
+                LookupGroup.appendLittleEndian(slot.map(UInt32.init) ?? LookupGroup.noSlot, to: &value)
+                let code = slot.map { codes[verdicts[$0]!]! } ?? 0
+                LookupGroup.appendLittleEndian(further ? code | LookupGroup.lookFurther : code, to: &value)
                 entries.append((bytes, value))
             }
             return LookupTable(name: layout.name, family: layout.family, side: layout.side,
@@ -281,27 +283,44 @@ public struct LookupGroup: Hashable, Sendable {
     private struct TableKey: Hashable { var family: AddressFamily; var side: PacketSide? }
     struct EntryKey: Hashable { var exact: UInt32; var prefix: AddressPrefix }
 
+    /// The slot of an entry that is only a marker (no rule's prefix ends there).
+    static let noSlot = UInt32.max
+    /// Set in the return code of an entry of a hash map per length when longer prefixes lie
+    /// under it: only then is the next length looked up.
+    public static let lookFurther: UInt32 = 0x8000_0000
+
     /// For every distinct (exact fields, prefix): the lowest slot among the entries with the
-    /// same exact fields whose prefix contains it.
-    static func firstMatchingSlots(_ rows: [(exact: UInt32, prefix: AddressPrefix, slot: Int)]) -> [(EntryKey, Int)] {
+    /// same exact fields whose prefix contains it. With `markersAt` (the lengths of hash maps
+    /// per length, ascending), also markers: each prefix cut to every shorter length, so that a
+    /// miss at one length proves that no longer prefix matches (one lookup for most packets);
+    /// `further` says that longer prefixes lie under the entry, and a marker's slot is that of
+    /// the prefixes containing it, nil when there is none.
+    static func firstMatchingSlots(_ rows: [(exact: UInt32, prefix: AddressPrefix, slot: Int)],
+                                   markersAt hashed: [Int]? = nil) -> [(EntryKey, slot: Int?, further: Bool)] {
         var own: [EntryKey: Int] = [:]
         own.reserveCapacity(rows.count)
         for row in rows {
             let key = EntryKey(exact: row.exact, prefix: row.prefix)
             own[key] = min(own[key] ?? .max, row.slot)
         }
+        var further = Set<EntryKey>()
+        for key in own.keys {
+            for length in hashed ?? [] where length < key.prefix.length {
+                further.insert(EntryKey(exact: key.exact, prefix: key.prefix.truncated(to: length)))
+            }
+        }
         let lengths = Set(rows.map(\.prefix.length)).sorted()
-        var result: [(EntryKey, Int)] = []
-        result.reserveCapacity(own.count)
-        for (key, slot) in own {
-            var best = slot
+        var result: [(EntryKey, slot: Int?, further: Bool)] = []
+        result.reserveCapacity(own.count + further.count)
+        for key in Set(own.keys).union(further) {
+            var best = own[key]
             for length in lengths {
                 if length >= key.prefix.length { break }
-                if let shorter = own[EntryKey(exact: key.exact, prefix: key.prefix.truncated(to: length))] { best = min(best, shorter) }
+                if let shorter = own[EntryKey(exact: key.exact, prefix: key.prefix.truncated(to: length))] { best = min(best ?? .max, shorter) }
             }
-            result.append((key, best))
+            result.append((key, best, further.contains(key)))
         }
-        return result.sorted { $0.1 < $1.1 }
+        return result.sorted { ($0.slot ?? .max) < ($1.slot ?? .max) }
     }
 
     static func appendLittleEndian(_ value: UInt32, to bytes: inout [UInt8]) {
