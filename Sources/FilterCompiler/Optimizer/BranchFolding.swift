@@ -19,10 +19,15 @@ enum BranchFolding {
         // A test of a constant: both arms go where the test goes. The block keeps its
         // constant load and its (now idle) comparison, as libpcap's optimizer leaves them.
         for id in flow.order {
+            if case let .branch(.bitsSet, .constant(0), ifTrue, ifFalse) = graph.blocks[id].terminator, ifTrue != ifFalse {
+                graph.blocks[id].terminator = .branch(.bitsSet, .constant(0), ifTrue: ifFalse, ifFalse: ifFalse)
+                changed = true
+                continue
+            }
             guard case let .branch(condition, operand, ifTrue, ifFalse) = graph.blocks[id].terminator,
                   ifTrue != ifFalse, let test = flow.tests[id],
                   let outcome = decideByConstants(test, flow.table) else { continue }
-            let target = outcome ? ifTrue : ifFalse
+            let target = outcome != flow.inverted[id] ? ifTrue : ifFalse
             graph.blocks[id].terminator = .branch(condition, operand, ifTrue: target, ifFalse: target)
             changed = true
         }
@@ -32,7 +37,7 @@ enum BranchFolding {
                   ifTrue != ifFalse else { continue }
             let arms = [true, false].map { sense -> BlockID in
                 var known = entryFacts[id]
-                if let test = flow.tests[id] { known[test] = sense }
+                if let test = flow.tests[id] { known[test] = sense != flow.inverted[id] }
                 return thread(from: id, to: sense ? ifTrue : ifFalse, known, graph, &flow, liveness)
             }
             if arms != [ifTrue, ifFalse] {
@@ -56,7 +61,7 @@ enum BranchFolding {
                   case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[current].terminator, ifTrue != ifFalse,
                   let test = flow.tests[current],
                   let outcome = decideByFacts(test, known, flow.table) else { break }
-            let next = outcome ? ifTrue : ifFalse
+            let next = outcome != flow.inverted[current] ? ifTrue : ifFalse
             known[test] = outcome
             if agree(flow.exitState[source], flow.exitState[current], on: liveness.liveIn[next]) { landing = next }
             current = next
@@ -84,7 +89,8 @@ enum BranchFolding {
         if let outcome = known[test] { return outcome }
         // A value equal to one constant differs from every other.
         if test.condition == .equal, let k = table.constant(test.operand) {
-            for (fact, holds) in known where holds && fact.condition == .equal && fact.a == test.a {
+            for (fact, holds) in known where holds && fact.condition == .equal && fact.a == test.a
+                && fact.rewritten == test.rewritten {
                 if let other = table.constant(fact.operand), other != k { return false }
             }
         }
@@ -120,7 +126,7 @@ enum BranchFolding {
         var edges: [Facts] = []
         for (sense, target) in [(true, ifTrue), (false, ifFalse)] where target == id {
             var known = base
-            known[test] = sense
+            known[test] = sense != flow.inverted[predecessor]
             edges.append(known)
         }
         return edges

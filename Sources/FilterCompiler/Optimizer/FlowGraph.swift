@@ -8,7 +8,7 @@ struct FlowGraph {
     /// Branches a peephole rewrote (`sub #k; jeq #0` → `jeq #k`) keep the identity of the test
     /// they were: libpcap's optimizer lets such a test decide only the same rewritten test, and
     /// be decided only by it, never by a plain `jeq #k` of the same field.
-    var foldedTests: [BlockID: Test] = [:]
+    var foldedTests: [BlockID: FoldedTest] = [:]
 
     /// Nil when a block names a successor that does not exist: such a program is returned
     /// untouched rather than guessed at.

@@ -65,15 +65,22 @@ extension FlowGraph {
     mutating func shareIdenticalBlocks() -> Bool {
         var changed = false
         for _ in 0..<blocks.count {
-            var first: [Block: BlockID] = [:]
+            // A rewritten test's identity names the value it tests, which the block's code
+            // alone does not: blocks are one only when their identities agree too.
+            struct Key: Hashable {
+                var block: Block
+                var folded: FoldedTest?
+            }
+            var first: [Key: BlockID] = [:]
             var canonical = Array(blocks.indices)
             var found = false
             for (id, isReachable) in reachable.enumerated() where isReachable {
-                if let earlier = first[blocks[id]] {
+                let key = Key(block: blocks[id], folded: foldedTests[id])
+                if let earlier = first[key] {
                     canonical[id] = earlier
                     found = true
                 } else {
-                    first[blocks[id]] = id
+                    first[key] = id
                 }
             }
             guard found else { break }
