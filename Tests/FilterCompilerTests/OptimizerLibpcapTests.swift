@@ -35,7 +35,8 @@ final class OptimizerLibpcapTests: XCTestCase {
             "ether src 0:1:2:3:4:5", "icmp[icmptype] = icmp-echo", "ip[6:2] & 0x1fff = 0", "udp[8:2] = 0x1234",
             "ip broadcast", "src port 22", "dst port 8080", "sctp", "mpls", "ip6 proto 17",
         ]
-        var random = SplitMix(seed: 0xf17e)
+        let environment = ProcessInfo.processInfo.environment
+        var random = SplitMix(seed: environment["OPTIMIZER_SEED"].flatMap { UInt64($0) } ?? 0xf17e)
         func expression(_ depth: Int) -> String {
             let pick = primitives[Int(random.next() % UInt64(primitives.count))]
             guard depth > 0, random.next() % 3 != 0 else { return random.next() % 6 == 0 ? "not " + pick : pick }
@@ -43,8 +44,8 @@ final class OptimizerLibpcapTests: XCTestCase {
             let joined = "(\(left)) \(random.next() % 2 == 0 ? "and" : "or") (\(right))"
             return random.next() % 8 == 0 ? "not (\(joined))" : joined
         }
-        var expressions = (0..<250).map { _ in expression(3) }
-        if let chosen = ProcessInfo.processInfo.environment["OPTIMIZER_EXPRESSIONS"] {
+        var expressions = (0..<(environment["OPTIMIZER_COUNT"].flatMap { Int($0) } ?? 250)).map { _ in expression(3) }
+        if let chosen = environment["OPTIMIZER_EXPRESSIONS"] {
             expressions = chosen.split(separator: ";").map(String.init)
         }
         let summary = compareWithLibpcap(expressions)

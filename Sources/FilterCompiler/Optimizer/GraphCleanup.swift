@@ -1,11 +1,11 @@
 /// Reshaping the graph without looking at what the statements compute.
 extension FlowGraph {
-    /// Bypasses detours, folds a block into the one place it always continues at, and lets
-    /// identical blocks be one. Returns whether anything changed.
+    /// Bypasses detours and folds a block into the one place it always continues at. Returns
+    /// whether anything changed. (Identical blocks are shared only once the rounds are over, as
+    /// libpcap does: a test whose arms become one block by that sharing stays, with its loads.)
     mutating func simplify() -> Bool {
         var changed = bypassEmptyBlocks()
         changed = absorbSoleSuccessors() || changed
-        changed = shareIdenticalBlocks() || changed
         return changed
     }
 

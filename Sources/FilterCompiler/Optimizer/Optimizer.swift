@@ -38,6 +38,7 @@ public enum Optimizer {
             changed = graph.simplify() || changed
             if !changed { break }
         }
+        _ = graph.shareIdenticalBlocks()
         graph.startPastIdleTests()
         return graph.program
     }
