@@ -6,8 +6,6 @@
 /// provided the block's statements leave nothing behind that the arm reads, or leave exactly
 /// what the edge's source already holds.
 enum BranchFolding {
-    /// Known outcomes: test → whether it holds.
-    typealias Facts = [Test: Bool]
 
     static func run(_ graph: inout FlowGraph) -> Bool {
         var unchanged = false
@@ -89,10 +87,11 @@ enum BranchFolding {
         if let outcome = known[test] { return outcome }
         // A value equal to one constant differs from every other.
         if test.condition == .equal, let k = table.constant(test.operand) {
-            for (fact, holds) in known where holds && fact.condition == .equal && fact.a == test.a
-                && fact.rewritten == test.rewritten {
-                if let other = table.constant(fact.operand), other != k { return false }
+            let differs = known.contains { fact, holds in
+                holds && fact.condition == .equal && fact.a == test.a && fact.rewritten == test.rewritten
+                    && table.constant(fact.operand).map { $0 != k } == true
             }
+            if differs { return false }
         }
         return nil
     }
@@ -100,7 +99,7 @@ enum BranchFolding {
     /// The facts that hold on entry to each reachable block: those holding on every edge into
     /// it. Nothing is assumed over a loop's back edge.
     static func facts(_ graph: FlowGraph, _ flow: ValueFlow) -> [Facts] {
-        var result = [Facts](repeating: [:], count: graph.blocks.count)
+        var result = [Facts](repeating: Facts(), count: graph.blocks.count)
         var visited = [Bool](repeating: false, count: graph.blocks.count)
         for id in flow.order {
             defer { visited[id] = true }
@@ -109,10 +108,10 @@ enum BranchFolding {
             var common: Facts? = nil
             for predecessor in Set(incoming) {
                 for edgeFacts in outgoingFacts(predecessor, into: id, graph, flow, result) {
-                    common = common.map { $0.filter { edgeFacts[$0.key] == $0.value } } ?? edgeFacts
+                    common = common.map { $0.common(with: edgeFacts) } ?? edgeFacts
                 }
             }
-            result[id] = common ?? [:]
+            result[id] = common ?? Facts()
         }
         return result
     }
@@ -130,5 +129,35 @@ enum BranchFolding {
             edges.append(known)
         }
         return edges
+    }
+}
+
+/// Known outcomes of tests. A handful at a time, so a plain list beats hashing.
+struct Facts {
+    private var entries: [(test: Test, holds: Bool)] = []
+
+    subscript(test: Test) -> Bool? {
+        get {
+            for entry in entries where entry.test == test { return entry.holds }
+            return nil
+        }
+        set {
+            if let index = entries.firstIndex(where: { $0.test == test }) {
+                if let newValue { entries[index].holds = newValue } else { entries.remove(at: index) }
+            } else if let newValue {
+                entries.append((test, newValue))
+            }
+        }
+    }
+
+    /// The facts both lists hold alike.
+    func common(with other: Facts) -> Facts {
+        var result = Facts()
+        result.entries = entries.filter { other[$0.test] == $0.holds }
+        return result
+    }
+
+    func contains(where predicate: (Test, Bool) -> Bool) -> Bool {
+        entries.contains { predicate($0.test, $0.holds) }
     }
 }
