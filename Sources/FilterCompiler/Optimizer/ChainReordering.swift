@@ -42,10 +42,22 @@ enum ChainReordering {
                         let (meets, next) = alongTrue ? (f, t) : (t, f)
                         guard meets == shared else { break }
                         if flow.tests[current]?.a == value {
+                            // The tests of the value that follow without statements of their
+                            // own (their loads were found redundant) come along as one run.
+                            var run = [current]
+                            var after = next
+                            while run.count < graph.blocks.count, after != head,
+                                  case let .branch(_, operand, t, f) = graph.blocks[after].terminator, t != f,
+                                  case .constant = operand, (alongTrue ? f : t) == shared,
+                                  flow.tests[after]?.a == value, graph.blocks[after].statements.isEmpty,
+                                  flow.predecessors[after] == [run[run.count - 1]] {
+                                run.append(after)
+                                after = alongTrue ? t : f
+                            }
                             guard let last = chain.last, case .constant = operand,
                                   graph.blocks[current].statements.allSatisfy({ $0.definition == .a }),
-                                  !liveness.liveIn[next].contains(.a) || flow.exitState[last].a == value else { break }
-                            pull(current, after: Set(flow.predecessors[first]), chain: chain, next: next, alongTrue: alongTrue, &graph)
+                                  !liveness.liveIn[after].contains(.a) || flow.exitState[last].a == value else { break }
+                            pull(run, after: Set(flow.predecessors[first]), chain: chain, next: after, alongTrue: alongTrue, &graph)
                             return true
                         }
                         // The chain's first block may be entered from several blocks, as
@@ -63,19 +75,22 @@ enum ChainReordering {
         return false
     }
 
-    /// Puts a copy of `pulled`'s test (without its statements) between `entries` and the chain,
-    /// and lets the chain's last block continue where `pulled` would.
-    static func pull(_ pulled: BlockID, after entries: Set<BlockID>, chain: [BlockID], next: BlockID, alongTrue: Bool,
+    /// Puts copies of the `run`'s tests (without statements) between `entries` and the chain,
+    /// and lets the chain's last block continue where the run would.
+    static func pull(_ run: [BlockID], after entries: Set<BlockID>, chain: [BlockID], next: BlockID, alongTrue: Bool,
                      _ graph: inout FlowGraph) {
-        guard case let .branch(condition, operand, t, f) = graph.blocks[pulled].terminator, let first = chain.first,
-              let last = chain.last else { return }
-        let copy = graph.blocks.count
-        let terminator: Terminator = alongTrue
-            ? .branch(condition, operand, ifTrue: first, ifFalse: f)
-            : .branch(condition, operand, ifTrue: t, ifFalse: first)
-        graph.blocks.append(Block(statements: [], terminator: terminator))
-        graph.foldedTests[copy] = graph.foldedTests[pulled]
-        for entry in entries { graph.blocks[entry].retarget { $0 == first ? copy : $0 } }
+        guard let first = chain.first, let last = chain.last else { return }
+        let start = graph.blocks.count
+        for (index, pulled) in run.enumerated() {
+            guard case let .branch(condition, operand, t, f) = graph.blocks[pulled].terminator else { return }
+            let onward = index + 1 < run.count ? start + index + 1 : first
+            let terminator: Terminator = alongTrue
+                ? .branch(condition, operand, ifTrue: onward, ifFalse: f)
+                : .branch(condition, operand, ifTrue: t, ifFalse: onward)
+            graph.foldedTests[start + index] = graph.foldedTests[pulled]
+            graph.blocks.append(Block(statements: [], terminator: terminator))
+        }
+        for entry in entries { graph.blocks[entry].retarget { $0 == first ? start : $0 } }
         graph.blocks[last].retargetArm(alongTrue: alongTrue, to: next)
     }
 }
