@@ -14,21 +14,25 @@ enum ChainReordering {
     static func run(_ graph: inout FlowGraph) -> Bool {
         var changed = false
         for _ in 0..<graph.blocks.count {
-            guard pullOne(&graph) else { break }
+            guard pullSome(&graph) else { break }
             changed = true
         }
         return changed
     }
 
-    /// Finds one test to pull up and pulls it; false when there is none.
-    static func pullOne(_ graph: inout FlowGraph) -> Bool {
+    /// Pulls up every test it finds whose blocks no earlier pull of this call touched (the
+    /// analysis still describes those); false when there was none.
+    static func pullSome(_ graph: inout FlowGraph) -> Bool {
         var unchanged = false
         let flow = ValueFlow(rewriting: &graph, changed: &unchanged)
         let liveness = Liveness(graph, order: flow.order)
-        for head in flow.order {
+        let analysed = graph.blocks.count
+        var touched = Set<BlockID>()
+        func fresh(_ id: BlockID) -> Bool { id < analysed && !touched.contains(id) }
+        for head in flow.order where fresh(head) {
             guard case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[head].terminator, ifTrue != ifFalse,
                   let value = flow.tests[head]?.a else { continue }
-            for first in [ifTrue, ifFalse] {
+            headSearch: for first in [ifTrue, ifFalse] where fresh(first) {
                 // Alternatives: walk the false arms, the true arms meet. Conjuncts: the reverse.
                 for alongTrue in [false, true] {
                     guard case let .branch(_, _, t, f) = graph.blocks[first].terminator else { continue }
@@ -36,8 +40,8 @@ enum ChainReordering {
                     var chain: [BlockID] = []
                     var previous = head
                     var current = first
-                    for _ in 0..<graph.blocks.count {
-                        guard current != head, current != previous,
+                    for _ in 0..<analysed {
+                        guard current != head, current != previous, fresh(current),
                               case let .branch(_, operand, t, f) = graph.blocks[current].terminator, t != f else { break }
                         let (meets, next) = alongTrue ? (f, t) : (t, f)
                         guard meets == shared else { break }
@@ -46,7 +50,7 @@ enum ChainReordering {
                             // own (their loads were found redundant) come along as one run.
                             var run = [current]
                             var after = next
-                            while run.count < graph.blocks.count, after != head,
+                            while run.count < analysed, after != head, fresh(after),
                                   case let .branch(_, operand, t, f) = graph.blocks[after].terminator, t != f,
                                   case .constant = operand, (alongTrue ? f : t) == shared,
                                   flow.tests[after]?.a == value, graph.blocks[after].statements.isEmpty,
@@ -54,11 +58,14 @@ enum ChainReordering {
                                 run.append(after)
                                 after = alongTrue ? t : f
                             }
-                            guard let last = chain.last, case .constant = operand,
+                            let entries = Set(flow.predecessors[first])
+                            guard let last = chain.last, case .constant = operand, after < analysed,
+                                  entries.allSatisfy(fresh),
                                   graph.blocks[current].statements.allSatisfy({ $0.definition == .a }),
                                   !liveness.liveIn[after].contains(.a) || flow.exitState[last].a == value else { break }
-                            pull(run, after: Set(flow.predecessors[first]), chain: chain, next: after, alongTrue: alongTrue, &graph)
-                            return true
+                            pull(run, after: entries, chain: chain, next: after, alongTrue: alongTrue, &graph)
+                            touched.formUnion(run + chain + entries + [first, after])
+                            break headSearch
                         }
                         // The chain's first block may be entered from several blocks, as
                         // long as all of them hold the value; the others only from the chain.
@@ -72,7 +79,7 @@ enum ChainReordering {
                 }
             }
         }
-        return false
+        return !touched.isEmpty
     }
 
     /// Puts copies of the `run`'s tests (without statements) between `entries` and the chain,
