@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "ClassicBPF", dependencies: ["FilterCompiler"]),
         .target(name: "EBPF", dependencies: ["FilterCompiler"]),
         .target(name: "Ruleset", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF"]),
-        .target(name: "Kernel", dependencies: ["CSystemLibraries", "ClassicBPF", "EBPF"]),
+        .target(name: "Kernel", dependencies: ["CSystemLibraries", "FilterCompiler", "ClassicBPF", "EBPF"]),
         // Used by the tests only: corpus location, packet builders, libpcap-vs-ours comparisons.
         .target(name: "DifferentialTesting", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Kernel"]),
         .executableTarget(name: "xdpfw", dependencies: [
