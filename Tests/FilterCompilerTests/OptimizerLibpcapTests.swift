@@ -18,10 +18,51 @@ final class OptimizerLibpcapTests: XCTestCase {
 
     func testCorpusExpressionsAgainstLibpcapOptimizer() throws {
         guard Corpus.directory != nil else { throw XCTSkip(Corpus.missingMessage) }
+        let summary = compareWithLibpcap(Corpus.acceptedExpressions.map(\.text) + Self.moreExpressions)
+        XCTAssertGreaterThan(summary.compared, 400)
+        XCTAssertGreaterThanOrEqual(summary.notLonger, 99.5)
+        XCTAssertGreaterThanOrEqual(summary.identical, 99)
+    }
+
+    /// Random `and`/`or`/`not` combinations of common primitives: libpcap's optimizer has more
+    /// to do on these than on the corpus's single primitives.
+    func testRandomCombinationsAgainstLibpcapOptimizer() throws {
+        guard Corpus.directory != nil else { throw XCTSkip(Corpus.missingMessage) }
+        let primitives = [
+            "ip", "ip6", "arp", "tcp", "udp", "icmp", "icmp6", "vlan", "port 80", "tcp port 443", "udp port 53",
+            "host 10.0.0.1", "src host 10.0.0.2", "dst net 192.168.0.0/16", "ip6 host ::1", "portrange 1000-2000",
+            "tcp[tcpflags] & tcp-syn != 0", "ip[8] < 64", "len > 100", "ether multicast", "ip proto 47",
+            "ether src 0:1:2:3:4:5", "icmp[icmptype] = icmp-echo", "ip[6:2] & 0x1fff = 0", "udp[8:2] = 0x1234",
+            "ip broadcast", "src port 22", "dst port 8080", "sctp", "mpls", "ip6 proto 17",
+        ]
+        var random = SplitMix(seed: 0xf17e)
+        func expression(_ depth: Int) -> String {
+            let pick = primitives[Int(random.next() % UInt64(primitives.count))]
+            guard depth > 0, random.next() % 3 != 0 else { return random.next() % 6 == 0 ? "not " + pick : pick }
+            let left = expression(depth - 1), right = expression(depth - 1)
+            let joined = "(\(left)) \(random.next() % 2 == 0 ? "and" : "or") (\(right))"
+            return random.next() % 8 == 0 ? "not (\(joined))" : joined
+        }
+        let expressions = (0..<250).map { _ in expression(3) }
+        let summary = compareWithLibpcap(expressions)
+        XCTAssertGreaterThan(summary.compared, 150)
+        XCTAssertGreaterThanOrEqual(summary.notLonger, 97)
+        XCTAssertGreaterThanOrEqual(summary.identical, 90)
+    }
+
+    struct Summary {
+        var compared: Int
+        var notLonger: Double
+        var identical: Double
+    }
+
+    /// Optimizes libpcap's unoptimized program for each expression and compares with libpcap's
+    /// optimized one: verdicts (a failure on any difference), length and text (reported).
+    func compareWithLibpcap(_ expressions: [String], file: StaticString = #filePath, line: UInt = #line) -> Summary {
         let packets = Self.packets()
         var comparisons: [Comparison] = []
         var optimizing: TimeInterval = 0
-        for expression in Corpus.acceptedExpressions.map(\.text) + Self.moreExpressions {
+        for expression in expressions {
             guard case let .success(plain) = Libpcap.compile(expression, optimize: false),
                   case let .success(theirs) = Libpcap.compile(expression, optimize: true),
                   let lifted = ClassicLifter.lift(plain) else { continue }
@@ -29,7 +70,7 @@ final class OptimizerLibpcapTests: XCTestCase {
             let optimized = Optimizer.optimize(lifted)
             let seconds = Date().timeIntervalSince(started)
             optimizing += seconds
-            XCTAssertLessThan(seconds, 1, "optimizing \(expression) is slow")
+            XCTAssertLessThan(seconds, 1, "optimizing \(expression) is slow", file: file, line: line)
             let ours = ClassicCodeGenerator.generate(optimized)
             if ProcessInfo.processInfo.environment["OPTIMIZER_SHOW"] == expression {
                 print(ClassicPrinter.format(ours, as: .assembly))
@@ -46,7 +87,7 @@ final class OptimizerLibpcapTests: XCTestCase {
                         ours:
                         \(ClassicPrinter.format(ours, as: .assembly))libpcap:
                         \(ClassicPrinter.format(theirs, as: .assembly))
-                        """)
+                        """, file: file, line: line)
                     break
                 }
             }
@@ -54,17 +95,17 @@ final class OptimizerLibpcapTests: XCTestCase {
         let longer = comparisons.filter { $0.ours.count > $0.theirs.count }
         let different = comparisons.filter { ClassicPrinter.format($0.ours, as: .assembly) != ClassicPrinter.format($0.theirs, as: .assembly) }
         let sameInstructions = comparisons.filter { $0.ours == $0.theirs }.count
-        let notLonger = 100 * Double(comparisons.count - longer.count) / Double(max(comparisons.count, 1))
-        let identical = 100 * Double(comparisons.count - different.count) / Double(max(comparisons.count, 1))
+        let count = Double(max(comparisons.count, 1))
+        let summary = Summary(compared: comparisons.count, notLonger: 100 * (count - Double(longer.count)) / count,
+                              identical: 100 * (count - Double(different.count)) / count)
         print("optimizer: \(comparisons.count) expressions against libpcap's optimizer on \(packets.count) packets, \(Int(optimizing * 1000)) ms optimizing")
-        print(String(format: "optimizer: %.1f%% no longer than libpcap, %.1f%% identical -d text, %d of them identical instructions", notLonger, identical, sameInstructions))
+        print(String(format: "optimizer: %.1f%% no longer than libpcap, %.1f%% identical -d text, %d of them identical instructions",
+                     summary.notLonger, summary.identical, sameInstructions))
         for comparison in longer { print("  longer: '\(comparison.expression)' \(comparison.ours.count) > \(comparison.theirs.count)") }
         for comparison in different where comparison.ours.count <= comparison.theirs.count {
             print("  different: '\(comparison.expression)' \(comparison.ours.count) vs \(comparison.theirs.count)")
         }
-        XCTAssertGreaterThan(comparisons.count, 400)
-        XCTAssertGreaterThanOrEqual(notLonger, 99)
-        XCTAssertGreaterThanOrEqual(identical, 97)
+        return summary
     }
 
     /// The corpus packets as captured, and a sample of them cut short at header boundaries

@@ -79,6 +79,21 @@ final class OptimizerTests: XCTestCase {
         assertSameVerdicts(program, Optimizer.optimize(program), packets: samples)
     }
 
+    /// A test pulled up a chain of alternatives must not leave behind a store that is read
+    /// later: here the third block stores M[0], which the last block reads.
+    func testChainReorderingKeepsStoresThatAreRead() {
+        let program = FilterProgram(blocks: [
+            Block(statements: [.loadPacket(.byte, offset: 0)], terminator: .branch(.equal, .constant(1), ifTrue: 4, ifFalse: 1)),
+            Block(statements: [.loadPacket(.byte, offset: 1)], terminator: .branch(.equal, .constant(1), ifTrue: 4, ifFalse: 2)),
+            Block(statements: [.loadPacket(.byte, offset: 3), .storeA(0), .loadPacket(.byte, offset: 0)],
+                  terminator: .branch(.equal, .constant(2), ifTrue: 4, ifFalse: 3)),
+            Block(statements: [.loadScratch(0)], terminator: .branch(.equal, .constant(5), ifTrue: 4, ifFalse: 5)),
+            Block(terminator: .verdict(1)),
+            Block(terminator: .verdict(0)),
+        ], entry: 0)
+        assertSameVerdicts(program, Optimizer.optimize(program), packets: packets(seed: 9, count: 200) + [[5, 5, 5, 5]])
+    }
+
     /// Malformed graphs come back unchanged instead of crashing.
     func testMalformedProgramIsLeftAlone() {
         let program = FilterProgram(blocks: [Block(terminator: .jump(7))], entry: 0)
@@ -116,18 +131,84 @@ final class OptimizerTests: XCTestCase {
         XCTAssertGreaterThan(shrunk, 100, "the optimizer should shrink most random programs")
     }
 
+    /// Chains of alternatives and conjuncts over a few fields, with stores and index loads
+    /// in between that later blocks read: the shapes the chain reordering and the threading
+    /// work on.
+    func testRandomChainsKeepTheirVerdicts() {
+        var random = SplitMix(seed: 0xc4a1)
+        let samples = packets(seed: 8, count: 150)
+        var shrunk = 0
+        for _ in 0..<1500 {
+            let program = randomChain(&random)
+            let optimized = Optimizer.optimize(program)
+            if statementCount(optimized) < statementCount(program) { shrunk += 1 }
+            if !assertSameVerdicts(program, optimized, packets: samples) { return }
+        }
+        XCTAssertGreaterThan(shrunk, 300)
+    }
+
+    func randomChain(_ random: inout SplitMix) -> FilterProgram {
+        let count = 2 + Int(random.next() % 8)
+        // Blocks 0..<count are tests; then a reader of M[0]/X, then accept and reject.
+        let reader = count, accept = count + 1, reject = count + 2
+        let fields: [Statement] = [.loadPacket(.byte, offset: 0), .loadPacket(.byte, offset: 1), .loadPacket(.half, offset: 2)]
+        let extras: [Statement] = [.storeA(0), .storeA(0), .loadXConstant(1), .moveAToX, .loadPacket(.byte, offset: 30), .loadConstant(1)]
+        var blocks: [Block] = []
+        let shared = random.next() % 2 == 0 ? accept : reject
+        for id in 0..<count {
+            var statements: [Statement] = []
+            if random.next() % 4 == 0 { statements.append(extras[Int(random.next() % UInt64(extras.count))]) }
+            if random.next() % 4 != 0 { statements.append(fields[Int(random.next() % 3)]) }
+            if random.next() % 3 == 0 { statements.append(extras[Int(random.next() % UInt64(extras.count))]) }
+            let next = id + 1 == count ? (random.next() % 3 == 0 ? reader : (shared == accept ? reject : accept)) : id + 1
+            let other = random.next() % 8 == 0 ? (shared == accept ? reject : accept) : shared
+            let condition: Condition = random.next() % 4 == 0 ? .greater : .equal
+            let k = UInt32(random.next() % 3)
+            // Alternatives go on along the false arm, conjuncts along the true arm.
+            let terminator: Terminator = shared == accept
+                ? .branch(condition, .constant(k), ifTrue: other, ifFalse: next)
+                : .branch(condition, .constant(k), ifTrue: next, ifFalse: other)
+            blocks.append(Block(statements: statements, terminator: terminator))
+        }
+        let read: [Statement] = random.next() % 2 == 0 ? [.loadScratch(0)] : [.moveXToA]
+        blocks.append(Block(statements: read, terminator: .branch(.equal, .constant(1), ifTrue: accept, ifFalse: reject)))
+        blocks.append(Block(terminator: .verdict(262144)))
+        blocks.append(Block(terminator: .verdict(0)))
+        return FilterProgram(blocks: blocks, entry: 0)
+    }
+
+    /// Graphs the code generator never makes — branches back to earlier blocks, self loops,
+    /// unreachable blocks — still come back quickly and mean the same.
+    func testRandomCyclicGraphsKeepTheirVerdicts() {
+        var random = SplitMix(seed: 0xc1c1e)
+        let samples = packets(seed: 7, count: 60)
+        for _ in 0..<600 {
+            var program = randomProgram(&random)
+            for id in program.blocks.indices where random.next() % 4 == 0 {
+                guard case let .branch(condition, operand, ifTrue, _) = program.blocks[id].terminator else { continue }
+                let back = Int(random.next() % UInt64(program.blocks.count))
+                program.blocks[id].terminator = .branch(condition, operand, ifTrue: ifTrue, ifFalse: back)
+            }
+            program.entry = Int(random.next() % UInt64(program.blocks.count))
+            let started = Date()
+            let optimized = Optimizer.optimize(program)
+            XCTAssertLessThan(Date().timeIntervalSince(started), 0.5)
+            if !assertSameVerdicts(program, optimized, packets: samples, stepLimit: 200) { return }
+        }
+    }
+
     // MARK: - Support
 
     func statementCount(_ program: FilterProgram) -> Int { program.blocks.reduce(0) { $0 + $1.statements.count } }
 
     @discardableResult
-    func assertSameVerdicts(_ original: FilterProgram, _ optimized: FilterProgram, packets: [[UInt8]],
+    func assertSameVerdicts(_ original: FilterProgram, _ optimized: FilterProgram, packets: [[UInt8]], stepLimit: Int = 1000,
                             file: StaticString = #filePath, line: UInt = #line) -> Bool {
         for packet in packets {
             for wire in [UInt32(packet.count), UInt32(packet.count + 100)] {
                 let machine = OptimizerMachine(packet: packet, wireLength: wire, metadata: [.vlanTag: 5, .packetType: 4])
-                let before = machine.run(original)
-                let after = machine.run(optimized)
+                let before = machine.run(original, stepLimit: stepLimit)
+                let after = machine.run(optimized, stepLimit: stepLimit)
                 if before.stoppedEarly { continue }
                 if before != after {
                     XCTFail("verdict \(after) instead of \(before) on \(packet)\noriginal: \(original)\noptimized: \(optimized)", file: file, line: line)

@@ -19,7 +19,7 @@ public struct CompileOptions: Sendable {
 public enum FilterCodeGenerator {
     public static func generate(_ expression: FilterExpression, options: CompileOptions) throws(FilterError) -> FilterProgram {
         var generator = Generator(names: options.names, netmask: options.netmask)
-        guard let test = try generator.test(expression) else {
+        guard let test = try generator.compile(expression) else {
             var graph = BlockGraph()
             let accept = graph.verdict(options.snapLength)
             return graph.program(entry: accept)
@@ -48,20 +48,20 @@ struct Generator {
     func fail(_ message: String) -> FilterError { FilterError(message, at: range) }
 
     /// Compiles an expression in source order; nil for the empty expression.
-    mutating func test(_ expression: FilterExpression) throws(FilterError) -> Fragment? {
+    mutating func compile(_ expression: FilterExpression) throws(FilterError) -> Fragment? {
         switch expression {
         case .empty:
             return nil
         case let .and(a, b):
-            let left = try test(a), right = try test(b)
+            let left = try compile(a), right = try compile(b)
             guard let left, let right else { return left ?? right }
             return graph.and(left, right)
         case let .or(a, b):
-            let left = try test(a), right = try test(b)
+            let left = try compile(a), right = try compile(b)
             guard let left, let right else { return left ?? right }
             return graph.or(left, right)
         case let .not(a, _):
-            return try test(a)?.negated
+            return try compile(a)?.negated
         case let .qualified(qualifiers, identifier, _, range):
             self.range = range
             return try qualified(qualifiers, identifier)
@@ -92,15 +92,13 @@ struct Generator {
             }
         case .pppoeDiscovery: return try linkType(Protocols.EtherType.pppoeDiscovery)
         case let .llc(kind): return try llc(kind)
+        case let .byte(offset, op, value): return byteTest(offset, op, value)
         case .inbound: return packetDirection(outbound: false)
         case .outbound: return packetDirection(outbound: true)
         case let .interfaceIndex(index):
             return interfaceIndex(index)
         case let .unsupported(keyword):
             throw fail(Self.unsupportedMessage(keyword))
-        case .byte:
-            // Integration placeholder until the code generator implements `byte N op M`.
-            throw fail("'byte' primitives are not supported yet")
         }
     }
 

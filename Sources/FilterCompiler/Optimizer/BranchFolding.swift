@@ -26,14 +26,6 @@ enum BranchFolding {
             graph.blocks[id].terminator = .branch(condition, operand, ifTrue: target, ifFalse: target)
             changed = true
         }
-        // A program that starts with such a block starts where it leads, when that block
-        // reads nothing the first one computed.
-        if let next = graph.blocks[graph.entry].onlySuccessor, next != graph.entry,
-           liveness.liveIn[next] == LocationSet() {
-            graph.entry = next
-            changed = true
-        }
-
         // An edge whose facts decide the test of the block it enters jumps over that block.
         for id in flow.order {
             guard case let .branch(condition, operand, ifTrue, ifFalse) = graph.blocks[id].terminator,

@@ -6,7 +6,8 @@
 /// meet as well — the order libpcap's optimizer produces. The same holds for a chain of
 /// conjuncts whose false arms all meet (`and`).
 ///
-/// A test is pulled up only when its block does nothing but compute the tested value, the
+/// The block in front of the chain may go anywhere with its other arm; it only has to hold the
+/// value the pulled test reads. A test is pulled up only when its block does nothing but compute the tested value, the
 /// blocks it jumps over are entered from the chain alone, and the block after it reads nothing
 /// the pulled block leaves behind that the block before does not.
 enum ChainReordering {
@@ -27,40 +28,44 @@ enum ChainReordering {
         for head in flow.order {
             guard case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[head].terminator, ifTrue != ifFalse,
                   let value = flow.tests[head]?.a else { continue }
-            // Alternatives: walk the false arms, the true arms meet. Conjuncts: the reverse.
-            for alongTrue in [false, true] {
-                let shared = alongTrue ? ifFalse : ifTrue
-                let first = alongTrue ? ifTrue : ifFalse
-                var chain: [BlockID] = []
-                var previous = head
-                var current = first
-                for _ in 0..<graph.blocks.count {
-                    guard current != head, current != previous,
-                          case let .branch(_, operand, t, f) = graph.blocks[current].terminator, t != f else { break }
-                    let (meets, next) = alongTrue ? (f, t) : (t, f)
-                    guard meets == shared else { break }
-                    let block = graph.blocks[current]
-                    let testsValue = flow.tests[current]?.a == value
-                    if testsValue {
-                        guard let last = chain.last, case .constant = operand,
-                              block.statements.allSatisfy({ $0.definition == .a }),
-                              !liveness.liveIn[next].contains(.a) || flow.exitState[last].a == value else { break }
-                        pull(current, after: head, chain: chain, next: next, alongTrue: alongTrue, &graph)
-                        return true
+            for first in [ifTrue, ifFalse] {
+                // Alternatives: walk the false arms, the true arms meet. Conjuncts: the reverse.
+                for alongTrue in [false, true] {
+                    guard case let .branch(_, _, t, f) = graph.blocks[first].terminator else { continue }
+                    let shared = alongTrue ? f : t
+                    var chain: [BlockID] = []
+                    var previous = head
+                    var current = first
+                    for _ in 0..<graph.blocks.count {
+                        guard current != head, current != previous,
+                              case let .branch(_, operand, t, f) = graph.blocks[current].terminator, t != f else { break }
+                        let (meets, next) = alongTrue ? (f, t) : (t, f)
+                        guard meets == shared else { break }
+                        if flow.tests[current]?.a == value {
+                            guard let last = chain.last, case .constant = operand,
+                                  graph.blocks[current].statements.allSatisfy({ $0.definition == .a }),
+                                  !liveness.liveIn[next].contains(.a) || flow.exitState[last].a == value else { break }
+                            pull(current, after: Set(flow.predecessors[first]), chain: chain, next: next, alongTrue: alongTrue, &graph)
+                            return true
+                        }
+                        // The chain's first block may be entered from several blocks, as
+                        // long as all of them hold the value; the others only from the chain.
+                        let entries = flow.predecessors[current]
+                        guard current == first ? entries.allSatisfy({ flow.exitState[$0].a == value })
+                                               : entries == [previous] else { break }
+                        chain.append(current)
+                        previous = current
+                        current = next
                     }
-                    guard flow.predecessors[current] == [previous] else { break }
-                    chain.append(current)
-                    previous = current
-                    current = next
                 }
             }
         }
         return false
     }
 
-    /// Puts a copy of `pulled`'s test (without its statements) between `head` and the chain,
+    /// Puts a copy of `pulled`'s test (without its statements) between `entries` and the chain,
     /// and lets the chain's last block continue where `pulled` would.
-    static func pull(_ pulled: BlockID, after head: BlockID, chain: [BlockID], next: BlockID, alongTrue: Bool,
+    static func pull(_ pulled: BlockID, after entries: Set<BlockID>, chain: [BlockID], next: BlockID, alongTrue: Bool,
                      _ graph: inout FlowGraph) {
         guard case let .branch(condition, operand, t, f) = graph.blocks[pulled].terminator, let first = chain.first,
               let last = chain.last else { return }
@@ -70,7 +75,7 @@ enum ChainReordering {
             : .branch(condition, operand, ifTrue: t, ifFalse: first)
         graph.blocks.append(Block(statements: [], terminator: terminator))
         graph.foldedTests[copy] = graph.foldedTests[pulled]
-        graph.blocks[head].retargetArm(alongTrue: alongTrue, to: copy)
+        for entry in entries { graph.blocks[entry].retarget { $0 == first ? copy : $0 } }
         graph.blocks[last].retargetArm(alongTrue: alongTrue, to: next)
     }
 }

@@ -46,7 +46,8 @@ extension FlowGraph {
         let order = reversePostorder()
         let predecessors = predecessors(of: order)
         var absorbed = [Bool](repeating: false, count: blocks.count)
-        for id in order where !absorbed[id] {
+        // The entry keeps its own statements apart until the end (`startPastIdleTests`).
+        for id in order where !absorbed[id] && id != entry {
             // A verdict is not pulled up: a decided test of a constant stays in front of it.
             guard let next = blocks[id].onlySuccessor, next != id, next != entry, !absorbed[next],
                   !blocks[next].isVerdict,
@@ -80,5 +81,26 @@ extension FlowGraph {
             changed = true
         }
         return changed
+    }
+
+    /// While the first block's test goes the same way either way, start at the block it leads
+    /// to, running the skipped blocks' statements first — unless the program then just
+    /// returns, and the statements are moot. (libpcap does the same once its optimizer is done,
+    /// and keeps those statements even when their values go unused: a load in them still
+    /// rejects a packet too short for it.)
+    mutating func startPastIdleTests() {
+        var carried: [Statement] = []
+        var steps = 0
+        while steps < blocks.count, let next = blocks[entry].onlySuccessor, next != entry {
+            carried += blocks[entry].statements
+            entry = next
+            steps += 1
+        }
+        guard !carried.isEmpty else { return }
+        if case .verdict = blocks[entry].terminator {
+            blocks[entry].statements = []
+        } else {
+            blocks[entry].statements = carried + blocks[entry].statements
+        }
     }
 }

@@ -54,17 +54,18 @@ extension Statement {
 }
 
 extension Block {
-    /// The registers the ending reads. A branch whose arms agree reads nothing — except after
-    /// a constant load in the same block: that is a test of a constant that was decided, and
-    /// the constant stays, as libpcap's optimizer leaves it.
-    var endUses: LocationSet {
+    /// The registers the ending reads. A branch whose arms agree reads nothing, with two
+    /// exceptions that keep libpcap's shapes (and its verdicts on short packets): at the entry
+    /// (the statements are carried into the block the program then starts with, see
+    /// `FlowGraph.startPastIdleTests`), and after a constant load in the same block (a decided
+    /// test of a constant, which libpcap leaves in place).
+    func endUses(isEntry: Bool) -> LocationSet {
         guard case let .branch(_, operand, ifTrue, ifFalse) = terminator else { return LocationSet() }
-        if ifTrue == ifFalse {
-            let lastA = statements.last { $0.definition.contains(.a) }
-            guard case .loadConstant = lastA else { return LocationSet() }
-            return .a
-        }
-        return operand == .x ? LocationSet.a.union(.x) : .a
+        let uses = operand == .x ? LocationSet.a.union(.x) : .a
+        if ifTrue != ifFalse || isEntry { return uses }
+        let lastA = statements.last { $0.definition.contains(.a) }
+        guard case .loadConstant = lastA else { return LocationSet() }
+        return uses
     }
 }
 
@@ -87,7 +88,7 @@ struct Liveness {
                 var live = LocationSet()
                 for successor in block.successors { live = live.union(liveIn[successor]) }
                 liveOut[id] = live
-                live = live.union(block.endUses)
+                live = live.union(block.endUses(isEntry: id == graph.entry))
                 for statement in block.statements.reversed() {
                     live = live.subtracting(statement.definition).union(statement.uses)
                 }
@@ -110,7 +111,7 @@ enum DeadStatements {
         var changed = false
         for id in order {
             let block = graph.blocks[id]
-            var live = liveness.liveOut[id].union(block.endUses)
+            var live = liveness.liveOut[id].union(block.endUses(isEntry: id == graph.entry))
             var kept: [Statement] = []
             for statement in block.statements.reversed() {
                 guard live.contains(statement.definition) else { changed = true; continue }

@@ -38,6 +38,7 @@ public enum Optimizer {
             changed = graph.simplify() || changed
             if !changed { break }
         }
+        graph.startPastIdleTests()
         return graph.program
     }
 }

@@ -12,7 +12,7 @@ enum Peephole {
                 changed = true
                 if graph.foldedTests[id] == nil { graph.foldedTests[id] = test }
             }
-            if foldIndexOffsets(&graph.blocks[id], liveOut: liveness.liveOut[id]) { changed = true }
+            if foldIndexOffsets(&graph.blocks[id], liveOut: liveness.liveOut[id], isEntry: id == graph.entry) { changed = true }
         }
         return changed
     }
@@ -38,7 +38,7 @@ enum Peephole {
 
     /// `ld #c; …; add x; tax; ldb [x + k]` → `ld #c; …; ldb [x + k+c]` when X is not read before
     /// it is written again (A is overwritten by the load anyway; the `ld #c` dies if unused).
-    static func foldIndexOffsets(_ block: inout Block, liveOut: LocationSet) -> Bool {
+    static func foldIndexOffsets(_ block: inout Block, liveOut: LocationSet, isEntry: Bool) -> Bool {
         var changed = false
         var index = 0
         while index + 2 < block.statements.count {
@@ -46,7 +46,7 @@ enum Peephole {
                block.statements[index + 1] == .moveAToX,
                case let .loadPacketIndexed(width, offset) = block.statements[index + 2],
                let c = constantInA(before: index, in: block), offset <= UInt32.max - c,
-               !readsX(after: index + 2, in: block, liveOut: liveOut) {
+               !readsX(after: index + 2, in: block, liveOut: liveOut, isEntry: isEntry) {
                 block.statements.replaceSubrange(index...index + 2, with: [.loadPacketIndexed(width, offset: offset + c)])
                 changed = true
             }
@@ -65,11 +65,11 @@ enum Peephole {
     }
 
     /// Whether the X register's value after statement `position` is read later.
-    static func readsX(after position: Int, in block: Block, liveOut: LocationSet) -> Bool {
+    static func readsX(after position: Int, in block: Block, liveOut: LocationSet, isEntry: Bool) -> Bool {
         for statement in block.statements[(position + 1)...] {
             if statement.uses.contains(.x) { return true }
             if statement.definition.contains(.x) { return false }
         }
-        return block.endUses.contains(.x) || liveOut.contains(.x)
+        return block.endUses(isEntry: isEntry).contains(.x) || liveOut.contains(.x)
     }
 }
