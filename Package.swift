@@ -42,5 +42,7 @@ let package = Package(
         .testTarget(name: "RulesetTests", dependencies: ["Ruleset", "FilterLanguage"]),
         // Runs the built xdpfw as scripts do (exit statuses, tcpdump-identical output, verbs as root).
         .testTarget(name: "CommandLineTests", dependencies: ["xdpfw", "Ruleset", "EBPF", "Kernel"]),
+        // Real traffic through veth pairs in test namespaces, judged against libpcap.
+        .testTarget(name: "EndToEndTests", dependencies: ["xdpfw", "FilterCompiler", "ClassicBPF", "Ruleset", "EBPF", "Kernel", "DifferentialTesting"]),
     ]
 )
