@@ -8,6 +8,11 @@ public enum Corpus {
     public struct Expression: Hashable, Sendable {
         public var name: String
         public var text: String
+
+        public init(name: String, text: String) {
+            self.name = name
+            self.text = text
+        }
     }
 
     /// An expression libpcap rejects, with libpcap's message.
@@ -75,8 +80,18 @@ public enum Corpus {
     /// The tab-separated fields of a corpus table's lines, comments left out.
     static func rows(_ relativePath: String) -> [[String]] {
         guard let directory, let text = try? String(contentsOfFile: directory + "/" + relativePath, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n", omittingEmptySubsequences: true)
-            .filter { !$0.hasPrefix("#") }
-            .map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        var rows: [[String]] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) where !line.hasPrefix("#") {
+            // A line that starts with a tab continues the previous row's expression
+            // (libpcap's multi-line tests such as `icmp_types`).
+            if line.hasPrefix("\t"), var last = rows.popLast(), last.count >= 2 {
+                let continuation = line.drop(while: { $0 == "\t" })
+                last[1] = last[1].isEmpty ? String(continuation) : last[1] + "\n" + continuation
+                rows.append(last)
+                continue
+            }
+            rows.append(line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init))
+        }
+        return rows
     }
 }

@@ -90,8 +90,9 @@ public enum Condition: Hashable, Sendable, CaseIterable {
 public enum Terminator: Hashable, Sendable {
     /// Compare A with the operand and continue at one of two blocks.
     case branch(Condition, Operand, ifTrue: BlockID, ifFalse: BlockID)
-    /// Continue at another block unconditionally (`ja`). Only `protochain` uses it, to walk
-    /// IPv6 extension headers in a loop: the one place where the graph has a cycle.
+    /// Continue at another block unconditionally (`ja`). `protochain` uses it to walk IPv6
+    /// extension headers in a loop (the one place where the graph has a cycle), and both
+    /// `protochain` and `geneve` to continue at the block laid out right after (no `ja` then).
     case jump(BlockID)
     /// Stop: accept `snapLength` bytes of the packet, or reject when it is 0 (`ret #k`).
     case verdict(UInt32)

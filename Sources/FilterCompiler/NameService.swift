@@ -59,7 +59,7 @@ public struct SystemFiles: NameService {
     public func network(_ name: String) -> UInt32? {
         for fields in records("networks") where fields.count >= 2 {
             if fields[0] == name || fields.dropFirst(2).contains(where: { $0 == name }),
-               let (address, bits) = AddressText.ipv4(String(fields[1])) {
+               let (address, _) = AddressText.ipv4(String(fields[1])) {
                 // As inet_network reads it: the parts written, right-aligned.
                 return address
             }

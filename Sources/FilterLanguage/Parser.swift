@@ -37,7 +37,9 @@ enum ParseFailure: Error {
 typealias Carried = Qualifiers?
 
 struct Parser {
-    static let maximumDepth = 200
+    /// Each level costs a few KiB of stack in a debug build; 100 fits the 512 KiB stacks of
+    /// Swift concurrency threads (FuzzTests.testDeepestAcceptedNestingFitsASmallStack).
+    static let maximumDepth = 100
     static let maximumTokens = 4096
 
     let tokens: [Token]
@@ -108,8 +110,18 @@ struct Parser {
             if token.kind == .end {
                 return FilterError("syntax error: unexpected end of expression", at: token.range)
             }
-            return FilterError("syntax error: unexpected '\(token.text)'", at: token.range)
+            return FilterError("syntax error: unexpected '\(token.text)'\(hint(at: furthestFailure))", at: token.range)
         }
+    }
+
+    /// After `proto`, `port`, `host`... a reserved word where a name was wanted: say how to
+    /// write it (`ip proto tcp` means `ip proto \tcp`).
+    func hint(at failure: Int) -> String {
+        guard failure > 0, failure < tokens.count, case .keyword(.type) = tokens[failure - 1].kind,
+              case let .keyword(keyword) = tokens[failure].kind,
+              ![.and, .or, .not].contains(keyword), tokens[failure].text.first?.isLetter == true else { return "" }
+        let word = tokens[failure].text
+        return " (a reserved word; write '\\\(word)' for the name \(word))"
     }
 
     // MARK: Expressions
@@ -284,13 +296,22 @@ struct Parser {
         return try qualify(identifier, carried, inherited, SourceRange(qualifierStart ?? token.range.start, endOfPrevious))
     }
 
+    /// A qualified-primitive node, or, when there are no qualifiers to carry over, libpcap's error
+    /// for that kind of operand with an explanation after it.
     func qualify(_ identifier: Identifier, _ carried: Carried, _ inherited: Bool, _ range: SourceRange) throws(ParseFailure) -> FilterExpression {
         guard let qualifiers = carried else {
             let start = min(range.start, source.count), end = min(max(range.end, start), source.count)
             let written = String(decoding: source[start..<end], as: UTF8.self)
+            let libpcapMessage: String
+            switch identifier {
+            case .ipv6: libpcapMessage = "invalid qualifier against IPv6 address"
+            case let .prefix(address, _) where address.contains(":"): libpcapMessage = "invalid qualifier against IPv6 address"
+            case .prefix, .masked: libpcapMessage = "Mask syntax for networks only"
+            case .mac: libpcapMessage = "ethernet address used in non-ether expression"
+            case .number, .dotted, .name: libpcapMessage = "syntax error in filter expression"
+            }
             throw .committed(FilterError(
-                "syntax error in filter expression: '\(written)' has no qualifier to take over from the primitive before it",
-                at: range))
+                "\(libpcapMessage) ('\(written)' has no qualifier to take over from the primitive before it)", at: range))
         }
         return .qualified(qualifiers, identifier, inherited: inherited, range)
     }

@@ -51,14 +51,33 @@ public enum Libpcap {
     /// libpcap's userland interpreter: the number of bytes to keep, 0 to reject. `packet` is the
     /// captured bytes. A program bpf_filter cannot run safely (an opcode it aborts on, a jump
     /// out of the program, a scratch slot past M[15], division by a constant 0, running off the
-    /// end) is not run: the answer is 0.
+    /// end), or one that loops without end on this packet (checked with our interpreter's step
+    /// limit first, for programs with a backward `ja`), is not run: the answer is 0.
     public static func filter(_ program: [ClassicInstruction], packet: [UInt8], wireLength: UInt32) -> UInt32 {
-        guard isSafeForFilter(program) else { return 0 }
-        let raw = program.map(pcapInstruction)
-        let bytes = packet.isEmpty ? [0] : packet
-        return raw.withUnsafeBufferPointer { instructions in
-            bytes.withUnsafeBufferPointer { data in
-                UInt32(bpf_filter(instructions.baseAddress, data.baseAddress, wireLength, UInt32(packet.count)))
+        PreparedFilter(program).run(packet: packet, wireLength: wireLength)
+    }
+
+    /// A program checked and converted once, for running `bpf_filter` on many packets.
+    public struct PreparedFilter: Sendable {
+        private let instructions: [pcap_bpf_insn]?
+        /// Kept when the program jumps backward, to check first that it stops on the packet.
+        private let loopingProgram: [ClassicInstruction]?
+
+        public init(_ program: [ClassicInstruction]) {
+            instructions = isSafeForFilter(program) ? program.map(pcapInstruction) : nil
+            let jumpsBackward = program.contains { $0.code == ClassicOpcode.jmp | ClassicOpcode.ja && Int32(bitPattern: $0.k) < 0 }
+            loopingProgram = jumpsBackward ? program : nil
+        }
+
+        public func run(packet: [UInt8], wireLength: UInt32) -> UInt32 {
+            guard let instructions else { return 0 }
+            // bpf_filter has no step limit: never hand it a loop that would not end.
+            if let loopingProgram, !ClassicInterpreter.halts(loopingProgram, packet: packet, wireLength: wireLength) { return 0 }
+            let bytes = packet.isEmpty ? [0] : packet
+            return instructions.withUnsafeBufferPointer { code in
+                bytes.withUnsafeBufferPointer { data in
+                    UInt32(bpf_filter(code.baseAddress, data.baseAddress, wireLength, UInt32(packet.count)))
+                }
             }
         }
     }
@@ -90,7 +109,7 @@ public enum Libpcap {
         return true
     }
 
-    private static func pcapInstruction(_ instruction: ClassicInstruction) -> pcap_bpf_insn {
+    fileprivate static func pcapInstruction(_ instruction: ClassicInstruction) -> pcap_bpf_insn {
         pcap_bpf_insn(code: instruction.code, jt: instruction.jt, jf: instruction.jf, k: instruction.k)
     }
 }

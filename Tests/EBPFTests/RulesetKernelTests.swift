@@ -63,6 +63,12 @@ final class RulesetKernelTests: XCTestCase {
         var seen = Set<String>()
         let expressions = (Corpus.acceptedExpressions.map(\.text) + KernelDifferentialTests.ownExpressions)
             .filter { !$0.isEmpty && seen.insert($0).inserted }
+            .filter { expression in
+                // libpcap's bpf_filter cannot answer metadata loads: leave those rules out.
+                guard case let .success(classic) = Libpcap.compile(expression, optimize: true),
+                      let filter = ClassicLifter.lift(classic) else { return false }
+                return !filter.usesAncillaryData
+            }
         let ruleset = try LibpcapRuleset(expressions.enumerated().map { ($1, $0 % 2 == 0 ? .drop : .pass) })
         var distinct = Set<[UInt8]>()
         let packets = (Corpus.captures.packets.map(\.packet.bytes) + TestPackets.all)

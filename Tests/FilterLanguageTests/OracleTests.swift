@@ -3,7 +3,7 @@ import XCTest
 
 /// Tricky expressions, judged by the installed libpcap at test time: where libpcap reports a
 /// syntax error we must reject; where it accepts we must accept; where it reports another error
-/// (one a later stage raises) we must accept or give the same message.
+/// (one a later stage raises) we must accept or give the same message (we may explain more after it).
 /// Operands are addresses, numbers and service names so that no lookup goes to the network.
 final class OracleTests: XCTestCase {
     static let tricky: [String] = [
@@ -20,7 +20,8 @@ final class OracleTests: XCTestCase {
         "port 1 and not (2 or tcp)", "port 1 and ((2) or 3)", "port 1 and ((2 or 3))", "port 1 or (2 and not 3)",
         "not 10.0.0.1", "10.0.0.1", "80", "port 80 and 81 or 82", "port 1 and not not 2", "port 1 and ! 2",
         "not not tcp", "not (tcp)", "((tcp))", "! tcp", "!tcp", "tcp && udp || icmp", "tcp and or udp",
-        "host 1.1.1.1 and $1", "tcp and (1 or 2)", "tcp and (1 = len)", "(tcp) and 1",
+        "host 1.1.1.1 and $1", "tcp and (1 or 2)", "tcp and \\tcp", "tcp and 10.0.0.0/8", "tcp and ::1",
+        "tcp and 10.0.0.0 mask 255.0.0.0", "tcp and ::/64", "tcp and 0:1:2:3:4:5", "vlan and 1.1.1.1", "tcp and (1 = len)", "(tcp) and 1",
         // Qualifier combinations.
         "src or dst 1.1.1.1", "dst or src 1.1.1.1", "dst and src 1.1.1.1", "src and dst host 1.1.1.1",
         "src or host 1.1.1.1", "src dst 1.1.1.1", "ip src 1.1.1.1", "ip host 1.1.1.1 or ip6",
@@ -61,6 +62,22 @@ final class OracleTests: XCTestCase {
         "port tcp-synx", "host 1.1.1.1 @", "len = 1\u{0B}", "host 1.1.1.1 and\n tcp", "host\t1.1.1.1",
         "tcp\r", "(", ")", "()", "( tcp", "tcp )", "[", "ip[", "&&", "||", "!", "and", "not", "host \\",
         "port 1_2", "port 1.", "tcp port 80 \\or 81", "tcp || \\udp", "icmp-echo = len",
+        "host ::ffff:1.2.3.4", "host 0x1::", "host FE80::1", "host fe80::1%eth0", "ether host 1:2:3:4:5:6:7:8",
+        "ether host aa:bb:cc:dd:ee:ff:", "host 1.2.3.4/24", "net 1.2.3.4/33", "ether host 1.2.3.4.5.6",
+        "ether host 0011.2233.4455", "ether host 001122334455", "ether host 00112233445566", "port 0x50",
+        "port 0X50", "port 1e3", "len=1", "len=-1", "ip[0]&0xf!=5", "tcp[13]&2!=0&&tcp", "tcp[tcpflags]&tcp-syn!=0",
+        "icmp[icmptype]!=icmp-echo&&icmp[icmptype]!=icmp-echoreply", "tcp-syn", "port tcp-syn", "host icmp-echo",
+        "proto icmp-echo", "less icmp-echo", "vlan tcp-ack", "ifindex icmptype", "port 80and", "port 80 andtcp",
+        "tcp[0]=1or udp", "ip6[0:4]&0xfff00000=0x12300000", "ether[0:2]=0xffff", "ether[12:2]=0x800",
+        "port 1.1.1.1and", "(tcp)or(udp)", "not(tcp)", "!(tcp)", "!!tcp", "port 1 and !2", "port 1 or(2)",
+        "ip and(tcp or udp)", "ip[-1:2]=0", "ip[1:-2]=0", "len = 1 - - 1", "len = 1--1", "len = 1 * -1",
+        "len<<1=2", "len>>1>=2", "len!=0x0", "len===1", "len=<1", "len=>1", "len<>1", "len><1", "len=!1",
+        "ether proto 0x800", "ether proto \\0x800", "ppp proto 1", "link proto \\ip", "ip protochain \\tcp",
+        "ip6 protochain 6 or 17", "tcp dst port ftp or ftp-data", "udp port domain or 53 or (123 or not 5)",
+        "portrange 0x10-0x20", "portrange 08-09", "net 10", "net 10.1", "net 10.1.2", "net 10.1.2.3",
+        "net 10.1.2.3/8", "net 010.1.2.3", "host 1.2.3.04", "host 1.2.3.256", "decnet host 1.2",
+        "decnet host 63.1023", "mpls 1048575", "geneve 16777215", "vlan 4095 and vlan 1 or vlan",
+
     ]
 
     func testTrickyExpressionsAgainstLibpcap() throws {
@@ -71,7 +88,7 @@ final class OracleTests: XCTestCase {
             switch (libpcap, ours) {
             case (.accepted, .success), (.syntaxError, .failure), (.otherError, .success):
                 continue
-            case let (.otherError(message), .failure(error)) where error.message == message:
+            case let (.otherError(message), .failure(error)) where error.message.hasPrefix(message):
                 continue
             case let (.accepted, .failure(error)):
                 mismatches.append("'\(expression)': libpcap accepts, we say \(error.message)")

@@ -131,6 +131,11 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(error("host 1.1.1.1 ü")?.message, "syntax error: unexpected 'ü'")
     }
 
+    func testReservedWordWhereANameGoesGetsAHint() {
+        XCTAssertEqual(error("ip proto tcp")?.message, "syntax error: unexpected 'tcp' (a reserved word; write '\\tcp' for the name tcp)")
+        XCTAssertEqual(error("src proto 1")?.message, "syntax error: unexpected 'proto'")
+    }
+
     func testMissingQualifierSaysSo() {
         guard let e = error("tcp and 1.1.1.1") else { return }
         XCTAssert(e.message.hasPrefix("syntax error in filter expression"), e.message)

@@ -180,6 +180,18 @@ extension Generator {
         return [.loadXScratch(index), load]
     }
 
+    /// `byte N op M`. With `&` and `|` libpcap tests A against M without loading the byte
+    /// (A holds whatever the code before left there); the others compare link-header byte N.
+    mutating func byteTest(_ offset: UInt32, _ op: ByteOperator, _ value: UInt32) -> Fragment {
+        switch op {
+        case .equal: return compare(.linkHeader, offset, .byte, value)
+        case .greater: return compare(.linkHeader, offset, .byte, value, .greater)
+        case .less: return compare(.linkHeader, offset, .byte, value, .greaterOrEqual, negate: true)
+        case .and: return graph.branch([.arithmetic(.and, .constant(value))], .equal, .constant(0)).negated
+        case .or: return graph.branch([.arithmetic(.or, .constant(value))], .equal, .constant(0)).negated
+        }
+    }
+
     /// `len` compared with a constant (`less`, `greater`).
     mutating func compareLength(_ n: UInt32, _ condition: Condition, negate: Bool) -> Fragment {
         let test = graph.branch([.loadLength], condition, .constant(n))

@@ -19,7 +19,7 @@ public struct CompileOptions: Sendable {
 public enum FilterCodeGenerator {
     public static func generate(_ expression: FilterExpression, options: CompileOptions) throws(FilterError) -> FilterProgram {
         var generator = Generator(names: options.names, netmask: options.netmask)
-        guard let test = try generator.test(expression) else {
+        guard let test = try generator.compile(expression) else {
             var graph = BlockGraph()
             let accept = graph.verdict(options.snapLength)
             return graph.program(entry: accept)
@@ -48,20 +48,20 @@ struct Generator {
     func fail(_ message: String) -> FilterError { FilterError(message, at: range) }
 
     /// Compiles an expression in source order; nil for the empty expression.
-    mutating func test(_ expression: FilterExpression) throws(FilterError) -> Fragment? {
+    mutating func compile(_ expression: FilterExpression) throws(FilterError) -> Fragment? {
         switch expression {
         case .empty:
             return nil
         case let .and(a, b):
-            let left = try test(a), right = try test(b)
+            let left = try compile(a), right = try compile(b)
             guard let left, let right else { return left ?? right }
             return graph.and(left, right)
         case let .or(a, b):
-            let left = try test(a), right = try test(b)
+            let left = try compile(a), right = try compile(b)
             guard let left, let right else { return left ?? right }
             return graph.or(left, right)
         case let .not(a, _):
-            return try test(a)?.negated
+            return try compile(a)?.negated
         case let .qualified(qualifiers, identifier, _, range):
             self.range = range
             return try qualified(qualifiers, identifier)
@@ -92,15 +92,13 @@ struct Generator {
             }
         case .pppoeDiscovery: return try linkType(Protocols.EtherType.pppoeDiscovery)
         case let .llc(kind): return try llc(kind)
+        case let .byte(offset, op, value): return byteTest(offset, op, value)
         case .inbound: return packetDirection(outbound: false)
         case .outbound: return packetDirection(outbound: true)
         case let .interfaceIndex(index):
             return interfaceIndex(index)
         case let .unsupported(keyword):
             throw fail(Self.unsupportedMessage(keyword))
-        case .byte:
-            // Integration placeholder until the code generator implements `byte N op M`.
-            throw fail("'byte' primitives are not supported yet")
         }
     }
 
@@ -109,15 +107,19 @@ struct Generator {
         switch keyword {
         case "vxlan": return "can't parse filter expression: syntax error"
         case "type", "subtype", "type/subtype": return "802.11 link-layer types supported only on 802.11"
-        case "dir": return "frame direction supported only with 802.11 headers"
+        case "dir", "direction": return "frame direction supported only with 802.11 headers"
         case "action", "reason", "rnr", "srnr": return "\(keyword) supported only on PF linktype"
         case "rulenum": return "rnr supported only on PF linktype"
-        case "srulenum": return "srnr supported only on PF linktype"
+        case "srulenum", "subrulenum": return "srnr supported only on PF linktype"
         case "rset", "ruleset": return "ruleset supported only on PF linktype"
         case "ifname", "on": return "ifname supported only on PF linktype"
         case "lane", "vci", "vpi", "oam", "oamf4", "metac", "bcc", "sc", "ilmic", "connectmsg", "metaconnect":
             return "'\(keyword)' supported only on raw ATM"
         case "fisu", "lssu", "msu": return "'\(keyword)' supported only on MTP2"
+        case "lsu": return "'lssu' supported only on MTP2"
+        // libpcap's own spelling of these two names in its message.
+        case "oamf4ec": return "'oam4ec' supported only on raw ATM"
+        case "oamf4sc": return "'oam4sc' supported only on raw ATM"
         case "hfisu", "hlssu", "hmsu": return "'\(keyword)' supported only on MTP2_HSL"
         case "sio", "opc", "dpc", "sls": return "'\(keyword)' supported only on SS7"
         case "hsio", "hopc", "hdpc", "hsls": return "'\(keyword.dropFirst())' supported only on SS7"

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Kernel
+import Ruleset
+
+/// `xdpfw apply`: compile, load, pin and attach a rules file, replacing what is attached.
+struct Apply: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Attach a rules file to an interface, or atomically replace the rules attached there.",
+        discussion: """
+            The file is compiled, loaded through the kernel's verifier (its log is shown if it \
+            refuses), pinned under /sys/fs/bpf/xdpfw/<interface>/<hook>/ and attached. If anything \
+            fails, the rules already attached stay as they were. Concurrent apply and detach runs \
+            wait for each other.
+
+            --mode chooses how XDP attaches: native (in the driver), generic (in the stack, works \
+            everywhere), or auto (native when the driver supports it, else generic).
+
+            Examples:
+              xdpfw apply rules.conf eth0
+              xdpfw apply rules.conf eth0 --hook tc-egress
+              xdpfw -n blue apply rules.conf veth1 --mode generic
+            """)
+
+    @ParentCommand var global: XDPFW
+
+    @Argument(help: ArgumentHelp("The rules file (- reads standard input).", valueName: "rules.conf"))
+    var rules: String
+
+    @Argument(help: ArgumentHelp("The network interface.", valueName: "interface"))
+    var interface: String
+
+    @Option(help: ArgumentHelp("Where to attach.", valueName: "hook"))
+    var hook: AttachPoint = .xdp
+
+    @Option(help: ArgumentHelp("How XDP attaches (see above).", valueName: "mode"))
+    var mode: XDPMode = .auto
+
+    func validate() throws {
+        if hook != .xdp && mode != .auto { throw ValidationError("--mode is for --hook xdp only") }
+    }
+
+    func run() throws {
+        let text = try RulesInput.text(of: rules)
+        let file = rules == "-" ? "<stdin>" : rules
+        let ruleset = try RulesInput.ruleset(text: text, file: file)
+        try global.enterNetworkNamespace()
+        let lock = try LockFile.acquire { Output.standardError("xdpfw: waiting for another xdpfw apply or detach to finish\n") }
+        defer { lock.release() }
+        let outcome = try AttachedRuleset.apply(ruleset, text: text, file: Apply.absolute(file), interface: interface,
+                                                hook: hook, mode: mode, pinRoot: global.pinRoot)
+        let count = ruleset.rules.count == 1 ? "1 rule" : "\(ruleset.rules.count) rules"
+        let how = outcome.installation.xdpMode.map { " (\($0.rawValue) mode)" } ?? ""
+        let id = outcome.installation.attachedProgramID.map { ", program id \($0)" } ?? ""
+        Output.standardOutput("\(outcome.replaced ? "replaced" : "attached") \(file) on \(interface) \(hook.rawValue)\(how): "
+                              + "\(count), policy \(ruleset.policy.rawValue)\(id), \(outcome.instructions) instructions\n")
+    }
+
+    /// The rules file as an absolute path, so `status` names it wherever it is run from.
+    static func absolute(_ path: String) -> String {
+        guard !path.hasPrefix("/"), path != "<stdin>" else { return path }
+        return FileManager.default.currentDirectoryPath + "/" + path
+    }
+}

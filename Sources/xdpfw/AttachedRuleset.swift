@@ -1,0 +1,62 @@
+import Kernel
+import Ruleset
+
+/// The rules xdpfw keeps at one hook of one interface: a loaded ruleset handed to the kernel
+/// runtime's `HookInstaller` (pins under `/sys/fs/bpf/xdpfw/<interface>/<hook>/`, attach or
+/// atomic replace), and read back as counters named after their rules.
+enum AttachedRuleset {
+    /// The record key naming the rules file the ruleset came from (beside the installer's keys).
+    static let fileKey = "file"
+
+    /// What `apply` did.
+    struct Outcome {
+        var installation: HookInstallation
+        var replaced: Bool
+        var instructions: Int
+    }
+
+    /// Loads `ruleset` and attaches it, or swaps it in atomically for the rules already there.
+    /// A failure anywhere (verifier, pinning, attaching) leaves the previous rules running.
+    static func apply(_ ruleset: Ruleset, text: String, file: String, interface: String,
+                      hook: AttachPoint, mode: XDPMode, pinRoot: String) throws -> Outcome {
+        _ = try NetworkInterface(name: interface)  // name the interface before compiling for nothing
+        let before = HookInstallation.find(interface: interface, hook: hook, root: pinRoot)
+        // Changing the XDP mode means detaching first: refuse, rather than leave the interface
+        // without rules if the new mode then fails to attach.
+        if let before, before.isAttached, let current = before.xdpMode, mode != .auto, mode != current {
+            throw CommandFailure("\(interface) has xdpfw rules attached in \(current.rawValue) mode; to change to "
+                                 + "\(mode.rawValue) mode, run `xdpfw detach \(interface) --hook xdp` first")
+        }
+        let loaded = try LoadedRuleset.load(ruleset, hook: hook.programHook)
+        defer { loaded.close() }
+        let installation = try HookInstaller.apply(program: loaded.program,
+                                                   maps: [PinDirectory.Entry.counters: loaded.counters],
+                                                   rulesetText: text, interface: interface, hook: hook,
+                                                   mode: mode, root: pinRoot)
+        var record = installation.record
+        record[fileKey] = file
+        try installation.directory.writeRecord(record)
+        return Outcome(installation: HookInstallation.read(installation.directory),
+                       replaced: before?.isAttached ?? false, instructions: loaded.instructionCount)
+    }
+
+    /// The rules file an installation came from, as given to `apply`.
+    static func file(of installation: HookInstallation) -> String {
+        installation.record[fileKey] ?? "rules.conf"
+    }
+
+    /// The pinned ruleset text and its counters, named after their rules.
+    static func statistics(of installation: HookInstallation) throws -> HookStatistics {
+        let file = file(of: installation)
+        guard let text = installation.rulesetText else {
+            throw CommandFailure("\(installation.directory.path): the ruleset text is missing; apply the rules again")
+        }
+        let rules = try RulesFile.parse(text, file: file)
+        let map = try installation.map(named: PinDirectory.Entry.counters)
+        defer { map.close() }
+        return HookStatistics(
+            interface: installation.interface, hook: installation.hook.rawValue, file: file, policy: rules.policy,
+            policyCounter: try Counter(map: map, slot: Ruleset.counterSlot(ofRuleIndex: nil)),
+            rules: try rules.rules.map { ($0, try Counter(map: map, slot: Ruleset.counterSlot(ofRuleIndex: $0.index))) })
+    }
+}

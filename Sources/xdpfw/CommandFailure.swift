@@ -1,0 +1,30 @@
+import Foundation
+
+/// A verb failed: the message goes to standard error after `xdpfw: `, and the process exits with
+/// `status` (1 unless said otherwise). Multi-line messages (rendered rule errors) keep their lines.
+struct CommandFailure: Error {
+    var message: String
+    var status: Int32 = 1
+
+    init(_ message: String, status: Int32 = 1) {
+        self.message = message
+        self.status = status
+    }
+
+    /// A verb whose parts are not in this build yet: says so instead of pretending to work.
+    static func notAvailable(_ what: String) -> CommandFailure {
+        CommandFailure("\(what) is not available yet in this build of xdpfw")
+    }
+}
+
+/// Writing to standard output and standard error, unbuffered, so the two never interleave out
+/// of order. Callers with much to print build the text first and write it once.
+enum Output {
+    static func standardOutput(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    static func standardError(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}

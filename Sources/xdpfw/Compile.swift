@@ -1,0 +1,140 @@
+import ArgumentParser
+import FilterLanguage
+import FilterCompiler
+import ClassicBPF
+import EBPF
+import Ruleset
+
+/// `xdpfw compile`: the program for one expression, as text. With -d/-dd/-ddd it is classic BPF
+/// printed exactly as tcpdump prints it; with --ebpf it is the eBPF xdpfw attaches.
+struct Compile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the program for a filter expression (classic BPF as tcpdump -d prints it, or eBPF).",
+        usage: """
+            xdpfw compile [-O] (-d | -dd | -ddd) [-s <snaplen>] [<expression> ...]
+            xdpfw compile --ebpf [--hook xdp|tc] [-O] (<expression> ... | -f <rules.conf>)
+            """,
+        discussion: """
+            The expression is pcap-filter syntax exactly as tcpdump takes it; its words are joined \
+            with spaces, so quoting is optional. With -d, -dd or -ddd the output is byte for byte what \
+            tcpdump prints with the same options, so the two can be compared:
+
+              diff <(xdpfw compile -d tcp port 80) <(tcpdump -d tcp port 80)
+
+            With --ebpf it prints the eBPF instructions xdpfw loads for the expression, or for a whole \
+            rules file with -f.
+
+            Examples:
+              xdpfw compile -d tcp dst port 22
+              xdpfw compile -O -ddd 'udp and (port 53 or port 123)'
+              xdpfw compile --ebpf --hook tc icmp
+              xdpfw compile --ebpf -f rules.conf
+            """)
+
+    @Flag(name: .customShort("O"), help: "Do not run the optimizer (as tcpdump -O).")
+    var unoptimized = false
+
+    @Flag(name: .customShort("d"),
+          help: "Print classic BPF: -d as assembly, -dd as a C array, -ddd as decimal numbers (as tcpdump).")
+    var dumpLevel: Int
+
+    @Option(name: .customShort("s"),
+            help: ArgumentHelp("The snapshot length accepted packets return (0 means 262144, as tcpdump).",
+                               valueName: "snaplen"))
+    var snapLength: String?
+
+    @Flag(name: .customLong("ebpf"), help: "Print the eBPF program instead of classic BPF.")
+    var ebpf = false
+
+    @Option(help: ArgumentHelp("The hook the eBPF program is for (with --ebpf).", valueName: "hook"))
+    var hook: ProgramHook?
+
+    @Option(name: .customShort("f"),
+            help: ArgumentHelp("Compile a whole rules file instead of an expression (with --ebpf).",
+                               valueName: "rules.conf"))
+    var rulesFile: String?
+
+    @Argument(help: ArgumentHelp("The filter expression (empty matches every packet).", valueName: "expression"))
+    var expression: [String] = []
+
+    func validate() throws {
+        if ebpf && dumpLevel > 0 {
+            throw ValidationError("-d and --ebpf print different programs: give one of them")
+        }
+        if !ebpf && dumpLevel == 0 {
+            throw ValidationError("say what to print: -d (assembly), -dd (C array), -ddd (decimal) or --ebpf")
+        }
+        if !ebpf && hook != nil { throw ValidationError("--hook goes with --ebpf") }
+        if !ebpf && rulesFile != nil { throw ValidationError("-f goes with --ebpf (classic BPF is printed for one expression)") }
+        if rulesFile != nil && !expression.isEmpty {
+            throw ValidationError("give either an expression or -f rules.conf, not both")
+        }
+        _ = try options()
+    }
+
+    /// The compile options the flags ask for; a bad snapshot length is a usage error worded as tcpdump's.
+    func options() throws -> CompileOptions {
+        var options = CompileOptions.commandLine
+        // tcpdump compiles with netmask 0 when it reads no interface, so `ip broadcast` works.
+        options.netmask = 0
+        options.optimize = !unoptimized
+        if let text = snapLength {
+            guard let value = Int(text), value >= 0, value <= 262144 else {
+                throw ValidationError("invalid snaplen \(text) (must be >= 0 and <= 262144)")
+            }
+            options.snapLength = value == 0 ? 262144 : UInt32(value)
+        }
+        return options
+    }
+
+    func run() throws {
+        if ebpf {
+            try printEBPF()
+        } else {
+            try printClassic()
+        }
+    }
+
+    private func printClassic() throws {
+        let program = try Compile.compile(expression.joined(separator: " "), options: options())
+        let format: DumpFormat = switch dumpLevel {
+        case 1: .assembly
+        case 2: .cArray
+        default: .decimal
+        }
+        Output.standardOutput(ClassicPrinter.format(ClassicCodeGenerator.generate(program), as: format))
+    }
+
+    /// The eBPF listing: for an expression, the filter alone (pass on match, drop otherwise); for
+    /// a rules file, the whole ruleset program with its counters, as `apply` loads it.
+    private func printEBPF() throws {
+        let hook: any HookContext = (self.hook ?? .xdp) == .xdp ? XDPHook() : TCHook()
+        let options = try options()
+        let program: [EBPFInstruction]
+        if let rulesFile {
+            let ruleset = try RulesInput.ruleset(at: rulesFile, options: options)
+            program = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfProgram(for: hook) }
+        } else {
+            let filter = try Compile.compile(expression.joined(separator: " "), options: options)
+            program = try Compile.assemble { () throws(AssemblerError) in try EBPFFilterProgram.generate(filter, hook: hook) }
+        }
+        Output.standardOutput(Format.listing(program))
+    }
+
+    /// Compiles an expression; an error names the place with a caret under the expression.
+    static func compile(_ text: String, options: CompileOptions) throws(CommandFailure) -> FilterProgram {
+        do {
+            return try FilterCompiler.compile(text, options: options)
+        } catch {
+            throw CommandFailure(error.rendered(source: text))
+        }
+    }
+
+    static func assemble(_ build: () throws(AssemblerError) -> [EBPFInstruction]) throws(CommandFailure) -> [EBPFInstruction] {
+        do {
+            return try build()
+        } catch {
+            throw CommandFailure("cannot build the eBPF program: \(error.message)")
+        }
+    }
+}

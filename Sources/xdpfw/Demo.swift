@@ -1,0 +1,194 @@
+import ArgumentParser
+import ClassicBPF
+import Dispatch
+import Foundation
+import Kernel
+import Ruleset
+
+/// `xdpfw demo`: the tour. Builds a throwaway pair of network namespaces joined by a veth pair,
+/// applies the example ruleset at XDP on one end, sends a bounded burst of traffic, shows the
+/// counters, and cleans everything up, even on error or Ctrl-C.
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show xdpfw at work on a throwaway pair of network namespaces (needs root).",
+        discussion: """
+            Creates two network namespaces joined by a veth pair, applies the built-in example \
+            ruleset (rules/example.conf) at XDP on one end, sends a short, bounded burst of ICMP, \
+            UDP and TCP frames from the other end, prints the per-rule counters, detaches, and \
+            removes the namespaces again, also when interrupted. Nothing touches the host's own \
+            interfaces. Finally it compares `xdpfw compile -d` with `tcpdump -d` for one rule.
+            """)
+
+    func run() throws {
+        let ruleset = try RulesInput.ruleset(text: ExampleRuleset.text, file: ExampleRuleset.fileName)
+        guard KernelSupport.isRoot else {
+            throw CommandFailure("the demo needs root: it creates network namespaces and attaches XDP programs")
+        }
+        let cleanup = DemoCleanup()
+        cleanup.installSignalHandlers()
+        defer { cleanup.run() }
+        do {
+            try tour(ruleset, cleanup: cleanup)
+        } catch {
+            cleanup.waitIfInterrupted()  // the failure is the interrupt's doing: let it finish and exit
+            throw error
+        }
+    }
+
+    private func tour(_ ruleset: Ruleset, cleanup: DemoCleanup) throws {
+
+        say("The example ruleset (\(ExampleRuleset.fileName)), first match wins:")
+        Output.standardOutput(ExampleRuleset.text.split(separator: "\n").map { "    " + $0 + "\n" }.joined())
+
+        // An interrupt while the namespaces are being made waits until they exist and can go again.
+        let network = try cleanup.uninterrupted { () throws -> TestNetwork in
+            let network = try TestNetwork()
+            let pinRoot = XDPFW.pinRoot(forNamespace: network.b.namespace)
+            cleanup.add {
+                for directory in PinDirectory.all(root: pinRoot) { try? directory.remove() }
+                XDPFW.removeEmptyPinRoot(pinRoot)
+                network.close()
+            }
+            return network
+        }
+        let (a, b) = (network.a, network.b)
+        let pinRoot = XDPFW.pinRoot(forNamespace: b.namespace)
+        say("Created namespaces \(a.namespace) (\(a.interfaceName), \(a.ipv4)) and \(b.namespace) (\(b.interfaceName), \(b.ipv4)), joined by a veth pair.")
+
+        command("xdpfw -n \(b.namespace) apply \(ExampleRuleset.fileName) \(b.interfaceName)")
+        let outcome = try NetworkNamespace.run(in: b.namespace) {
+            try AttachedRuleset.apply(ruleset, text: ExampleRuleset.text, file: ExampleRuleset.fileName,
+                                      interface: b.interfaceName, hook: .xdp, mode: .auto, pinRoot: pinRoot)
+        }
+        Output.standardOutput("attached \(ExampleRuleset.fileName) on \(b.interfaceName) xdp"
+                              + (outcome.installation.xdpMode.map { " (\($0.rawValue) mode)" } ?? "")
+                              + ": \(ruleset.rules.count) rules, policy \(ruleset.policy.rawValue), \(outcome.instructions) instructions\n")
+
+        say("Sending from \(a.namespace) to \(b.ipv4):")
+        let traffic = DemoTraffic(sourceMAC: a.mac, destinationMAC: b.mac,
+                                  sourceIPv4: DemoTraffic.ipv4Bytes(a.ipv4), destinationIPv4: DemoTraffic.ipv4Bytes(b.ipv4))
+        for burst in traffic.bursts() {
+            try network.send([burst.frame], from: .a, copies: burst.count)
+            Output.standardOutput("    \(burst.count) × \(burst.label)\n")
+        }
+        Thread.sleep(forTimeInterval: 0.3)  // let the receiving side's NAPI poll run
+
+        command("xdpfw -n \(b.namespace) stats \(b.interfaceName)")
+        let statistics = try NetworkNamespace.run(in: b.namespace) { () throws -> [HookStatistics] in
+            try HookInstallation.all(root: pinRoot).map { try AttachedRuleset.statistics(of: $0) }
+        }
+        Output.standardOutput(statistics.map(\.table).joined(separator: "\n"))
+        say("""
+            Rule 1 dropped the SYNs to port 22 from 192.0.2.7 (those from 10.x pass), rule 3 the DNS
+            and NTP datagrams, rule 4 the large pings; the rest passed by the policy, along with the
+            stack's own traffic (IPv6 neighbour discovery and the like).
+            """)
+
+        command("xdpfw -n \(b.namespace) detach \(b.interfaceName)")
+        try NetworkNamespace.run(in: b.namespace) {
+            if try HookInstaller.detach(interface: b.interfaceName, hook: .xdp, root: pinRoot) {
+                Output.standardOutput("detached \(b.interfaceName) xdp\n")
+            }
+        }
+        cleanup.run()
+        say("Removed both namespaces.")
+
+        compareWithTcpdump(ruleset.rules[0])
+    }
+
+    /// Prints `xdpfw compile -d` for a rule beside what tcpdump says, when tcpdump is installed.
+    private func compareWithTcpdump(_ rule: Rule) {
+        let listing = ClassicPrinter.format(ClassicCodeGenerator.generate(rule.program), as: .assembly)
+        say("Every rule is also classic BPF, printed exactly as tcpdump prints it. For rule 1:")
+        command("xdpfw compile -d '\(rule.expression)'")
+        Output.standardOutput(listing)
+        guard let tcpdump = ["/usr/bin/tcpdump", "/usr/sbin/tcpdump", "/sbin/tcpdump"]
+            .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            say("Install tcpdump and compare: diff <(xdpfw compile -d '\(rule.expression)') <(tcpdump -d '\(rule.expression)')")
+            return
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tcpdump)
+        process.arguments = ["-d", rule.expression]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        command("diff <(xdpfw compile -d '\(rule.expression)') <(tcpdump -d '\(rule.expression)') && echo identical")
+        Output.standardOutput(text == listing ? "identical\n" : "they differ: tcpdump printed\n" + text)
+    }
+
+    private func say(_ text: String) { Output.standardOutput("\n" + text + "\n") }
+    private func command(_ text: String) { Output.standardOutput("\n$ " + text + "\n") }
+}
+
+/// What the demo must undo, run once: at the end, on an error, or on Ctrl-C / SIGTERM / SIGHUP.
+final class DemoCleanup: @unchecked Sendable {
+    private let lock = NSLock()
+    private var actions: [() -> Void] = []
+    private var signalSources: [DispatchSourceSignal] = []
+    /// Inside `uninterrupted`: a signal is remembered here and acted on when the body is done.
+    private var holding = false
+    private var heldSignal: Int32?
+    private var interrupting = false
+
+    func add(_ action: @escaping () -> Void) {
+        lock.lock(); defer { lock.unlock() }
+        actions.append(action)
+    }
+
+    /// Runs the actions added so far, newest first, each once.
+    func run() {
+        lock.lock()
+        let pending = actions.reversed()
+        actions = []
+        lock.unlock()
+        for action in pending { action() }
+    }
+
+    /// Runs `body` with interrupts held back, so that what it creates is registered for cleanup
+    /// before an interrupt cleans up; then acts on an interrupt that came meanwhile.
+    func uninterrupted<Result>(_ body: () throws -> Result) throws -> Result {
+        lock.lock(); holding = true; lock.unlock()
+        defer {
+            lock.lock()
+            holding = false
+            let signal = heldSignal
+            lock.unlock()
+            if let signal { interrupted(by: signal) }
+        }
+        return try body()
+    }
+
+    func installSignalHandlers() {
+        for number in [SIGINT, SIGTERM, SIGHUP] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [self] in
+                lock.lock()
+                if holding { heldSignal = number; lock.unlock(); return }
+                lock.unlock()
+                interrupted(by: number)
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    /// Blocks for good when an interrupt is being handled (its handler exits the process).
+    func waitIfInterrupted() {
+        lock.lock()
+        let interrupting = interrupting
+        lock.unlock()
+        while interrupting { Thread.sleep(forTimeInterval: 1) }
+    }
+
+    private func interrupted(by signal: Int32) -> Never {
+        lock.lock(); interrupting = true; lock.unlock()
+        Output.standardError("\nxdpfw: interrupted; removing the demo's namespaces\n")
+        run()
+        Foundation.exit(128 + signal)
+    }
+}

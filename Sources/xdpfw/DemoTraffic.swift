@@ -1,0 +1,76 @@
+/// The frames `xdpfw demo` sends from one end of its veth pair to the other: Ethernet + IPv4
+/// with ICMP, UDP or TCP, checksums filled in so the receiving stack answers the ones the rules
+/// let through.
+struct DemoTraffic {
+    var sourceMAC: [UInt8]
+    var destinationMAC: [UInt8]
+    var sourceIPv4: [UInt8]
+    var destinationIPv4: [UInt8]
+
+    /// One kind of traffic: what it is, how many frames, and the frame.
+    struct Burst {
+        var label: String
+        var count: Int
+        var frame: [UInt8]
+    }
+
+    /// A mix that exercises every rule of the example ruleset and its policy.
+    func bursts() -> [Burst] {
+        let spoofed: [UInt8] = [192, 0, 2, 7]  // TEST-NET-1: outside 10.0.0.0/8
+        return [
+            Burst(label: "ICMP echo, 64 bytes", count: 5, frame: icmpEcho(payload: 56)),
+            Burst(label: "ICMP echo, 1242 bytes", count: 3, frame: icmpEcho(payload: 1200)),
+            Burst(label: "UDP to port 53 (DNS)", count: 4, frame: udp(destinationPort: 53)),
+            Burst(label: "UDP to port 123 (NTP)", count: 2, frame: udp(destinationPort: 123)),
+            Burst(label: "UDP to port 5000", count: 3, frame: udp(destinationPort: 5000)),
+            Burst(label: "TCP SYN to port 22 from 10.x", count: 3, frame: tcpSYN(destinationPort: 22)),
+            Burst(label: "TCP SYN to port 22 from 192.0.2.7", count: 3, frame: tcpSYN(destinationPort: 22, from: spoofed)),
+            Burst(label: "TCP SYN to port 80", count: 2, frame: tcpSYN(destinationPort: 80)),
+        ]
+    }
+
+    func icmpEcho(payload: Int) -> [UInt8] {
+        var icmp: [UInt8] = [8, 0, 0, 0, 0x78, 0x66, 0, 1] + (0..<payload).map { UInt8($0 & 0xff) }
+        let sum = DemoTraffic.checksum(icmp)
+        icmp[2] = UInt8(sum >> 8); icmp[3] = UInt8(sum & 0xff)
+        return ipv4(protocol: 1, payload: icmp)
+    }
+
+    func udp(destinationPort: UInt16, from source: [UInt8]? = nil) -> [UInt8] {
+        let data = Array("xdpfw demo".utf8)
+        let length = UInt16(8 + data.count)
+        let header = DemoTraffic.be16(40000) + DemoTraffic.be16(destinationPort) + DemoTraffic.be16(length) + [0, 0]
+        return ipv4(protocol: 17, payload: header + data, source: source)  // UDP checksum 0: none
+    }
+
+    func tcpSYN(destinationPort: UInt16, from source: [UInt8]? = nil) -> [UInt8] {
+        var tcp = DemoTraffic.be16(40001) + DemoTraffic.be16(destinationPort) + [0, 0, 0x12, 0x34] + [0, 0, 0, 0]
+            + [0x50, 0x02] + DemoTraffic.be16(64240) + [0, 0, 0, 0]
+        let pseudo = (source ?? sourceIPv4) + destinationIPv4 + [0, 6] + DemoTraffic.be16(UInt16(tcp.count))
+        let sum = DemoTraffic.checksum(pseudo + tcp)
+        tcp[16] = UInt8(sum >> 8); tcp[17] = UInt8(sum & 0xff)
+        return ipv4(protocol: 6, payload: tcp, source: source)
+    }
+
+    func ipv4(protocol number: UInt8, payload: [UInt8], source: [UInt8]? = nil) -> [UInt8] {
+        var header: [UInt8] = [0x45, 0] + DemoTraffic.be16(UInt16(20 + payload.count)) + [0, 0, 0x40, 0, 64, number, 0, 0]
+        header += (source ?? sourceIPv4) + destinationIPv4
+        let sum = DemoTraffic.checksum(header)
+        header[10] = UInt8(sum >> 8); header[11] = UInt8(sum & 0xff)
+        return destinationMAC + sourceMAC + [0x08, 0x00] + header + payload
+    }
+
+    /// The Internet checksum (RFC 1071).
+    static func checksum(_ bytes: [UInt8]) -> UInt16 {
+        var sum: UInt32 = 0
+        var index = 0
+        while index + 1 < bytes.count { sum += UInt32(bytes[index]) << 8 | UInt32(bytes[index + 1]); index += 2 }
+        if index < bytes.count { sum += UInt32(bytes[index]) << 8 }
+        while sum > 0xffff { sum = (sum & 0xffff) + (sum >> 16) }
+        return ~UInt16(sum)
+    }
+
+    static func be16(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xff)] }
+
+    static func ipv4Bytes(_ text: String) -> [UInt8] { text.split(separator: ".").compactMap { UInt8($0) } }
+}

@@ -1,0 +1,58 @@
+import EBPF
+import Kernel
+import Ruleset
+
+/// A ruleset loaded into the kernel (through the verifier) but attached nowhere: its program and
+/// its counters map. `apply` attaches it; `check` only loads it; `test` runs packets through it.
+struct LoadedRuleset {
+    let ruleset: Ruleset
+    let hook: ProgramHook
+    let program: BPFProgram
+    let counters: BPFMap
+    /// Instruction slots of the program as loaded.
+    let instructionCount: Int
+
+    /// Builds the program for `hook`, creates its counters map and loads it. A verifier rejection
+    /// carries the verifier's log.
+    static func load(_ ruleset: Ruleset, hook: ProgramHook) throws -> LoadedRuleset {
+        var instructions = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfProgram(for: hook.context) }
+        let counters = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: EBPFRulesetProgram.counterValueSize,
+                                         maxEntries: ruleset.counterSlots, name: "xdpfw_counters")
+        do {
+            instructions = try Compile.assemble { () throws(AssemblerError) in
+                try instructions.resolveMaps([Ruleset.counterMapName: counters.fd])
+                return instructions
+            }
+            let program = try BPFProgram.load(type: hook.programType, instructions: instructions.encoded,
+                                              name: "xdpfw_\(hook.rawValue)")
+            return LoadedRuleset(ruleset: ruleset, hook: hook, program: program, counters: counters,
+                                 instructionCount: instructions.count)
+        } catch {
+            counters.close()
+            throw error
+        }
+    }
+
+    func close() {
+        program.close()
+        counters.close()
+    }
+
+    /// Packets and bytes counted so far in one slot (summed over CPUs).
+    func counter(slot: Int) throws -> Counter {
+        try Counter(map: counters, slot: slot)
+    }
+
+    /// The verdict a return value of the program stands for.
+    func verdict(returnValue: UInt32) -> Verdict? {
+        Verdict.allCases.first { UInt32(bitPattern: hook.context.returnCode(for: $0)) == returnValue }
+    }
+}
+
+extension Counter {
+    /// One slot of a counters map: two u64 per CPU, packets then bytes, summed over the CPUs.
+    init(map: BPFMap, slot: Int) throws {
+        let sums = try map.sumUInt64(key: BPFMap.key(index: UInt32(slot))) ?? []
+        self.init(packets: sums.first ?? 0, bytes: sums.count > 1 ? sums[1] : 0)
+    }
+}

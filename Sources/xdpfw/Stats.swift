@@ -1,0 +1,54 @@
+import ArgumentParser
+import Kernel
+
+/// `xdpfw stats`: packets and bytes per rule, read from the pinned counters.
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show packets and bytes matched by each rule, per interface and hook.",
+        discussion: """
+            Reads the counters pinned under /sys/fs/bpf/xdpfw/. The last row of each table is the \
+            policy: packets no rule matched. With --json, prints one object per interface and hook \
+            (an array when no interface is given):
+
+              {"interface": "veth0", "hook": "xdp",
+               "policy": {"verdict": "pass", "packets": 0, "bytes": 0},
+               "rules": [{"rule": 1, "line": 3, "verdict": "drop",
+                          "expression": "...", "packets": 0, "bytes": 0}]}
+
+            Examples:
+              xdpfw stats
+              xdpfw stats eth0 --json | jq '.rules[] | select(.packets > 0)'
+              xdpfw -n blue stats veth1 --hook tc-ingress
+            """)
+
+    @ParentCommand var global: XDPFW
+
+    @Argument(help: ArgumentHelp("Only this interface (default: every interface with xdpfw rules).", valueName: "interface"))
+    var interface: String?
+
+    @Option(help: ArgumentHelp("Only this hook.", valueName: "hook"))
+    var hook: AttachPoint?
+
+    @Flag(help: "Print JSON for scripts: one object when an interface (and hook) is named, else an array.")
+    var json = false
+
+    func run() throws {
+        try global.enterNetworkNamespace()
+        try global.requireReadablePins()
+        let installations = HookInstallation.all(root: global.pinRoot)
+            .filter { (interface == nil || $0.interface == interface) && (hook == nil || $0.hook == hook) }
+        if let interface, installations.isEmpty {
+            let which = hook.map { " at \($0.rawValue)" } ?? ""
+            throw CommandFailure("\(interface) has no xdpfw rules\(which) (see `xdpfw status`)")
+        }
+        let statistics = try installations.map { try AttachedRuleset.statistics(of: $0) }
+        if json {
+            let value: JSON = interface != nil && statistics.count == 1 ? statistics[0].json : .array(statistics.map(\.json))
+            Output.standardOutput(value.text + "\n")
+        } else if statistics.isEmpty {
+            Output.standardOutput("no xdpfw rules attached\n")
+        } else {
+            Output.standardOutput(statistics.map(\.table).joined(separator: "\n"))
+        }
+    }
+}

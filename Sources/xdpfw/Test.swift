@@ -1,0 +1,94 @@
+import ArgumentParser
+import Kernel
+import Ruleset
+
+/// `xdpfw test`: the kernel's verdict for every packet of a capture file.
+struct Test: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a rules file over a capture file in the kernel and print the verdict for each packet.",
+        discussion: """
+            Each packet is run through the program with BPF_PROG_TEST_RUN: the same program apply \
+            attaches, in the same kernel, but attached to nothing. Frames shorter than an Ethernet \
+            header (14 bytes) cannot be test-run and are reported as such. With --json, prints one \
+            object per packet per line:
+
+              {"index": 0, "verdict": "drop", "rule": 1}
+              {"index": 1, "verdict": "pass", "rule": null}    (the policy decided)
+
+            Example:
+              xdpfw test rules.conf capture.pcap
+            """)
+
+    @Argument(help: ArgumentHelp("The rules file (- reads standard input).", valueName: "rules.conf"))
+    var rules: String
+
+    @Argument(help: ArgumentHelp("A pcap capture file (Ethernet).", valueName: "capture.pcap"))
+    var capture: String
+
+    @Option(help: ArgumentHelp("The kind of program to run.", valueName: "hook"))
+    var hook: ProgramHook = .xdp
+
+    @Flag(help: "Print JSON lines for scripts.")
+    var json = false
+
+    func run() throws {
+        let ruleset = try RulesInput.ruleset(at: rules)
+        let capture: CaptureFile
+        do {
+            capture = try CaptureFile(path: self.capture)
+        } catch {
+            // libpcap's message often names the file already.
+            throw CommandFailure(error.message.replacingOccurrences(of: "\(self.capture): \(self.capture):", with: "\(self.capture):"))
+        }
+        guard capture.linkType == CaptureFile.ethernet else {
+            throw CommandFailure("\(self.capture): link type \(capture.linkType) is not Ethernet; xdpfw filters Ethernet frames")
+        }
+        let loaded = try LoadedRuleset.load(ruleset, hook: hook)
+        defer { loaded.close() }
+        var seen = [Counter](repeating: Counter(), count: ruleset.counterSlots)
+        var output = ""
+        var tally: [String: Int] = [:]
+        for (index, packet) in capture.packets.enumerated() {
+            guard packet.bytes.count >= 14 else {
+                tally["not run", default: 0] += 1
+                output += json
+                    ? JSON.object([("index", .integer(Int64(index))), ("verdict", .null), ("rule", .null),
+                                   ("error", .string("frame of \(packet.bytes.count) bytes is shorter than an Ethernet header"))]).text + "\n"
+                    : Test.line(index, "-", "not run: the frame has \(packet.bytes.count) bytes, shorter than an Ethernet header (14)")
+                continue
+            }
+            let result = try loaded.program.testRun(packet: packet.bytes)
+            // The rule that decided is the counter slot that moved.
+            var decidingSlot: Int?
+            for slot in seen.indices {
+                let now = try loaded.counter(slot: slot)
+                if now.packets != seen[slot].packets { decidingSlot = slot }
+                seen[slot] = now
+            }
+            let rule = decidingSlot.flatMap { $0 == 0 ? nil : ruleset.rules[$0 - 1] }
+            let verdict = loaded.verdict(returnValue: result.returnValue)?.rawValue ?? "return value \(result.returnValue)"
+            tally[verdict, default: 0] += 1
+            if json {
+                output += JSON.object([("index", .integer(Int64(index))), ("verdict", .string(verdict)),
+                                       ("rule", rule.map { .integer(Int64($0.number)) } ?? .null)]).text + "\n"
+            } else {
+                output += Test.line(index, verdict, rule.map { "rule \($0.number) (line \($0.line)): \($0.expression)" } ?? "policy")
+            }
+            if output.utf8.count > 1 << 16 { Output.standardOutput(output); output = "" }
+        }
+        if !json {
+            let counts = tally.keys.sorted().map { "\(tally[$0]!) \($0)" }.joined(separator: ", ")
+            output += "\(capture.packets.count) packets" + (counts.isEmpty ? "" : ": \(counts)") + "\n"
+        }
+        Output.standardOutput(output)
+        if let readError = capture.readError {
+            throw CommandFailure("\(self.capture): stopped reading after \(capture.packets.count) packets: \(readError)")
+        }
+    }
+
+    private static func line(_ index: Int, _ verdict: String, _ reason: String) -> String {
+        let number = String(index)
+        return String(repeating: " ", count: max(0, 6 - number.count)) + number + "  "
+            + verdict + String(repeating: " ", count: max(0, 5 - verdict.count)) + "  " + reason + "\n"
+    }
+}

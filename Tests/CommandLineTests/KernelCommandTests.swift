@@ -1,0 +1,134 @@
+import Foundation
+import XCTest
+import Kernel
+@testable import xdpfw
+
+/// The verbs that load programs, as root: check, test, apply/stats/status/detach on a veth pair in
+/// namespaces the test makes (and removes, also on failure). Skipped when not root.
+final class KernelCommandTests: XCTestCase {
+    override func setUpWithError() throws {
+        guard CommandRunner.isRoot else { throw XCTSkip("needs root: loads BPF programs and creates network namespaces") }
+    }
+
+    func testCheckLoadsBothHooksThroughTheVerifier() throws {
+        let result = try CommandRunner.run(["check", "rules/example.conf"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertTrue(result.standardOutput.hasPrefix("rules/example.conf: 4 rules, policy pass: OK"), result.standardOutput)
+    }
+
+    func testTestReportsTheDecidingRulePerPacket() throws {
+        let traffic = DemoTraffic(sourceMAC: [2, 0, 0, 0, 0, 1], destinationMAC: [2, 0, 0, 0, 0, 2],
+                                  sourceIPv4: [10, 0, 0, 1], destinationIPv4: [10, 0, 0, 2])
+        let frames = [traffic.udp(destinationPort: 53), traffic.icmpEcho(payload: 56), traffic.icmpEcho(payload: 1200),
+                      traffic.tcpSYN(destinationPort: 22, from: [192, 0, 2, 7]), traffic.tcpSYN(destinationPort: 22),
+                      [UInt8](repeating: 1, count: 10), traffic.udp(destinationPort: 123)]
+        let capture = FileManager.default.temporaryDirectory.appendingPathComponent("xdpfw-test-\(getpid()).pcap")
+        try KernelCommandTests.pcap(frames).write(to: capture)
+        defer { try? FileManager.default.removeItem(at: capture) }
+        for hook in ["xdp", "tc"] {
+            let result = try CommandRunner.run(["test", "rules/example.conf", capture.path, "--json", "--hook", hook])
+            XCTAssertEqual(result.status, 0, result.standardError)
+            let lines = result.standardOutput.split(separator: "\n").map(String.init)
+            XCTAssertEqual(lines, [
+                #"{"index": 0, "verdict": "drop", "rule": 3}"#,
+                #"{"index": 1, "verdict": "pass", "rule": null}"#,
+                #"{"index": 2, "verdict": "drop", "rule": 4}"#,
+                #"{"index": 3, "verdict": "drop", "rule": 1}"#,
+                #"{"index": 4, "verdict": "pass", "rule": null}"#,
+                #"{"index": 5, "verdict": null, "rule": null, "error": "frame of 10 bytes is shorter than an Ethernet header"}"#,
+                #"{"index": 6, "verdict": "drop", "rule": 3}"#,
+            ], hook)
+        }
+    }
+
+    func testApplyStatsReplaceDetachInANamespace() throws {
+        let network = try TestNetwork()
+        defer { network.close() }
+        let namespace = network.b.namespace, interface = network.b.interfaceName
+        defer { try? FileManager.default.removeItem(atPath: XDPFW.pinRoot(forNamespace: namespace)) }
+        defer { _ = try? CommandRunner.run(["-n", namespace, "detach", interface]) }
+
+        let applied = try CommandRunner.run(["-n", namespace, "apply", "rules/example.conf", interface])
+        XCTAssertEqual(applied.status, 0, applied.standardError)
+        XCTAssertTrue(applied.standardOutput.hasPrefix("attached rules/example.conf on \(interface) xdp"), applied.standardOutput)
+
+        let traffic = DemoTraffic(sourceMAC: network.a.mac, destinationMAC: network.b.mac,
+                                  sourceIPv4: DemoTraffic.ipv4Bytes(network.a.ipv4), destinationIPv4: DemoTraffic.ipv4Bytes(network.b.ipv4))
+        try network.send([traffic.udp(destinationPort: 53)], from: .a, copies: 4)
+        try network.send([traffic.icmpEcho(payload: 1200)], from: .a, copies: 2)
+        try network.send([traffic.tcpSYN(destinationPort: 22, from: [192, 0, 2, 7])], from: .a, copies: 3)
+        Thread.sleep(forTimeInterval: 0.3)
+
+        let stats = try CommandRunner.run(["-n", namespace, "stats", interface, "--json"])
+        XCTAssertEqual(stats.status, 0, stats.standardError)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(stats.standardOutput.utf8)) as? [String: Any])
+        XCTAssertEqual(object["interface"] as? String, interface)
+        XCTAssertEqual(object["hook"] as? String, "xdp")
+        let rules = try XCTUnwrap(object["rules"] as? [[String: Any]])
+        XCTAssertEqual(rules.map { $0["rule"] as? Int }, [1, 2, 3, 4])
+        XCTAssertEqual(rules.map { $0["packets"] as? Int }, [3, 0, 4, 2])
+        XCTAssertEqual(rules.map { $0["line"] as? Int }, [3, 4, 5, 7])
+
+        // A broken rules file changes nothing: the program attached stays.
+        let before = try CommandRunner.run(["-n", namespace, "status"]).standardOutput
+        let broken = try CommandRunner.run(["-n", namespace, "apply", "-", interface], input: "drop tcp port nosuchservice\n")
+        XCTAssertEqual(broken.status, 1)
+        XCTAssertEqual(try CommandRunner.run(["-n", namespace, "status"]).standardOutput, before)
+
+        // Changing the XDP mode would mean a moment without rules: refused, nothing changes.
+        let other = before.contains("native") ? "generic" : "native"
+        let mode = try CommandRunner.run(["-n", namespace, "apply", "rules/example.conf", interface, "--mode", other])
+        XCTAssertEqual(mode.status, 1)
+        XCTAssertTrue(mode.standardError.contains("detach"), mode.standardError)
+        XCTAssertEqual(try CommandRunner.run(["-n", namespace, "status"]).standardOutput, before)
+
+        // A good one replaces it, with fresh counters.
+        let replaced = try CommandRunner.run(["-n", namespace, "apply", "-", interface], input: "policy drop\npass arp or icmp\n")
+        XCTAssertEqual(replaced.status, 0, replaced.standardError)
+        XCTAssertTrue(replaced.standardOutput.hasPrefix("replaced <stdin> on \(interface) xdp"), replaced.standardOutput)
+        let table = try CommandRunner.run(["-n", namespace, "stats"])
+        XCTAssertTrue(table.standardOutput.contains("\(interface) xdp: <stdin>, 1 rule, policy drop"), table.standardOutput)
+
+        let detached = try CommandRunner.run(["-n", namespace, "detach", interface])
+        XCTAssertEqual(detached.status, 0, detached.standardError)
+        XCTAssertEqual(detached.standardOutput, "detached \(interface) xdp\n")
+        XCTAssertEqual(try CommandRunner.run(["-n", namespace, "detach", interface]).status, 1)
+        XCTAssertEqual(try CommandRunner.run(["-n", namespace, "status"]).standardOutput, "no xdpfw rules attached\n")
+    }
+
+    func testUnknownInterfaceAndNamespaceFailCleanly() throws {
+        let interface = try CommandRunner.run(["apply", "rules/example.conf", "nosuch0"])
+        XCTAssertEqual(interface.status, 1)
+        XCTAssertEqual(interface.standardError, "xdpfw: unknown interface 'nosuch0' (see `ip link`)\n")
+        let namespace = try CommandRunner.run(["-n", "xdpfw-no-such-namespace", "status"])
+        XCTAssertEqual(namespace.status, 1)
+        XCTAssertTrue(namespace.standardError.hasPrefix("xdpfw: network namespace 'xdpfw-no-such-namespace' not found"))
+    }
+
+    func testInterruptedDemoRemovesItsNamespaces() throws {
+        for delay in [0.2, 0.6] {
+            let process = Process()
+            process.executableURL = CommandRunner.executable
+            process.arguments = ["demo"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            Thread.sleep(forTimeInterval: delay)
+            kill(process.processIdentifier, SIGINT)
+            process.waitUntilExit()
+            XCTAssertTrue([0, 128 + SIGINT].contains(process.terminationStatus), "status \(process.terminationStatus)")
+            let namespaces = try FileManager.default.contentsOfDirectory(atPath: NetworkNamespace.directory)
+            XCTAssertFalse(namespaces.contains { $0.hasPrefix("xdpfw-\(process.processIdentifier)-") }, "\(namespaces)")
+        }
+    }
+
+    /// A classic pcap file (microseconds, Ethernet) holding `frames`.
+    static func pcap(_ frames: [[UInt8]]) -> Data {
+        func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+        var bytes = le32(0xa1b2_c3d4) + [2, 0, 4, 0] + le32(0) + le32(0) + le32(262144) + le32(1)
+        for frame in frames {
+            bytes += le32(0) + le32(0) + le32(UInt32(frame.count)) + le32(UInt32(frame.count)) + frame
+        }
+        return Data(bytes)
+    }
+}

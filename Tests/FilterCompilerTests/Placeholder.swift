@@ -1,2 +1,0 @@
-import XCTest
-final class FilterCompilerTestsPlaceholder: XCTestCase { func testBuilds() {} }
