@@ -50,8 +50,8 @@ final class OptimizerLibpcapTests: XCTestCase {
         }
         let summary = compareWithLibpcap(expressions)
         XCTAssertGreaterThan(summary.compared, 150)
-        XCTAssertGreaterThanOrEqual(summary.notLonger, 97)
-        XCTAssertGreaterThanOrEqual(summary.identical, 90)
+        XCTAssertGreaterThanOrEqual(summary.notLonger, 99)
+        XCTAssertGreaterThanOrEqual(summary.identical, 97)
     }
 
     struct Summary {

@@ -35,7 +35,7 @@ enum BranchFolding {
                   ifTrue != ifFalse else { continue }
             let arms = [true, false].map { sense -> BlockID in
                 var known = entryFacts[id]
-                if let test = flow.tests[id] { known[test] = sense != flow.inverted[id] }
+                if let test = flow.tests[id] { known.learn(test, sense != flow.inverted[id], on: Edge(id, sense)) }
                 return thread(from: id, to: sense ? ifTrue : ifFalse, known, graph, &flow, liveness)
             }
             if arms != [ifTrue, ifFalse] {
@@ -60,7 +60,7 @@ enum BranchFolding {
                   let test = flow.tests[current],
                   let outcome = decideByFacts(test, known, flow.table) else { break }
             let next = outcome != flow.inverted[current] ? ifTrue : ifFalse
-            known[test] = outcome
+            known.learn(test, outcome, on: Edge(current, outcome != flow.inverted[current]))
             if agree(flow.exitState[source], flow.exitState[current], on: liveness.liveIn[next]) { landing = next }
             current = next
         }
@@ -125,7 +125,7 @@ enum BranchFolding {
         var edges: [Facts] = []
         for (sense, target) in [(true, ifTrue), (false, ifFalse)] where target == id {
             var known = base
-            known[test] = sense != flow.inverted[predecessor]
+            known.learn(test, sense != flow.inverted[predecessor], on: Edge(predecessor, sense))
             edges.append(known)
         }
         return edges
@@ -133,27 +133,37 @@ enum BranchFolding {
 }
 
 /// Known outcomes of tests. A handful at a time, so a plain list beats hashing.
+/// A branch arm: the block and whether it is the true arm.
+struct Edge: Equatable {
+    var block: BlockID
+    var sense: Bool
+    init(_ block: BlockID, _ sense: Bool) {
+        self.block = block
+        self.sense = sense
+    }
+}
+
+/// Known outcomes of tests, each with the branch arm that taught it. Where paths meet, a fact
+/// survives only if every path took that same arm — the arm dominates the meeting point, which
+/// is how far libpcap's optimizer carries what it knows. (The same test learnt on different
+/// arms of different paths would be true too, but libpcap does not use it, and a program it
+/// keeps must stay as long as libpcap's.) A handful at a time, so a plain list beats hashing.
 struct Facts {
-    private var entries: [(test: Test, holds: Bool)] = []
+    private var entries: [(test: Test, holds: Bool, edge: Edge)] = []
 
     subscript(test: Test) -> Bool? {
-        get {
-            for entry in entries where entry.test == test { return entry.holds }
-            return nil
-        }
-        set {
-            if let index = entries.firstIndex(where: { $0.test == test }) {
-                if let newValue { entries[index].holds = newValue } else { entries.remove(at: index) }
-            } else if let newValue {
-                entries.append((test, newValue))
-            }
-        }
+        for entry in entries where entry.test == test { return entry.holds }
+        return nil
     }
 
-    /// The facts both lists hold alike.
+    mutating func learn(_ test: Test, _ holds: Bool, on edge: Edge) {
+        if !entries.contains(where: { $0.test == test && $0.edge == edge }) { entries.append((test, holds, edge)) }
+    }
+
+    /// The facts both lists learnt on the same arms.
     func common(with other: Facts) -> Facts {
         var result = Facts()
-        result.entries = entries.filter { other[$0.test] == $0.holds }
+        result.entries = entries.filter { entry in other.entries.contains { $0.test == entry.test && $0.edge == entry.edge } }
         return result
     }
 
