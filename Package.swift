@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "ClassicBPF", dependencies: ["FilterCompiler"]),
         .target(name: "EBPF", dependencies: ["FilterCompiler"]),
         .target(name: "Ruleset", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF"]),
-        .target(name: "Kernel", dependencies: ["CSystemLibraries", "ClassicBPF", "EBPF"]),
+        .target(name: "Kernel", dependencies: ["CSystemLibraries", "FilterCompiler", "ClassicBPF", "EBPF"]),
         // Used by the tests only: corpus location, packet builders, libpcap-vs-ours comparisons.
         .target(name: "DifferentialTesting", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Kernel"]),
         .executableTarget(name: "xdpfw", dependencies: [
@@ -41,6 +41,8 @@ let package = Package(
         .testTarget(name: "KernelTests", dependencies: ["Ruleset", "Kernel", "ClassicBPF", "EBPF", "DifferentialTesting"]),
         .testTarget(name: "RulesetTests", dependencies: ["Ruleset", "FilterLanguage"]),
         // Runs the built xdpfw as scripts do (exit statuses, tcpdump-identical output, verbs as root).
-        .testTarget(name: "CommandLineTests", dependencies: ["xdpfw", "Ruleset", "EBPF", "Kernel"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["xdpfw", "Ruleset", "EBPF", "Kernel", "DifferentialTesting"]),
+        // Real traffic through veth pairs in test namespaces, judged against libpcap.
+        .testTarget(name: "EndToEndTests", dependencies: ["xdpfw", "FilterCompiler", "ClassicBPF", "Ruleset", "EBPF", "Kernel", "DifferentialTesting"]),
     ]
 )

@@ -296,13 +296,22 @@ struct Parser {
         return try qualify(identifier, carried, inherited, SourceRange(qualifierStart ?? token.range.start, endOfPrevious))
     }
 
+    /// A qualified-primitive node, or, when there are no qualifiers to carry over, libpcap's error
+    /// for that kind of operand with an explanation after it.
     func qualify(_ identifier: Identifier, _ carried: Carried, _ inherited: Bool, _ range: SourceRange) throws(ParseFailure) -> FilterExpression {
         guard let qualifiers = carried else {
             let start = min(range.start, source.count), end = min(max(range.end, start), source.count)
             let written = String(decoding: source[start..<end], as: UTF8.self)
+            let libpcapMessage: String
+            switch identifier {
+            case .ipv6: libpcapMessage = "invalid qualifier against IPv6 address"
+            case let .prefix(address, _) where address.contains(":"): libpcapMessage = "invalid qualifier against IPv6 address"
+            case .prefix, .masked: libpcapMessage = "Mask syntax for networks only"
+            case .mac: libpcapMessage = "ethernet address used in non-ether expression"
+            case .number, .dotted, .name: libpcapMessage = "syntax error in filter expression"
+            }
             throw .committed(FilterError(
-                "syntax error in filter expression: '\(written)' has no qualifier to take over from the primitive before it",
-                at: range))
+                "\(libpcapMessage) ('\(written)' has no qualifier to take over from the primitive before it)", at: range))
         }
         return .qualified(qualifiers, identifier, inherited: inherited, range)
     }

@@ -74,7 +74,9 @@ struct Compile: ParsableCommand {
 
     /// The compile options the flags ask for; a bad snapshot length is a usage error worded as tcpdump's.
     func options() throws -> CompileOptions {
-        var options = CompileOptions()
+        var options = CompileOptions.commandLine
+        // tcpdump compiles with netmask 0 when it reads no interface, so `ip broadcast` works.
+        options.netmask = 0
         options.optimize = !unoptimized
         if let text = snapLength {
             guard let value = Int(text), value >= 0, value <= 262144 else {

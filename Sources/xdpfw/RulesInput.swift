@@ -21,11 +21,11 @@ enum RulesInput {
     }
 
     /// Reads and compiles a rules file. Every problem is reported, each with its line and caret.
-    static func ruleset(at path: String, options: CompileOptions = .init()) throws -> Ruleset {
+    static func ruleset(at path: String, options: CompileOptions = .commandLine) throws -> Ruleset {
         try ruleset(text: text(of: path), file: path == "-" ? "<stdin>" : path, options: options)
     }
 
-    static func ruleset(text: String, file: String, options: CompileOptions = .init()) throws -> Ruleset {
+    static func ruleset(text: String, file: String, options: CompileOptions = .commandLine) throws -> Ruleset {
         do {
             return try Ruleset.parse(text, file: file, options: options)
         } catch {

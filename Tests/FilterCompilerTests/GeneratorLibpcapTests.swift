@@ -137,6 +137,24 @@ final class GeneratorLibpcapTests: XCTestCase {
         print("corpus reject-en10mb: all rejected; \(sameMessage)/\(rejections.count) with libpcap's message")
     }
 
+    /// Keywords that parse and then fail on Ethernet give libpcap's own message, aliases and
+    /// libpcap's spelling slips included.
+    func testOtherLinkTypeKeywordsGiveLibpcapsMessage() {
+        let expressions = ["direction 1", "dir 1", "subrulenum 1", "srnr 1", "rnr 1", "rulenum 1", "lsu", "lssu",
+                           "fisu", "msu", "hfisu", "hlssu", "hmsu", "oamf4ec", "oamf4sc", "oamf4", "oam", "lane",
+                           "metac", "bcc", "sc", "ilmic", "connectmsg", "metaconnect", "vpi 1", "vci 1",
+                           "sio 1", "hsio 1", "opc 1", "dpc 1", "sls 1", "reason 1", "type 1", "ifname eth0",
+                           "on eth0", "rset x", "ruleset x", "action pass"]
+        for text in expressions {
+            guard case let .failure(reference) = Libpcap.compile(text, optimize: true) else {
+                XCTFail("libpcap accepts \(text)"); continue
+            }
+            guard case let .failure(error) = Self.ours(text) else { XCTFail("we accept \(text)"); continue }
+            if reference.message.hasPrefix("can't parse") { continue }  // a syntax error: wording differs on purpose
+            XCTAssertEqual(error.message, reference.message, text)
+        }
+    }
+
     /// `-s`: the accept verdict returns the snap length.
     func testSnapLength() throws {
         var options = CompileOptions()

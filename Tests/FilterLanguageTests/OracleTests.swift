@@ -3,7 +3,7 @@ import XCTest
 
 /// Tricky expressions, judged by the installed libpcap at test time: where libpcap reports a
 /// syntax error we must reject; where it accepts we must accept; where it reports another error
-/// (one a later stage raises) we must accept or give the same message.
+/// (one a later stage raises) we must accept or give the same message (we may explain more after it).
 /// Operands are addresses, numbers and service names so that no lookup goes to the network.
 final class OracleTests: XCTestCase {
     static let tricky: [String] = [
@@ -20,7 +20,8 @@ final class OracleTests: XCTestCase {
         "port 1 and not (2 or tcp)", "port 1 and ((2) or 3)", "port 1 and ((2 or 3))", "port 1 or (2 and not 3)",
         "not 10.0.0.1", "10.0.0.1", "80", "port 80 and 81 or 82", "port 1 and not not 2", "port 1 and ! 2",
         "not not tcp", "not (tcp)", "((tcp))", "! tcp", "!tcp", "tcp && udp || icmp", "tcp and or udp",
-        "host 1.1.1.1 and $1", "tcp and (1 or 2)", "tcp and (1 = len)", "(tcp) and 1",
+        "host 1.1.1.1 and $1", "tcp and (1 or 2)", "tcp and \\tcp", "tcp and 10.0.0.0/8", "tcp and ::1",
+        "tcp and 10.0.0.0 mask 255.0.0.0", "tcp and ::/64", "tcp and 0:1:2:3:4:5", "vlan and 1.1.1.1", "tcp and (1 = len)", "(tcp) and 1",
         // Qualifier combinations.
         "src or dst 1.1.1.1", "dst or src 1.1.1.1", "dst and src 1.1.1.1", "src and dst host 1.1.1.1",
         "src or host 1.1.1.1", "src dst 1.1.1.1", "ip src 1.1.1.1", "ip host 1.1.1.1 or ip6",
@@ -87,7 +88,7 @@ final class OracleTests: XCTestCase {
             switch (libpcap, ours) {
             case (.accepted, .success), (.syntaxError, .failure), (.otherError, .success):
                 continue
-            case let (.otherError(message), .failure(error)) where error.message == message:
+            case let (.otherError(message), .failure(error)) where error.message.hasPrefix(message):
                 continue
             case let (.accepted, .failure(error)):
                 mismatches.append("'\(expression)': libpcap accepts, we say \(error.message)")

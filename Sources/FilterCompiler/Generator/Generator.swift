@@ -107,15 +107,19 @@ struct Generator {
         switch keyword {
         case "vxlan": return "can't parse filter expression: syntax error"
         case "type", "subtype", "type/subtype": return "802.11 link-layer types supported only on 802.11"
-        case "dir": return "frame direction supported only with 802.11 headers"
+        case "dir", "direction": return "frame direction supported only with 802.11 headers"
         case "action", "reason", "rnr", "srnr": return "\(keyword) supported only on PF linktype"
         case "rulenum": return "rnr supported only on PF linktype"
-        case "srulenum": return "srnr supported only on PF linktype"
+        case "srulenum", "subrulenum": return "srnr supported only on PF linktype"
         case "rset", "ruleset": return "ruleset supported only on PF linktype"
         case "ifname", "on": return "ifname supported only on PF linktype"
         case "lane", "vci", "vpi", "oam", "oamf4", "metac", "bcc", "sc", "ilmic", "connectmsg", "metaconnect":
             return "'\(keyword)' supported only on raw ATM"
         case "fisu", "lssu", "msu": return "'\(keyword)' supported only on MTP2"
+        case "lsu": return "'lssu' supported only on MTP2"
+        // libpcap's own spelling of these two names in its message.
+        case "oamf4ec": return "'oam4ec' supported only on raw ATM"
+        case "oamf4sc": return "'oam4sc' supported only on raw ATM"
         case "hfisu", "hlssu", "hmsu": return "'\(keyword)' supported only on MTP2_HSL"
         case "sio", "opc", "dpc", "sls": return "'\(keyword)' supported only on SS7"
         case "hsio", "hopc", "hdpc", "hsls": return "'\(keyword.dropFirst())' supported only on SS7"
