@@ -38,6 +38,16 @@ struct MergeableRulesets {
     }
 
     private mutating func addressRule() -> String {
+        if random.next(6) == 0 {
+            // An `or` of addresses with one direction: a rule with several lookup entries.
+            let direction = ["src", "dst"][random.next(2)]
+            let list = (0..<(2 + random.next(3))).map { _ in
+                random.next(3) == 0 ? ipv6Text(ipv6Address())
+                    : "\(mask(ipv4Address(), to: 24).map(String.init).joined(separator: "."))/\(random.next(2) == 0 ? 24 : 32)"
+            }
+            let typed = list.map { $0.contains("/") ? "net \($0)" : "host \($0)" }
+            return "\(direction) \(typed[0]) or " + typed.dropFirst().joined(separator: " or ")
+        }
         let direction = ["src ", "dst ", "", "src or dst "][random.next(4)]
         if random.next(4) == 0 {
             let length = ipv6Lengths[random.next(ipv6Lengths.count)]
@@ -61,7 +71,8 @@ struct MergeableRulesets {
             let length = ipv4Lengths[random.next(ipv4Lengths.count)]
             address = "net \(mask(ipv4Address(), to: length).map(String.init).joined(separator: "."))/\(length)"
         }
-        let port = "\(transport) \(portSide) port \(ports[random.next(ports.count)])"
+        var port = "\(transport) \(portSide) port \(ports[random.next(ports.count)])"
+        if random.next(4) == 0 { port = "(\(port) or \(ports[random.next(ports.count)]))" }
         return random.next(2) == 0 ? "\(addressSide) \(address) and \(port)" : "\(port) and \(addressSide) \(address)"
     }
 

@@ -67,7 +67,7 @@ final class RuleMergingKernelTests: XCTestCase {
                                                            counterSlots: ruleset.counterSlots,
                                                            lookupTables: ruleset.lookupTables(for: hook.context, minimumRun: minimumRun))
                 } catch {
-                    XCTFail("\(label), \(hook.context.name), runs of \(minimumRun)+ merged: \(String(describing: error).prefix(300))")
+                    XCTFail("\(label), \(hook.context.name), runs of \(minimumRun)+ merged: \(String(describing: error).prefix(300)) … \(String(describing: error).suffix(300))")
                     continue
                 }
                 defer { loaded.close() }
