@@ -211,6 +211,12 @@ public struct Assembler: Sendable {
             var slots = entries[index].slots
             if let target = targets[index] {
                 let distance = position[nextLive(atOrAfter: target, live: live)] - (position[index] + 1)
+                if slots[0].opcode == Opcode.jumpAlways, Int16(exactly: distance) == nil, let long = Int32(exactly: distance) {
+                    slots[0].opcode = Opcode.jumpAlwaysLong
+                    slots[0].immediate = long
+                    program += slots
+                    continue
+                }
                 guard let offset = Int16(exactly: distance) else {
                     throw AssemblerError("jump to '\(entries[index].target ?? "")' spans \(distance) instructions; the limit is ±32767")
                 }

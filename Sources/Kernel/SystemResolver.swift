@@ -13,11 +13,11 @@ public struct SystemResolver: NameService {
     public func network(_ name: String) -> UInt32? { files.network(name) }
     public func etherHost(_ name: String) -> [UInt8]? { files.etherHost(name) }
 
-    /// The addresses getaddrinfo gives for the name, in its order, each once.
+    /// The addresses getaddrinfo gives for the name, in its order, each once (it lists an
+    /// address once per socket type: the duplicates are dropped).
     public func hostAddresses(_ name: String) -> [HostAddress] {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
         guard getaddrinfo(name, nil, &hints, &list) == 0, let first = list else { return files.hostAddresses(name) }
         defer { freeaddrinfo(first) }

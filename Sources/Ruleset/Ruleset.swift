@@ -11,10 +11,14 @@ public struct Rule: Hashable, Sendable {
     public var text: RuleText
     /// The compiled expression: it accepts (returns non-zero) exactly the packets the rule matches.
     public var program: FilterProgram
+    /// What the rule tests when it is a shape that runs of rules can share a trie lookup for
+    /// (`src net P`, `src net P and tcp dst port Q`...), nil otherwise.
+    public var lookupMatch: LookupMatch?
 
-    public init(text: RuleText, program: FilterProgram) {
+    public init(text: RuleText, program: FilterProgram, lookupMatch: LookupMatch? = nil) {
         self.text = text
         self.program = program
+        self.lookupMatch = lookupMatch
     }
 
     /// Position among the rules, from 0. Users see `number` (`index + 1`).
@@ -66,7 +70,8 @@ public struct Ruleset: Hashable, Sendable {
         for text in source.rules {
             do {
                 let program = try FilterCompiler.compile(text.expression, options: options)
-                rules.append(Rule(text: text, program: program))
+                let match = (try? FilterParser.parse(text.expression)).flatMap(MergeableRule.match)
+                rules.append(Rule(text: text, program: program, lookupMatch: match))
             } catch {
                 let start = text.expressionOffset + error.range.start
                 let end = text.expressionOffset + max(error.range.end, error.range.start + 1)

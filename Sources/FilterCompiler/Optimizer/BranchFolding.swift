@@ -6,8 +6,6 @@
 /// provided the block's statements leave nothing behind that the arm reads, or leave exactly
 /// what the edge's source already holds.
 enum BranchFolding {
-    /// Known outcomes: test → whether it holds.
-    typealias Facts = [Test: Bool]
 
     static func run(_ graph: inout FlowGraph) -> Bool {
         var unchanged = false
@@ -19,10 +17,15 @@ enum BranchFolding {
         // A test of a constant: both arms go where the test goes. The block keeps its
         // constant load and its (now idle) comparison, as libpcap's optimizer leaves them.
         for id in flow.order {
+            if case let .branch(.bitsSet, .constant(0), ifTrue, ifFalse) = graph.blocks[id].terminator, ifTrue != ifFalse {
+                graph.blocks[id].terminator = .branch(.bitsSet, .constant(0), ifTrue: ifFalse, ifFalse: ifFalse)
+                changed = true
+                continue
+            }
             guard case let .branch(condition, operand, ifTrue, ifFalse) = graph.blocks[id].terminator,
                   ifTrue != ifFalse, let test = flow.tests[id],
                   let outcome = decideByConstants(test, flow.table) else { continue }
-            let target = outcome ? ifTrue : ifFalse
+            let target = outcome != flow.inverted[id] ? ifTrue : ifFalse
             graph.blocks[id].terminator = .branch(condition, operand, ifTrue: target, ifFalse: target)
             changed = true
         }
@@ -32,7 +35,7 @@ enum BranchFolding {
                   ifTrue != ifFalse else { continue }
             let arms = [true, false].map { sense -> BlockID in
                 var known = entryFacts[id]
-                if let test = flow.tests[id] { known[test] = sense }
+                if let test = flow.tests[id] { known.learn(test, sense != flow.inverted[id], on: Edge(id, sense)) }
                 return thread(from: id, to: sense ? ifTrue : ifFalse, known, graph, &flow, liveness)
             }
             if arms != [ifTrue, ifFalse] {
@@ -56,8 +59,8 @@ enum BranchFolding {
                   case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[current].terminator, ifTrue != ifFalse,
                   let test = flow.tests[current],
                   let outcome = decideByFacts(test, known, flow.table) else { break }
-            let next = outcome ? ifTrue : ifFalse
-            known[test] = outcome
+            let next = outcome != flow.inverted[current] ? ifTrue : ifFalse
+            known.learn(test, outcome, on: Edge(current, outcome != flow.inverted[current]))
             if agree(flow.exitState[source], flow.exitState[current], on: liveness.liveIn[next]) { landing = next }
             current = next
         }
@@ -84,9 +87,11 @@ enum BranchFolding {
         if let outcome = known[test] { return outcome }
         // A value equal to one constant differs from every other.
         if test.condition == .equal, let k = table.constant(test.operand) {
-            for (fact, holds) in known where holds && fact.condition == .equal && fact.a == test.a {
-                if let other = table.constant(fact.operand), other != k { return false }
+            let differs = known.contains { fact, holds in
+                holds && fact.condition == .equal && fact.a == test.a && fact.rewritten == test.rewritten
+                    && table.constant(fact.operand).map { $0 != k } == true
             }
+            if differs { return false }
         }
         return nil
     }
@@ -94,7 +99,7 @@ enum BranchFolding {
     /// The facts that hold on entry to each reachable block: those holding on every edge into
     /// it. Nothing is assumed over a loop's back edge.
     static func facts(_ graph: FlowGraph, _ flow: ValueFlow) -> [Facts] {
-        var result = [Facts](repeating: [:], count: graph.blocks.count)
+        var result = [Facts](repeating: Facts(), count: graph.blocks.count)
         var visited = [Bool](repeating: false, count: graph.blocks.count)
         for id in flow.order {
             defer { visited[id] = true }
@@ -103,10 +108,10 @@ enum BranchFolding {
             var common: Facts? = nil
             for predecessor in Set(incoming) {
                 for edgeFacts in outgoingFacts(predecessor, into: id, graph, flow, result) {
-                    common = common.map { $0.filter { edgeFacts[$0.key] == $0.value } } ?? edgeFacts
+                    common = common.map { $0.common(with: edgeFacts) } ?? edgeFacts
                 }
             }
-            result[id] = common ?? [:]
+            result[id] = common ?? Facts()
         }
         return result
     }
@@ -120,9 +125,49 @@ enum BranchFolding {
         var edges: [Facts] = []
         for (sense, target) in [(true, ifTrue), (false, ifFalse)] where target == id {
             var known = base
-            known[test] = sense
+            known.learn(test, sense != flow.inverted[predecessor], on: Edge(predecessor, sense))
             edges.append(known)
         }
         return edges
+    }
+}
+
+/// Known outcomes of tests. A handful at a time, so a plain list beats hashing.
+/// A branch arm: the block and whether it is the true arm.
+struct Edge: Equatable {
+    var block: BlockID
+    var sense: Bool
+    init(_ block: BlockID, _ sense: Bool) {
+        self.block = block
+        self.sense = sense
+    }
+}
+
+/// Known outcomes of tests, each with the branch arm that taught it. Where paths meet, a fact
+/// survives only if every path took that same arm — the arm dominates the meeting point, which
+/// is how far libpcap's optimizer carries what it knows. (The same test learnt on different
+/// arms of different paths would be true too, but libpcap does not use it, and a program it
+/// keeps must stay as long as libpcap's.) A handful at a time, so a plain list beats hashing.
+struct Facts {
+    private var entries: [(test: Test, holds: Bool, edge: Edge)] = []
+
+    subscript(test: Test) -> Bool? {
+        for entry in entries where entry.test == test { return entry.holds }
+        return nil
+    }
+
+    mutating func learn(_ test: Test, _ holds: Bool, on edge: Edge) {
+        if !entries.contains(where: { $0.test == test && $0.edge == edge }) { entries.append((test, holds, edge)) }
+    }
+
+    /// The facts both lists learnt on the same arms.
+    func common(with other: Facts) -> Facts {
+        var result = Facts()
+        result.entries = entries.filter { entry in other.entries.contains { $0.test == entry.test && $0.edge == entry.edge } }
+        return result
+    }
+
+    func contains(where predicate: (Test, Bool) -> Bool) -> Bool {
+        entries.contains { predicate($0.test, $0.holds) }
     }
 }

@@ -14,21 +14,25 @@ enum ChainReordering {
     static func run(_ graph: inout FlowGraph) -> Bool {
         var changed = false
         for _ in 0..<graph.blocks.count {
-            guard pullOne(&graph) else { break }
+            guard pullSome(&graph) else { break }
             changed = true
         }
         return changed
     }
 
-    /// Finds one test to pull up and pulls it; false when there is none.
-    static func pullOne(_ graph: inout FlowGraph) -> Bool {
+    /// Pulls up every test it finds whose blocks no earlier pull of this call touched (the
+    /// analysis still describes those); false when there was none.
+    static func pullSome(_ graph: inout FlowGraph) -> Bool {
         var unchanged = false
         let flow = ValueFlow(rewriting: &graph, changed: &unchanged)
         let liveness = Liveness(graph, order: flow.order)
-        for head in flow.order {
+        let analysed = graph.blocks.count
+        var touched = Set<BlockID>()
+        func fresh(_ id: BlockID) -> Bool { id < analysed && !touched.contains(id) }
+        for head in flow.order where fresh(head) {
             guard case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[head].terminator, ifTrue != ifFalse,
                   let value = flow.tests[head]?.a else { continue }
-            for first in [ifTrue, ifFalse] {
+            headSearch: for first in [ifTrue, ifFalse] where fresh(first) {
                 // Alternatives: walk the false arms, the true arms meet. Conjuncts: the reverse.
                 for alongTrue in [false, true] {
                     guard case let .branch(_, _, t, f) = graph.blocks[first].terminator else { continue }
@@ -36,17 +40,32 @@ enum ChainReordering {
                     var chain: [BlockID] = []
                     var previous = head
                     var current = first
-                    for _ in 0..<graph.blocks.count {
-                        guard current != head, current != previous,
+                    for _ in 0..<analysed {
+                        guard current != head, current != previous, fresh(current),
                               case let .branch(_, operand, t, f) = graph.blocks[current].terminator, t != f else { break }
                         let (meets, next) = alongTrue ? (f, t) : (t, f)
                         guard meets == shared else { break }
                         if flow.tests[current]?.a == value {
-                            guard let last = chain.last, case .constant = operand,
+                            // The tests of the value that follow without statements of their
+                            // own (their loads were found redundant) come along as one run.
+                            var run = [current]
+                            var after = next
+                            while run.count < analysed, after != head, fresh(after),
+                                  case let .branch(_, operand, t, f) = graph.blocks[after].terminator, t != f,
+                                  case .constant = operand, (alongTrue ? f : t) == shared,
+                                  flow.tests[after]?.a == value, graph.blocks[after].statements.isEmpty,
+                                  flow.predecessors[after] == [run[run.count - 1]] {
+                                run.append(after)
+                                after = alongTrue ? t : f
+                            }
+                            let entries = Set(flow.predecessors[first])
+                            guard let last = chain.last, case .constant = operand, after < analysed,
+                                  entries.allSatisfy(fresh),
                                   graph.blocks[current].statements.allSatisfy({ $0.definition == .a }),
-                                  !liveness.liveIn[next].contains(.a) || flow.exitState[last].a == value else { break }
-                            pull(current, after: Set(flow.predecessors[first]), chain: chain, next: next, alongTrue: alongTrue, &graph)
-                            return true
+                                  !liveness.liveIn[after].contains(.a) || flow.exitState[last].a == value else { break }
+                            pull(run, after: entries, chain: chain, next: after, alongTrue: alongTrue, &graph)
+                            touched.formUnion(run + chain + entries + [first, after])
+                            break headSearch
                         }
                         // The chain's first block may be entered from several blocks, as
                         // long as all of them hold the value; the others only from the chain.
@@ -60,22 +79,25 @@ enum ChainReordering {
                 }
             }
         }
-        return false
+        return !touched.isEmpty
     }
 
-    /// Puts a copy of `pulled`'s test (without its statements) between `entries` and the chain,
-    /// and lets the chain's last block continue where `pulled` would.
-    static func pull(_ pulled: BlockID, after entries: Set<BlockID>, chain: [BlockID], next: BlockID, alongTrue: Bool,
+    /// Puts copies of the `run`'s tests (without statements) between `entries` and the chain,
+    /// and lets the chain's last block continue where the run would.
+    static func pull(_ run: [BlockID], after entries: Set<BlockID>, chain: [BlockID], next: BlockID, alongTrue: Bool,
                      _ graph: inout FlowGraph) {
-        guard case let .branch(condition, operand, t, f) = graph.blocks[pulled].terminator, let first = chain.first,
-              let last = chain.last else { return }
-        let copy = graph.blocks.count
-        let terminator: Terminator = alongTrue
-            ? .branch(condition, operand, ifTrue: first, ifFalse: f)
-            : .branch(condition, operand, ifTrue: t, ifFalse: first)
-        graph.blocks.append(Block(statements: [], terminator: terminator))
-        graph.foldedTests[copy] = graph.foldedTests[pulled]
-        for entry in entries { graph.blocks[entry].retarget { $0 == first ? copy : $0 } }
+        guard let first = chain.first, let last = chain.last else { return }
+        let start = graph.blocks.count
+        for (index, pulled) in run.enumerated() {
+            guard case let .branch(condition, operand, t, f) = graph.blocks[pulled].terminator else { return }
+            let onward = index + 1 < run.count ? start + index + 1 : first
+            let terminator: Terminator = alongTrue
+                ? .branch(condition, operand, ifTrue: onward, ifFalse: f)
+                : .branch(condition, operand, ifTrue: t, ifFalse: onward)
+            graph.foldedTests[start + index] = graph.foldedTests[pulled]
+            graph.blocks.append(Block(statements: [], terminator: terminator))
+        }
+        for entry in entries { graph.blocks[entry].retarget { $0 == first ? start : $0 } }
         graph.blocks[last].retargetArm(alongTrue: alongTrue, to: next)
     }
 }

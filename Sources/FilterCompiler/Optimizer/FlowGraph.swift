@@ -8,7 +8,7 @@ struct FlowGraph {
     /// Branches a peephole rewrote (`sub #k; jeq #0` → `jeq #k`) keep the identity of the test
     /// they were: libpcap's optimizer lets such a test decide only the same rewritten test, and
     /// be decided only by it, never by a plain `jeq #k` of the same field.
-    var foldedTests: [BlockID: Test] = [:]
+    var foldedTests: [BlockID: FoldedTest] = [:]
 
     /// Nil when a block names a successor that does not exist: such a program is returned
     /// untouched rather than guessed at.
@@ -60,14 +60,13 @@ struct FlowGraph {
     func reversePostorder() -> [BlockID] {
         var visited = [Bool](repeating: false, count: blocks.count)
         var postorder: [BlockID] = []
+        postorder.reserveCapacity(blocks.count)
         // Iterative depth-first search: (block, index of the next successor to look at).
         var stack: [(BlockID, Int)] = [(entry, 0)]
         visited[entry] = true
         while let (id, next) = stack.popLast() {
-            let successors = blocks[id].successors
-            if next < successors.count {
+            if let successor = blocks[id].successor(next) {
                 stack.append((id, next + 1))
-                let successor = successors[next]
                 if !visited[successor] {
                     visited[successor] = true
                     stack.append((successor, 0))
@@ -84,7 +83,11 @@ struct FlowGraph {
     func predecessors(of order: [BlockID]) -> [[BlockID]] {
         var result = [[BlockID]](repeating: [], count: blocks.count)
         for id in order {
-            for successor in blocks[id].successors { result[successor].append(id) }
+            var index = 0
+            while let successor = blocks[id].successor(index) {
+                result[successor].append(id)
+                index += 1
+            }
         }
         return result
     }
@@ -100,6 +103,16 @@ extension Block {
             terminator = .jump(rename(target))
         case .verdict:
             break
+        }
+    }
+
+    /// The successor at `index` (true arm first), without building an array.
+    @inline(__always)
+    func successor(_ index: Int) -> BlockID? {
+        switch terminator {
+        case let .branch(_, _, ifTrue, ifFalse): return index == 0 ? ifTrue : index == 1 ? ifFalse : nil
+        case let .jump(target): return index == 0 ? target : nil
+        case .verdict: return nil
         }
     }
 

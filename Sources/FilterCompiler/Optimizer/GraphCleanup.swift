@@ -1,11 +1,11 @@
 /// Reshaping the graph without looking at what the statements compute.
 extension FlowGraph {
-    /// Bypasses detours, folds a block into the one place it always continues at, and lets
-    /// identical blocks be one. Returns whether anything changed.
+    /// Bypasses detours and folds a block into the one place it always continues at. Returns
+    /// whether anything changed. (Identical blocks are shared only once the rounds are over, as
+    /// libpcap does: a test whose arms become one block by that sharing stays, with its loads.)
     mutating func simplify() -> Bool {
         var changed = bypassEmptyBlocks()
         changed = absorbSoleSuccessors() || changed
-        changed = shareIdenticalBlocks() || changed
         return changed
     }
 
@@ -65,15 +65,22 @@ extension FlowGraph {
     mutating func shareIdenticalBlocks() -> Bool {
         var changed = false
         for _ in 0..<blocks.count {
-            var first: [Block: BlockID] = [:]
+            // A rewritten test's identity names the value it tests, which the block's code
+            // alone does not: blocks are one only when their identities agree too.
+            struct Key: Hashable {
+                var block: Block
+                var folded: FoldedTest?
+            }
+            var first: [Key: BlockID] = [:]
             var canonical = Array(blocks.indices)
             var found = false
             for (id, isReachable) in reachable.enumerated() where isReachable {
-                if let earlier = first[blocks[id]] {
+                let key = Key(block: blocks[id], folded: foldedTests[id])
+                if let earlier = first[key] {
                     canonical[id] = earlier
                     found = true
                 } else {
-                    first[blocks[id]] = id
+                    first[key] = id
                 }
             }
             guard found else { break }

@@ -86,7 +86,11 @@ struct Liveness {
             for id in order.reversed() {
                 let block = graph.blocks[id]
                 var live = LocationSet()
-                for successor in block.successors { live = live.union(liveIn[successor]) }
+                var index = 0
+                while let successor = block.successor(index) {
+                    live = live.union(liveIn[successor])
+                    index += 1
+                }
                 liveOut[id] = live
                 live = live.union(block.endUses(isEntry: id == graph.entry))
                 for statement in block.statements.reversed() {

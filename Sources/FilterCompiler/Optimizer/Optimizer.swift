@@ -28,16 +28,19 @@ public enum Optimizer {
     public static func optimize(_ program: FilterProgram) -> FilterProgram {
         guard var graph = FlowGraph(program) else { return program }
         if graph.blocks.contains(where: { if case .jump = $0.terminator { true } else { false } }) { return program }
-        for _ in 0..<roundLimit {
-            var changed = false
-            changed = ValueNumbering.run(&graph) || changed
-            changed = DeadStatements.run(&graph) || changed
-            changed = Peephole.run(&graph) || changed
-            changed = BranchFolding.run(&graph) || changed
-            changed = ChainReordering.run(&graph) || changed
-            changed = graph.simplify() || changed
-            if !changed { break }
+        let passes: [(inout FlowGraph) -> Bool] = [
+            ValueNumbering.run, DeadStatements.run, Peephole.run, BranchFolding.run, ChainReordering.run,
+            { $0.simplify() },
+        ]
+        // Round after round, until every pass has run once since the last change.
+        var sinceChange = 0
+        var index = 0
+        for _ in 0..<(roundLimit * passes.count) {
+            if passes[index](&graph) { sinceChange = 0 } else { sinceChange += 1 }
+            if sinceChange >= passes.count { break }
+            index = (index + 1) % passes.count
         }
+        _ = graph.shareIdenticalBlocks()
         graph.startPastIdleTests()
         return graph.program
     }

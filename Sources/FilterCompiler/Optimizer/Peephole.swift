@@ -7,10 +7,15 @@ enum Peephole {
         let order = flow.order
         let liveness = Liveness(graph, order: order)
         for id in order {
-            let test = flow.tests[id]
-            if foldComparison(&graph.blocks[id], liveOut: liveness.liveOut[id]) {
+            if let swapped = foldComparison(&graph.blocks[id], liveOut: liveness.liveOut[id]) {
                 changed = true
-                if graph.foldedTests[id] == nil { graph.foldedTests[id] = test }
+                if var folded = graph.foldedTests[id] {
+                    folded.inverted = folded.inverted != swapped
+                    graph.foldedTests[id] = folded
+                } else if var test = flow.tests[id] {
+                    test.rewritten = true
+                    graph.foldedTests[id] = FoldedTest(test: test, inverted: swapped)
+                }
             }
             if foldIndexOffsets(&graph.blocks[id], liveOut: liveness.liveOut[id], isEntry: id == graph.entry) { changed = true }
         }
@@ -18,10 +23,11 @@ enum Peephole {
     }
 
     /// `sub x; jeq #0` → `jeq x`, `sub #k; jeq #c` → `jeq #(c+k)`, and `and #k; jeq #0` →
-    /// `jset #k` with the arms swapped, when nothing after the branch reads A.
-    static func foldComparison(_ block: inout Block, liveOut: LocationSet) -> Bool {
+    /// `jset #k` with the arms swapped, when nothing after the branch reads A. Returns nil when
+    /// nothing was folded, else whether the arms were swapped.
+    static func foldComparison(_ block: inout Block, liveOut: LocationSet) -> Bool? {
         guard case let .branch(.equal, .constant(c), ifTrue, ifFalse) = block.terminator, ifTrue != ifFalse,
-              !liveOut.contains(.a), let last = block.statements.last else { return false }
+              !liveOut.contains(.a), let last = block.statements.last else { return nil }
         switch last {
         case let .arithmetic(.subtract, .constant(k)):
             block.terminator = .branch(.equal, .constant(c &+ k), ifTrue: ifTrue, ifFalse: ifFalse)
@@ -30,10 +36,11 @@ enum Peephole {
         case let .arithmetic(.and, .constant(mask)) where c == 0:
             block.terminator = .branch(.bitsSet, .constant(mask), ifTrue: ifFalse, ifFalse: ifTrue)
         default:
-            return false
+            return nil
         }
         block.statements.removeLast()
-        return true
+        if case .branch(.bitsSet, _, _, _) = block.terminator { return true }
+        return false
     }
 
     /// `ld #c; …; add x; tax; ldb [x + k]` → `ld #c; …; ldb [x + k+c]` when X is not read before

@@ -4,6 +4,16 @@ struct Test: Hashable {
     var condition: Condition
     var a: ValueNumber
     var operand: ValueNumber
+    /// Set on the identity of a peephole-rewritten branch: libpcap's optimizer decides such a
+    /// test only from the same rewritten test, never from a plain test of the same value.
+    var rewritten = false
+}
+
+/// The test a peephole-rewritten branch still counts as; `inverted` when the rewrite swapped
+/// the arms (`and #k; jeq #0` → `jset #k`), so the true arm is taken when the test fails.
+struct FoldedTest: Hashable {
+    var test: Test
+    var inverted: Bool
 }
 
 /// What every register holds at the start and end of every reachable block, found by visiting
@@ -16,6 +26,8 @@ struct ValueFlow {
     var exitState: [MachineState]
     /// The comparison each block ends with, when both sides are known values.
     var tests: [Test?]
+    /// Whether a block's true arm is taken when its test fails (see `FoldedTest`).
+    var inverted: [Bool]
 
     /// Analyses `graph`, rewriting its statements to cheaper equivalents on the way; `changed`
     /// tells whether a statement was rewritten or deleted.
@@ -27,6 +39,7 @@ struct ValueFlow {
         entryState = Array(repeating: .unknown, count: graph.blocks.count)
         exitState = entryState
         tests = Array(repeating: nil, count: graph.blocks.count)
+        inverted = Array(repeating: false, count: graph.blocks.count)
         var visited = [Bool](repeating: false, count: graph.blocks.count)
         for id in order {
             var state = MachineState.unknown
@@ -39,7 +52,15 @@ struct ValueFlow {
             var block = graph.blocks[id]
             var rewritten: [Statement] = []
             rewritten.reserveCapacity(block.statements.count)
-            for statement in block.statements {
+            for (index, statement) in block.statements.enumerated() {
+                if index == block.statements.count - 1, isMaskTest(statement, block.terminator),
+                   let a = state.a, table.constant(a) == nil {
+                    // `and #0; jeq #0` is left for the peephole, which makes it `jset #0`
+                    // (never true) — libpcap's order, and its shape, for masks like `/0`.
+                    state.a = table.number(.arithmetic(.and, a, table.number(.constant(0))))
+                    rewritten.append(statement)
+                    continue
+                }
                 if let kept = step(statement, &state) { rewritten.append(kept) }
             }
             if case let .branch(condition, .x, ifTrue, ifFalse) = block.terminator, let k = table.constant(state.x) {
@@ -53,7 +74,10 @@ struct ValueFlow {
                 }
                 if let compared { tests[id] = Test(condition: condition, a: a, operand: compared) }
             }
-            if let folded = graph.foldedTests[id] { tests[id] = folded }
+            if let folded = graph.foldedTests[id] {
+                tests[id] = folded.test
+                inverted[id] = folded.inverted
+            }
             block.statements = rewritten
             if block != graph.blocks[id] {
                 graph.blocks[id] = block
@@ -62,6 +86,12 @@ struct ValueFlow {
             exitState[id] = state
             visited[id] = true
         }
+    }
+
+    private func isMaskTest(_ statement: Statement, _ terminator: Terminator) -> Bool {
+        guard statement == .arithmetic(.and, .constant(0)),
+              case let .branch(.equal, .constant(0), ifTrue, ifFalse) = terminator else { return false }
+        return ifTrue != ifFalse
     }
 
     /// Applies one statement to `state`; returns the statement to keep in its place (maybe a

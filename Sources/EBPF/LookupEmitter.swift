@@ -1,0 +1,161 @@
+/// The code of one lookup group: reads the packet's addresses (and port) where libpcap's
+/// filters for the group's rules read them, looks each up in its trie, and keeps the lowest
+/// rule slot found. A field beyond the end of the packet is not looked up (the rules testing
+/// it would not match: in classic BPF a load past the end rejects the packet).
+///
+/// On a match the slot register holds the rule's counter slot and the verdict register its
+/// return code, and the code continues at `matchLabel`; otherwise at `noMatchLabel`.
+struct LookupEmitter {
+    let group: LookupGroup
+    let hook: any HookContext
+    /// The tries that have entries (the others are not looked up at all).
+    let tables: [LookupGroup.TableLayout]
+    let matchLabel: String
+    let noMatchLabel: String
+
+    private typealias Layout = MachineLayout
+    private let slot = MachineLayout.accumulator
+    private let verdict = MachineLayout.index
+    private var prefix: String { "lookup\(group.number)." }
+
+    /// Where a family's addresses are, for each link-layer type that carries them (libpcap's
+    /// `host`/`net` test IPv4, ARP and RARP for IPv4 addresses).
+    private static let addressOffsets: [(etherType: Int32, family: AddressFamily, source: Int16, destination: Int16)] = [
+        (0x0800, .ipv4, 26, 30), (0x0806, .ipv4, 28, 38), (0x8035, .ipv4, 28, 38), (0x86dd, .ipv6, 22, 38),
+    ]
+
+    func emit(into asm: inout Assembler) {
+        asm.store(.double, to: .r10, offset: Layout.contextSlot, from: Layout.context)
+        asm.load(.word, Layout.data, from: Layout.context, offset: hook.dataOffset)
+        asm.load(.word, Layout.dataEnd, from: Layout.context, offset: hook.dataEndOffset)
+        asm.move(slot, -1, width: .bits32)
+        let done = prefix + "done"
+        // The Ethernet type.
+        asm.move(Layout.address, Layout.data)
+        asm.add(Layout.address, 14)
+        asm.jump(if: .greater, Layout.address, Layout.dataEnd, to: done)
+        asm.load(.half, Layout.limit, from: Layout.data, offset: 12)
+        asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
+        let links = LookupEmitter.addressOffsets.enumerated().filter { _, link in
+            tables.contains { $0.family == link.family } && (group.kind == .address || link.etherType != 0x0806 && link.etherType != 0x8035)
+        }
+        // ARP and RARP keep their addresses at the same offsets: one piece of code serves both.
+        func first(_ link: (etherType: Int32, family: AddressFamily, source: Int16, destination: Int16)) -> Int {
+            links.first { $0.element.source == link.source && $0.element.destination == link.destination }!.offset
+        }
+        for (_, link) in links {
+            asm.jump(if: .equal, Layout.limit, link.etherType, to: prefix + "link\(first(link))", width: .bits32)
+        }
+        asm.jump(to: done)
+        for (index, link) in links where first(link) == index {
+            asm.label(prefix + "link\(index)")
+            for table in tables where table.family == link.family {
+                let after = prefix + "link\(index).\(table.name)"
+                switch group.kind {
+                case .address:
+                    let side = table.side ?? .source
+                    copyAddress(at: side == .source ? link.source : link.destination, table: table, onFailure: after, into: &asm)
+                case let .addressAndPort(addressSide, portSide):
+                    copyTransportKey(link: link, addressSide: addressSide, portSide: portSide, table: table,
+                                     onFailure: after, into: &asm)
+                }
+                lookUp(table, into: &asm)
+                asm.label(after)
+            }
+            asm.jump(to: done)
+        }
+        asm.label(done)
+        asm.load(.double, Layout.context, from: .r10, offset: Layout.contextSlot)
+        asm.jump(if: .equal, slot, -1, to: noMatchLabel, width: .bits32)
+        // The counter key, as the counting code stores it too: an instruction between the test
+        // and the jump, so the assembler keeps the jump unconditional (a `gotol` when far).
+        asm.store(.word, to: .r10, offset: Layout.counterKeySlot, from: slot)
+        asm.jump(to: matchLabel)
+    }
+
+    /// Key: prefix length, then the address read from the packet at `offset`. libpcap's
+    /// optimized filter for a prefix loads only the 32-bit words the prefix covers, so a packet
+    /// that ends inside an IPv6 address still matches a short enough prefix: the key then holds
+    /// the words the packet has and a prefix length of 32 bits per word, and the trie answers
+    /// only from prefixes no longer than that.
+    private func copyAddress(at offset: Int16, table: LookupGroup.TableLayout, onFailure: String, into asm: inout Assembler) {
+        let words = table.family.width / 4
+        let copy = prefix + "copy.\(table.name).\(offset)."
+        for available in stride(from: words, through: 1, by: -1) {
+            asm.label(copy + "\(available)")
+            boundsCheck(end: Int32(offset) + Int32(available * 4), onFailure: available > 1 ? copy + "\(available - 1)" : onFailure, into: &asm)
+            asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, immediate: Int32(32 + available * 32))
+            asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + 4, immediate: Int32(group.number))
+            copyWords(from: offset, count: available, toKeyOffset: 8, into: &asm)
+            asm.jump(to: copy + "done")
+        }
+        asm.label(copy + "done")
+    }
+
+    /// Key: prefix length (full), protocol, 0, port, address. IPv4: not a later fragment, the
+    /// port after the header length the IHL says; IPv6: the port right after the fixed header.
+    private func copyTransportKey(link: (etherType: Int32, family: AddressFamily, source: Int16, destination: Int16),
+                                  addressSide: PacketSide, portSide: PacketSide, table: LookupGroup.TableLayout,
+                                  onFailure: String, into asm: inout Assembler) {
+        let width = table.family.width
+        let addressOffset = addressSide == .source ? link.source : link.destination
+        let portOffset: Int16 = portSide == .source ? 0 : 2
+        let protocolOffset: Int16 = table.family == .ipv4 ? 23 : 20
+        boundsCheck(end: Int32(addressOffset) + Int32(width), onFailure: onFailure, into: &asm)
+        boundsCheck(end: Int32(protocolOffset) + 1, onFailure: onFailure, into: &asm)
+        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, immediate: Int32(64 + width * 8))
+        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + 4, immediate: Int32(group.number))
+        asm.load(.byte, Layout.limit, from: Layout.data, offset: protocolOffset)
+        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + 8, from: Layout.limit)   // protocol, 0, port 0
+        copyWords(from: addressOffset, count: width / 4, toKeyOffset: 12, into: &asm)
+        if table.family == .ipv4 {
+            boundsCheck(end: 22, onFailure: onFailure, into: &asm)
+            asm.load(.half, Layout.limit, from: Layout.data, offset: 20)
+            asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
+            asm.jump(if: .bitsSet, Layout.limit, 0x1fff, to: onFailure)
+            // The port after the IPv4 header: 14 + 4 * IHL + portOffset.
+            asm.load(.byte, Layout.limit, from: Layout.data, offset: 14)
+            asm.alu(.and, Layout.limit, 0x0f)
+            asm.alu(.shiftLeft, Layout.limit, 2)
+            asm.move(Layout.address, Layout.data)
+            asm.add(Layout.address, Layout.limit)
+            asm.add(Layout.address, Int32(14 + portOffset))
+            asm.move(Layout.limit, Layout.address)
+            asm.add(Layout.limit, 2)
+            asm.jump(if: .greater, Layout.limit, Layout.dataEnd, to: onFailure)
+            asm.load(.half, Layout.limit, from: Layout.address, offset: 0)
+        } else {
+            boundsCheck(end: Int32(54 + portOffset + 2), onFailure: onFailure, into: &asm)
+            asm.load(.half, Layout.limit, from: Layout.data, offset: 54 + portOffset)
+        }
+        asm.store(.half, to: .r10, offset: Layout.lookupKeySlot + 10, from: Layout.limit)
+    }
+
+    private func copyWords(from offset: Int16, count: Int, toKeyOffset keyOffset: Int16, into asm: inout Assembler) {
+        for word in 0..<Int16(count) {
+            asm.load(.word, Layout.limit, from: Layout.data, offset: offset + 4 * word)
+            asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + keyOffset + 4 * word, from: Layout.limit)
+        }
+    }
+
+    private func boundsCheck(end: Int32, onFailure: String, into asm: inout Assembler) {
+        asm.move(Layout.address, Layout.data)
+        asm.add(Layout.address, end)
+        asm.jump(if: .greater, Layout.address, Layout.dataEnd, to: onFailure)
+    }
+
+    /// r0 = trie[key]; when found and its slot is lower than the best so far, take it.
+    private func lookUp(_ table: LookupGroup.TableLayout, into asm: inout Assembler) {
+        let skip = prefix + "skip.\(asm.count)"
+        asm.loadMap(.r1, named: table.name)
+        asm.move(.r2, .r10)
+        asm.add(.r2, Int32(Layout.lookupKeySlot))
+        asm.call(.mapLookupElement)
+        asm.jump(if: .equal, .r0, 0, to: skip)
+        asm.load(.word, .r2, from: .r0, offset: 0)
+        asm.jump(if: .greaterOrEqual, .r2, slot, to: skip)
+        asm.move(slot, .r2)
+        asm.load(.word, verdict, from: .r0, offset: 4)
+        asm.label(skip)
+    }
+}
