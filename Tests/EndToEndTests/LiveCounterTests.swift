@@ -52,4 +52,22 @@ final class LiveCounterTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(expectedIngress.filter { $0[0] > 0 }.count, 4, "the frames XDP sees exercise several rules")
         }
     }
+
+    /// At TC ingress the stack has already taken an outer 802.1Q/802.1ad tag out of the frame
+    /// into metadata: the program puts it back inline first, so rules (and `len`, and the bytes
+    /// counted) see the frame as it was sent, as libpcap does.
+    func testCountersAtTCIngressEqualLibpcapsFirstMatchWithTagsInMetadata() throws {
+        try EndToEnd.requireRoot()
+        guard Corpus.directory != nil else { throw XCTSkip(Corpus.missingMessage) }
+        let quiet = try QuietNetwork()
+        defer { quiet.close() }
+        let ruleset = try LibpcapRuleset(Self.rules)
+        let frames = EndToEnd.sendableFrames(limit: 1500)
+        try quiet.apply(ruleset.rulesText(policy: .drop), on: .b, hook: "tc-ingress")
+        try quiet.send(frames, from: .a)
+        let counted = try quiet.counters(on: .b, hook: "tc-ingress", settlingAt: frames.count)
+        XCTAssertEqual(counted, ruleset.expectedCounters(frames), "tc-ingress: [packets, bytes] for the policy, rule 1, 2, ...")
+        let tagged = frames.filter { [[0x81, 0x00], [0x88, 0xa8]].contains(Array($0[12..<14])) }
+        XCTAssertGreaterThan(tagged.count, 10, "tagged frames the stack moves into metadata take part")
+    }
 }
