@@ -36,6 +36,8 @@ final class LiveCounterTests: XCTestCase {
         for (egressPolicy, ingressPolicy) in [(Verdict.pass, Verdict.drop), (.drop, .pass)] {
             try quiet.apply(ruleset.rulesText(policy: egressPolicy), on: .a, hook: "tc-egress")
             try quiet.apply(ruleset.rulesText(policy: ingressPolicy), on: .b, hook: "xdp")
+            let status = try Xdpfw.run(["-n", quiet.network.b.namespace, "status"]).standardOutput
+            XCTAssertTrue(status.contains("native"), "veth takes XDP in native mode: \(status)")
             let passed = frames.filter { ruleset.verdict(for: $0, policy: egressPolicy) == .pass }
             let accepted = try quiet.send(frames, from: .a)
             XCTAssertEqual(accepted, passed.count, "frames the sending socket saw leave (TC egress drops are refused)")
@@ -51,6 +53,22 @@ final class LiveCounterTests: XCTestCase {
             // With egress policy drop, XDP sees only what egress pass rules let through: four of them.
             XCTAssertGreaterThanOrEqual(expectedIngress.filter { $0[0] > 0 }.count, 4, "the frames XDP sees exercise several rules")
         }
+    }
+
+    /// XDP in generic mode (in the stack, on an skb) counts the same.
+    func testCountersAtGenericXDPEqualLibpcapsFirstMatch() throws {
+        try EndToEnd.requireRoot()
+        guard Corpus.directory != nil else { throw XCTSkip(Corpus.missingMessage) }
+        let quiet = try QuietNetwork()
+        defer { quiet.close() }
+        let ruleset = try LibpcapRuleset(Self.rules)
+        let frames = EndToEnd.sendableFrames(limit: 1500)
+        try quiet.apply(ruleset.rulesText(policy: .drop), on: .b, hook: "xdp", options: ["--mode", "generic"])
+        let status = try Xdpfw.run(["-n", quiet.network.b.namespace, "status"]).standardOutput
+        XCTAssertTrue(status.contains("generic"), status)
+        try quiet.send(frames, from: .a)
+        let counted = try quiet.counters(on: .b, hook: "xdp", settlingAt: frames.count)
+        XCTAssertEqual(counted, ruleset.expectedCounters(frames), "generic xdp: [packets, bytes] for the policy, rule 1, 2, ...")
     }
 
     /// At TC ingress the stack has already taken an outer 802.1Q/802.1ad tag out of the frame

@@ -43,9 +43,9 @@ final class QuietNetwork {
 
     /// `xdpfw -n NAMESPACE apply - IFACE --hook HOOK` with `rules` on standard input; throws when
     /// it does not succeed.
-    func apply(_ rules: String, on side: TestNetwork.Side, hook: String) throws {
+    func apply(_ rules: String, on side: TestNetwork.Side, hook: String, options: [String] = []) throws {
         let end = network.end(side)
-        let result = try Xdpfw.run(["-n", end.namespace, "apply", "-", end.interfaceName, "--hook", hook], input: rules)
+        let result = try Xdpfw.run(["-n", end.namespace, "apply", "-", end.interfaceName, "--hook", hook] + options, input: rules)
         guard result.status == 0 else { throw Xdpfw.Failure(description: "apply at \(hook): \(result.standardError)") }
     }
 
