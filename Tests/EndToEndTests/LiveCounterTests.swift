@@ -57,35 +57,36 @@ final class LiveCounterTests: XCTestCase {
 
     /// XDP in generic mode (in the stack, on an skb) counts the same.
     func testCountersAtGenericXDPEqualLibpcapsFirstMatch() throws {
-        try EndToEnd.requireRoot()
-        guard Corpus.directory != nil else { throw XCTSkip(Corpus.missingMessage) }
-        let quiet = try QuietNetwork()
-        defer { quiet.close() }
-        let ruleset = try LibpcapRuleset(Self.rules)
-        let frames = EndToEnd.sendableFrames(limit: 1500)
-        try quiet.apply(ruleset.rulesText(policy: .drop), on: .b, hook: "xdp", options: ["--mode", "generic"])
-        let status = try Xdpfw.run(["-n", quiet.network.b.namespace, "status"]).standardOutput
-        XCTAssertTrue(status.contains("generic"), status)
-        try quiet.send(frames, from: .a)
-        let counted = try quiet.counters(on: .b, hook: "xdp", settlingAt: frames.count)
-        XCTAssertEqual(counted, ruleset.expectedCounters(frames), "generic xdp: [packets, bytes] for the policy, rule 1, 2, ...")
+        try countAtReceiver(hook: "xdp", options: ["--mode", "generic"], expectedMode: "generic")
     }
 
     /// At TC ingress the stack has already taken an outer 802.1Q/802.1ad tag out of the frame
     /// into metadata: the program puts it back inline first, so rules (and `len`, and the bytes
     /// counted) see the frame as it was sent, as libpcap does.
     func testCountersAtTCIngressEqualLibpcapsFirstMatchWithTagsInMetadata() throws {
+        let frames = try countAtReceiver(hook: "tc-ingress", options: [], expectedMode: nil)
+        let tagged = frames.filter { [[0x81, 0x00], [0x88, 0xa8]].contains(Array($0[12..<14])) }
+        XCTAssertGreaterThan(tagged.count, 10, "tagged frames the stack moves into metadata take part")
+    }
+
+    /// Applies the rules (policy drop) at `hook` of the receiving end, sends the frames and compares
+    /// the counters with libpcap's first match. Returns the frames sent.
+    @discardableResult
+    private func countAtReceiver(hook: String, options: [String], expectedMode: String?) throws -> [[UInt8]] {
         try EndToEnd.requireRoot()
         guard Corpus.directory != nil else { throw XCTSkip(Corpus.missingMessage) }
         let quiet = try QuietNetwork()
         defer { quiet.close() }
         let ruleset = try LibpcapRuleset(Self.rules)
         let frames = EndToEnd.sendableFrames(limit: 1500)
-        try quiet.apply(ruleset.rulesText(policy: .drop), on: .b, hook: "tc-ingress")
+        try quiet.apply(ruleset.rulesText(policy: .drop), on: .b, hook: hook, options: options)
+        if let expectedMode {
+            let status = try Xdpfw.run(["-n", quiet.network.b.namespace, "status"]).standardOutput
+            XCTAssertTrue(status.contains(expectedMode), status)
+        }
         try quiet.send(frames, from: .a)
-        let counted = try quiet.counters(on: .b, hook: "tc-ingress", settlingAt: frames.count)
-        XCTAssertEqual(counted, ruleset.expectedCounters(frames), "tc-ingress: [packets, bytes] for the policy, rule 1, 2, ...")
-        let tagged = frames.filter { [[0x81, 0x00], [0x88, 0xa8]].contains(Array($0[12..<14])) }
-        XCTAssertGreaterThan(tagged.count, 10, "tagged frames the stack moves into metadata take part")
+        let counted = try quiet.counters(on: .b, hook: hook, settlingAt: frames.count)
+        XCTAssertEqual(counted, ruleset.expectedCounters(frames), "\(hook) \(options): [packets, bytes] for the policy, rule 1, 2, ...")
+        return frames
     }
 }
