@@ -44,9 +44,11 @@ final class LiveCounterTests: XCTestCase {
 
             let expectedEgress = ruleset.expectedCounters(frames)
             let egress = try quiet.counters(on: .a, hook: "tc-egress", settlingAt: frames.count)
+            if egress != expectedEgress { print(quiet.linkStatistics()) }
             XCTAssertEqual(egress, expectedEgress, "tc-egress, policy \(egressPolicy): [packets, bytes] for the policy, rule 1, 2, ...")
             let expectedIngress = ruleset.expectedCounters(passed)
             let ingress = try quiet.counters(on: .b, hook: "xdp", settlingAt: passed.count)
+            if ingress != expectedIngress { print(quiet.linkStatistics()) }
             XCTAssertEqual(ingress, expectedIngress, "xdp, policy \(ingressPolicy): [packets, bytes] for the policy, rule 1, 2, ...")
 
             XCTAssertGreaterThanOrEqual(expectedEgress.filter { $0[0] > 0 }.count, 9, "the frames exercise nearly every rule")
@@ -86,7 +88,9 @@ final class LiveCounterTests: XCTestCase {
         }
         try quiet.send(frames, from: .a)
         let counted = try quiet.counters(on: .b, hook: hook, settlingAt: frames.count)
-        XCTAssertEqual(counted, ruleset.expectedCounters(frames), "\(hook) \(options): [packets, bytes] for the policy, rule 1, 2, ...")
+        let expected = ruleset.expectedCounters(frames)
+        if counted != expected { print(quiet.linkStatistics()) }
+        XCTAssertEqual(counted, expected, "\(hook) \(options): [packets, bytes] for the policy, rule 1, 2, ...")
         return frames
     }
 }

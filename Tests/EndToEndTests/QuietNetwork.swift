@@ -89,6 +89,13 @@ final class QuietNetwork {
         return accepted
     }
 
+    /// Both veths' packet and drop counts (`ip -s link`), to tell a lost frame from a miscount.
+    func linkStatistics() -> String {
+        [network.a, network.b].map { end in
+            (try? IPCommand.run(["-n", end.namespace, "-s", "link", "show", "dev", end.interfaceName])) ?? "?"
+        }.joined()
+    }
+
     /// The program id the kernel runs at `hook` of `side`'s veth, from xdpfw's pins.
     func attachedProgramID(on side: TestNetwork.Side, hook: AttachPoint) throws -> UInt32? {
         let end = network.end(side)
