@@ -21,7 +21,7 @@ struct FoldedTest: Hashable {
 struct ValueFlow {
     var table: ValueTable
     let order: [BlockID]
-    let predecessors: [[BlockID]]
+    let predecessors: Predecessors
     var entryState: [MachineState]
     var exitState: [MachineState]
     /// The comparison each block ends with, when both sides are known values.
@@ -32,7 +32,9 @@ struct ValueFlow {
     /// Analyses `graph`, rewriting its statements to cheaper equivalents on the way; `changed`
     /// tells whether a statement was rewritten or deleted.
     init(rewriting graph: inout FlowGraph, changed: inout Bool) {
+        // Moved out and back, so that adding a number does not copy the whole table.
         table = graph.values
+        graph.values = ValueTable()
         defer { graph.values = table }
         order = graph.reversePostorder()
         predecessors = graph.predecessors(of: order)
