@@ -9,8 +9,8 @@ enum BranchFolding {
 
     static func run(_ graph: inout FlowGraph) -> Bool {
         var unchanged = false
-        var flow = ValueFlow(rewriting: &graph, changed: &unchanged)
-        let liveness = Liveness(graph, order: flow.order)
+        var flow = graph.valueFlow(changed: &unchanged)
+        let liveness = graph.liveness(order: flow.order)
         let entryFacts = facts(graph, flow)
         var changed = false
 

@@ -9,6 +9,8 @@ struct FlowGraph {
     /// they were: libpcap's optimizer lets such a test decide only the same rewritten test, and
     /// be decided only by it, never by a plain `jeq #k` of the same field.
     var foldedTests: [BlockID: FoldedTest] = [:]
+    /// The last analyses, kept for a pass that asks again before the graph changed.
+    var analyses = Analyses()
 
     /// Nil when a block names a successor that does not exist: such a program is returned
     /// untouched rather than guessed at.

@@ -111,7 +111,7 @@ struct Liveness {
 enum DeadStatements {
     static func run(_ graph: inout FlowGraph) -> Bool {
         let order = graph.reversePostorder()
-        let liveness = Liveness(graph, order: order)
+        let liveness = graph.liveness(order: order)
         var changed = false
         for id in order {
             let block = graph.blocks[id]

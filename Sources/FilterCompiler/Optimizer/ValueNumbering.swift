@@ -198,7 +198,7 @@ enum ValueNumbering {
     /// Rewrites statements to cheaper ones with the same effect; returns whether any changed.
     static func run(_ graph: inout FlowGraph) -> Bool {
         var changed = false
-        _ = ValueFlow(rewriting: &graph, changed: &changed)
+        _ = graph.valueFlow(changed: &changed)
         return changed
     }
 }
