@@ -52,18 +52,25 @@ struct ValueFlow {
             }
             entryState[id] = state
             var block = graph.blocks[id]
-            var rewritten: [Statement] = []
-            rewritten.reserveCapacity(block.statements.count)
+            // A new list only from the first statement that changes (in the later rounds most
+            // blocks keep theirs as they are).
+            var rewritten: [Statement]? = nil
             for (index, statement) in block.statements.enumerated() {
+                let kept: Statement?
                 if index == block.statements.count - 1, isMaskTest(statement, block.terminator),
                    let a = state.a, table.constant(a) == nil {
                     // `and #0; jeq #0` is left for the peephole, which makes it `jset #0`
                     // (never true) — libpcap's order, and its shape, for masks like `/0`.
                     state.a = table.number(.arithmetic(.and, a, table.number(.constant(0))))
-                    rewritten.append(statement)
-                    continue
+                    kept = statement
+                } else {
+                    kept = step(statement, &state)
                 }
-                if let kept = step(statement, &state) { rewritten.append(kept) }
+                if rewritten == nil, kept != statement {
+                    rewritten = Array(block.statements[..<index])
+                    rewritten?.reserveCapacity(block.statements.count)
+                }
+                if let kept { rewritten?.append(kept) }
             }
             if case let .branch(condition, .x, ifTrue, ifFalse) = block.terminator, let k = table.constant(state.x) {
                 block.terminator = .branch(condition, .constant(k), ifTrue: ifTrue, ifFalse: ifFalse)
@@ -80,7 +87,7 @@ struct ValueFlow {
                 tests[id] = folded.test
                 inverted[id] = folded.inverted
             }
-            block.statements = rewritten
+            if let rewritten { block.statements = rewritten }
             if block != graph.blocks[id] {
                 graph.blocks[id] = block
                 changed = true
