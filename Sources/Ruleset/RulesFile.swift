@@ -42,6 +42,9 @@ public struct RulesFile: Sendable {
     /// The 1-based line of the `policy` statement, nil when the file has none.
     public var policyLine: Int?
     public var rules: [RuleText]
+    /// Named sets of addresses, prefixes or ports (`set web { 80, 443 }`), which rules use as
+    /// `@web` where a host, net or port goes.
+    public var sets: [String: [String]] = [:]
 
     var lines: SourceLines
 
@@ -92,6 +95,10 @@ public struct RulesFile: Sendable {
             }
             policy = verdict
             policyLine = statement.firstLine
+        case "set":
+            let (set, diagnostic) = readSet(statement, words, report: problem)
+            if let set { sets[set.name] = set.entries }
+            return diagnostic
         case "pass", "drop":
             let verdict = Verdict(rawValue: keyword.text)!
             guard words.count >= 2 else {
@@ -105,9 +112,51 @@ public struct RulesFile: Sendable {
                                   expression: String(decoding: Array(statement.text.utf8)[offset...], as: UTF8.self),
                                   source: source, statement: statement, expressionOffset: offset))
         default:
-            return problem(at: keyword, "unknown statement '\(keyword.text)': a rule starts with 'pass' or 'drop', and 'policy pass' or 'policy drop' sets the default")
+            return problem(at: keyword, "unknown statement '\(keyword.text)': a rule starts with 'pass' or 'drop', 'policy pass' or 'policy drop' sets the default, 'set NAME { ... }' names a set")
         }
         return nil
+    }
+}
+
+extension RulesFile {
+    /// Sets hold at most this many entries for now (a rule using one becomes an `or` of them).
+    public static let maximumSetSize = 1000
+
+    /// `set NAME { ENTRY, ENTRY ... }` (commas or blanks between entries).
+    fileprivate func readSet(_ statement: JoinedLine, _ words: [Word], report: (Word, String) -> RulesetDiagnostic)
+        -> (set: (name: String, entries: [String])?, problem: RulesetDiagnostic?) {
+        func problem(_ word: Word, _ message: String) -> (set: (name: String, entries: [String])?, problem: RulesetDiagnostic?) {
+            (nil, report(word, message))
+        }
+        guard words.count >= 2 else { return problem(words[0], "'set' needs a name and entries: 'set web { 80, 443 }'") }
+        let name = words[1]
+        guard let first = name.text.unicodeScalars.first, first.properties.isAlphabetic || first == "_",
+              name.text.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" }) else {
+            return problem(name, "a set's name is a letter or '_' followed by letters, digits, '_' or '-'")
+        }
+        if sets[name.text] != nil { return problem(name, "the set '\(name.text)' is defined twice: keep one") }
+        guard words.count >= 3 else { return problem(name, "the set '\(name.text)' needs its entries: 'set \(name.text) { ... }'") }
+        if words[2].text == "file" {
+            return problem(words[2], "sets read from files are not supported yet: list the entries in braces, 'set \(name.text) { ... }'")
+        }
+        let bytes = Array(statement.text.utf8)
+        guard words[2].text.hasPrefix("{"), let close = bytes.lastIndex(of: UInt8(ascii: "}")), close > words[2].start else {
+            return problem(words[2], "expected '{' and entries ending with '}' after 'set \(name.text)'")
+        }
+        if close + 1 < bytes.count, let trailing = Word.split(String(decoding: bytes[(close + 1)...], as: UTF8.self)).first {
+            return (nil, lines.diagnostic(file: file, in: statement, from: close + 1 + trailing.start, to: close + 1 + trailing.end,
+                                             "unexpected '\(trailing.text)' after the set's '}'"))
+        }
+        let inside = String(decoding: bytes[(words[2].start + 1)..<close], as: UTF8.self)
+        let entries = inside.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
+        guard !entries.isEmpty else { return problem(name, "the set '\(name.text)' is empty") }
+        guard entries.count <= RulesFile.maximumSetSize else {
+            return problem(name, "the set '\(name.text)' has \(entries.count) entries; at most \(RulesFile.maximumSetSize) for now (write large lists as one rule per entry: runs of such rules are merged into one lookup)")
+        }
+        if let bad = entries.first(where: { $0.contains { "(){}@#!&|".contains($0) } }) {
+            return problem(name, "the set '\(name.text)' has an entry '\(bad)' that is not an address, prefix or port")
+        }
+        return ((name.text, entries), nil)
     }
 }
 

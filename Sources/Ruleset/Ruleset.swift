@@ -20,6 +20,9 @@ public struct Rule: Hashable, Sendable {
     var compiled: FilterProgram?
     var optimize = true
     var snapLength: UInt32 = 262144
+    /// The expression with its sets written out (`src net @x` as `(src net A or B)`), when it
+    /// uses sets: what `program` compiles.
+    var expandedExpression: String?
 
     public init(text: RuleText, program: FilterProgram, lookupMatches: [LookupMatch] = []) {
         self.text = text
@@ -42,7 +45,7 @@ public struct Rule: Hashable, Sendable {
         options.optimize = optimize
         options.snapLength = snapLength
         // The lookup shapes always compile; a program that never matches stands in otherwise.
-        return (try? FilterCompiler.compile(text.expression, options: options))
+        return (try? FilterCompiler.compile(expandedExpression ?? text.expression, options: options))
             ?? FilterProgram(blocks: [Block(terminator: .verdict(0))], entry: 0)
     }
 
@@ -93,16 +96,26 @@ public struct Ruleset: Hashable, Sendable {
         var rules: [Rule] = []
         var problems: [RulesetDiagnostic] = []
         for text in source.rules {
+            var replacements: [SetExpansion.Replacement] = []
             do {
-                if let expression = try? FilterParser.parse(text.expression), let matches = MergeableRule.matches(expression) {
-                    rules.append(Rule(text: text, lookupMatches: matches, options: options))
+                var expression = text.expression
+                if text.expression.utf8.contains(UInt8(ascii: "@")) {
+                    let expanded = try SetExpansion.expanding(text.expression, sets: source.sets).get()
+                    expression = expanded.text
+                    replacements = expanded.replacements
+                }
+                if let tree = try? FilterParser.parse(expression), let matches = MergeableRule.matches(tree) {
+                    var rule = Rule(text: text, lookupMatches: matches, options: options)
+                    if !replacements.isEmpty { rule.expandedExpression = expression }
+                    rules.append(rule)
                     continue
                 }
-                let program = try FilterCompiler.compile(text.expression, options: options)
+                let program = try FilterCompiler.compile(expression, options: options)
                 rules.append(Rule(text: text, program: program))
             } catch {
-                let start = text.expressionOffset + error.range.start
-                let end = text.expressionOffset + max(error.range.end, error.range.start + 1)
+                let range = SetExpansion.originalRange(of: error.range, replacements)
+                let start = text.expressionOffset + range.start
+                let end = text.expressionOffset + max(range.end, range.start + 1)
                 problems.append(source.lines.diagnostic(file: source.file, in: text.statement, from: start, to: end, error.message))
             }
         }
