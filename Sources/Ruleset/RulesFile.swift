@@ -45,6 +45,9 @@ public struct RulesFile: Sendable {
     /// Named sets of addresses, prefixes or ports (`set web { 80, 443 }`), which rules use as
     /// `@web` where a host, net or port goes.
     public var sets: [String: [String]] = [:]
+    /// `set NAME file PATH` statements: the path as written and the problem to report (at
+    /// the path) when the file cannot be read. `Ruleset.parse` reads them.
+    var setFiles: [(name: String, path: String, problem: @Sendable (String) -> RulesetDiagnostic)] = []
 
     var lines: SourceLines
 
@@ -96,6 +99,11 @@ public struct RulesFile: Sendable {
             policy = verdict
             policyLine = statement.firstLine
         case "set":
+            if words.count == 4, words[2].text == "file", sets[words[1].text] == nil, !setFiles.contains(where: { $0.name == words[1].text }) {
+                let (lines, file, path) = (lines, file, words[3])
+                setFiles.append((words[1].text, path.text, { lines.diagnostic(file: file, in: statement, from: path.start, to: path.end, $0) }))
+                return nil
+            }
             let (set, diagnostic) = readSet(statement, words, report: problem)
             if let set { sets[set.name] = set.entries }
             return diagnostic
@@ -134,10 +142,12 @@ extension RulesFile {
               name.text.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" }) else {
             return problem(name, "a set's name is a letter or '_' followed by letters, digits, '_' or '-'")
         }
-        if sets[name.text] != nil { return problem(name, "the set '\(name.text)' is defined twice: keep one") }
+        if sets[name.text] != nil || setFiles.contains(where: { $0.name == name.text }) {
+            return problem(name, "the set '\(name.text)' is defined twice: keep one")
+        }
         guard words.count >= 3 else { return problem(name, "the set '\(name.text)' needs its entries: 'set \(name.text) { ... }'") }
         if words[2].text == "file" {
-            return problem(words[2], "sets read from files are not supported yet: list the entries in braces, 'set \(name.text) { ... }'")
+            return problem(words[2], "'set \(name.text) file' takes one path (a file with one entry a line)")
         }
         let bytes = Array(statement.text.utf8)
         guard words[2].text.hasPrefix("{"), let close = bytes.lastIndex(of: UInt8(ascii: "}")), close > words[2].start else {
@@ -149,14 +159,28 @@ extension RulesFile {
         }
         let inside = String(decoding: bytes[(words[2].start + 1)..<close], as: UTF8.self)
         let entries = inside.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
-        guard !entries.isEmpty else { return problem(name, "the set '\(name.text)' is empty") }
+        if let message = RulesFile.problem(withSet: name.text, entries) { return problem(name, message) }
+        return ((name.text, entries), nil)
+    }
+
+    /// What is wrong with a set's entries, if anything.
+    static func problem(withSet name: String, _ entries: [String]) -> String? {
+        guard !entries.isEmpty else { return "the set '\(name)' is empty" }
         guard entries.count <= RulesFile.maximumSetSize else {
-            return problem(name, "the set '\(name.text)' has \(entries.count) entries; at most \(RulesFile.maximumSetSize) for now (write large lists as one rule per entry: runs of such rules are merged into one lookup)")
+            return "the set '\(name)' has \(entries.count) entries; at most \(RulesFile.maximumSetSize) for now (write large lists as one rule per entry: runs of such rules are merged into one lookup)"
         }
         if let bad = entries.first(where: { $0.contains { "(){}@#!&|".contains($0) } }) {
-            return problem(name, "the set '\(name.text)' has an entry '\(bad)' that is not an address, prefix or port")
+            return "the set '\(name)' has an entry '\(bad)' that is not an address, prefix or port"
         }
-        return ((name.text, entries), nil)
+        return nil
+    }
+
+    /// A set file's entries: one a line, `#` comments and blank lines ignored.
+    static func setEntries(fromFile text: String) -> [String] {
+        SourceLines(text).lines.compactMap { line in
+            let content = String(line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmingBlanks
+            return content.isEmpty ? nil : content
+        }
     }
 }
 

@@ -61,6 +61,12 @@ public struct Rule: Hashable, Sendable {
     public var expression: String { text.expression }
 }
 
+/// Why a set's file could not be read.
+public struct SetFileError: Error, Sendable {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+}
+
 public struct Ruleset: Hashable, Sendable {
     /// The file name as given, used in messages.
     public var file: String
@@ -74,8 +80,25 @@ public struct Ruleset: Hashable, Sendable {
 
     /// Reads and compiles rules.conf text. Every problem in the file is reported (file, line,
     /// column, caret), in file order, and any problem means no ruleset at all.
-    public static func parse(_ text: String, file: String, options: CompileOptions = .init()) throws(RulesetError) -> Ruleset {
-        let (source, problems) = RulesFile.read(text, file: file)
+    /// `readFile` reads the files of `set NAME file PATH` (PATH as written); nil: such sets are
+    /// an error.
+    public static func parse(_ text: String, file: String, options: CompileOptions = .init(),
+                             readFile: ((String) -> Result<String, SetFileError>)? = nil) throws(RulesetError) -> Ruleset {
+        var (source, problems) = RulesFile.read(text, file: file)
+        for setFile in source.setFiles {
+            guard let readFile else { problems.append(setFile.problem("sets read from files need a rules file on disk")); continue }
+            switch readFile(setFile.path) {
+            case let .success(contents):
+                let entries = RulesFile.setEntries(fromFile: contents)
+                if let message = RulesFile.problem(withSet: setFile.name, entries) {
+                    problems.append(setFile.problem("\(setFile.path): \(message)"))
+                } else {
+                    source.sets[setFile.name] = entries
+                }
+            case let .failure(error):
+                problems.append(setFile.problem("\(setFile.path): \(error.reason)"))
+            }
+        }
         let (ruleset, compileProblems) = compile(source, options: options)
         let all = problems + compileProblems
         guard all.isEmpty else {

@@ -17,6 +17,17 @@ final class SetTests: XCTestCase {
         XCTAssertEqual(ruleset.rules[0].expression, "src host @bad", "rules are shown as written")
     }
 
+    func testSetFilesHoldOneEntryALine() throws {
+        let text = "set bad file bad.txt\ndrop src host @bad\n"
+        let ruleset = try Ruleset.parse(text, file: "r.conf", readFile: { path in
+            path == "bad.txt" ? .success("# hosts\n10.0.0.1\n10.0.0.2   # two\n\n") : .failure(SetFileError("no such file"))
+        })
+        XCTAssertEqual(ruleset.rules[0].lookupMatches.count, 2)
+        XCTAssertThrowsError(try Ruleset.parse("set bad file nope.txt\n", file: "r.conf", readFile: { _ in .failure(SetFileError("no such file")) })) {
+            XCTAssertEqual(($0 as? RulesetError)?.description, "r.conf:1:14: nope.txt: no such file")
+        }
+    }
+
     func testMistakesInSetsNameThePlace() {
         func message(_ text: String) -> String {
             do { _ = try Ruleset.parse(text, file: "r.conf"); return "" } catch { return error.description }
@@ -26,7 +37,7 @@ final class SetTests: XCTestCase {
         XCTAssert(message("set a { 1.2.3.4 }\nset a { 5.6.7.8 }\n").contains("r.conf:2:5: the set 'a' is defined twice"))
         XCTAssert(message("set a 1.2.3.4\n").contains("r.conf:1:7: expected '{'"))
         XCTAssert(message("set a { }\n").contains("is empty"))
-        XCTAssert(message("set a file x\n").contains("not supported yet"))
+        XCTAssert(message("set a file x\ndrop src host @a\n").contains("r.conf:1:12: sets read from files need a rules file on disk"))
         XCTAssert(message("drop src host @\n").contains("expected a set's name after '@'"))
     }
 }
