@@ -9,6 +9,9 @@ struct FlowGraph {
     /// they were: libpcap's optimizer lets such a test decide only the same rewritten test, and
     /// be decided only by it, never by a plain `jeq #k` of the same field.
     var foldedTests: [BlockID: FoldedTest] = [:]
+    /// How many more tests the chain reordering may pull up: each pull adds blocks, so a
+    /// budget (the program's size) keeps an odd graph from growing it without end.
+    var pullBudget = 0
 
     /// Nil when a block names a successor that does not exist: such a program is returned
     /// untouched rather than guessed at.
@@ -27,6 +30,7 @@ struct FlowGraph {
         }
         blocks = program.blocks
         entry = program.entry
+        pullBudget = program.blocks.count
     }
 
     /// The reachable blocks only, renumbered in their original order.
