@@ -82,6 +82,27 @@ struct FlowGraph {
         return postorder.reversed()
     }
 
+    /// Whether some reachable block can reach itself.
+    var hasCycle: Bool {
+        // 0: not seen, 1: on the current path, 2: done.
+        var state = [UInt8](repeating: 0, count: blocks.count)
+        var stack: [(BlockID, Int)] = [(entry, 0)]
+        state[entry] = 1
+        while let (id, next) = stack.popLast() {
+            if let successor = blocks[id].successor(next) {
+                stack.append((id, next + 1))
+                if state[successor] == 1 { return true }
+                if state[successor] == 0 {
+                    state[successor] = 1
+                    stack.append((successor, 0))
+                }
+            } else {
+                state[id] = 2
+            }
+        }
+        return false
+    }
+
     /// For every block, the blocks with an edge to it (once per edge), counting reachable
     /// blocks only.
     func predecessors(of order: [BlockID]) -> [[BlockID]] {
