@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "KernelTests", dependencies: ["Ruleset", "Kernel", "ClassicBPF", "EBPF", "DifferentialTesting"]),
         .testTarget(name: "RulesetTests", dependencies: ["Ruleset", "FilterLanguage"]),
         // Runs the built xdpfw as scripts do (exit statuses, tcpdump-identical output, verbs as root).
-        .testTarget(name: "CommandLineTests", dependencies: ["xdpfw", "Ruleset", "EBPF", "Kernel"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["xdpfw", "Ruleset", "EBPF", "Kernel", "DifferentialTesting"]),
         // Real traffic through veth pairs in test namespaces, judged against libpcap.
         .testTarget(name: "EndToEndTests", dependencies: ["xdpfw", "FilterCompiler", "ClassicBPF", "Ruleset", "EBPF", "Kernel", "DifferentialTesting"]),
     ]

@@ -29,18 +29,28 @@ public enum ClassicCodeGenerator {
         guard program.entry >= 0, program.entry < count else { return [] }
         var visited = [Bool](repeating: false, count: count)
         var postOrder: [BlockID] = []
-        // Each frame: a block and the successors still to visit, the next one last.
-        var stack: [(block: BlockID, pending: [BlockID])] = []
+        postOrder.reserveCapacity(count)
+        // Each frame: a block and its successors still to visit (at most two), the next one last.
+        var stack: [(block: BlockID, pending: PendingSuccessors)] = []
 
         func push(_ block: BlockID) {
             visited[block] = true
             // Visit the false successor first, then the true one: pop order is from the end.
-            let pending = program.blocks[block].successors.filter { $0 >= 0 && $0 < count }
+            var pending = PendingSuccessors()
+            switch program.blocks[block].terminator {
+            case let .branch(_, _, ifTrue, ifFalse):
+                pending.push(ifTrue, below: count)
+                pending.push(ifFalse, below: count)
+            case let .jump(target):
+                pending.push(target, below: count)
+            case .verdict:
+                break
+            }
             stack.append((block, pending))
         }
         push(program.entry)
         while !stack.isEmpty {
-            if let next = stack[stack.count - 1].pending.popLast() {
+            if let next = stack[stack.count - 1].pending.pop() {
                 if !visited[next] { push(next) }
             } else {
                 postOrder.append(stack.removeLast().block)
@@ -50,12 +60,30 @@ public enum ClassicCodeGenerator {
     }
 }
 
+/// Up to two successors waiting to be visited, without an array per block.
+struct PendingSuccessors {
+    private var first: BlockID = -1
+    private var second: BlockID = -1
+
+    /// Adds a successor unless it is outside the program (a malformed graph).
+    mutating func push(_ block: BlockID, below count: Int) {
+        guard block >= 0, block < count else { return }
+        if first < 0 { first = block } else { second = block }
+    }
+
+    mutating func pop() -> BlockID? {
+        if second >= 0 { defer { second = -1 }; return second }
+        if first >= 0 { defer { first = -1 }; return first }
+        return nil
+    }
+}
+
 /// Positions of the placed blocks and which of their branch edges need an extra `ja`.
 struct Layout {
     let program: FilterProgram
     let order: [BlockID]
-    /// Index in `order` of each placed block.
-    var slot: [BlockID: Int] = [:]
+    /// Index in `order` of each block; -1 for blocks not placed.
+    var slotOf: [Int]
     var longTrue: [Bool]
     var longFalse: [Bool]
     /// First instruction of each placed block, by slot; one extra entry for the end.
@@ -64,10 +92,17 @@ struct Layout {
     init(program: FilterProgram, order: [BlockID]) {
         self.program = program
         self.order = order
-        for (index, block) in order.enumerated() { slot[block] = index }
+        slotOf = Array(repeating: -1, count: program.blocks.count)
+        for (index, block) in order.enumerated() { slotOf[block] = index }
         longTrue = Array(repeating: false, count: order.count)
         longFalse = Array(repeating: false, count: order.count)
         computeStarts()
+    }
+
+    /// Index in `order` of a placed block; nil for one not placed or outside the program.
+    func slot(_ block: BlockID) -> Int? {
+        guard block >= 0, block < slotOf.count, slotOf[block] >= 0 else { return nil }
+        return slotOf[block]
     }
 
     /// Instructions the terminator of the block at `index` takes, extra `ja`s included.
@@ -75,7 +110,7 @@ struct Layout {
         switch program.blocks[order[index]].terminator {
         case .verdict: return 1
         case .branch: return 1 + (longTrue[index] ? 1 : 0) + (longFalse[index] ? 1 : 0)
-        case let .jump(target): return slot[target] == index + 1 ? 0 : 1
+        case let .jump(target): return slot(target) == index + 1 ? 0 : 1
         }
     }
 
@@ -99,7 +134,7 @@ struct Layout {
 
     /// Where a block starts; a target outside the program (a malformed graph) is the end.
     func startOf(_ block: BlockID) -> Int {
-        slot[block].map { start[$0] } ?? start[start.count - 1]
+        slot(block).map { start[$0] } ?? start[start.count - 1]
     }
 
     /// Marks every branch edge that is too long for 8 bits; true if any was newly marked.

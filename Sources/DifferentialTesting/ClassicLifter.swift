@@ -79,3 +79,13 @@ public enum ClassicLifter {
         return FilterProgram(blocks: blocks, entry: 0)
     }
 }
+
+extension FilterProgram {
+    /// True when the program reads Linux metadata (ancillary loads), which libpcap's `bpf_filter`
+    /// cannot answer: such programs are left out of comparisons with it.
+    public var usesAncillaryData: Bool {
+        blocks.contains { block in
+            block.statements.contains { if case .loadAncillary = $0 { true } else { false } }
+        }
+    }
+}

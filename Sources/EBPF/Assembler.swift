@@ -211,6 +211,15 @@ public struct Assembler: Sendable {
             var slots = entries[index].slots
             if let target = targets[index] {
                 let distance = position[nextLive(atOrAfter: target, live: live)] - (position[index] + 1)
+                // A far unconditional jump is `gotol`: already at a quarter of the 16-bit range,
+                // as the kernel's own rewriting (inlined helpers) lengthens the program and
+                // refuses to patch a 16-bit jump that no longer fits.
+                if slots[0].opcode == Opcode.jumpAlways, abs(distance) > Int(Int16.max) / 4, let long = Int32(exactly: distance) {
+                    slots[0].opcode = Opcode.jumpAlwaysLong
+                    slots[0].immediate = long
+                    program += slots
+                    continue
+                }
                 guard let offset = Int16(exactly: distance) else {
                     throw AssemblerError("jump to '\(entries[index].target ?? "")' spans \(distance) instructions; the limit is ±32767")
                 }

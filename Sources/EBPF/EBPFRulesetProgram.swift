@@ -12,25 +12,42 @@ public enum EBPFRulesetProgram {
 
     public static func generate(rules: [(filter: FilterProgram, verdict: Verdict)], policy: Verdict,
                                 hook: any HookContext, counterMap: String) throws(AssemblerError) -> [EBPFInstruction] {
+        try generate(segments: rules.enumerated().map { .filter($1.filter, verdict: $1.verdict, slot: $0 + 1) },
+                     policy: policy, hook: hook, counterMap: counterMap)
+    }
+
+    /// The program for rules in order, some of them merged into lookup groups (whose tries,
+    /// `LookupGroup.tables(hook:)`, must be loaded under their names with the counter map).
+    public static func generate(segments: [RulesetSegment], policy: Verdict,
+                                hook: any HookContext, counterMap: String) throws(AssemblerError) -> [EBPFInstruction] {
         let slot = MachineLayout.accumulator, verdict = MachineLayout.index
         var asm = Assembler()
         ProgramPrologue.emit(hook: hook, into: &asm)
-        for (index, rule) in rules.enumerated() {
-            asm.label("rule\(index)")
-            var emitter = FilterEmitter(program: rule.filter, hook: hook, prefix: "rule\(index).",
-                                        matchLabel: "rule\(index).match", noMatchLabel: "rule\(index + 1)")
-            emitter.emit(into: &asm)
+        // Each rule's match sets its slot and verdict right after its filter, so the filter's
+        // conditional jumps stay short however long the program; the jump to the counting code
+        // at the end becomes `gotol` when it is far.
+        for (index, segment) in segments.enumerated() {
+            asm.label("segment\(index)")
+            switch segment {
+            case let .filter(filter, ruleVerdict, ruleSlot):
+                let match = "rule\(ruleSlot - 1).match"
+                var emitter = FilterEmitter(program: filter, hook: hook, prefix: "rule\(ruleSlot - 1).",
+                                            matchLabel: match, noMatchLabel: "segment\(index + 1)")
+                emitter.emit(into: &asm)
+                asm.label(match)
+                asm.move(slot, Int32(ruleSlot), width: .bits32)
+                asm.move(verdict, hook.returnCode(for: ruleVerdict), width: .bits32)
+                asm.jump(to: "count")
+            case let .lookup(group):
+                let emitter = LookupEmitter(group: group, hook: hook, tables: group.layouts,
+                                            matchLabel: "count", noMatchLabel: "segment\(index + 1)")
+                emitter.emit(into: &asm)
+            }
         }
-        asm.label("rule\(rules.count)")
+        asm.label("segment\(segments.count)")
         asm.move(slot, 0, width: .bits32)
         asm.move(verdict, hook.returnCode(for: policy), width: .bits32)
         asm.jump(to: "count")
-        for (index, rule) in rules.enumerated() {
-            asm.label("rule\(index).match")
-            asm.move(slot, Int32(index + 1), width: .bits32)
-            asm.move(verdict, hook.returnCode(for: rule.verdict), width: .bits32)
-            asm.jump(to: "count")
-        }
         // count: counters[slot] += (1, len); return verdict
         asm.label("count")
         asm.store(.word, to: .r10, offset: MachineLayout.counterKeySlot, from: slot)
@@ -49,6 +66,13 @@ public enum EBPFRulesetProgram {
         ProgramEpilogue.emitReturn(hook: hook, verdict: verdict, into: &asm)
         return try asm.assemble()
     }
+}
+
+/// A piece of a ruleset program: one rule's filter, or a run of rules merged into lookups.
+public enum RulesetSegment: Hashable, Sendable {
+    /// A rule's filter; `slot` is its counter slot (rule index + 1).
+    case filter(FilterProgram, verdict: Verdict, slot: Int)
+    case lookup(LookupGroup)
 }
 
 /// One filter alone, without counters: `onMatch` when it matches, `otherwise` when not

@@ -73,6 +73,7 @@ public enum Format {
             let name = HelperFunction(rawValue: instruction.immediate).map { "bpf_\($0)#" } ?? "#"
             return "call \(name)\(instruction.immediate)"
         case Opcode.jumpAlways: return "goto \(signed(instruction.offset))"
+        case Opcode.jumpAlwaysLong: return "gotol \(instruction.immediate < 0 ? "" : "+")\(instruction.immediate)"
         case Opcode.mayGoto: return "may_goto \(signed(instruction.offset))"
         default: break
         }

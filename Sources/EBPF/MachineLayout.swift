@@ -36,6 +36,9 @@ enum MachineLayout {
     static let vlanInlinedSlot: Int16 = -183
     /// The 8-byte slot holding it, zeroed by the prologue.
     static let vlanInlinedWord: Int16 = -184
+    /// The key of a lookup group's trie lookup: up to 28 bytes (u32 prefix length, group,
+    /// protocol and port, IPv6 address), 8-byte aligned as the verifier wants stack accesses.
+    static let lookupKeySlot: Int16 = -224
     /// `bpf_skb_vlan_push`'s protocol argument: ETH_P_8021Q in network byte order.
     static let placeholderVLANProtocol: Int32 = 0x0081
 

@@ -32,6 +32,9 @@ public enum Opcode {
     public static let call: UInt8 = classJump | 0x80            // BPF_CALL
     public static let exit: UInt8 = classJump | 0x90            // BPF_EXIT
     public static let jumpAlways: UInt8 = classJump | 0x00      // BPF_JA
+    /// `gotol` (BPF_JMP32 | BPF_JA, kernel 6.4+): an unconditional jump whose offset is the
+    /// 32-bit immediate, for targets beyond the ±32767 instructions of the offset field.
+    public static let jumpAlwaysLong: UInt8 = classJump32 | 0x00
     /// `may_goto` (BPF_JCOND with src BPF_MAY_GOTO, kernel 6.9+): falls through until a hidden
     /// per-run budget is spent, then jumps. The verifier treats loops through it as converging
     /// when an iteration's state repeats, instead of walking every iteration.

@@ -107,13 +107,34 @@ public struct Block: Hashable, Sendable {
         self.terminator = terminator
     }
 
-    /// The blocks this one can continue at.
-    public var successors: [BlockID] {
+    /// The blocks this one can continue at: the true then the false arm of a branch, a jump's
+    /// target, none after a verdict.
+    public var successors: Successors {
         switch terminator {
-        case let .branch(_, _, t, f): return [t, f]
-        case let .jump(target): return [target]
-        case .verdict: return []
+        case let .branch(_, _, t, f): return Successors(t, f, count: 2)
+        case let .jump(target): return Successors(target, target, count: 1)
+        case .verdict: return Successors(0, 0, count: 0)
         }
+    }
+}
+
+/// A block's successors as a collection that needs no array (graph walks ask for them often).
+public struct Successors: RandomAccessCollection, Hashable, Sendable {
+    private let first: BlockID
+    private let second: BlockID
+    public let count: Int
+
+    init(_ first: BlockID, _ second: BlockID, count: Int) {
+        self.first = first
+        self.second = second
+        self.count = count
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { count }
+    public subscript(position: Int) -> BlockID {
+        precondition(position >= 0 && position < count, "successor index out of range")
+        return position == 0 ? first : second
     }
 }
 

@@ -14,9 +14,51 @@ extension Ruleset {
     /// The counter slot of a rule, or of the policy when `rule` is nil.
     public static func counterSlot(ofRuleIndex index: Int?) -> Int { index.map { $0 + 1 } ?? 0 }
 
+    /// Runs of at least this many consecutive rules of one mergeable shape become one lookup
+    /// in small rulesets: below it, the filters are cheaper than a trie lookup.
+    public static let defaultMinimumRun = 8
+
+    /// The shortest run merged by default: `defaultMinimumRun`, but every mergeable rule in a
+    /// ruleset of more than 256 rules, where the filters of many short runs in a row would make
+    /// the path the verifier follows through the program too long.
+    public var defaultMinimumRun: Int { rules.count > 256 ? 1 : Ruleset.defaultMinimumRun }
+
+    /// The rules in order as filters and lookup groups: each run of at least `minimumRun`
+    /// consecutive rules of one lookup kind becomes one group.
+    public func segments(minimumRun: Int? = nil) -> [RulesetSegment] {
+        let minimumRun = minimumRun ?? defaultMinimumRun
+        var segments: [RulesetSegment] = []
+        var index = 0
+        while index < rules.count {
+            var end = index + 1
+            if let kind = rules[index].lookupKind {
+                while end < rules.count, rules[end].lookupKind == kind { end += 1 }
+            }
+            if end - index >= max(minimumRun, 1), let kind = rules[index].lookupKind {
+                let members = rules[index..<end].flatMap { rule in
+                    rule.lookupMatches.map { LookupGroup.Member(match: $0, slot: rule.index + 1, verdict: rule.verdict) }
+                }
+                segments.append(.lookup(LookupGroup(kind: kind, members: members, number: segments.count)))
+            } else {
+                for rule in rules[index..<end] { segments.append(.filter(rule.program, verdict: rule.verdict, slot: rule.index + 1)) }
+            }
+            index = end
+        }
+        return LookupGroup.choosingHashTables(segments)
+    }
+
     /// The program `apply` loads at `hook`: it returns each packet's verdict and counts it.
-    public func ebpfProgram(for hook: any HookContext) throws(AssemblerError) -> [EBPFInstruction] {
-        try EBPFRulesetProgram.generate(rules: rules.map { ($0.program, $0.verdict) }, policy: policy,
+    /// The tries its lookup groups use are `lookupTables(for:minimumRun:)`.
+    public func ebpfProgram(for hook: any HookContext, minimumRun: Int? = nil) throws(AssemblerError) -> [EBPFInstruction] {
+        try EBPFRulesetProgram.generate(segments: segments(minimumRun: minimumRun), policy: policy,
                                         hook: hook, counterMap: Ruleset.counterMapName)
+    }
+
+    /// The tries (with their contents) the program for `hook` looks rules up in.
+    public func lookupTables(for hook: any HookContext, minimumRun: Int? = nil) -> [LookupTable] {
+        LookupTable.combined(segments(minimumRun: minimumRun).flatMap { segment -> [LookupTable] in
+            if case let .lookup(group) = segment { return group.tables(hook: hook) }
+            return []
+        })
     }
 }

@@ -15,22 +15,17 @@ struct LoadedRuleset {
     /// Builds the program for `hook`, creates its counters map and loads it. A verifier rejection
     /// carries the verifier's log.
     static func load(_ ruleset: Ruleset, hook: ProgramHook) throws -> LoadedRuleset {
-        var instructions = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfProgram(for: hook.context) }
-        let counters = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: EBPFRulesetProgram.counterValueSize,
-                                         maxEntries: ruleset.counterSlots, name: "xdpfw_counters")
+        let instructions = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfProgram(for: hook.context) }
+        let loaded: LoadedRulesetProgram
         do {
-            instructions = try Compile.assemble { () throws(AssemblerError) in
-                try instructions.resolveMaps([Ruleset.counterMapName: counters.fd])
-                return instructions
-            }
-            let program = try BPFProgram.load(type: hook.programType, instructions: instructions.encoded,
-                                              name: "xdpfw_\(hook.rawValue)")
-            return LoadedRuleset(ruleset: ruleset, hook: hook, program: program, counters: counters,
-                                 instructionCount: instructions.count)
-        } catch {
-            counters.close()
-            throw error
+            loaded = try LoadedRulesetProgram.load(instructions, type: hook.programType, name: "xdpfw_\(hook.rawValue)",
+                                                   counterMap: Ruleset.counterMapName, counterSlots: ruleset.counterSlots,
+                                                   lookupTables: ruleset.lookupTables(for: hook.context))
+        } catch let error as AssemblerError {
+            throw CommandFailure("cannot build the eBPF program: \(error.message)")
         }
+        return LoadedRuleset(ruleset: ruleset, hook: hook, program: loaded.program, counters: loaded.counters,
+                             instructionCount: loaded.instructionCount)
     }
 
     func close() {

@@ -9,7 +9,8 @@ struct Test: ParsableCommand {
         discussion: """
             Each packet is run through the program with BPF_PROG_TEST_RUN: the same program apply \
             attaches, in the same kernel, but attached to nothing. Frames shorter than an Ethernet \
-            header (14 bytes) cannot be test-run and are reported as such. With --json, prints one \
+            header (14 bytes) or longer than the kernel's test run takes (3520 bytes at XDP, \
+            3712 at TC) are not run and are reported as such. With --json, prints one \
             object per packet per line:
 
               {"index": 0, "verdict": "drop", "rule": 1}
@@ -49,12 +50,12 @@ struct Test: ParsableCommand {
         var output = ""
         var tally: [String: Int] = [:]
         for (index, packet) in capture.packets.enumerated() {
-            guard packet.bytes.count >= 14 else {
+            if let problem = Test.untestable(packet.bytes.count, limit: loaded.program.type.testRunLinearLimit) {
                 tally["not run", default: 0] += 1
                 output += json
                     ? JSON.object([("index", .integer(Int64(index))), ("verdict", .null), ("rule", .null),
-                                   ("error", .string("frame of \(packet.bytes.count) bytes is shorter than an Ethernet header"))]).text + "\n"
-                    : Test.line(index, "-", "not run: the frame has \(packet.bytes.count) bytes, shorter than an Ethernet header (14)")
+                                   ("error", .string(problem.error))]).text + "\n"
+                    : Test.line(index, "-", "not run: " + problem.reason)
                 continue
             }
             let result = try loaded.program.testRun(packet: packet.bytes)
@@ -84,6 +85,21 @@ struct Test: ParsableCommand {
         if let readError = capture.readError {
             throw CommandFailure("\(self.capture): stopped reading after \(capture.packets.count) packets: \(readError)")
         }
+    }
+
+    /// Why a frame of `count` bytes cannot be test-run, nil when it can. Past `limit` the kernel
+    /// refuses it (TC) or hands the program only the first `limit` bytes (XDP), so any verdict
+    /// would be for another packet.
+    private static func untestable(_ count: Int, limit: Int) -> (error: String, reason: String)? {
+        if count < 14 {
+            return ("frame of \(count) bytes is shorter than an Ethernet header",
+                    "the frame has \(count) bytes, shorter than an Ethernet header (14)")
+        }
+        if count > limit {
+            return ("frame of \(count) bytes is longer than the \(limit) bytes the kernel's test run takes",
+                    "the frame has \(count) bytes, more than the \(limit) the kernel's test run takes")
+        }
+        return nil
     }
 
     private static func line(_ index: Int, _ verdict: String, _ reason: String) -> String {

@@ -1,3 +1,4 @@
+import DifferentialTesting
 import Foundation
 import XCTest
 
@@ -10,11 +11,7 @@ struct CommandResult {
 
 enum CommandRunner {
     /// The `xdpfw` built beside the test bundle (`.build/<config>/xdpfw`).
-    static var executable: URL {
-        let directory = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }?.bundleURL.deletingLastPathComponent()
-            ?? Bundle.main.bundleURL
-        return directory.appendingPathComponent("xdpfw")
-    }
+    static var executable: URL { ProcessRun.builtXdpfw }
 
     /// The package root, for rules/example.conf.
     static var packageRoot: URL {
@@ -26,30 +23,10 @@ enum CommandRunner {
     }
 
     static func run(_ executable: URL, _ arguments: [String], input: String? = nil, timeout: TimeInterval = 60) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = packageRoot
-        let output = Pipe(), error = Pipe(), standardInput = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        process.standardInput = standardInput
-        try process.run()
-        if let input { standardInput.fileHandleForWriting.write(Data(input.utf8)) }
-        try standardInput.fileHandleForWriting.close()
-        // Read both pipes while the process runs, so a full pipe cannot stall it.
-        nonisolated(unsafe) var outputData = Data(), errorData = Data()
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { outputData = output.fileHandleForReading.readDataToEndOfFile() }
-        DispatchQueue.global().async(group: group) { errorData = error.fileHandleForReading.readDataToEndOfFile() }
-        if group.wait(timeout: .now() + timeout) == .timedOut {
-            process.terminate()
+        guard let result = try ProcessRun.run(executable, arguments, input: input, directory: packageRoot, timeout: timeout) else {
             throw XCTSkip("xdpfw \(arguments.joined(separator: " ")) did not finish in \(timeout) s")
         }
-        process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus,
-                             standardOutput: String(decoding: outputData, as: UTF8.self),
-                             standardError: String(decoding: errorData, as: UTF8.self))
+        return CommandResult(status: result.status, standardOutput: result.standardOutput, standardError: result.standardError)
     }
 
     /// tcpdump's standard output for the same arguments, nil when tcpdump is not installed.

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import DifferentialTesting
 import Kernel
 @testable import xdpfw
 
@@ -23,7 +24,7 @@ final class KernelCommandTests: XCTestCase {
                       traffic.tcpSYN(destinationPort: 22, from: [192, 0, 2, 7]), traffic.tcpSYN(destinationPort: 22),
                       [UInt8](repeating: 1, count: 10), traffic.udp(destinationPort: 123)]
         let capture = FileManager.default.temporaryDirectory.appendingPathComponent("xdpfw-test-\(getpid()).pcap")
-        try KernelCommandTests.pcap(frames).write(to: capture)
+        try CaptureFileWriter.pcap(frames).write(to: capture)
         defer { try? FileManager.default.removeItem(at: capture) }
         for hook in ["xdp", "tc"] {
             let result = try CommandRunner.run(["test", "rules/example.conf", capture.path, "--json", "--hook", hook])
@@ -120,15 +121,5 @@ final class KernelCommandTests: XCTestCase {
             let namespaces = try FileManager.default.contentsOfDirectory(atPath: NetworkNamespace.directory)
             XCTAssertFalse(namespaces.contains { $0.hasPrefix("xdpfw-\(process.processIdentifier)-") }, "\(namespaces)")
         }
-    }
-
-    /// A classic pcap file (microseconds, Ethernet) holding `frames`.
-    static func pcap(_ frames: [[UInt8]]) -> Data {
-        func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
-        var bytes = le32(0xa1b2_c3d4) + [2, 0, 4, 0] + le32(0) + le32(0) + le32(262144) + le32(1)
-        for frame in frames {
-            bytes += le32(0) + le32(0) + le32(UInt32(frame.count)) + le32(UInt32(frame.count)) + frame
-        }
-        return Data(bytes)
     }
 }

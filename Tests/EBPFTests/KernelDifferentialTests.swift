@@ -138,11 +138,3 @@ final class KernelDifferentialTests: XCTestCase {
         }
     }
 }
-
-extension FilterProgram {
-    var usesAncillaryData: Bool {
-        blocks.contains { block in
-            block.statements.contains { if case .loadAncillary = $0 { true } else { false } }
-        }
-    }
-}

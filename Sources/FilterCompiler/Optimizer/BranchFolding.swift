@@ -9,8 +9,8 @@ enum BranchFolding {
 
     static func run(_ graph: inout FlowGraph) -> Bool {
         var unchanged = false
-        var flow = ValueFlow(rewriting: &graph, changed: &unchanged)
-        let liveness = Liveness(graph, order: flow.order)
+        let flow = graph.valueFlow(changed: &unchanged)
+        let liveness = graph.liveness(order: flow.order)
         let entryFacts = facts(graph, flow)
         var changed = false
 
@@ -33,13 +33,14 @@ enum BranchFolding {
         for id in flow.order {
             guard case let .branch(condition, operand, ifTrue, ifFalse) = graph.blocks[id].terminator,
                   ifTrue != ifFalse else { continue }
-            let arms = [true, false].map { sense -> BlockID in
+            func arm(_ sense: Bool) -> BlockID {
                 var known = entryFacts[id]
                 if let test = flow.tests[id] { known.learn(test, sense != flow.inverted[id], on: Edge(id, sense)) }
-                return thread(from: id, to: sense ? ifTrue : ifFalse, known, graph, &flow, liveness)
+                return thread(from: id, to: sense ? ifTrue : ifFalse, known, graph, flow, liveness)
             }
-            if arms != [ifTrue, ifFalse] {
-                graph.blocks[id].terminator = .branch(condition, operand, ifTrue: arms[0], ifFalse: arms[1])
+            let (newTrue, newFalse) = (arm(true), arm(false))
+            if newTrue != ifTrue || newFalse != ifFalse {
+                graph.blocks[id].terminator = .branch(condition, operand, ifTrue: newTrue, ifFalse: newFalse)
                 changed = true
             }
         }
@@ -50,7 +51,7 @@ enum BranchFolding {
     /// and returns the furthest block where skipping the blocks in between changes nothing the
     /// block reads.
     static func thread(from source: BlockID, to target: BlockID, _ known: Facts, _ graph: FlowGraph,
-                       _ flow: inout ValueFlow, _ liveness: Liveness) -> BlockID {
+                       _ flow: ValueFlow, _ liveness: Liveness) -> BlockID {
         var current = target
         var landing = target
         var known = known
@@ -69,10 +70,13 @@ enum BranchFolding {
 
     /// Whether two states hold the same known values in every location of `locations`.
     static func agree(_ one: MachineState, _ other: MachineState, on locations: LocationSet) -> Bool {
-        let all: [Location] = [.a, .x] + (0..<FilterProgram.scratchSlots).map { .scratch($0) }
-        for location in all where locations.contains(LocationSet(location)) {
-            guard let value = one[location], value == other[location] else { return false }
+        func same(_ location: Location) -> Bool {
+            guard locations.contains(LocationSet(location)) else { return true }
+            guard let value = one[location] else { return false }
+            return value == other[location]
         }
+        guard same(.a), same(.x) else { return false }
+        for slot in 0..<FilterProgram.scratchSlots where !same(.scratch(slot)) { return false }
         return true
     }
 
@@ -106,9 +110,16 @@ enum BranchFolding {
             let incoming = flow.predecessors[id]
             guard id != graph.entry, !incoming.isEmpty, incoming.allSatisfy({ visited[$0] }) else { continue }
             var common: Facts? = nil
-            for predecessor in Set(incoming) {
-                for edgeFacts in outgoingFacts(predecessor, into: id, graph, flow, result) {
-                    common = common.map { $0.common(with: edgeFacts) } ?? edgeFacts
+            // Each predecessor once, however many of its edges come here.
+            for (index, predecessor) in incoming.enumerated() where !incoming.prefix(index).contains(predecessor) {
+                outgoingFacts(predecessor, into: id, graph, flow, result) { base, learnt in
+                    if common == nil {
+                        var known = base
+                        if let learnt { known.learn(learnt.test, learnt.holds, on: learnt.edge) }
+                        common = known
+                    } else {
+                        common?.formCommon(with: base, plus: learnt)
+                    }
                 }
             }
             result[id] = common ?? Facts()
@@ -116,19 +127,17 @@ enum BranchFolding {
         return result
     }
 
-    /// The facts on each edge from `predecessor` into `id`.
+    /// The facts on each edge from `predecessor` into `id`, given to `body` one edge at a time
+    /// without building them: those known on entry to `predecessor`, and what its test teaches
+    /// on that edge (when it has a test).
     static func outgoingFacts(_ predecessor: BlockID, into id: BlockID, _ graph: FlowGraph,
-                              _ flow: ValueFlow, _ entryFacts: [Facts]) -> [Facts] {
+                              _ flow: ValueFlow, _ entryFacts: [Facts], _ body: (Facts, Fact?) -> Void) {
         let base = entryFacts[predecessor]
         guard case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[predecessor].terminator,
-              let test = flow.tests[predecessor] else { return [base] }
-        var edges: [Facts] = []
-        for (sense, target) in [(true, ifTrue), (false, ifFalse)] where target == id {
-            var known = base
-            known.learn(test, sense != flow.inverted[predecessor], on: Edge(predecessor, sense))
-            edges.append(known)
+              let test = flow.tests[predecessor] else { return body(base, nil) }
+        for sense in [true, false] where (sense ? ifTrue : ifFalse) == id {
+            body(base, Fact(test: test, holds: sense != flow.inverted[predecessor], edge: Edge(predecessor, sense)))
         }
-        return edges
     }
 }
 
@@ -143,13 +152,20 @@ struct Edge: Equatable {
     }
 }
 
+/// A test's outcome and the branch arm that taught it.
+struct Fact {
+    var test: Test
+    var holds: Bool
+    var edge: Edge
+}
+
 /// Known outcomes of tests, each with the branch arm that taught it. Where paths meet, a fact
 /// survives only if every path took that same arm — the arm dominates the meeting point, which
 /// is how far libpcap's optimizer carries what it knows. (The same test learnt on different
 /// arms of different paths would be true too, but libpcap does not use it, and a program it
 /// keeps must stay as long as libpcap's.) A handful at a time, so a plain list beats hashing.
 struct Facts {
-    private var entries: [(test: Test, holds: Bool, edge: Edge)] = []
+    private var entries: [Fact] = []
 
     subscript(test: Test) -> Bool? {
         for entry in entries where entry.test == test { return entry.holds }
@@ -157,14 +173,16 @@ struct Facts {
     }
 
     mutating func learn(_ test: Test, _ holds: Bool, on edge: Edge) {
-        if !entries.contains(where: { $0.test == test && $0.edge == edge }) { entries.append((test, holds, edge)) }
+        if !entries.contains(where: { $0.test == test && $0.edge == edge }) { entries.append(Fact(test: test, holds: holds, edge: edge)) }
     }
 
-    /// The facts both lists learnt on the same arms.
-    func common(with other: Facts) -> Facts {
-        var result = Facts()
-        result.entries = entries.filter { entry in other.entries.contains { $0.test == entry.test && $0.edge == entry.edge } }
-        return result
+    /// Keeps the facts that `other`, with `learnt` added, learnt on the same arms too — in
+    /// place, without building that list.
+    mutating func formCommon(with other: Facts, plus learnt: Fact?) {
+        entries.removeAll { entry in
+            if let learnt, learnt.test == entry.test, learnt.edge == entry.edge { return false }
+            return !other.entries.contains { $0.test == entry.test && $0.edge == entry.edge }
+        }
     }
 
     func contains(where predicate: (Test, Bool) -> Bool) -> Bool {

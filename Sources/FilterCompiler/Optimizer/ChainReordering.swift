@@ -24,8 +24,8 @@ enum ChainReordering {
     /// analysis still describes those); false when there was none.
     static func pullSome(_ graph: inout FlowGraph) -> Bool {
         var unchanged = false
-        let flow = ValueFlow(rewriting: &graph, changed: &unchanged)
-        let liveness = Liveness(graph, order: flow.order)
+        let flow = graph.valueFlow(changed: &unchanged)
+        let liveness = graph.liveness(order: flow.order)
         let analysed = graph.blocks.count
         var touched = Set<BlockID>()
         func fresh(_ id: BlockID) -> Bool { id < analysed && !touched.contains(id) }

@@ -12,6 +12,8 @@ struct FlowGraph {
     /// How many more tests the chain reordering may pull up: each pull adds blocks, so a
     /// budget (the program's size) keeps an odd graph from growing it without end.
     var pullBudget = 0
+    /// The last analyses, kept for a pass that asks again before the graph changed.
+    var analyses = Analyses()
 
     /// Nil when a block names a successor that does not exist: such a program is returned
     /// untouched rather than guessed at.
@@ -49,6 +51,7 @@ struct FlowGraph {
     var reachable: [Bool] {
         var seen = [Bool](repeating: false, count: blocks.count)
         var stack = [entry]
+        stack.reserveCapacity(blocks.count)
         seen[entry] = true
         while let id = stack.popLast() {
             for next in blocks[id].successors where !seen[next] {
@@ -67,6 +70,7 @@ struct FlowGraph {
         postorder.reserveCapacity(blocks.count)
         // Iterative depth-first search: (block, index of the next successor to look at).
         var stack: [(BlockID, Int)] = [(entry, 0)]
+        stack.reserveCapacity(blocks.count + 1)
         visited[entry] = true
         while let (id, next) = stack.popLast() {
             if let successor = blocks[id].successor(next) {
@@ -105,17 +109,37 @@ struct FlowGraph {
 
     /// For every block, the blocks with an edge to it (once per edge), counting reachable
     /// blocks only.
-    func predecessors(of order: [BlockID]) -> [[BlockID]] {
-        var result = [[BlockID]](repeating: [], count: blocks.count)
+    func predecessors(of order: [BlockID]) -> Predecessors {
+        Predecessors(self, order: order)
+    }
+}
+
+/// The blocks with an edge to each block (once per edge), in the order of the walk that found
+/// them: one flat array for the whole graph rather than an array per block.
+struct Predecessors {
+    /// Where each block's predecessors start in `sources`; one extra entry for the end.
+    private var start: [Int]
+    private var sources: [BlockID]
+
+    init(_ graph: FlowGraph, order: [BlockID]) {
+        var start = [Int](repeating: 0, count: graph.blocks.count + 1)
         for id in order {
-            var index = 0
-            while let successor = blocks[id].successor(index) {
-                result[successor].append(id)
-                index += 1
+            for successor in graph.blocks[id].successors { start[successor + 1] += 1 }
+        }
+        for index in 0..<graph.blocks.count { start[index + 1] += start[index] }
+        var next = start
+        var sources = [BlockID](repeating: 0, count: start[graph.blocks.count])
+        for id in order {
+            for successor in graph.blocks[id].successors {
+                sources[next[successor]] = id
+                next[successor] += 1
             }
         }
-        return result
+        self.start = start
+        self.sources = sources
     }
+
+    subscript(block: BlockID) -> ArraySlice<BlockID> { sources[start[block]..<start[block + 1]] }
 }
 
 extension Block {

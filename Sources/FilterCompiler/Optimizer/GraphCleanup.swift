@@ -67,20 +67,27 @@ extension FlowGraph {
         for _ in 0..<blocks.count {
             // A rewritten test's identity names the value it tests, which the block's code
             // alone does not: blocks are one only when their identities agree too.
-            struct Key: Hashable {
-                var block: Block
-                var folded: FoldedTest?
-            }
-            var first: [Key: BlockID] = [:]
+            // The first block of each kind is found by its ending (cheap to hash), then along
+            // the chain of kept blocks that end the same way.
+            var latest: [Terminator: BlockID] = [:]
+            latest.reserveCapacity(blocks.count)
+            var sameEnding = [BlockID](repeating: -1, count: blocks.count)
             var canonical = Array(blocks.indices)
             var found = false
             for (id, isReachable) in reachable.enumerated() where isReachable {
-                let key = Key(block: blocks[id], folded: foldedTests[id])
-                if let earlier = first[key] {
-                    canonical[id] = earlier
+                let ending = blocks[id].terminator
+                let newest = latest[ending] ?? -1
+                var candidate = newest
+                while candidate >= 0, blocks[candidate].statements != blocks[id].statements
+                        || foldedTests[candidate] != foldedTests[id] {
+                    candidate = sameEnding[candidate]
+                }
+                if candidate >= 0 {
+                    canonical[id] = candidate
                     found = true
                 } else {
-                    first[key] = id
+                    sameEnding[id] = newest
+                    latest[ending] = id
                 }
             }
             guard found else { break }

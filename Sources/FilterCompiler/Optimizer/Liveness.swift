@@ -111,18 +111,22 @@ struct Liveness {
 enum DeadStatements {
     static func run(_ graph: inout FlowGraph) -> Bool {
         let order = graph.reversePostorder()
-        let liveness = Liveness(graph, order: order)
+        let liveness = graph.liveness(order: order)
         var changed = false
         for id in order {
             let block = graph.blocks[id]
             var live = liveness.liveOut[id].union(block.endUses(isEntry: id == graph.entry))
-            var kept: [Statement] = []
-            for statement in block.statements.reversed() {
-                guard live.contains(statement.definition) else { changed = true; continue }
+            // Positions of the dead statements, last first (no array at all when none is dead).
+            var dead: [Int] = []
+            for index in block.statements.indices.reversed() {
+                let statement = block.statements[index]
+                guard live.contains(statement.definition) else { dead.append(index); continue }
                 live = live.subtracting(statement.definition).union(statement.uses)
-                kept.append(statement)
             }
-            if kept.count != block.statements.count { graph.blocks[id].statements = kept.reversed() }
+            if !dead.isEmpty {
+                changed = true
+                for index in dead { graph.blocks[id].statements.remove(at: index) }
+            }
         }
         return changed
     }

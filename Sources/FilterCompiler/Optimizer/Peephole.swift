@@ -3,9 +3,9 @@
 enum Peephole {
     static func run(_ graph: inout FlowGraph) -> Bool {
         var changed = false
-        let flow = ValueFlow(rewriting: &graph, changed: &changed)
+        let flow = graph.valueFlow(changed: &changed)
         let order = flow.order
-        let liveness = Liveness(graph, order: order)
+        let liveness = graph.liveness(order: order)
         for id in order {
             if let swapped = foldComparison(&graph.blocks[id], liveOut: liveness.liveOut[id]) {
                 changed = true

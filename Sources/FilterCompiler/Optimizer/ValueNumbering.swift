@@ -21,7 +21,7 @@ struct FoldedTest: Hashable {
 struct ValueFlow {
     var table: ValueTable
     let order: [BlockID]
-    let predecessors: [[BlockID]]
+    let predecessors: Predecessors
     var entryState: [MachineState]
     var exitState: [MachineState]
     /// The comparison each block ends with, when both sides are known values.
@@ -32,7 +32,9 @@ struct ValueFlow {
     /// Analyses `graph`, rewriting its statements to cheaper equivalents on the way; `changed`
     /// tells whether a statement was rewritten or deleted.
     init(rewriting graph: inout FlowGraph, changed: inout Bool) {
+        // Moved out and back, so that adding a number does not copy the whole table.
         table = graph.values
+        graph.values = ValueTable()
         defer { graph.values = table }
         order = graph.reversePostorder()
         predecessors = graph.predecessors(of: order)
@@ -50,18 +52,25 @@ struct ValueFlow {
             }
             entryState[id] = state
             var block = graph.blocks[id]
-            var rewritten: [Statement] = []
-            rewritten.reserveCapacity(block.statements.count)
+            // A new list only from the first statement that changes (in the later rounds most
+            // blocks keep theirs as they are).
+            var rewritten: [Statement]? = nil
             for (index, statement) in block.statements.enumerated() {
+                let kept: Statement?
                 if index == block.statements.count - 1, isMaskTest(statement, block.terminator),
                    let a = state.a, table.constant(a) == nil {
                     // `and #0; jeq #0` is left for the peephole, which makes it `jset #0`
                     // (never true) — libpcap's order, and its shape, for masks like `/0`.
                     state.a = table.number(.arithmetic(.and, a, table.number(.constant(0))))
-                    rewritten.append(statement)
-                    continue
+                    kept = statement
+                } else {
+                    kept = step(statement, &state)
                 }
-                if let kept = step(statement, &state) { rewritten.append(kept) }
+                if rewritten == nil, kept != statement {
+                    rewritten = Array(block.statements[..<index])
+                    rewritten?.reserveCapacity(block.statements.count)
+                }
+                if let kept { rewritten?.append(kept) }
             }
             if case let .branch(condition, .x, ifTrue, ifFalse) = block.terminator, let k = table.constant(state.x) {
                 block.terminator = .branch(condition, .constant(k), ifTrue: ifTrue, ifFalse: ifFalse)
@@ -78,7 +87,7 @@ struct ValueFlow {
                 tests[id] = folded.test
                 inverted[id] = folded.inverted
             }
-            block.statements = rewritten
+            if let rewritten { block.statements = rewritten }
             if block != graph.blocks[id] {
                 graph.blocks[id] = block
                 changed = true
@@ -196,7 +205,7 @@ enum ValueNumbering {
     /// Rewrites statements to cheaper ones with the same effect; returns whether any changed.
     static func run(_ graph: inout FlowGraph) -> Bool {
         var changed = false
-        _ = ValueFlow(rewriting: &graph, changed: &changed)
+        _ = graph.valueFlow(changed: &changed)
         return changed
     }
 }

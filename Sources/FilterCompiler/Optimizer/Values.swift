@@ -14,6 +14,35 @@ enum ValueExpression: Hashable {
 
 typealias ValueNumber = Int
 
+extension ValueExpression {
+    /// Every statement of every pass looks its value up, so the hash packs the fields into as
+    /// few words as it can (equal expressions still hash alike: the fields decide the words).
+    func hash(into hasher: inout Hasher) {
+        switch self {
+        case let .constant(k):
+            hasher.combine(UInt64(k))
+        case let .packet(width, offset):
+            hasher.combine(1 << 60 | UInt64(width.rawValue) << 32 | UInt64(offset))
+        case let .packetIndexed(width, offset, index):
+            hasher.combine(2 << 60 | UInt64(width.rawValue) << 32 | UInt64(offset))
+            hasher.combine(index)
+        case let .headerLength(offset):
+            hasher.combine(3 << 60 | UInt64(offset))
+        case .length:
+            hasher.combine(UInt64(4) << 60)
+        case let .ancillary(field):
+            hasher.combine(5 << 60 | UInt64(field.rawValue))
+        case let .arithmetic(op, a, b):
+            hasher.combine(op)
+            hasher.combine(a)
+            hasher.combine(b)
+        case let .negated(a):
+            hasher.combine(UInt64(7) << 60)
+            hasher.combine(a)
+        }
+    }
+}
+
 /// Hands out one number per distinct expression.
 struct ValueTable {
     private var numbers: [ValueExpression: ValueNumber] = [:]
@@ -39,15 +68,15 @@ struct ValueTable {
 struct MachineState: Equatable {
     var a: ValueNumber?
     var x: ValueNumber?
-    var scratch: [ValueNumber?]
+    var scratch: ScratchValues
 
-    static let unknown = MachineState(a: nil, x: nil, scratch: Array(repeating: nil, count: FilterProgram.scratchSlots))
+    static let unknown = MachineState(a: nil, x: nil, scratch: ScratchValues())
 
     /// What is known on both of two paths that meet.
     mutating func meet(_ other: MachineState) {
         if a != other.a { a = nil }
         if x != other.x { x = nil }
-        for slot in scratch.indices where scratch[slot] != other.scratch[slot] { scratch[slot] = nil }
+        scratch.meet(other.scratch)
     }
 
     subscript(location: Location) -> ValueNumber? {
@@ -56,6 +85,25 @@ struct MachineState: Equatable {
         case .x: return x
         case let .scratch(slot): return scratch[slot]
         }
+    }
+}
+
+/// The value number in each scratch slot, held inline: a state is copied for every block of
+/// every pass, so it must not need an array (an allocation) of its own.
+struct ScratchValues: Equatable {
+    /// -1 where nothing is known.
+    private var lanes = SIMD16<Int32>(repeating: -1)
+
+    init() { assert(FilterProgram.scratchSlots == SIMD16<Int32>.scalarCount) }
+
+    subscript(slot: Int) -> ValueNumber? {
+        get { lanes[slot] < 0 ? nil : ValueNumber(lanes[slot]) }
+        set { lanes[slot] = newValue.map { Int32($0) } ?? -1 }
+    }
+
+    /// Forgets every slot where the two differ.
+    mutating func meet(_ other: ScratchValues) {
+        lanes.replace(with: -1, where: lanes .!= other.lanes)
     }
 }
 

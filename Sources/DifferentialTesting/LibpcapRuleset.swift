@@ -6,16 +6,17 @@ import EBPF
 
 /// Rules compiled by libpcap, lifted to the IR for the eBPF back end, and libpcap's own
 /// first-match decision for a packet (the oracle of the ruleset tests).
-struct LibpcapRuleset {
-    struct CompileFailure: Error, CustomStringConvertible {
-        var description: String
+public struct LibpcapRuleset {
+    public struct CompileFailure: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    let rules: [(expression: String, verdict: Verdict)]
-    let classic: [[ClassicInstruction]]
-    let filters: [(filter: FilterProgram, verdict: Verdict)]
+    public let rules: [(expression: String, verdict: Verdict)]
+    public let classic: [[ClassicInstruction]]
+    public let filters: [(filter: FilterProgram, verdict: Verdict)]
+    private let prepared: [Libpcap.PreparedFilter]
 
-    init(_ rules: [(expression: String, verdict: Verdict)]) throws {
+    public init(_ rules: [(expression: String, verdict: Verdict)]) throws {
         self.rules = rules
         var classic: [[ClassicInstruction]] = []
         var filters: [(filter: FilterProgram, verdict: Verdict)] = []
@@ -29,20 +30,21 @@ struct LibpcapRuleset {
         }
         self.classic = classic
         self.filters = filters
+        prepared = classic.map(Libpcap.PreparedFilter.init)
     }
 
     /// The counter slot libpcap's first match gives the packet (0: the policy; i+1: rule i).
-    func slot(for packet: [UInt8]) -> Int {
-        (classic.firstIndex { Libpcap.filter($0, packet: packet, wireLength: UInt32(packet.count)) != 0 }).map { $0 + 1 } ?? 0
+    public func slot(for packet: [UInt8]) -> Int {
+        (prepared.firstIndex { $0.run(packet: packet, wireLength: UInt32(packet.count)) != 0 }).map { $0 + 1 } ?? 0
     }
 
-    func verdict(for packet: [UInt8], policy: Verdict) -> Verdict {
+    public func verdict(for packet: [UInt8], policy: Verdict) -> Verdict {
         let slot = slot(for: packet)
         return slot == 0 ? policy : rules[slot - 1].verdict
     }
 
     /// (packets, bytes) per slot for these packets, as the counter map should hold them.
-    func expectedCounters(_ packets: [[UInt8]]) -> [[UInt64]] {
+    public func expectedCounters(_ packets: [[UInt8]]) -> [[UInt64]] {
         var counters = [[UInt64]](repeating: [0, 0], count: rules.count + 1)
         for packet in packets {
             let slot = slot(for: packet)
@@ -53,7 +55,7 @@ struct LibpcapRuleset {
     }
 
     /// The ruleset program with its counter map, loaded.
-    func load(policy: Verdict, hook: any HookContext, type: BPFProgramType) throws -> (BPFProgram, BPFMap) {
+    public func load(policy: Verdict, hook: any HookContext, type: BPFProgramType) throws -> (BPFProgram, BPFMap) {
         var instructions = try EBPFRulesetProgram.generate(rules: filters, policy: policy, hook: hook, counterMap: "counters")
         let map = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: EBPFRulesetProgram.counterValueSize,
                                     maxEntries: rules.count + 1, name: "xdpfw_counters")
@@ -62,7 +64,7 @@ struct LibpcapRuleset {
     }
 
     /// The counter map's (packets, bytes) per slot.
-    static func counters(_ map: BPFMap, slots: Int) throws -> [[UInt64]] {
+    public static func counters(_ map: BPFMap, slots: Int) throws -> [[UInt64]] {
         try (0..<slots).map { try map.sumUInt64(key: BPFMap.key(index: UInt32($0))) ?? [] }
     }
 }

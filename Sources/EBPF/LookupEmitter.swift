@@ -1,0 +1,206 @@
+/// The code of one lookup group: reads the packet's addresses (and port) where libpcap's
+/// filters for the group's rules read them, looks each up in its trie, and keeps the lowest
+/// rule slot found. A field beyond the end of the packet is not looked up (the rules testing
+/// it would not match: in classic BPF a load past the end rejects the packet).
+///
+/// On a match the slot register holds the rule's counter slot and the verdict register its
+/// return code, and the code continues at `matchLabel`; otherwise at `noMatchLabel`.
+struct LookupEmitter {
+    let group: LookupGroup
+    let hook: any HookContext
+    /// The tries that have entries (the others are not looked up at all).
+    let tables: [LookupGroup.TableLayout]
+    let matchLabel: String
+    let noMatchLabel: String
+
+    private typealias Layout = MachineLayout
+    private let slot = MachineLayout.accumulator
+    private let verdict = MachineLayout.index
+    private var prefix: String { "lookup\(group.number)." }
+
+    /// Where a family's addresses are, for each link-layer type that carries them (libpcap's
+    /// `host`/`net` test IPv4, ARP and RARP for IPv4 addresses).
+    private static let addressOffsets: [(etherType: Int32, family: AddressFamily, source: Int16, destination: Int16)] = [
+        (0x0800, .ipv4, 26, 30), (0x0806, .ipv4, 28, 38), (0x8035, .ipv4, 28, 38), (0x86dd, .ipv6, 22, 38),
+    ]
+
+    func emit(into asm: inout Assembler) {
+        asm.store(.double, to: .r10, offset: Layout.contextSlot, from: Layout.context)
+        asm.load(.word, Layout.data, from: Layout.context, offset: hook.dataOffset)
+        asm.load(.word, Layout.dataEnd, from: Layout.context, offset: hook.dataEndOffset)
+        asm.move(slot, -1, width: .bits32)
+        let done = prefix + "done"
+        // The Ethernet type.
+        asm.move(Layout.address, Layout.data)
+        asm.add(Layout.address, 14)
+        asm.jump(if: .greater, Layout.address, Layout.dataEnd, to: done)
+        asm.load(.half, Layout.limit, from: Layout.data, offset: 12)
+        asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
+        let links = LookupEmitter.addressOffsets.enumerated().filter { _, link in
+            tables.contains { $0.family == link.family } && (group.kind == .address || link.etherType != 0x0806 && link.etherType != 0x8035)
+        }
+        // ARP and RARP keep their addresses at the same offsets: one piece of code serves both.
+        func first(_ link: (etherType: Int32, family: AddressFamily, source: Int16, destination: Int16)) -> Int {
+            links.first { $0.element.source == link.source && $0.element.destination == link.destination }!.offset
+        }
+        for (_, link) in links {
+            asm.jump(if: .equal, Layout.limit, link.etherType, to: prefix + "link\(first(link))", width: .bits32)
+        }
+        asm.jump(to: done)
+        for (index, link) in links where first(link) == index {
+            asm.label(prefix + "link\(index)")
+            for table in tables where table.family == link.family {
+                let after = prefix + "link\(index).\(table.name)"
+                let addressOffset: Int16
+                switch group.kind {
+                case .address:
+                    addressOffset = table.side == .destination ? link.destination : link.source
+                case let .addressAndPort(addressSide, portSide):
+                    addressOffset = addressSide == .source ? link.source : link.destination
+                    copyTransportKey(link: link, addressSide: addressSide, portSide: portSide, table: table,
+                                     onFailure: after, into: &asm)
+                }
+                if let lengths = table.hashedLengths {
+                    // Shortest length first; a miss, or an entry with nothing longer under it, ends
+                    // the walk (see LookupGroup.firstMatchingSlots).
+                    for length in lengths {
+                        copyAddress(at: addressOffset, cutTo: length, table: table, onFailure: after, into: &asm)
+                        lookUp(LookupGroup.hashTableName(table.name, length), orElse: after, stopUnlessFurther: length != lengths.last, into: &asm)
+                    }
+                } else {
+                    copyAddress(at: addressOffset, table: table, onFailure: after, into: &asm)
+                    lookUp(table.name, into: &asm)
+                }
+                asm.label(after)
+            }
+            asm.jump(to: done)
+        }
+        asm.label(done)
+        asm.load(.double, Layout.context, from: .r10, offset: Layout.contextSlot)
+        asm.jump(if: .equal, slot, -1, to: noMatchLabel, width: .bits32)
+        // The counter key, as the counting code stores it too: an instruction between the test
+        // and the jump, so the assembler keeps the jump unconditional (a `gotol` when far).
+        asm.store(.word, to: .r10, offset: Layout.counterKeySlot, from: slot)
+        asm.jump(to: matchLabel)
+    }
+
+    /// Key: prefix length, then the address read from the packet at `offset`. libpcap's
+    /// optimized filter for a prefix loads only the 32-bit words the prefix covers, so a packet
+    /// that ends inside an IPv6 address still matches a short enough prefix: the key then holds
+    /// the words the packet has and a prefix length of 32 bits per word, and the trie answers
+    /// only from prefixes no longer than that.
+    private func copyAddress(at offset: Int16, table: LookupGroup.TableLayout, onFailure: String, into asm: inout Assembler) {
+        let words = table.family.width / 4
+        let copy = prefix + "copy.\(table.name).\(offset)."
+        for available in stride(from: words, through: 1, by: -1) {
+            asm.label(copy + "\(available)")
+            boundsCheck(end: Int32(offset) + Int32(available * 4), onFailure: available > 1 ? copy + "\(available - 1)" : onFailure, into: &asm)
+            keyHeader(prefixLength: group.exactBits + available * 32, into: &asm)
+            copyWords(from: offset, count: available, toKeyOffset: Int16(group.addressOffsetInKey), into: &asm)
+            asm.jump(to: copy + "done")
+        }
+        asm.label(copy + "done")
+    }
+
+    /// Key for the hash map of prefixes of `length` bits: the address cut to them, the rest of
+    /// the key zero. Only the words the prefix covers need to be in the packet (as in libpcap).
+    private func copyAddress(at offset: Int16, cutTo length: Int, table: LookupGroup.TableLayout,
+                             onFailure: String, into asm: inout Assembler) {
+        let words = max((length + 31) / 32, 1), keyOffset = Int16(group.addressOffsetInKey)
+        boundsCheck(end: Int32(offset) + Int32(words * 4), onFailure: onFailure, into: &asm)
+        keyHeader(prefixLength: group.exactBits + length, into: &asm)
+        for word in 0..<table.family.width / 4 {
+            let target = Layout.lookupKeySlot + keyOffset + Int16(4 * word)
+            let bits = min(max(length - 32 * word, 0), 32)
+            guard bits > 0 else { asm.store(.word, to: .r10, offset: target, immediate: 0); continue }
+            asm.load(.word, Layout.limit, from: Layout.data, offset: offset + Int16(4 * word))
+            if bits < 32 {
+                // The word as loaded holds the packet's bytes little-endian: so must the mask.
+                let networkMask = UInt32.max << UInt32(32 - bits)
+                asm.alu(.and, Layout.limit, Int32(bitPattern: networkMask.byteSwapped), width: .bits32)
+            }
+            asm.store(.word, to: .r10, offset: target, from: Layout.limit)
+        }
+    }
+
+    /// The key's prefix length and group number (the two-field part is written before).
+    private func keyHeader(prefixLength: Int, into asm: inout Assembler) {
+        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, immediate: Int32(prefixLength))
+        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + 4, immediate: Int32(group.number))
+    }
+
+    /// Key: prefix length (full), protocol, 0, port, address. IPv4: not a later fragment, the
+    /// port after the header length the IHL says; IPv6: the port right after the fixed header.
+    private func copyTransportKey(link: (etherType: Int32, family: AddressFamily, source: Int16, destination: Int16),
+                                  addressSide: PacketSide, portSide: PacketSide, table: LookupGroup.TableLayout,
+                                  onFailure: String, into asm: inout Assembler) {
+        // The address itself is copied afterwards; it must be in the packet whatever its length
+        // (IPv4: one word; IPv6: the port lies beyond it).
+        let width = table.family.width
+        let addressOffset = addressSide == .source ? link.source : link.destination
+        let portOffset: Int16 = portSide == .source ? 0 : 2
+        let protocolOffset: Int16 = table.family == .ipv4 ? 23 : 20
+        boundsCheck(end: Int32(addressOffset) + Int32(width), onFailure: onFailure, into: &asm)
+        boundsCheck(end: Int32(protocolOffset) + 1, onFailure: onFailure, into: &asm)
+        asm.load(.byte, Layout.limit, from: Layout.data, offset: protocolOffset)
+        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + 8, from: Layout.limit)   // protocol, 0, port 0
+        if table.family == .ipv4 {
+            boundsCheck(end: 22, onFailure: onFailure, into: &asm)
+            asm.load(.half, Layout.limit, from: Layout.data, offset: 20)
+            asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
+            asm.jump(if: .bitsSet, Layout.limit, 0x1fff, to: onFailure)
+            // The port after the IPv4 header: 14 + 4 * IHL + portOffset.
+            asm.load(.byte, Layout.limit, from: Layout.data, offset: 14)
+            asm.alu(.and, Layout.limit, 0x0f)
+            asm.alu(.shiftLeft, Layout.limit, 2)
+            asm.move(Layout.address, Layout.data)
+            asm.add(Layout.address, Layout.limit)
+            asm.add(Layout.address, Int32(14 + portOffset))
+            asm.move(Layout.limit, Layout.address)
+            asm.add(Layout.limit, 2)
+            asm.jump(if: .greater, Layout.limit, Layout.dataEnd, to: onFailure)
+            asm.load(.half, Layout.limit, from: Layout.address, offset: 0)
+        } else {
+            boundsCheck(end: Int32(54 + portOffset + 2), onFailure: onFailure, into: &asm)
+            asm.load(.half, Layout.limit, from: Layout.data, offset: 54 + portOffset)
+        }
+        asm.store(.half, to: .r10, offset: Layout.lookupKeySlot + 10, from: Layout.limit)
+    }
+
+    private func copyWords(from offset: Int16, count: Int, toKeyOffset keyOffset: Int16, into asm: inout Assembler) {
+        for word in 0..<Int16(count) {
+            asm.load(.word, Layout.limit, from: Layout.data, offset: offset + 4 * word)
+            asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + keyOffset + 4 * word, from: Layout.limit)
+        }
+    }
+
+    private func boundsCheck(end: Int32, onFailure: String, into asm: inout Assembler) {
+        asm.move(Layout.address, Layout.data)
+        asm.add(Layout.address, end)
+        asm.jump(if: .greater, Layout.address, Layout.dataEnd, to: onFailure)
+    }
+
+    /// r0 = table[key]; when found and its slot is lower than the best so far, take it (the
+    /// return code without the look-further bit). With `stopUnlessFurther`, continue only when
+    /// the entry has that bit, else at `orElse`; a miss continues there too.
+    private func lookUp(_ name: String, orElse: String? = nil, stopUnlessFurther: Bool = false, into asm: inout Assembler) {
+        let skip = prefix + "skip.\(asm.count)"
+        asm.loadMap(.r1, named: name)
+        asm.move(.r2, .r10)
+        asm.add(.r2, Int32(Layout.lookupKeySlot))
+        asm.call(.mapLookupElement)
+        asm.jump(if: .equal, .r0, 0, to: orElse ?? skip)
+        asm.load(.word, .r2, from: .r0, offset: 0)
+        asm.jump(if: .greaterOrEqual, .r2, slot, to: skip)
+        asm.move(slot, .r2)
+        asm.load(.word, verdict, from: .r0, offset: 4)
+        asm.alu(.and, verdict, Int32(bitPattern: ~LookupGroup.lookFurther), width: .bits32)
+        asm.label(skip)
+        if stopUnlessFurther, let orElse {
+            asm.load(.word, .r2, from: .r0, offset: 4)
+            asm.jump(if: .bitsSet, .r2, Int32(bitPattern: LookupGroup.lookFurther), to: skip + ".further", width: .bits32)
+            asm.jump(to: orElse)
+            asm.label(skip + ".further")
+        }
+    }
+}

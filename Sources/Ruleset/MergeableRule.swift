@@ -1,0 +1,136 @@
+/// Which rules can share a trie lookup with their neighbours (see `LookupGroup`), read from the
+/// expression's syntax tree. Only forms whose meaning is certain are recognised; anything else
+/// (names, masks, short dotted hosts, protocol qualifiers on addresses) stays a filter.
+
+import FilterLanguage
+import EBPF
+
+enum MergeableRule {
+    /// The lookups an expression amounts to (it matches when any does), or nil when it is not
+    /// one of the merged shapes: `[src|dst|src or dst] (host ADDR | net ADDR/LEN)`, an `or` of
+    /// such with one direction (`src host A or B or C`), and such an address part `and` a port
+    /// part `(tcp|udp) (src|dst) port N [or M…]`, in either order.
+    static func matches(_ expression: FilterExpression) -> [LookupMatch]? {
+        if let addresses = addresses(expression) { return addresses.map { .address($0.0, sides: $0.1) } }
+        guard case let .and(left, right) = expression else { return nil }
+        for (first, second) in [(left, right), (right, left)] {
+            guard let addresses = addresses(first), let sides = addresses.first?.1, sides.count == 1, let side = sides.first,
+                  let ports = self.ports(second) else { continue }
+            return addresses.flatMap { address in
+                ports.map { LookupMatch.addressAndPort(address.0, addressSide: side, transport: $0.0, port: $0.1, portSide: $0.2) }
+            }
+        }
+        return nil
+    }
+
+    /// One address primitive, or an `or` of them that a lookup means exactly: one direction
+    /// for all (libpcap tests them in order and a load past the end rejects the packet at once,
+    /// so `dst host A or src host B` on a packet that ends inside the destination is no match),
+    /// and IPv6 prefixes longer than 96 bits (all loading the four words).
+    private static func addresses(_ expression: FilterExpression) -> [(AddressPrefix, Set<PacketSide>)]? {
+        guard case let .or(left, right) = expression else { return address(expression).map { [$0] } }
+        guard let lefts = addresses(left), let rights = addresses(right) else { return nil }
+        let all = lefts + rights
+        guard let sides = all.first?.1, sides.count == 1, all.allSatisfy({ $0.1 == sides }),
+              all.allSatisfy({ $0.0.family == .ipv4 || $0.0.length > 96 }) else { return nil }
+        return all
+    }
+
+    /// One port primitive or an `or` of them with the same protocol and direction.
+    private static func ports(_ expression: FilterExpression) -> [(UInt8, UInt16, PacketSide)]? {
+        guard case let .or(left, right) = expression else { return port(expression).map { [$0] } }
+        guard let lefts = ports(left), let rights = ports(right) else { return nil }
+        let all = lefts + rights
+        guard all.allSatisfy({ $0.0 == all[0].0 && $0.2 == all[0].2 }) else { return nil }
+        return all
+    }
+
+    private static func address(_ expression: FilterExpression) -> (AddressPrefix, Set<PacketSide>)? {
+        guard case let .qualified(qualifiers, identifier, _, _) = expression, qualifiers.proto == nil else { return nil }
+        let sides: Set<PacketSide>
+        switch qualifiers.direction {
+        case nil, .sourceOrDestination?: sides = [.source, .destination]
+        case .source?: sides = [.source]
+        case .destination?: sides = [.destination]
+        default: return nil
+        }
+        switch (qualifiers.type, identifier) {
+        case (nil, let .dotted(text)), (.host?, let .dotted(text)):
+            guard let bytes = dottedQuad(text), bytes.count == 4 else { return nil }
+            return AddressPrefix(bytes: bytes, length: 32).map { ($0, sides) }
+        case (nil, let .ipv6(text)), (.host?, let .ipv6(text)):
+            return ipv6(text).flatMap { AddressPrefix(bytes: $0, length: 128) }.map { ($0, sides) }
+        case let (.net?, .prefix(text, length)):
+            let bytes: [UInt8]
+            if let v4 = dottedQuad(text) {
+                bytes = v4 + [UInt8](repeating: 0, count: 4 - v4.count)   // `10/8` is 10.0.0.0/8
+            } else if let v6 = ipv6(text) {
+                bytes = v6
+            } else {
+                return nil
+            }
+            // `net 0/0` loads no address at all: it stays a filter.
+            guard length > 0 else { return nil }
+            return AddressPrefix(bytes: bytes, length: Int(length)).map { ($0, sides) }
+        default:
+            return nil
+        }
+    }
+
+    private static func port(_ expression: FilterExpression) -> (UInt8, UInt16, PacketSide)? {
+        guard case let .qualified(qualifiers, .number(number), _, _) = expression, qualifiers.type == .port,
+              let port = UInt16(exactly: number) else { return nil }
+        let transport: UInt8
+        switch qualifiers.proto {
+        case .tcp?: transport = 6
+        case .udp?: transport = 17
+        default: return nil
+        }
+        switch qualifiers.direction {
+        case .source?: return (transport, port, .source)
+        case .destination?: return (transport, port, .destination)
+        default: return nil
+        }
+    }
+
+    /// One to four decimal parts of 0...255 without leading zeros; nil for anything else.
+    static func dottedQuad(_ text: String) -> [UInt8]? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...4).contains(parts.count) else { return nil }
+        var bytes: [UInt8] = []
+        for part in parts {
+            guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), part.allSatisfy(\.isNumber),
+                  part == "0" || !part.hasPrefix("0"), let value = UInt8(part) else { return nil }
+            bytes.append(value)
+        }
+        return bytes
+    }
+
+    /// Eight groups of up to four hex digits, or fewer around one `::`; nil for anything else
+    /// (including an embedded dotted IPv4 tail, which stays a filter).
+    static func ipv6(_ text: String) -> [UInt8]? {
+        func groups(_ part: Substring) -> [UInt16]? {
+            if part.isEmpty { return [] }
+            var values: [UInt16] = []
+            for group in part.split(separator: ":", omittingEmptySubsequences: false) {
+                guard (1...4).contains(group.count), let value = UInt16(group, radix: 16) else { return nil }
+                values.append(value)
+            }
+            return values
+        }
+        let halves = text.components(separatedBy: "::")
+        let words: [UInt16]
+        switch halves.count {
+        case 1:
+            guard let all = groups(Substring(text)), all.count == 8 else { return nil }
+            words = all
+        case 2:
+            guard let head = groups(Substring(halves[0])), let tail = groups(Substring(halves[1])),
+                  head.count + tail.count <= 7 else { return nil }
+            words = head + [UInt16](repeating: 0, count: 8 - head.count - tail.count) + tail
+        default:
+            return nil
+        }
+        return words.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }
+    }
+}
