@@ -211,7 +211,10 @@ public struct Assembler: Sendable {
             var slots = entries[index].slots
             if let target = targets[index] {
                 let distance = position[nextLive(atOrAfter: target, live: live)] - (position[index] + 1)
-                if slots[0].opcode == Opcode.jumpAlways, Int16(exactly: distance) == nil, let long = Int32(exactly: distance) {
+                // A far unconditional jump is `gotol`: already at a quarter of the 16-bit range,
+                // as the kernel's own rewriting (inlined helpers) lengthens the program and
+                // refuses to patch a 16-bit jump that no longer fits.
+                if slots[0].opcode == Opcode.jumpAlways, abs(distance) > Int(Int16.max) / 4, let long = Int32(exactly: distance) {
                     slots[0].opcode = Opcode.jumpAlwaysLong
                     slots[0].immediate = long
                     program += slots

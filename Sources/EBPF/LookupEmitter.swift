@@ -51,15 +51,26 @@ struct LookupEmitter {
             asm.label(prefix + "link\(index)")
             for table in tables where table.family == link.family {
                 let after = prefix + "link\(index).\(table.name)"
+                let addressOffset: Int16
                 switch group.kind {
                 case .address:
-                    let side = table.side ?? .source
-                    copyAddress(at: side == .source ? link.source : link.destination, table: table, onFailure: after, into: &asm)
+                    addressOffset = table.side == .destination ? link.destination : link.source
                 case let .addressAndPort(addressSide, portSide):
+                    addressOffset = addressSide == .source ? link.source : link.destination
                     copyTransportKey(link: link, addressSide: addressSide, portSide: portSide, table: table,
                                      onFailure: after, into: &asm)
                 }
-                lookUp(table, into: &asm)
+                if let lengths = table.hashedLengths {
+                    // Shortest length first; a miss, or an entry with nothing longer under it, ends
+                    // the walk (see LookupGroup.firstMatchingSlots).
+                    for length in lengths {
+                        copyAddress(at: addressOffset, cutTo: length, table: table, onFailure: after, into: &asm)
+                        lookUp(LookupGroup.hashTableName(table.name, length), orElse: after, stopUnlessFurther: length != lengths.last, into: &asm)
+                    }
+                } else {
+                    copyAddress(at: addressOffset, table: table, onFailure: after, into: &asm)
+                    lookUp(table.name, into: &asm)
+                }
                 asm.label(after)
             }
             asm.jump(to: done)
@@ -84,12 +95,38 @@ struct LookupEmitter {
         for available in stride(from: words, through: 1, by: -1) {
             asm.label(copy + "\(available)")
             boundsCheck(end: Int32(offset) + Int32(available * 4), onFailure: available > 1 ? copy + "\(available - 1)" : onFailure, into: &asm)
-            asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, immediate: Int32(32 + available * 32))
-            asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + 4, immediate: Int32(group.number))
-            copyWords(from: offset, count: available, toKeyOffset: 8, into: &asm)
+            keyHeader(prefixLength: group.exactBits + available * 32, into: &asm)
+            copyWords(from: offset, count: available, toKeyOffset: Int16(group.addressOffsetInKey), into: &asm)
             asm.jump(to: copy + "done")
         }
         asm.label(copy + "done")
+    }
+
+    /// Key for the hash map of prefixes of `length` bits: the address cut to them, the rest of
+    /// the key zero. Only the words the prefix covers need to be in the packet (as in libpcap).
+    private func copyAddress(at offset: Int16, cutTo length: Int, table: LookupGroup.TableLayout,
+                             onFailure: String, into asm: inout Assembler) {
+        let words = max((length + 31) / 32, 1), keyOffset = Int16(group.addressOffsetInKey)
+        boundsCheck(end: Int32(offset) + Int32(words * 4), onFailure: onFailure, into: &asm)
+        keyHeader(prefixLength: group.exactBits + length, into: &asm)
+        for word in 0..<table.family.width / 4 {
+            let target = Layout.lookupKeySlot + keyOffset + Int16(4 * word)
+            let bits = min(max(length - 32 * word, 0), 32)
+            guard bits > 0 else { asm.store(.word, to: .r10, offset: target, immediate: 0); continue }
+            asm.load(.word, Layout.limit, from: Layout.data, offset: offset + Int16(4 * word))
+            if bits < 32 {
+                // The word as loaded holds the packet's bytes little-endian: so must the mask.
+                let networkMask = UInt32.max << UInt32(32 - bits)
+                asm.alu(.and, Layout.limit, Int32(bitPattern: networkMask.byteSwapped), width: .bits32)
+            }
+            asm.store(.word, to: .r10, offset: target, from: Layout.limit)
+        }
+    }
+
+    /// The key's prefix length and group number (the two-field part is written before).
+    private func keyHeader(prefixLength: Int, into asm: inout Assembler) {
+        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, immediate: Int32(prefixLength))
+        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + 4, immediate: Int32(group.number))
     }
 
     /// Key: prefix length (full), protocol, 0, port, address. IPv4: not a later fragment, the
@@ -97,17 +134,16 @@ struct LookupEmitter {
     private func copyTransportKey(link: (etherType: Int32, family: AddressFamily, source: Int16, destination: Int16),
                                   addressSide: PacketSide, portSide: PacketSide, table: LookupGroup.TableLayout,
                                   onFailure: String, into asm: inout Assembler) {
+        // The address itself is copied afterwards; it must be in the packet whatever its length
+        // (IPv4: one word; IPv6: the port lies beyond it).
         let width = table.family.width
         let addressOffset = addressSide == .source ? link.source : link.destination
         let portOffset: Int16 = portSide == .source ? 0 : 2
         let protocolOffset: Int16 = table.family == .ipv4 ? 23 : 20
         boundsCheck(end: Int32(addressOffset) + Int32(width), onFailure: onFailure, into: &asm)
         boundsCheck(end: Int32(protocolOffset) + 1, onFailure: onFailure, into: &asm)
-        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, immediate: Int32(64 + width * 8))
-        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + 4, immediate: Int32(group.number))
         asm.load(.byte, Layout.limit, from: Layout.data, offset: protocolOffset)
         asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + 8, from: Layout.limit)   // protocol, 0, port 0
-        copyWords(from: addressOffset, count: width / 4, toKeyOffset: 12, into: &asm)
         if table.family == .ipv4 {
             boundsCheck(end: 22, onFailure: onFailure, into: &asm)
             asm.load(.half, Layout.limit, from: Layout.data, offset: 20)
@@ -144,18 +180,27 @@ struct LookupEmitter {
         asm.jump(if: .greater, Layout.address, Layout.dataEnd, to: onFailure)
     }
 
-    /// r0 = trie[key]; when found and its slot is lower than the best so far, take it.
-    private func lookUp(_ table: LookupGroup.TableLayout, into asm: inout Assembler) {
+    /// r0 = table[key]; when found and its slot is lower than the best so far, take it (the
+    /// return code without the look-further bit). With `stopUnlessFurther`, continue only when
+    /// the entry has that bit, else at `orElse`; a miss continues there too.
+    private func lookUp(_ name: String, orElse: String? = nil, stopUnlessFurther: Bool = false, into asm: inout Assembler) {
         let skip = prefix + "skip.\(asm.count)"
-        asm.loadMap(.r1, named: table.name)
+        asm.loadMap(.r1, named: name)
         asm.move(.r2, .r10)
         asm.add(.r2, Int32(Layout.lookupKeySlot))
         asm.call(.mapLookupElement)
-        asm.jump(if: .equal, .r0, 0, to: skip)
+        asm.jump(if: .equal, .r0, 0, to: orElse ?? skip)
         asm.load(.word, .r2, from: .r0, offset: 0)
         asm.jump(if: .greaterOrEqual, .r2, slot, to: skip)
         asm.move(slot, .r2)
         asm.load(.word, verdict, from: .r0, offset: 4)
+        asm.alu(.and, verdict, Int32(bitPattern: ~LookupGroup.lookFurther), width: .bits32)
         asm.label(skip)
+        if stopUnlessFurther, let orElse {
+            asm.load(.word, .r2, from: .r0, offset: 4)
+            asm.jump(if: .bitsSet, .r2, Int32(bitPattern: LookupGroup.lookFurther), to: skip + ".further", width: .bits32)
+            asm.jump(to: orElse)
+            asm.label(skip + ".further")
+        }
     }
 }

@@ -54,12 +54,17 @@ public struct AddressPrefix: Hashable, Sendable {
 
     /// The address bytes in network order (4 or 16).
     public var bytes: [UInt8] {
-        var all: [UInt8] = []
-        all.reserveCapacity(16)
-        for word in [high, low] {
-            for byte in 0..<8 { all.append(UInt8(truncatingIfNeeded: word >> UInt64(56 - 8 * byte))) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(family.width)
+        appendBytes(to: &bytes)
+        return bytes
+    }
+
+    func appendBytes(to bytes: inout [UInt8]) {
+        for index in 0..<family.width {
+            let word = index < 8 ? high : low
+            bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(56 - 8 * (index % 8))))
         }
-        return Array(all.prefix(family.width))
     }
 }
 
@@ -101,13 +106,21 @@ public struct LookupTable: Hashable, Sendable {
     public var keySize: Int
     public static let valueSize = 8
     public var entries: [(key: [UInt8], value: [UInt8])]
+    /// A hash map holding the prefixes of one length (looked up with the address cut to that
+    /// length) instead of an LPM trie holding all.
+    public var isHash = false
 
     /// The tables of several groups, those of the same name (layout) put together.
     public static func combined(_ tables: [LookupTable]) -> [LookupTable] {
         var order: [String] = []
         var byName: [String: LookupTable] = [:]
         for table in tables {
-            if byName[table.name] == nil { order.append(table.name); byName[table.name] = table } else { byName[table.name]!.entries += table.entries }
+            if byName[table.name] == nil {
+                order.append(table.name)
+                byName[table.name] = table
+            } else {
+                byName[table.name]!.entries += table.entries
+            }
         }
         return order.map { byName[$0]! }
     }
@@ -131,8 +144,43 @@ public struct LookupGroup: Hashable, Sendable {
         }
     }
 
-    /// One trie: the addresses it holds, the side it is looked up with (nil: two-field), its name.
-    public typealias TableLayout = (family: AddressFamily, side: PacketSide?, name: String)
+    /// One table: the addresses it holds, the side it is looked up with (nil: two-field), its
+    /// name, and for hash tables (one per prefix length) the lengths.
+    public typealias TableLayout = (family: AddressFamily, side: PacketSide?, name: String, hashedLengths: [Int]?)
+
+    /// Tables whose prefixes have at most this many lengths (over all groups) are hash maps,
+    /// one per length, looked up once each: a hash lookup costs a third of a trie lookup.
+    public static let maximumHashedLengths = 3
+    /// Table name → the prefix lengths of its hash maps, for tables that are hashed.
+    public var hashedLengths: [String: [Int]] = [:]
+
+    /// The segments with each table hashed per length where all groups together use few lengths
+    /// in it (the maps are shared by the groups, and a program may have only 64 maps).
+    public static func choosingHashTables(_ segments: [RulesetSegment]) -> [RulesetSegment] {
+        var lengths: [String: Set<Int>] = [:]
+        for case let .lookup(group) in segments {
+            for (name, used) in group.lengthsByTable { lengths[name, default: []].formUnion(used) }
+        }
+        let hashed = lengths.filter { $0.value.count <= maximumHashedLengths }.mapValues { $0.sorted() }
+        return segments.map { segment in
+            guard case var .lookup(group) = segment else { return segment }
+            group.hashedLengths = hashed
+            return .lookup(group)
+        }
+    }
+
+    private var lengthsByTable: [String: Set<Int>] {
+        var lengths: [String: Set<Int>] = [:]
+        for member in members {
+            switch member.match {
+            case let .address(prefix, sides):
+                for side in sides { lengths[tableName(prefix.family, side), default: []].insert(prefix.length) }
+            case let .addressAndPort(prefix, _, _, _, _):
+                lengths[tableName(prefix.family, nil), default: []].insert(prefix.length)
+            }
+        }
+        return lengths
+    }
 
     public var kind: LookupKind
     public var members: [Member]
@@ -167,12 +215,30 @@ public struct LookupGroup: Hashable, Sendable {
             }
         }
         return needed.sorted { ($0.family.rawValue, $0.side?.rawValue ?? "") < ($1.family.rawValue, $1.side?.rawValue ?? "") }
-            .map { ($0.family, $0.side, tableName($0.family, $0.side)) }
+            .map { key in
+                let name = tableName(key.family, key.side)
+                return (key.family, key.side, name, hashedLengths[name])
+            }
     }
 
     /// The tries the group looks up, each with the entries that make the LPM answer the first
     /// matching rule, in the order of `layouts`.
     public func tables(hook: any HookContext) -> [LookupTable] {
+        tries(hook: hook).flatMap { table -> [LookupTable] in
+            guard let lengths = hashedLengths[table.name] else { return [table] }
+            return lengths.map { length in
+                var hashed = table
+                hashed.name = LookupGroup.hashTableName(table.name, length)
+                hashed.isHash = true
+                hashed.entries = table.entries.filter { Int($0.key[0]) | Int($0.key[1]) << 8 == length + exactBits }
+                return hashed
+            }
+        }
+    }
+
+    static func hashTableName(_ name: String, _ length: Int) -> String { "\(name)/\(length)" }
+
+    private func tries(hook: any HookContext) -> [LookupTable] {
         var keyed: [TableKey: [(exact: UInt32, prefix: AddressPrefix, slot: Int)]] = [:]
         var verdicts: [Int: Verdict] = [:]
         for member in members {
@@ -188,17 +254,26 @@ public struct LookupGroup: Hashable, Sendable {
             }
         }
         return layouts.map { layout in
-            let firstMatch = LookupGroup.firstMatchingSlots(keyed[TableKey(family: layout.family, side: layout.side)]!)
+            let firstMatch = LookupGroup.firstMatchingSlots(keyed[TableKey(family: layout.family, side: layout.side)]!,
+                                                            markersAt: hashedLengths[layout.name])
             var entries: [(key: [UInt8], value: [UInt8])] = []
             entries.reserveCapacity(firstMatch.count)
-            for (key, slot) in firstMatch {
-                var bytes = LookupGroup.littleEndian(UInt32(key.prefix.length + exactBits)) + LookupGroup.littleEndian(UInt32(number))
+            let codes = Dictionary(uniqueKeysWithValues: Verdict.allCases.map { ($0, UInt32(bitPattern: hook.returnCode(for: $0))) })
+            for (key, slot, further) in firstMatch {
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(addressOffsetInKey + layout.family.width)
+                LookupGroup.appendLittleEndian(UInt32(key.prefix.length + exactBits), to: &bytes)
+                LookupGroup.appendLittleEndian(UInt32(number), to: &bytes)
                 if kind != .address {
                     bytes += [UInt8(key.exact >> 16), 0, UInt8(truncatingIfNeeded: key.exact >> 8), UInt8(truncatingIfNeeded: key.exact)]
                 }
-                bytes += key.prefix.bytes
-                let code = UInt32(bitPattern: hook.returnCode(for: verdicts[slot]!))
-                entries.append((bytes, LookupGroup.littleEndian(UInt32(slot)) + LookupGroup.littleEndian(code)))
+                key.prefix.appendBytes(to: &bytes)
+                var value: [UInt8] = []
+                value.reserveCapacity(8)
+                LookupGroup.appendLittleEndian(slot.map(UInt32.init) ?? LookupGroup.noSlot, to: &value)
+                let code = slot.map { codes[verdicts[$0]!]! } ?? 0
+                LookupGroup.appendLittleEndian(further ? code | LookupGroup.lookFurther : code, to: &value)
+                entries.append((bytes, value))
             }
             return LookupTable(name: layout.name, family: layout.family, side: layout.side,
                                keySize: addressOffsetInKey + layout.family.width, entries: entries)
@@ -208,28 +283,47 @@ public struct LookupGroup: Hashable, Sendable {
     private struct TableKey: Hashable { var family: AddressFamily; var side: PacketSide? }
     struct EntryKey: Hashable { var exact: UInt32; var prefix: AddressPrefix }
 
+    /// The slot of an entry that is only a marker (no rule's prefix ends there).
+    static let noSlot = UInt32.max
+    /// Set in the return code of an entry of a hash map per length when longer prefixes lie
+    /// under it: only then is the next length looked up.
+    public static let lookFurther: UInt32 = 0x8000_0000
+
     /// For every distinct (exact fields, prefix): the lowest slot among the entries with the
-    /// same exact fields whose prefix contains it.
-    static func firstMatchingSlots(_ rows: [(exact: UInt32, prefix: AddressPrefix, slot: Int)]) -> [(EntryKey, Int)] {
+    /// same exact fields whose prefix contains it. With `markersAt` (the lengths of hash maps
+    /// per length, ascending), also markers: each prefix cut to every shorter length, so that a
+    /// miss at one length proves that no longer prefix matches (one lookup for most packets);
+    /// `further` says that longer prefixes lie under the entry, and a marker's slot is that of
+    /// the prefixes containing it, nil when there is none.
+    static func firstMatchingSlots(_ rows: [(exact: UInt32, prefix: AddressPrefix, slot: Int)],
+                                   markersAt hashed: [Int]? = nil) -> [(EntryKey, slot: Int?, further: Bool)] {
         var own: [EntryKey: Int] = [:]
         own.reserveCapacity(rows.count)
         for row in rows {
             let key = EntryKey(exact: row.exact, prefix: row.prefix)
             own[key] = min(own[key] ?? .max, row.slot)
         }
+        var further = Set<EntryKey>()
+        for key in own.keys {
+            for length in hashed ?? [] where length < key.prefix.length {
+                further.insert(EntryKey(exact: key.exact, prefix: key.prefix.truncated(to: length)))
+            }
+        }
         let lengths = Set(rows.map(\.prefix.length)).sorted()
-        var result: [(EntryKey, Int)] = []
-        result.reserveCapacity(own.count)
-        for (key, slot) in own {
-            var best = slot
+        var result: [(EntryKey, slot: Int?, further: Bool)] = []
+        result.reserveCapacity(own.count + further.count)
+        for key in Set(own.keys).union(further) {
+            var best = own[key]
             for length in lengths {
                 if length >= key.prefix.length { break }
-                if let shorter = own[EntryKey(exact: key.exact, prefix: key.prefix.truncated(to: length))] { best = min(best, shorter) }
+                if let shorter = own[EntryKey(exact: key.exact, prefix: key.prefix.truncated(to: length))] { best = min(best ?? .max, shorter) }
             }
-            result.append((key, best))
+            result.append((key, best, further.contains(key)))
         }
-        return result.sorted { $0.1 < $1.1 }
+        return result.sorted { ($0.slot ?? .max) < ($1.slot ?? .max) }
     }
 
-    static func littleEndian(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+    static func appendLittleEndian(_ value: UInt32, to bytes: inout [UInt8]) {
+        for shift in stride(from: UInt32(0), to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
+    }
 }

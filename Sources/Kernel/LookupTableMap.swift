@@ -1,10 +1,11 @@
 import EBPF
 
 extension BPFMap {
-    /// Creates the LPM trie of a lookup group and fills it. The trie has room for its entries
+    /// Creates a table of the lookup groups (an LPM trie, or a hash map of one prefix length)
+    /// and fills it. The trie has room for its entries
     /// and `spare` more (for entries added while it is live).
     public static func create(_ table: LookupTable, spare: Int = 0) throws(KernelError) -> BPFMap {
-        let map = try BPFMap.create(type: .lpmTrie, keySize: table.keySize, valueSize: LookupTable.valueSize,
+        let map = try BPFMap.create(type: table.isHash ? .hash : .lpmTrie, keySize: table.keySize, valueSize: LookupTable.valueSize,
                                     maxEntries: max(table.entries.count + spare, 1), name: "xdpfw_lookup")
         do {
             for entry in table.entries { try map.update(key: entry.key, value: entry.value) }

@@ -6,18 +6,43 @@ import FilterLanguage
 import EBPF
 
 enum MergeableRule {
-    /// The lookup an expression amounts to, or nil when it is not one of the merged shapes:
-    /// `[src|dst|src or dst] (host ADDR | net ADDR/LEN)` and
-    /// `(src|dst) (host ADDR | net ADDR/LEN) and (tcp|udp) (src|dst) port NUMBER` (either order).
-    static func match(_ expression: FilterExpression) -> LookupMatch? {
-        if let (prefix, sides) = address(expression) { return .address(prefix, sides: sides) }
+    /// The lookups an expression amounts to (it matches when any does), or nil when it is not
+    /// one of the merged shapes: `[src|dst|src or dst] (host ADDR | net ADDR/LEN)`, an `or` of
+    /// such with one direction (`src host A or B or C`), and such an address part `and` a port
+    /// part `(tcp|udp) (src|dst) port N [or M…]`, in either order.
+    static func matches(_ expression: FilterExpression) -> [LookupMatch]? {
+        if let addresses = addresses(expression) { return addresses.map { .address($0.0, sides: $0.1) } }
         guard case let .and(left, right) = expression else { return nil }
         for (first, second) in [(left, right), (right, left)] {
-            guard let (prefix, sides) = address(first), sides.count == 1, let side = sides.first,
-                  let (transport, port, portSide) = self.port(second) else { continue }
-            return .addressAndPort(prefix, addressSide: side, transport: transport, port: port, portSide: portSide)
+            guard let addresses = addresses(first), let sides = addresses.first?.1, sides.count == 1, let side = sides.first,
+                  let ports = self.ports(second) else { continue }
+            return addresses.flatMap { address in
+                ports.map { LookupMatch.addressAndPort(address.0, addressSide: side, transport: $0.0, port: $0.1, portSide: $0.2) }
+            }
         }
         return nil
+    }
+
+    /// One address primitive, or an `or` of them that a lookup means exactly: one direction
+    /// for all (libpcap tests them in order and a load past the end rejects the packet at once,
+    /// so `dst host A or src host B` on a packet that ends inside the destination is no match),
+    /// and IPv6 prefixes longer than 96 bits (all loading the four words).
+    private static func addresses(_ expression: FilterExpression) -> [(AddressPrefix, Set<PacketSide>)]? {
+        guard case let .or(left, right) = expression else { return address(expression).map { [$0] } }
+        guard let lefts = addresses(left), let rights = addresses(right) else { return nil }
+        let all = lefts + rights
+        guard let sides = all.first?.1, sides.count == 1, all.allSatisfy({ $0.1 == sides }),
+              all.allSatisfy({ $0.0.family == .ipv4 || $0.0.length > 96 }) else { return nil }
+        return all
+    }
+
+    /// One port primitive or an `or` of them with the same protocol and direction.
+    private static func ports(_ expression: FilterExpression) -> [(UInt8, UInt16, PacketSide)]? {
+        guard case let .or(left, right) = expression else { return port(expression).map { [$0] } }
+        guard let lefts = ports(left), let rights = ports(right) else { return nil }
+        let all = lefts + rights
+        guard all.allSatisfy({ $0.0 == all[0].0 && $0.2 == all[0].2 }) else { return nil }
+        return all
     }
 
     private static func address(_ expression: FilterExpression) -> (AddressPrefix, Set<PacketSide>)? {

@@ -9,16 +9,41 @@ import EBPF
 public struct Rule: Hashable, Sendable {
     /// Where the rule is in the file and what it says.
     public var text: RuleText
-    /// The compiled expression: it accepts (returns non-zero) exactly the packets the rule matches.
-    public var program: FilterProgram
-    /// What the rule tests when it is a shape that runs of rules can share a trie lookup for
-    /// (`src net P`, `src net P and tcp dst port Q`...), nil otherwise.
-    public var lookupMatch: LookupMatch?
+    /// What the rule tests when it is a shape that runs of rules can share a lookup for
+    /// (`src net P`, `src host A or B`, `src net P and tcp dst port Q`...), empty otherwise: it
+    /// matches when any of these does. All have the same kind.
+    public var lookupMatches: [LookupMatch]
+    /// The kind of lookup the rule joins, nil when it is a filter.
+    public var lookupKind: LookupKind? { lookupMatches.first?.kind }
+    /// The compiled expression; nil for a rule whose lookup says all (compiled when asked for,
+    /// so that a file of 100,000 host rules is not put through the optimizer rule by rule).
+    var compiled: FilterProgram?
+    var optimize = true
+    var snapLength: UInt32 = 262144
 
-    public init(text: RuleText, program: FilterProgram, lookupMatch: LookupMatch? = nil) {
+    public init(text: RuleText, program: FilterProgram, lookupMatches: [LookupMatch] = []) {
         self.text = text
-        self.program = program
-        self.lookupMatch = lookupMatch
+        self.compiled = program
+        self.lookupMatches = lookupMatches
+    }
+
+    /// A rule known by its lookup alone; `program` compiles it on demand with `options`.
+    init(text: RuleText, lookupMatches: [LookupMatch], options: CompileOptions) {
+        self.text = text
+        self.lookupMatches = lookupMatches
+        optimize = options.optimize
+        snapLength = options.snapLength
+    }
+
+    /// The compiled expression: it accepts (returns non-zero) exactly the packets the rule matches.
+    public var program: FilterProgram {
+        if let compiled { return compiled }
+        var options = CompileOptions()
+        options.optimize = optimize
+        options.snapLength = snapLength
+        // The lookup shapes always compile; a program that never matches stands in otherwise.
+        return (try? FilterCompiler.compile(text.expression, options: options))
+            ?? FilterProgram(blocks: [Block(terminator: .verdict(0))], entry: 0)
     }
 
     /// Position among the rules, from 0. Users see `number` (`index + 1`).
@@ -69,9 +94,12 @@ public struct Ruleset: Hashable, Sendable {
         var problems: [RulesetDiagnostic] = []
         for text in source.rules {
             do {
+                if let expression = try? FilterParser.parse(text.expression), let matches = MergeableRule.matches(expression) {
+                    rules.append(Rule(text: text, lookupMatches: matches, options: options))
+                    continue
+                }
                 let program = try FilterCompiler.compile(text.expression, options: options)
-                let match = (try? FilterParser.parse(text.expression)).flatMap(MergeableRule.match)
-                rules.append(Rule(text: text, program: program, lookupMatch: match))
+                rules.append(Rule(text: text, program: program))
             } catch {
                 let start = text.expressionOffset + error.range.start
                 let end = text.expressionOffset + max(error.range.end, error.range.start + 1)

@@ -31,18 +31,20 @@ extension Ruleset {
         var index = 0
         while index < rules.count {
             var end = index + 1
-            if let kind = rules[index].lookupMatch?.kind {
-                while end < rules.count, rules[end].lookupMatch?.kind == kind { end += 1 }
+            if let kind = rules[index].lookupKind {
+                while end < rules.count, rules[end].lookupKind == kind { end += 1 }
             }
-            if end - index >= max(minimumRun, 1), let kind = rules[index].lookupMatch?.kind {
-                let members = rules[index..<end].map { LookupGroup.Member(match: $0.lookupMatch!, slot: $0.index + 1, verdict: $0.verdict) }
+            if end - index >= max(minimumRun, 1), let kind = rules[index].lookupKind {
+                let members = rules[index..<end].flatMap { rule in
+                    rule.lookupMatches.map { LookupGroup.Member(match: $0, slot: rule.index + 1, verdict: rule.verdict) }
+                }
                 segments.append(.lookup(LookupGroup(kind: kind, members: members, number: segments.count)))
             } else {
                 for rule in rules[index..<end] { segments.append(.filter(rule.program, verdict: rule.verdict, slot: rule.index + 1)) }
             }
             index = end
         }
-        return segments
+        return LookupGroup.choosingHashTables(segments)
     }
 
     /// The program `apply` loads at `hook`: it returns each packet's verdict and counts it.

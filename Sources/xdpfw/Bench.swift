@@ -11,12 +11,16 @@ struct Bench: ParsableCommand {
             Runs each packet --repeat times through the ruleset's program and through a program that \
             only returns, in the same kernel, and prints the difference: the cost of the rules \
             themselves. The packets are a built-in mix of ICMP, UDP and TCP frames, or those of \
-            --pcap. With --json:
+            --packets (a capture file). Also prints the program's size, the instructions the verifier \
+            walked, and the time taken to compile the rules and to load them (maps filled, verifier, JIT). \
+            With --json (keys after "repeat" are additions to the contract):
 
-              {"ns_per_packet": 3.1, "baseline_ns": 21.0, "instructions": 57, "packets": 8, "repeat": 100000}
+              {"ns_per_packet": 3.1, "baseline_ns": 21.0, "instructions": 57, "packets": 8, "repeat": 100000,
+               "gross_ns_per_packet": 24.1, "verified_instructions": 80, "compile_ms": 1.2, "load_ms": 3.4,
+               "verify_ms": 2.9, "rules": 3, "lookup_tables": 0, "hook": "xdp"}
 
             Example:
-              xdpfw bench rules.conf --hook tc --pcap capture.pcap
+              xdpfw bench rules.conf --hook tc --packets capture.pcap
             """)
 
     @Argument(help: ArgumentHelp("The rules file (- reads standard input).", valueName: "rules.conf"))
@@ -25,7 +29,8 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("The kind of program to measure.", valueName: "hook"))
     var hook: ProgramHook = .xdp
 
-    @Option(help: ArgumentHelp("Measure with the packets of this capture file (at most 1000).", valueName: "capture.pcap"))
+    @Option(name: [.customLong("packets"), .customLong("pcap")],
+            help: ArgumentHelp("Measure with the packets of this capture file (at most 1000).", valueName: "capture.pcap"))
     var pcap: String?
 
     @Option(help: ArgumentHelp("Runs per packet and program.", valueName: "count"))
@@ -39,10 +44,16 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        let clock = ContinuousClock()
+        let compileStart = clock.now
         let ruleset = try RulesInput.ruleset(at: rules)
+        let compiled = clock.now - compileStart
         let packets = try benchPackets()
+        let loadStart = clock.now
         let loaded = try LoadedRuleset.load(ruleset, hook: hook)
+        let loadTime = clock.now - loadStart
         defer { loaded.close() }
+        let info = try loaded.program.info()
         let baseline = try loadBaseline()
         defer { baseline.close() }
         // Alternate the two programs per packet so drift in the machine's load hits both alike.
@@ -54,20 +65,32 @@ struct Bench: ParsableCommand {
         let count = Double(packets.count)
         let perPacket = (rulesNanoseconds - baselineNanoseconds) / count
         let baselineMean = baselineNanoseconds / count
+        let tables = ruleset.lookupTables(for: hook.context).count
         if json {
             Output.standardOutput(JSON.object([
-                ("ns_per_packet", .number((perPacket * 10).rounded() / 10)),
-                ("baseline_ns", .number((baselineMean * 10).rounded() / 10)),
+                ("ns_per_packet", .number(Bench.tenths(perPacket))),
+                ("baseline_ns", .number(Bench.tenths(baselineMean))),
                 ("instructions", .integer(Int64(loaded.instructionCount))),
                 ("packets", .integer(Int64(packets.count))),
                 ("repeat", .unsigned(UInt64(self.repeat))),
+                ("gross_ns_per_packet", .number(Bench.tenths(rulesNanoseconds / count))),
+                ("verified_instructions", .unsigned(UInt64(info.verifiedInstructions))),
+                ("compile_ms", .number(Bench.milliseconds(compiled))),
+                ("load_ms", .number(Bench.milliseconds(loadTime))),
+                ("verify_ms", .number(loaded.program.loadDuration.map(Bench.milliseconds) ?? 0)),
+                ("rules", .integer(Int64(ruleset.rules.count))),
+                ("lookup_tables", .integer(Int64(tables))),
+                ("hook", .string(hook.rawValue)),
             ]).text + "\n")
         } else {
             let count = ruleset.rules.count == 1 ? "1 rule" : "\(ruleset.rules.count) rules"
-            Output.standardOutput("\(ruleset.file) at \(hook.rawValue): \(count), \(loaded.instructionCount) instructions\n"
+            Output.standardOutput("\(ruleset.file) at \(hook.rawValue): \(count), \(loaded.instructionCount) instructions "
+                                  + "(the verifier walked \(info.verifiedInstructions)), \(tables) lookup tables\n"
                                   + "  \(Bench.format(perPacket)) ns per packet above a do-nothing program "
                                   + "(which takes \(Bench.format(baselineMean)) ns), "
-                                  + "\(packets.count) packets × \(self.repeat) runs\n")
+                                  + "\(packets.count) packets × \(self.repeat) runs\n"
+                                  + "  compiled in \(Bench.milliseconds(compiled)) ms, loaded in \(Bench.milliseconds(loadTime)) ms "
+                                  + "(verifier and JIT \(loaded.program.loadDuration.map(Bench.milliseconds) ?? 0) ms)\n")
         }
     }
 
@@ -94,6 +117,13 @@ struct Bench: ParsableCommand {
             return try assembler.assemble()
         }
         return try BPFProgram.load(type: hook.programType, instructions: program.encoded, name: "xdpfw_baseline")
+    }
+
+    static func tenths(_ value: Double) -> Double { (value * 10).rounded() / 10 }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return tenths(Double(seconds) * 1000 + Double(attoseconds) / 1e15)
     }
 
     static func format(_ nanoseconds: Double) -> String {

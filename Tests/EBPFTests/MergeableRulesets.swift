@@ -9,6 +9,10 @@ struct MergeableRulesets {
 
     enum Family: String, CaseIterable { case address, addressAndPort, mixed }
 
+    /// Prefix lengths the address rules use (few lengths: hash maps per length; many: tries).
+    var ipv4Lengths = [8, 12, 16, 20, 24, 28, 30, 32]
+    var ipv6Lengths = [16, 32, 48, 64, 120, 128]
+
     init(seed: UInt64) { random = SeededRandom(seed: seed) }
 
     mutating func rules(_ family: Family, count: Int) -> [(expression: String, verdict: Verdict)] {
@@ -34,13 +38,23 @@ struct MergeableRulesets {
     }
 
     private mutating func addressRule() -> String {
+        if random.next(6) == 0 {
+            // An `or` of addresses with one direction: a rule with several lookup entries.
+            let direction = ["src", "dst"][random.next(2)]
+            let list = (0..<(2 + random.next(3))).map { _ in
+                random.next(3) == 0 ? ipv6Text(ipv6Address())
+                    : "\(mask(ipv4Address(), to: 24).map(String.init).joined(separator: "."))/\(random.next(2) == 0 ? 24 : 32)"
+            }
+            let typed = list.map { $0.contains("/") ? "net \($0)" : "host \($0)" }
+            return "\(direction) \(typed[0]) or " + typed.dropFirst().joined(separator: " or ")
+        }
         let direction = ["src ", "dst ", "", "src or dst "][random.next(4)]
         if random.next(4) == 0 {
-            let length = [16, 32, 48, 64, 120, 128][random.next(6)]
+            let length = ipv6Lengths[random.next(ipv6Lengths.count)]
             if length == 128 { return "\(direction)host \(ipv6Text(ipv6Address()))" }
             return "\(direction)net \(ipv6Text(ipv6Address(maskedTo: length)))/\(length)"
         }
-        let length = [8, 12, 16, 20, 24, 28, 30, 32][random.next(8)]
+        let length = ipv4Lengths[random.next(ipv4Lengths.count)]
         if length == 32, random.next(2) == 0 { return "\(direction)host \(ipv4Address().map(String.init).joined(separator: "."))" }
         return "\(direction)net \(mask(ipv4Address(), to: length).map(String.init).joined(separator: "."))/\(length)"
     }
@@ -51,13 +65,14 @@ struct MergeableRulesets {
         let transport = random.next(3) == 0 ? "udp" : "tcp"
         let address: String
         if random.next(4) == 0 {
-            let length = [32, 64, 128][random.next(3)]
+            let length = ipv6Lengths[random.next(ipv6Lengths.count)]
             address = "net \(ipv6Text(ipv6Address(maskedTo: length)))/\(length)"
         } else {
-            let length = [8, 16, 24, 32][random.next(4)]
+            let length = ipv4Lengths[random.next(ipv4Lengths.count)]
             address = "net \(mask(ipv4Address(), to: length).map(String.init).joined(separator: "."))/\(length)"
         }
-        let port = "\(transport) \(portSide) port \(ports[random.next(ports.count)])"
+        var port = "\(transport) \(portSide) port \(ports[random.next(ports.count)])"
+        if random.next(4) == 0 { port = "(\(port) or \(ports[random.next(ports.count)]))" }
         return random.next(2) == 0 ? "\(addressSide) \(address) and \(port)" : "\(port) and \(addressSide) \(address)"
     }
 

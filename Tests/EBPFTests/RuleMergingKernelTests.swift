@@ -24,6 +24,20 @@ final class RuleMergingKernelTests: XCTestCase {
         }
     }
 
+    /// Few prefix lengths: the tables are hash maps, one per length, looked up one by one.
+    func testRunsWithFewPrefixLengthsUseHashMapsAndDecideAsLibpcap() throws {
+        try XCTSkipUnless(KernelSupport.isRoot, "loading programs and maps and BPF_PROG_TEST_RUN need root (CAP_BPF)")
+        var workload = MergeableRulesets(seed: 11)
+        workload.ipv4Lengths = [16, 24, 32]
+        workload.ipv6Lengths = [16, 48, 128]
+        for (family, count) in [(MergeableRulesets.Family.address, 200), (.addressAndPort, 200), (.mixed, 100)] {
+            let rules = workload.rules(family, count: count)
+            let ruleset = try Ruleset.parse(rules.map { "\($0.verdict.rawValue) \($0.expression)\n" }.joined(), file: "few.conf")
+            if family != .mixed { XCTAssert(ruleset.lookupTables(for: XDPHook()).contains { $0.isHash }, "\(family): some tables are hash maps") }
+            try compare(rules, packets: workload.packets(count: 400), policy: .pass, label: "few lengths, \(family.rawValue) × \(count)")
+        }
+    }
+
     /// Nested and duplicate prefixes with different verdicts: the first rule, not the longest
     /// prefix, decides.
     func testFirstMatchIsNotLongestPrefix() throws {
@@ -53,7 +67,7 @@ final class RuleMergingKernelTests: XCTestCase {
                                                            counterSlots: ruleset.counterSlots,
                                                            lookupTables: ruleset.lookupTables(for: hook.context, minimumRun: minimumRun))
                 } catch {
-                    XCTFail("\(label), \(hook.context.name), runs of \(minimumRun)+ merged: \(String(describing: error).prefix(300))")
+                    XCTFail("\(label), \(hook.context.name), runs of \(minimumRun)+ merged: \(String(describing: error).prefix(300)) … \(String(describing: error).suffix(300))")
                     continue
                 }
                 defer { loaded.close() }

@@ -43,9 +43,9 @@ final class QuietNetwork {
 
     /// `xdpfw -n NAMESPACE apply - IFACE --hook HOOK` with `rules` on standard input; throws when
     /// it does not succeed.
-    func apply(_ rules: String, on side: TestNetwork.Side, hook: String) throws {
+    func apply(_ rules: String, on side: TestNetwork.Side, hook: String, options: [String] = []) throws {
         let end = network.end(side)
-        let result = try Xdpfw.run(["-n", end.namespace, "apply", "-", end.interfaceName, "--hook", hook], input: rules)
+        let result = try Xdpfw.run(["-n", end.namespace, "apply", "-", end.interfaceName, "--hook", hook] + options, input: rules)
         guard result.status == 0 else { throw Xdpfw.Failure(description: "apply at \(hook): \(result.standardError)") }
     }
 
@@ -87,6 +87,13 @@ final class QuietNetwork {
             usleep(2_000)
         }
         return accepted
+    }
+
+    /// Both veths' packet and drop counts (`ip -s link`), to tell a lost frame from a miscount.
+    func linkStatistics() -> String {
+        [network.a, network.b].map { end in
+            (try? IPCommand.run(["-n", end.namespace, "-s", "link", "show", "dev", end.interfaceName])) ?? "?"
+        }.joined()
     }
 
     /// The program id the kernel runs at `hook` of `side`'s veth, from xdpfw's pins.

@@ -37,7 +37,9 @@ final class TestVerbTests: XCTestCase {
     func testVerdictAndDecidingRuleEqualLibpcapsFirstMatchAtBothHooks() throws {
         try EndToEnd.requireRoot()
         guard Corpus.directory != nil else { throw XCTSkip(Corpus.missingMessage) }
+        var started = Date()
         let expressions = Self.corpusExpressions()
+        print("corpus expressions compiled by libpcap and xdpfw: \(expressions.count) in " + String(format: "%.1f s", Date().timeIntervalSince(started)))
         XCTAssertGreaterThan(expressions.count, 200, "most corpus expressions take part")
         var distinct = Set<[UInt8]>()
         let frames = (PacketCatalog.frames.map(\.bytes) + Corpus.captures.packets.prefix(2500).map(\.packet.bytes) + Self.edgeFrames())
@@ -60,9 +62,14 @@ final class TestVerbTests: XCTestCase {
             let ruleset = try LibpcapRuleset(order.enumerated().map { (expressions[$1], $0 % 3 == 1 ? .pass : .drop) })
             let rules = directory.appendingPathComponent("\(name).conf")
             try ruleset.rulesText(policy: policy).write(to: rules, atomically: true, encoding: .utf8)
+            started = Date()
             let slots = frames.map(ruleset.slot(for:))
+            print("libpcap's first match, \(name) ruleset: " + String(format: "%.1f s", Date().timeIntervalSince(started)))
             for (hook, limit) in [("xdp", BPFProgramType.xdp.testRunLinearLimit), ("tc", BPFProgramType.schedCLS.testRunLinearLimit)] {
+                let started = Date()
                 let result = try Xdpfw.run(["test", rules.path, capture.path, "--json", "--hook", hook], timeout: 240)
+                print("xdpfw test, \(name) ruleset (\(count) rules) at \(hook): \(frames.count) frames in "
+                      + String(format: "%.1f s", Date().timeIntervalSince(started)))
                 XCTAssertEqual(result.status, 0, "\(name) at \(hook): \(result.standardError)")
                 let lines = result.standardOutput.split(separator: "\n")
                 XCTAssertEqual(lines.count, frames.count, "\(name) at \(hook): one line per frame")

@@ -1,20 +1,22 @@
-/// Shrinks a filter program without changing which packets it accepts.
+/// Shrinks a filter program without changing which packets it accepts, aiming at the very
+/// program libpcap's optimizer makes (same `tcpdump -d` text, same verdicts on short packets).
 ///
-/// The passes run in rounds until a round changes nothing (or a round limit is reached, so an
-/// unusual graph can never make the optimizer spin):
+/// The passes run round after round until each has run once since the last change (with a
+/// limit, so an unusual graph can never make the optimizer spin):
 ///
-/// 1. value numbering: every register and scratch slot is tracked as a value (a pure function
-///    of the packet), loads of a value a register already holds disappear, constants fold into
-///    immediate operands and indexed loads with a known index become absolute loads;
-/// 2. dead statements: a statement whose result nobody reads is deleted — packet loads too,
-///    as libpcap's optimizer does, so a short packet can pass a test whose load was unneeded;
-/// 3. peepholes: `sub k; jeq #0` → `jeq k`, `and #k; jeq #0` → `jset #k` with swapped arms,
-///    `ld #c; add x; tax; ldb [x+k]` → `ldb [x+k+c]`;
-/// 4. branches: a test whose outcome is already known on an edge (the same value was tested
-///    on every path to it, or it compares two constants) is jumped over;
-/// 5. chains of alternatives (or conjuncts) test the same field one after another;
-/// 6. graph cleanup: empty pass-through blocks are bypassed, identical blocks shared and
-///    unreachable ones dropped.
+/// 1. value numbering: every register and scratch slot holds a value (a pure function of the
+///    packet); a load of a value already in the register disappears, constants fold into
+///    immediate operands, an indexed load with a known index becomes absolute;
+/// 2. dead statements: a statement whose result nobody reads is deleted — packet loads too, as
+///    libpcap's optimizer does, so a short packet may pass where the load would have rejected it;
+/// 3. peepholes: `sub k; jeq #0` → `jeq k`, `and #k; jeq #0` → `jset #k` (arms swapped),
+///    `ld #c; add x; tax; ldb [x+k]` → `ldb [x+k+c]`; a rewritten test keeps its old identity;
+/// 4. known outcomes: an edge whose dominating arms already decided the test of the block it
+///    enters jumps past it; a test of two constants goes one way (and stays, as libpcap leaves it);
+/// 5. chains of alternatives (or conjuncts) test one field after another (`host a or host b`);
+/// 6. cleanup: empty pass-through blocks are bypassed, a block takes in its only successor.
+///
+/// Then identical blocks are shared and idle tests at the start skipped, as libpcap does last.
 ///
 /// A program with a `.jump` (`protochain`'s loop, `geneve`'s shared tail) is returned as it is:
 /// libpcap does not optimize those programs either, so this keeps both the text and the
