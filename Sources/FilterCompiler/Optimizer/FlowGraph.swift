@@ -77,7 +77,8 @@ struct FlowGraph {
                 postorder.append(id)
             }
         }
-        return postorder.reversed()
+        postorder.reverse()
+        return postorder
     }
 
     /// For every block, the blocks with an edge to it (once per edge), counting reachable
