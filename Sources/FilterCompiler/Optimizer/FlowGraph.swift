@@ -51,7 +51,6 @@ struct FlowGraph {
     var reachable: [Bool] {
         var seen = [Bool](repeating: false, count: blocks.count)
         var stack = [entry]
-        stack.reserveCapacity(blocks.count)
         seen[entry] = true
         while let id = stack.popLast() {
             for next in blocks[id].successors where !seen[next] {
@@ -70,7 +69,6 @@ struct FlowGraph {
         postorder.reserveCapacity(blocks.count)
         // Iterative depth-first search: (block, index of the next successor to look at).
         var stack: [(BlockID, Int)] = [(entry, 0)]
-        stack.reserveCapacity(blocks.count + 1)
         visited[entry] = true
         while let (id, next) = stack.popLast() {
             if let successor = blocks[id].successor(next) {
@@ -83,7 +81,8 @@ struct FlowGraph {
                 postorder.append(id)
             }
         }
-        return postorder.reversed()
+        postorder.reverse()
+        return postorder
     }
 
     /// Whether some reachable block can reach itself.
@@ -122,17 +121,20 @@ struct Predecessors {
     private var sources: [BlockID]
 
     init(_ graph: FlowGraph, order: [BlockID]) {
-        var start = [Int](repeating: 0, count: graph.blocks.count + 1)
+        let count = graph.blocks.count
+        // Edges into each block, summed up to where each block's list ends; then the lists are
+        // filled from the back, which leaves `start` at where each one begins.
+        var start = [Int](repeating: 0, count: count + 1)
         for id in order {
-            for successor in graph.blocks[id].successors { start[successor + 1] += 1 }
+            for successor in graph.blocks[id].successors { start[successor] += 1 }
         }
-        for index in 0..<graph.blocks.count { start[index + 1] += start[index] }
-        var next = start
-        var sources = [BlockID](repeating: 0, count: start[graph.blocks.count])
-        for id in order {
-            for successor in graph.blocks[id].successors {
-                sources[next[successor]] = id
-                next[successor] += 1
+        for index in 1..<max(count, 1) { start[index] += start[index - 1] }
+        start[count] = count > 0 ? start[count - 1] : 0
+        var sources = [BlockID](repeating: 0, count: start[count])
+        for id in order.reversed() {
+            for successor in graph.blocks[id].successors.reversed() {
+                start[successor] -= 1
+                sources[start[successor]] = id
             }
         }
         self.start = start
