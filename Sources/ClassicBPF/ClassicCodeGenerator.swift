@@ -56,7 +56,8 @@ public enum ClassicCodeGenerator {
                 postOrder.append(stack.removeLast().block)
             }
         }
-        return postOrder.reversed()
+        postOrder.reverse()
+        return postOrder
     }
 }
 

@@ -119,7 +119,7 @@ final class OptimizerTests: XCTestCase {
     /// Random acyclic programs: the optimized program gives the same verdict on every packet
     /// the original runs to the end on, and never stops early where the original did not.
     func testRandomProgramsKeepTheirVerdicts() {
-        var random = SplitMix(seed: 0x5eed)
+        var random = SplitMix(seed: Self.seed(0x5eed))
         let samples = packets(seed: 5, count: 120)
         var shrunk = 0
         for _ in 0..<1500 {
@@ -135,7 +135,7 @@ final class OptimizerTests: XCTestCase {
     /// in between that later blocks read: the shapes the chain reordering and the threading
     /// work on.
     func testRandomChainsKeepTheirVerdicts() {
-        var random = SplitMix(seed: 0xc4a1)
+        var random = SplitMix(seed: Self.seed(0xc4a1))
         let samples = packets(seed: 8, count: 150)
         var shrunk = 0
         for _ in 0..<1500 {
@@ -180,7 +180,7 @@ final class OptimizerTests: XCTestCase {
     /// Graphs the code generator never makes — branches back to earlier blocks, self loops,
     /// unreachable blocks — still come back quickly and mean the same.
     func testRandomCyclicGraphsKeepTheirVerdicts() {
-        var random = SplitMix(seed: 0xc1c1e)
+        var random = SplitMix(seed: Self.seed(0xc1c1e))
         let samples = packets(seed: 7, count: 60)
         for _ in 0..<600 {
             var program = randomProgram(&random)
@@ -198,6 +198,11 @@ final class OptimizerTests: XCTestCase {
     }
 
     // MARK: - Support
+
+    /// The fixed seed, or OPTIMIZER_SEED mixed in to explore further.
+    static func seed(_ fixed: UInt64) -> UInt64 {
+        fixed ^ (ProcessInfo.processInfo.environment["OPTIMIZER_SEED"].flatMap { UInt64($0) } ?? 0)
+    }
 
     func statementCount(_ program: FilterProgram) -> Int { program.blocks.reduce(0) { $0 + $1.statements.count } }
 
