@@ -38,6 +38,12 @@ struct LoadedRuleset {
         try Counter(map: counters, slot: slot)
     }
 
+    /// Every slot's counter, index = slot, read with one batch lookup of the whole map.
+    func allCounters() throws -> [Counter] {
+        let sums = try counters.sumUInt64AllIndices()
+        return (0..<ruleset.counterSlots).map { Counter(sums: $0 < sums.count ? sums[$0] : []) }
+    }
+
     /// The verdict a return value of the program stands for.
     func verdict(returnValue: UInt32) -> Verdict? {
         Verdict.allCases.first { UInt32(bitPattern: hook.context.returnCode(for: $0)) == returnValue }
@@ -47,7 +53,11 @@ struct LoadedRuleset {
 extension Counter {
     /// One slot of a counters map: two u64 per CPU, packets then bytes, summed over the CPUs.
     init(map: BPFMap, slot: Int) throws {
-        let sums = try map.sumUInt64(key: BPFMap.key(index: UInt32(slot))) ?? []
+        self.init(sums: try map.sumUInt64(key: BPFMap.key(index: UInt32(slot))) ?? [])
+    }
+
+    /// From a slot's per-CPU sums: packets then bytes (zero when absent).
+    init(sums: [UInt64]) {
         self.init(packets: sums.first ?? 0, bytes: sums.count > 1 ? sums[1] : 0)
     }
 }
