@@ -38,10 +38,11 @@ struct LoadedRuleset {
         try Counter(map: counters, slot: slot)
     }
 
-    /// Every slot's counter, index = slot, read with one batch lookup of the whole map.
-    func allCounters() throws -> [Counter] {
-        let sums = try counters.sumUInt64AllIndices()
-        return (0..<ruleset.counterSlots).map { Counter(sums: $0 < sums.count ? sums[$0] : []) }
+    /// Packets counted so far in every slot (summed over CPUs), index = slot, read with one batch
+    /// lookup of the whole map.
+    func packetCounts() throws -> [UInt64] {
+        let packets = try counters.sumUInt64AllIndices(word: 0)
+        return (0..<ruleset.counterSlots).map { $0 < packets.count ? packets[$0] : 0 }
     }
 
     /// The verdict a return value of the program stands for.
@@ -53,11 +54,7 @@ struct LoadedRuleset {
 extension Counter {
     /// One slot of a counters map: two u64 per CPU, packets then bytes, summed over the CPUs.
     init(map: BPFMap, slot: Int) throws {
-        self.init(sums: try map.sumUInt64(key: BPFMap.key(index: UInt32(slot))) ?? [])
-    }
-
-    /// From a slot's per-CPU sums: packets then bytes (zero when absent).
-    init(sums: [UInt64]) {
+        let sums = try map.sumUInt64(key: BPFMap.key(index: UInt32(slot))) ?? []
         self.init(packets: sums.first ?? 0, bytes: sums.count > 1 ? sums[1] : 0)
     }
 }

@@ -74,6 +74,9 @@ final class BPFMapBatchTests: XCTestCase {
         for index in 0..<entries {
             XCTAssertEqual(sums[index], try map.sumUInt64(key: BPFMap.key(index: UInt32(index))), "index \(index)")
         }
+        XCTAssertEqual(try map.sumUInt64AllIndices(word: 0), sums.map { $0[0] })
+        XCTAssertEqual(try map.sumUInt64AllIndices(word: 1), sums.map { $0[1] })
+        XCTAssertThrowsError(try map.sumUInt64AllIndices(word: 2))
     }
 
     func testHashBatchEqualsPerKeyLookups() throws {
