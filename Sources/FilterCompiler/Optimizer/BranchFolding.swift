@@ -35,8 +35,9 @@ enum BranchFolding {
                   ifTrue != ifFalse else { continue }
             func arm(_ sense: Bool) -> BlockID {
                 var known = entryFacts[id]
+                known.makeRoom(8)  // one copy, with room for what threading learns
                 if let test = flow.tests[id] { known.learn(test, sense != flow.inverted[id], on: Edge(id, sense)) }
-                return thread(from: id, to: sense ? ifTrue : ifFalse, known, graph, flow, liveness)
+                return thread(from: id, to: sense ? ifTrue : ifFalse, &known, graph, flow, liveness)
             }
             let (newTrue, newFalse) = (arm(true), arm(false))
             if newTrue != ifTrue || newFalse != ifFalse {
@@ -50,11 +51,10 @@ enum BranchFolding {
     /// Follows the edge from `source` into `target` past every block whose test `known` decides,
     /// and returns the furthest block where skipping the blocks in between changes nothing the
     /// block reads.
-    static func thread(from source: BlockID, to target: BlockID, _ known: Facts, _ graph: FlowGraph,
+    static func thread(from source: BlockID, to target: BlockID, _ known: inout Facts, _ graph: FlowGraph,
                        _ flow: ValueFlow, _ liveness: Liveness) -> BlockID {
         var current = target
         var landing = target
-        var known = known
         for _ in 0..<graph.blocks.count {
             guard current != source,
                   case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[current].terminator, ifTrue != ifFalse,
@@ -170,6 +170,11 @@ struct Facts {
     subscript(test: Test) -> Bool? {
         for entry in entries where entry.test == test { return entry.holds }
         return nil
+    }
+
+    /// Makes the list its own, with room for `extra` more facts.
+    mutating func makeRoom(_ extra: Int) {
+        entries.reserveCapacity(entries.count + extra)
     }
 
     mutating func learn(_ test: Test, _ holds: Bool, on edge: Edge) {

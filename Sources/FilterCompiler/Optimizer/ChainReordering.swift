@@ -13,7 +13,7 @@
 enum ChainReordering {
     static func run(_ graph: inout FlowGraph) -> Bool {
         var changed = false
-        for _ in 0..<graph.blocks.count {
+        while graph.pullBudget > 0 {
             guard pullSome(&graph) else { break }
             changed = true
         }
@@ -29,7 +29,7 @@ enum ChainReordering {
         let analysed = graph.blocks.count
         var touched = Set<BlockID>()
         func fresh(_ id: BlockID) -> Bool { id < analysed && !touched.contains(id) }
-        for head in flow.order where fresh(head) {
+        for head in flow.order where fresh(head) && graph.pullBudget > 0 {
             guard case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[head].terminator, ifTrue != ifFalse,
                   let value = flow.tests[head]?.a else { continue }
             headSearch: for first in [ifTrue, ifFalse] where fresh(first) {
@@ -64,6 +64,7 @@ enum ChainReordering {
                                   graph.blocks[current].statements.allSatisfy({ $0.definition == .a }),
                                   !liveness.liveIn[after].contains(.a) || flow.exitState[last].a == value else { break }
                             pull(run, after: entries, chain: chain, next: after, alongTrue: alongTrue, &graph)
+                            graph.pullBudget -= 1
                             touched.formUnion(run + chain + entries + [first, after])
                             break headSearch
                         }

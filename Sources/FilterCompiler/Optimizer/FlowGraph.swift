@@ -9,6 +9,9 @@ struct FlowGraph {
     /// they were: libpcap's optimizer lets such a test decide only the same rewritten test, and
     /// be decided only by it, never by a plain `jeq #k` of the same field.
     var foldedTests: [BlockID: FoldedTest] = [:]
+    /// How many more tests the chain reordering may pull up: each pull adds blocks, so a
+    /// budget (the program's size) keeps an odd graph from growing it without end.
+    var pullBudget = 0
     /// The last analyses, kept for a pass that asks again before the graph changed.
     var analyses = Analyses()
 
@@ -29,6 +32,7 @@ struct FlowGraph {
         }
         blocks = program.blocks
         entry = program.entry
+        pullBudget = program.blocks.count
     }
 
     /// The reachable blocks only, renumbered in their original order.
@@ -47,7 +51,6 @@ struct FlowGraph {
     var reachable: [Bool] {
         var seen = [Bool](repeating: false, count: blocks.count)
         var stack = [entry]
-        stack.reserveCapacity(blocks.count)
         seen[entry] = true
         while let id = stack.popLast() {
             for next in blocks[id].successors where !seen[next] {
@@ -66,7 +69,6 @@ struct FlowGraph {
         postorder.reserveCapacity(blocks.count)
         // Iterative depth-first search: (block, index of the next successor to look at).
         var stack: [(BlockID, Int)] = [(entry, 0)]
-        stack.reserveCapacity(blocks.count + 1)
         visited[entry] = true
         while let (id, next) = stack.popLast() {
             if let successor = blocks[id].successor(next) {
@@ -79,7 +81,29 @@ struct FlowGraph {
                 postorder.append(id)
             }
         }
-        return postorder.reversed()
+        postorder.reverse()
+        return postorder
+    }
+
+    /// Whether some reachable block can reach itself.
+    var hasCycle: Bool {
+        // 0: not seen, 1: on the current path, 2: done.
+        var state = [UInt8](repeating: 0, count: blocks.count)
+        var stack: [(BlockID, Int)] = [(entry, 0)]
+        state[entry] = 1
+        while let (id, next) = stack.popLast() {
+            if let successor = blocks[id].successor(next) {
+                stack.append((id, next + 1))
+                if state[successor] == 1 { return true }
+                if state[successor] == 0 {
+                    state[successor] = 1
+                    stack.append((successor, 0))
+                }
+            } else {
+                state[id] = 2
+            }
+        }
+        return false
     }
 
     /// For every block, the blocks with an edge to it (once per edge), counting reachable
@@ -97,17 +121,20 @@ struct Predecessors {
     private var sources: [BlockID]
 
     init(_ graph: FlowGraph, order: [BlockID]) {
-        var start = [Int](repeating: 0, count: graph.blocks.count + 1)
+        let count = graph.blocks.count
+        // Edges into each block, summed up to where each block's list ends; then the lists are
+        // filled from the back, which leaves `start` at where each one begins.
+        var start = [Int](repeating: 0, count: count + 1)
         for id in order {
-            for successor in graph.blocks[id].successors { start[successor + 1] += 1 }
+            for successor in graph.blocks[id].successors { start[successor] += 1 }
         }
-        for index in 0..<graph.blocks.count { start[index + 1] += start[index] }
-        var next = start
-        var sources = [BlockID](repeating: 0, count: start[graph.blocks.count])
-        for id in order {
-            for successor in graph.blocks[id].successors {
-                sources[next[successor]] = id
-                next[successor] += 1
+        for index in 1..<max(count, 1) { start[index] += start[index - 1] }
+        start[count] = count > 0 ? start[count - 1] : 0
+        var sources = [BlockID](repeating: 0, count: start[count])
+        for id in order.reversed() {
+            for successor in graph.blocks[id].successors.reversed() {
+                start[successor] -= 1
+                sources[start[successor]] = id
             }
         }
         self.start = start

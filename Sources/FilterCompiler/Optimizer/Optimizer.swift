@@ -18,10 +18,9 @@
 ///
 /// Then identical blocks are shared and idle tests at the start skipped, as libpcap does last.
 ///
-/// A program with a `.jump` (`protochain`'s loop, `geneve`'s shared tail) is returned as it is:
-/// libpcap does not optimize those programs either, so this keeps both the text and the
-/// verdicts on short packets the same as libpcap's. (The passes themselves cope with loops:
-/// nothing is assumed about a value when control arrives over a back edge.)
+/// A program with a `.jump` (`protochain`'s loop, `geneve`'s shared tail) or any other cycle is
+/// returned as it is: libpcap does not optimize those programs either, so this keeps both the
+/// text and the verdicts on short packets the same as libpcap's.
 public enum Optimizer {
     /// Rounds are cheap (the graphs have tens of blocks); the limit only guards against a pass
     /// pair undoing each other forever.
@@ -29,7 +28,9 @@ public enum Optimizer {
 
     public static func optimize(_ program: FilterProgram) -> FilterProgram {
         guard var graph = FlowGraph(program) else { return program }
-        if graph.blocks.contains(where: { if case .jump = $0.terminator { true } else { false } }) { return program }
+        if graph.blocks.contains(where: { if case .jump = $0.terminator { true } else { false } }) || graph.hasCycle {
+            return program
+        }
         let passes: [(inout FlowGraph) -> Bool] = [
             ValueNumbering.run, DeadStatements.run, Peephole.run, BranchFolding.run, ChainReordering.run,
             { $0.simplify() },

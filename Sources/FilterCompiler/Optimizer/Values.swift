@@ -15,45 +15,86 @@ enum ValueExpression: Hashable {
 typealias ValueNumber = Int
 
 extension ValueExpression {
-    /// Every statement of every pass looks its value up, so the hash packs the fields into as
-    /// few words as it can (equal expressions still hash alike: the fields decide the words).
-    func hash(into hasher: inout Hasher) {
+    /// The fields packed into two words; different expressions give different words.
+    private var words: (UInt64, UInt64) {
         switch self {
-        case let .constant(k):
-            hasher.combine(UInt64(k))
-        case let .packet(width, offset):
-            hasher.combine(1 << 60 | UInt64(width.rawValue) << 32 | UInt64(offset))
+        case let .constant(k): return (0, UInt64(k))
+        case let .packet(width, offset): return (1 << 56 | UInt64(width.rawValue), UInt64(offset))
         case let .packetIndexed(width, offset, index):
-            hasher.combine(2 << 60 | UInt64(width.rawValue) << 32 | UInt64(offset))
-            hasher.combine(index)
-        case let .headerLength(offset):
-            hasher.combine(3 << 60 | UInt64(offset))
-        case .length:
-            hasher.combine(UInt64(4) << 60)
-        case let .ancillary(field):
-            hasher.combine(5 << 60 | UInt64(field.rawValue))
+            return (2 << 56 | UInt64(width.rawValue) << 48 | UInt64(truncatingIfNeeded: index), UInt64(offset))
+        case let .headerLength(offset): return (3 << 56, UInt64(offset))
+        case .length: return (4 << 56, 0)
+        case let .ancillary(field): return (5 << 56, UInt64(field.rawValue))
         case let .arithmetic(op, a, b):
-            hasher.combine(op)
-            hasher.combine(a)
-            hasher.combine(b)
-        case let .negated(a):
-            hasher.combine(UInt64(7) << 60)
-            hasher.combine(a)
+            let code: UInt64
+            switch op {
+            case .add: code = 0
+            case .subtract: code = 1
+            case .multiply: code = 2
+            case .divide: code = 3
+            case .modulo: code = 4
+            case .and: code = 5
+            case .or: code = 6
+            case .xor: code = 7
+            case .shiftLeft: code = 8
+            case .shiftRight: code = 9
+            }
+            return (6 << 56 | code << 48 | UInt64(truncatingIfNeeded: a), UInt64(truncatingIfNeeded: b))
+        case let .negated(a): return (7 << 56, UInt64(truncatingIfNeeded: a))
         }
+    }
+
+    /// A cheap hash for `ValueTable` (its keys come from our own programs, so a keyed hash
+    /// buys nothing there).
+    var quickHash: Int {
+        let (high, low) = words
+        var h = high &* 0x9E37_79B9_7F4A_7C15 ^ low
+        h ^= h >> 29
+        h &*= 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 32
+        return Int(truncatingIfNeeded: h)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        let (high, low) = words
+        hasher.combine(high)
+        hasher.combine(low)
     }
 }
 
-/// Hands out one number per distinct expression.
+/// Hands out one number per distinct expression. Every statement of every pass looks its value
+/// up, so the lookup is a small open-addressing table with a cheap hash rather than a Dictionary.
 struct ValueTable {
-    private var numbers: [ValueExpression: ValueNumber] = [:]
     private var expressions: [ValueExpression] = []
+    /// Value number + 1 in each slot, 0 where empty; the count is a power of two, at least
+    /// twice the number of expressions.
+    private var slots: [Int32] = []
 
     mutating func number(_ expression: ValueExpression) -> ValueNumber {
-        if let known = numbers[expression] { return known }
+        if slots.isEmpty { slots = [Int32](repeating: 0, count: 64) }
+        let mask = slots.count - 1
+        var index = expression.quickHash & mask
+        while slots[index] != 0 {
+            let number = Int(slots[index]) - 1
+            if expressions[number] == expression { return number }
+            index = (index + 1) & mask
+        }
         let number = expressions.count
         expressions.append(expression)
-        numbers[expression] = number
+        slots[index] = Int32(number + 1)
+        if expressions.count * 2 > slots.count { grow() }
         return number
+    }
+
+    private mutating func grow() {
+        var grown = [Int32](repeating: 0, count: slots.count * 2)
+        let mask = grown.count - 1
+        for (number, expression) in expressions.enumerated() {
+            var index = expression.quickHash & mask
+            while grown[index] != 0 { index = (index + 1) & mask }
+            grown[index] = Int32(number + 1)
+        }
+        slots = grown
     }
 
     func expression(_ number: ValueNumber) -> ValueExpression { expressions[number] }
