@@ -34,7 +34,7 @@ extension BPFMap {
     /// The cheapest way to see which counters moved.
     public func sumUInt64AllIndices(word: Int) throws(KernelError) -> [UInt64] {
         guard word >= 0, word < valueSize / 8 else {
-            throw .invalidArgument("BPF map '\(name)': values have \(valueSize / 8) 64-bit words, not \(word + 1)")
+            throw .invalidArgument("BPF map '\(name)': no 64-bit word \(word) in values of \(valueSize) bytes")
         }
         return try sumWords(word ..< word + 1).sums
     }
@@ -50,30 +50,28 @@ extension BPFMap {
         defer { sums.deallocate() }
         sums.initialize(repeating: 0)
         var present = [Bool](repeating: false, count: maxEntries)
-        do {
-            try readBatch { keys, values, count, slot in
-                // Typed pointers and plain loops: this runs once per packet in `xdpfw test`.
-                let keyWords = keys.baseAddress!.assumingMemoryBound(to: UInt32.self)
-                let valueWords = values.baseAddress!.assumingMemoryBound(to: UInt64.self)
-                let entryWords = values.count / 8 / max(count, 1)
-                let slotWords = slot / 8
-                var entry = 0
-                while entry < count {
-                    let index = Int(UInt32(littleEndian: keyWords[entry]))
-                    if index < maxEntries {
-                        present[index] = true
-                        var cpu = entry * entryWords
-                        while cpu < (entry + 1) * entryWords {
-                            var word = 0
-                            while word < width {
-                                sums[index * width + word] &+= UInt64(littleEndian: valueWords[cpu + words.lowerBound + word])
-                                word += 1
-                            }
-                            cpu += slotWords
+        try readBatch { keys, values, count, slot in
+            // Typed pointers and plain loops: this runs once per packet in `xdpfw test`.
+            let keyWords = keys.baseAddress!.assumingMemoryBound(to: UInt32.self)
+            let valueWords = values.baseAddress!.assumingMemoryBound(to: UInt64.self)
+            let entryWords = values.count / 8 / max(count, 1)
+            let slotWords = slot / 8
+            var entry = 0
+            while entry < count {
+                let index = Int(UInt32(littleEndian: keyWords[entry]))
+                if index < maxEntries {
+                    present[index] = true
+                    var cpu = entry * entryWords
+                    while cpu < (entry + 1) * entryWords {
+                        var word = 0
+                        while word < width {
+                            sums[index * width + word] &+= UInt64(littleEndian: valueWords[cpu + words.lowerBound + word])
+                            word += 1
                         }
+                        cpu += slotWords
                     }
-                    entry += 1
                 }
+                entry += 1
             }
         }
         return (Array(sums), present)
