@@ -304,6 +304,7 @@ public struct LookupGroup: Hashable, Sendable {
             own[key] = min(own[key] ?? .max, row.slot)
         }
         var further = Set<EntryKey>()
+        if hashed != nil { further.reserveCapacity(own.count) }
         for key in own.keys {
             for length in hashed ?? [] where length < key.prefix.length {
                 further.insert(EntryKey(exact: key.exact, prefix: key.prefix.truncated(to: length)))
@@ -312,15 +313,17 @@ public struct LookupGroup: Hashable, Sendable {
         let lengths = Set(rows.map(\.prefix.length)).sorted()
         var result: [(EntryKey, slot: Int?, further: Bool)] = []
         result.reserveCapacity(own.count + further.count)
-        for key in Set(own.keys).union(further) {
-            var best = own[key]
+        func add(_ key: EntryKey, own slot: Int?) {
+            var best = slot
             for length in lengths {
                 if length >= key.prefix.length { break }
                 if let shorter = own[EntryKey(exact: key.exact, prefix: key.prefix.truncated(to: length))] { best = min(best ?? .max, shorter) }
             }
             result.append((key, best, further.contains(key)))
         }
-        return result.sorted { ($0.slot ?? .max) < ($1.slot ?? .max) }
+        for (key, slot) in own { add(key, own: slot) }
+        for key in further where own[key] == nil { add(key, own: nil) }
+        return result
     }
 
     static func appendLittleEndian(_ value: UInt32, to bytes: inout [UInt8]) {

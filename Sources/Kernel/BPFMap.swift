@@ -174,6 +174,35 @@ public final class BPFMap: @unchecked Sendable {
         try check(result, "updating BPF map '\(name)'")
     }
 
+    /// Stores many entries of a map that is not per-CPU in one system call where the map type
+    /// allows (BPF_MAP_UPDATE_BATCH), else one by one.
+    public func updateBatch(_ entries: [(key: [UInt8], value: [UInt8])]) throws(KernelError) {
+        guard !type.isPerCPU, !entries.isEmpty else {
+            for entry in entries { try update(key: entry.key, value: entry.value) }
+            return
+        }
+        var keys: [UInt8] = [], values: [UInt8] = []
+        keys.reserveCapacity(entries.count * keySize)
+        values.reserveCapacity(entries.count * valueSize)
+        for entry in entries {
+            try checkKey(entry.key)
+            guard entry.value.count == valueSize else {
+                throw .invalidArgument("BPF map '\(name)': value has \(entry.value.count) bytes, the map wants \(valueSize)")
+            }
+            keys += entry.key
+            values += entry.value
+        }
+        var count = UInt32(entries.count)
+        let result = keys.withUnsafeBytes { k in
+            values.withUnsafeBytes { v in bpf_map_update_batch(fd, k.baseAddress!, v.baseAddress!, &count, nil) }
+        }
+        if result == -EINVAL || result == -ENOTSUP || result == -EOPNOTSUPP || result == -524 /* ENOTSUPP, the kernel's own */ {
+            for entry in entries { try update(key: entry.key, value: entry.value) }   // no batch for this map type
+            return
+        }
+        try check(result, "updating BPF map '\(name)' (\(entries.count) entries at once)")
+    }
+
     /// Removes `key`; returns false when it was not there. Array maps cannot delete (EINVAL).
     @discardableResult
     public func delete(key: [UInt8]) throws(KernelError) -> Bool {

@@ -8,7 +8,7 @@ extension BPFMap {
         let map = try BPFMap.create(type: table.isHash ? .hash : .lpmTrie, keySize: table.keySize, valueSize: LookupTable.valueSize,
                                     maxEntries: max(table.entries.count + spare, 1), name: "xdpfw_lookup")
         do {
-            for entry in table.entries { try map.update(key: entry.key, value: entry.value) }
+            try map.updateBatch(table.entries)
         } catch {
             map.close()
             throw error

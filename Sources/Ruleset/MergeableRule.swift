@@ -95,15 +95,27 @@ enum MergeableRule {
 
     /// One to four decimal parts of 0...255 without leading zeros; nil for anything else.
     static func dottedQuad(_ text: String) -> [UInt8]? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard (1...4).contains(parts.count) else { return nil }
         var bytes: [UInt8] = []
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), part.allSatisfy(\.isNumber),
-                  part == "0" || !part.hasPrefix("0"), let value = UInt8(part) else { return nil }
-            bytes.append(value)
+        var value = 0, digits = 0, leadingZero = false
+        func endPart() -> Bool {
+            guard digits > 0, value <= 255, !(leadingZero && digits > 1), bytes.count < 4 else { return false }
+            bytes.append(UInt8(value))
+            value = 0; digits = 0; leadingZero = false
+            return true
         }
-        return bytes
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard endPart() else { return nil }
+            } else if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+                if digits == 0 { leadingZero = byte == UInt8(ascii: "0") }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+                digits += 1
+                guard digits <= 3 else { return nil }
+            } else {
+                return nil
+            }
+        }
+        return endPart() ? bytes : nil
     }
 
     /// Eight groups of up to four hex digits, or fewer around one `::`; nil for anything else

@@ -42,6 +42,12 @@ public struct RulesFile: Sendable {
     /// The 1-based line of the `policy` statement, nil when the file has none.
     public var policyLine: Int?
     public var rules: [RuleText]
+    /// Named sets of addresses, prefixes or ports (`set web { 80, 443 }`), which rules use as
+    /// `@web` where a host, net or port goes.
+    public var sets: [String: [String]] = [:]
+    /// `set NAME file PATH` statements: the path as written and the problem to report (at
+    /// the path) when the file cannot be read. `Ruleset.parse` reads them.
+    var setFiles: [(name: String, path: String, problem: @Sendable (String) -> RulesetDiagnostic)] = []
 
     var lines: SourceLines
 
@@ -92,6 +98,15 @@ public struct RulesFile: Sendable {
             }
             policy = verdict
             policyLine = statement.firstLine
+        case "set":
+            if words.count == 4, words[2].text == "file", sets[words[1].text] == nil, !setFiles.contains(where: { $0.name == words[1].text }) {
+                let (lines, file, path) = (lines, file, words[3])
+                setFiles.append((words[1].text, path.text, { lines.diagnostic(file: file, in: statement, from: path.start, to: path.end, $0) }))
+                return nil
+            }
+            let (set, diagnostic) = readSet(statement, words, report: problem)
+            if let set { sets[set.name] = set.entries }
+            return diagnostic
         case "pass", "drop":
             let verdict = Verdict(rawValue: keyword.text)!
             guard words.count >= 2 else {
@@ -105,9 +120,67 @@ public struct RulesFile: Sendable {
                                   expression: String(decoding: Array(statement.text.utf8)[offset...], as: UTF8.self),
                                   source: source, statement: statement, expressionOffset: offset))
         default:
-            return problem(at: keyword, "unknown statement '\(keyword.text)': a rule starts with 'pass' or 'drop', and 'policy pass' or 'policy drop' sets the default")
+            return problem(at: keyword, "unknown statement '\(keyword.text)': a rule starts with 'pass' or 'drop', 'policy pass' or 'policy drop' sets the default, 'set NAME { ... }' names a set")
         }
         return nil
+    }
+}
+
+extension RulesFile {
+    /// Sets hold at most this many entries for now (a rule using one becomes an `or` of them).
+    public static let maximumSetSize = 1000
+
+    /// `set NAME { ENTRY, ENTRY ... }` (commas or blanks between entries).
+    fileprivate func readSet(_ statement: JoinedLine, _ words: [Word], report: (Word, String) -> RulesetDiagnostic)
+        -> (set: (name: String, entries: [String])?, problem: RulesetDiagnostic?) {
+        func problem(_ word: Word, _ message: String) -> (set: (name: String, entries: [String])?, problem: RulesetDiagnostic?) {
+            (nil, report(word, message))
+        }
+        guard words.count >= 2 else { return problem(words[0], "'set' needs a name and entries: 'set web { 80, 443 }'") }
+        let name = words[1]
+        guard let first = name.text.unicodeScalars.first, first.properties.isAlphabetic || first == "_",
+              name.text.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" }) else {
+            return problem(name, "a set's name is a letter or '_' followed by letters, digits, '_' or '-'")
+        }
+        if sets[name.text] != nil || setFiles.contains(where: { $0.name == name.text }) {
+            return problem(name, "the set '\(name.text)' is defined twice: keep one")
+        }
+        guard words.count >= 3 else { return problem(name, "the set '\(name.text)' needs its entries: 'set \(name.text) { ... }'") }
+        if words[2].text == "file" {
+            return problem(words[2], "'set \(name.text) file' takes one path (a file with one entry a line)")
+        }
+        let bytes = Array(statement.text.utf8)
+        guard words[2].text.hasPrefix("{"), let close = bytes.lastIndex(of: UInt8(ascii: "}")), close > words[2].start else {
+            return problem(words[2], "expected '{' and entries ending with '}' after 'set \(name.text)'")
+        }
+        if close + 1 < bytes.count, let trailing = Word.split(String(decoding: bytes[(close + 1)...], as: UTF8.self)).first {
+            return (nil, lines.diagnostic(file: file, in: statement, from: close + 1 + trailing.start, to: close + 1 + trailing.end,
+                                             "unexpected '\(trailing.text)' after the set's '}'"))
+        }
+        let inside = String(decoding: bytes[(words[2].start + 1)..<close], as: UTF8.self)
+        let entries = inside.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
+        if let message = RulesFile.problem(withSet: name.text, entries) { return problem(name, message) }
+        return ((name.text, entries), nil)
+    }
+
+    /// What is wrong with a set's entries, if anything.
+    static func problem(withSet name: String, _ entries: [String]) -> String? {
+        guard !entries.isEmpty else { return "the set '\(name)' is empty" }
+        guard entries.count <= RulesFile.maximumSetSize else {
+            return "the set '\(name)' has \(entries.count) entries; at most \(RulesFile.maximumSetSize) for now (write large lists as one rule per entry: runs of such rules are merged into one lookup)"
+        }
+        if let bad = entries.first(where: { $0.contains { "(){}@#!&|".contains($0) } }) {
+            return "the set '\(name)' has an entry '\(bad)' that is not an address, prefix or port"
+        }
+        return nil
+    }
+
+    /// A set file's entries: one a line, `#` comments and blank lines ignored.
+    static func setEntries(fromFile text: String) -> [String] {
+        SourceLines(text).lines.compactMap { line in
+            let content = String(line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmingBlanks
+            return content.isEmpty ? nil : content
+        }
     }
 }
 

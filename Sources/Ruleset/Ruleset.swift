@@ -20,6 +20,9 @@ public struct Rule: Hashable, Sendable {
     var compiled: FilterProgram?
     var optimize = true
     var snapLength: UInt32 = 262144
+    /// The expression with its sets written out (`src net @x` as `(src net A or B)`), when it
+    /// uses sets: what `program` compiles.
+    var expandedExpression: String?
 
     public init(text: RuleText, program: FilterProgram, lookupMatches: [LookupMatch] = []) {
         self.text = text
@@ -42,7 +45,7 @@ public struct Rule: Hashable, Sendable {
         options.optimize = optimize
         options.snapLength = snapLength
         // The lookup shapes always compile; a program that never matches stands in otherwise.
-        return (try? FilterCompiler.compile(text.expression, options: options))
+        return (try? FilterCompiler.compile(expandedExpression ?? text.expression, options: options))
             ?? FilterProgram(blocks: [Block(terminator: .verdict(0))], entry: 0)
     }
 
@@ -58,6 +61,12 @@ public struct Rule: Hashable, Sendable {
     public var expression: String { text.expression }
 }
 
+/// Why a set's file could not be read.
+public struct SetFileError: Error, Sendable {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+}
+
 public struct Ruleset: Hashable, Sendable {
     /// The file name as given, used in messages.
     public var file: String
@@ -71,8 +80,25 @@ public struct Ruleset: Hashable, Sendable {
 
     /// Reads and compiles rules.conf text. Every problem in the file is reported (file, line,
     /// column, caret), in file order, and any problem means no ruleset at all.
-    public static func parse(_ text: String, file: String, options: CompileOptions = .init()) throws(RulesetError) -> Ruleset {
-        let (source, problems) = RulesFile.read(text, file: file)
+    /// `readFile` reads the files of `set NAME file PATH` (PATH as written); nil: such sets are
+    /// an error.
+    public static func parse(_ text: String, file: String, options: CompileOptions = .init(),
+                             readFile: ((String) -> Result<String, SetFileError>)? = nil) throws(RulesetError) -> Ruleset {
+        var (source, problems) = RulesFile.read(text, file: file)
+        for setFile in source.setFiles {
+            guard let readFile else { problems.append(setFile.problem("sets read from files need a rules file on disk")); continue }
+            switch readFile(setFile.path) {
+            case let .success(contents):
+                let entries = RulesFile.setEntries(fromFile: contents)
+                if let message = RulesFile.problem(withSet: setFile.name, entries) {
+                    problems.append(setFile.problem("\(setFile.path): \(message)"))
+                } else {
+                    source.sets[setFile.name] = entries
+                }
+            case let .failure(error):
+                problems.append(setFile.problem("\(setFile.path): \(error.reason)"))
+            }
+        }
         let (ruleset, compileProblems) = compile(source, options: options)
         let all = problems + compileProblems
         guard all.isEmpty else {
@@ -93,16 +119,26 @@ public struct Ruleset: Hashable, Sendable {
         var rules: [Rule] = []
         var problems: [RulesetDiagnostic] = []
         for text in source.rules {
+            var replacements: [SetExpansion.Replacement] = []
             do {
-                if let expression = try? FilterParser.parse(text.expression), let matches = MergeableRule.matches(expression) {
-                    rules.append(Rule(text: text, lookupMatches: matches, options: options))
+                var expression = text.expression
+                if text.expression.utf8.contains(UInt8(ascii: "@")) {
+                    let expanded = try SetExpansion.expanding(text.expression, sets: source.sets).get()
+                    expression = expanded.text
+                    replacements = expanded.replacements
+                }
+                if let tree = try? FilterParser.parse(expression), let matches = MergeableRule.matches(tree) {
+                    var rule = Rule(text: text, lookupMatches: matches, options: options)
+                    if !replacements.isEmpty { rule.expandedExpression = expression }
+                    rules.append(rule)
                     continue
                 }
-                let program = try FilterCompiler.compile(text.expression, options: options)
+                let program = try FilterCompiler.compile(expression, options: options)
                 rules.append(Rule(text: text, program: program))
             } catch {
-                let start = text.expressionOffset + error.range.start
-                let end = text.expressionOffset + max(error.range.end, error.range.start + 1)
+                let range = SetExpansion.originalRange(of: error.range, replacements)
+                let start = text.expressionOffset + range.start
+                let end = text.expressionOffset + max(range.end, range.start + 1)
                 problems.append(source.lines.diagnostic(file: source.file, in: text.statement, from: start, to: end, error.message))
             }
         }

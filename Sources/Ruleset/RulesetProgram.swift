@@ -23,8 +23,8 @@ extension Ruleset {
     /// the path the verifier follows through the program too long.
     public var defaultMinimumRun: Int { rules.count > 256 ? 1 : Ruleset.defaultMinimumRun }
 
-    /// The rules in order as filters and lookup groups: each run of at least `minimumRun`
-    /// consecutive rules of one lookup kind becomes one group.
+    /// The rules in order as filters and lookup groups: each run of consecutive rules of one
+    /// lookup kind with at least `minimumRun` lookup entries becomes one group.
     public func segments(minimumRun: Int? = nil) -> [RulesetSegment] {
         let minimumRun = minimumRun ?? defaultMinimumRun
         var segments: [RulesetSegment] = []
@@ -34,7 +34,9 @@ extension Ruleset {
             if let kind = rules[index].lookupKind {
                 while end < rules.count, rules[end].lookupKind == kind { end += 1 }
             }
-            if end - index >= max(minimumRun, 1), let kind = rules[index].lookupKind {
+            // A run is long enough by its entries: one rule with a set of 100 addresses is 100.
+            let entries = rules[index..<end].reduce(0) { $0 + $1.lookupMatches.count }
+            if entries >= max(minimumRun, 1), let kind = rules[index].lookupKind {
                 let members = rules[index..<end].flatMap { rule in
                     rule.lookupMatches.map { LookupGroup.Member(match: $0, slot: rule.index + 1, verdict: rule.verdict) }
                 }

@@ -65,7 +65,7 @@ struct Bench: ParsableCommand {
         let count = Double(packets.count)
         let perPacket = (rulesNanoseconds - baselineNanoseconds) / count
         let baselineMean = baselineNanoseconds / count
-        let tables = ruleset.lookupTables(for: hook.context).count
+        let tables = loaded.lookupTableCount
         if json {
             Output.standardOutput(JSON.object([
                 ("ns_per_packet", .number(Bench.tenths(perPacket))),

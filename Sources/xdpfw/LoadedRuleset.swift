@@ -11,21 +11,24 @@ struct LoadedRuleset {
     let counters: BPFMap
     /// Instruction slots of the program as loaded.
     let instructionCount: Int
+    /// The lookup maps loaded with it (rule merging).
+    var lookupTableCount = 0
 
     /// Builds the program for `hook`, creates its counters map and loads it. A verifier rejection
     /// carries the verifier's log.
     static func load(_ ruleset: Ruleset, hook: ProgramHook) throws -> LoadedRuleset {
         let instructions = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfProgram(for: hook.context) }
         let loaded: LoadedRulesetProgram
+        let tables = ruleset.lookupTables(for: hook.context)
         do {
             loaded = try LoadedRulesetProgram.load(instructions, type: hook.programType, name: "xdpfw_\(hook.rawValue)",
                                                    counterMap: Ruleset.counterMapName, counterSlots: ruleset.counterSlots,
-                                                   lookupTables: ruleset.lookupTables(for: hook.context))
+                                                   lookupTables: tables)
         } catch let error as AssemblerError {
             throw CommandFailure("cannot build the eBPF program: \(error.message)")
         }
         return LoadedRuleset(ruleset: ruleset, hook: hook, program: loaded.program, counters: loaded.counters,
-                             instructionCount: loaded.instructionCount)
+                             instructionCount: loaded.instructionCount, lookupTableCount: tables.count)
     }
 
     func close() {

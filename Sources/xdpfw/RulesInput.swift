@@ -22,12 +22,19 @@ enum RulesInput {
 
     /// Reads and compiles a rules file. Every problem is reported, each with its line and caret.
     static func ruleset(at path: String, options: CompileOptions = .commandLine) throws -> Ruleset {
-        try ruleset(text: text(of: path), file: path == "-" ? "<stdin>" : path, options: options)
+        try ruleset(text: text(of: path), file: path == "-" ? "<stdin>" : path, options: options,
+                    directory: path == "-" ? nil : (path as NSString).deletingLastPathComponent)
     }
 
-    static func ruleset(text: String, file: String, options: CompileOptions = .commandLine) throws -> Ruleset {
+    /// `directory`: where the relative paths of `set NAME file PATH` start (the rules file's).
+    static func ruleset(text: String, file: String, options: CompileOptions = .commandLine, directory: String? = nil) throws -> Ruleset {
+        func read(_ path: String) -> Result<String, SetFileError> {
+            let full = path.hasPrefix("/") || (directory ?? "").isEmpty ? path : directory! + "/" + path
+            guard let data = FileManager.default.contents(atPath: full) else { return .failure(SetFileError("cannot read the file")) }
+            return .success(String(decoding: data, as: UTF8.self))
+        }
         do {
-            return try Ruleset.parse(text, file: file, options: options)
+            return try Ruleset.parse(text, file: file, options: options, readFile: read)
         } catch {
             throw CommandFailure(error.diagnostics.map(\.rendered).joined(separator: "\nxdpfw: "))
         }

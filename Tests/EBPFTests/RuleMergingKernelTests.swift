@@ -51,8 +51,37 @@ final class RuleMergingKernelTests: XCTestCase {
         try compare(rules, packets: workload.packets(count: 300), policy: .pass, label: "nested prefixes")
     }
 
-    private func compare(_ rules: [(expression: String, verdict: Verdict)], packets: [[UInt8]], policy: Verdict, label: String) throws {
-        let text = "policy \(policy.rawValue)\n" + rules.map { "\($0.verdict.rawValue) \($0.expression)\n" }.joined()
+    /// Rules with sets (`set bad { ... }`, `@bad`) against libpcap running the same rules with
+    /// each set written out as an `or` of its entries.
+    func testSetsMeanTheWrittenOutOr() throws {
+        try XCTSkipUnless(KernelSupport.isRoot, "loading programs and maps and BPF_PROG_TEST_RUN need root (CAP_BPF)")
+        var workload = MergeableRulesets(seed: 21)
+        let addresses = (0..<60).map { index -> String in
+            let address = workload.ipv4Address()
+            return index % 3 == 0 ? "\(workload.mask(address, to: 16).map(String.init).joined(separator: "."))/16"
+                : address.map(String.init).joined(separator: ".") + "/32"
+        }
+        let hosts6 = (0..<10).map { _ in workload.ipv6Text(workload.ipv6Address()) }
+        let ports = ["22", "53", "443"]
+        let sets = "set bad { \(addresses.joined(separator: ", ")) }\nset bad6 {\(hosts6.joined(separator: " "))}\nset web { \(ports.joined(separator: ",")) }\n"
+        let rules: [(ours: String, written: String, verdict: Verdict)] = [
+            ("dst host @bad6", "(dst host \(hosts6.joined(separator: " or ")))", .drop),
+            ("src net @bad and tcp dst port @web", "(src net \(addresses.joined(separator: " or "))) and (tcp dst port \(ports.joined(separator: " or ")))", .pass),
+            ("src net @bad", "(src net \(addresses.joined(separator: " or ")))", .drop),
+            ("udp dst port @web and not dst net @bad", "(udp dst port \(ports.joined(separator: " or "))) and not (dst net \(addresses.joined(separator: " or ")))", .drop),
+            ("net @bad", "(net \(addresses.joined(separator: " or ")))", .pass),
+        ]
+        let text = sets + rules.map { "\($0.verdict.rawValue) \($0.ours)\n" }.joined()
+        let ruleset = try Ruleset.parse(text, file: "sets.conf")
+        XCTAssertEqual(ruleset.segments().filter { if case .lookup = $0 { return true } else { return false } }.count, 3,
+                       "the single-direction set rules are lookups (three kinds in a row), the others filters")
+        try compare(rules.map { ($0.written, $0.verdict) }, packets: workload.packets(count: 400), policy: .pass,
+                    label: "sets", text: text)
+    }
+
+    private func compare(_ rules: [(expression: String, verdict: Verdict)], packets: [[UInt8]], policy: Verdict, label: String,
+                         text ours: String? = nil) throws {
+        let text = ours ?? "policy \(policy.rawValue)\n" + rules.map { "\($0.verdict.rawValue) \($0.expression)\n" }.joined()
         let ruleset = try Ruleset.parse(text, file: "merged.conf")
         let oracle = try LibpcapRuleset(rules)
         let expectedSlots = packets.map(oracle.slot(for:))
