@@ -242,8 +242,8 @@ extension ClassicInstruction {
             self.init(code: Op.alu | operation.classicOperation | Op.x)
         case .negate:
             self.init(code: Op.alu | Op.neg)
-        case .moveAToX:
-            self.init(code: Op.misc | Op.tax)
+        case let .moveAToX(leftover):
+            self.init(code: Op.misc | Op.tax, k: leftover)
         case .moveXToA:
             self.init(code: Op.misc | Op.txa)
         case let .loadAncillary(field):

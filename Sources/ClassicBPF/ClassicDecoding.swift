@@ -19,7 +19,7 @@ extension Statement {
         case Op.stx where isSlot: self = .storeX(slot)
         case Op.ldx | Op.byte | Op.msh: self = .loadXHeaderLength(offset: k)
         case Op.alu | Op.neg: self = .negate
-        case Op.misc | Op.tax: self = .moveAToX
+        case Op.misc | Op.tax: self = .moveAToX(leftover: k)
         case Op.misc | Op.txa: self = .moveXToA
         default:
             if let width = LoadWidth.allCases.first(where: { Op.ld | $0.classicSize | Op.abs == instruction.code }) {

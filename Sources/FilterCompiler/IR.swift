@@ -57,7 +57,9 @@ public enum Statement: Hashable, Sendable {
     /// A = -A                                                  (`neg`)
     case negate
     /// X = A                                                   (`tax`)
-    case moveAToX
+    /// `leftover` is the k field classic BPF carries and ignores here: libpcap's optimizer,
+    /// turning `ldx M[k]` into `tax`, leaves the slot number in it, and `-dd` prints it.
+    case moveAToX(leftover: UInt32 = 0)
     /// A = X                                                   (`txa`)
     case moveXToA
     /// A = metadata the capturing kernel keeps beside the packet (`ld [type]`, ...)

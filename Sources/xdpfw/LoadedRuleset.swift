@@ -41,6 +41,16 @@ struct LoadedRuleset {
         try Counter(map: counters, slot: slot)
     }
 
+    /// Packets counted so far in every slot (summed over CPUs), index = slot, read with one batch
+    /// lookup of the whole map.
+    func packetCounts() throws -> [UInt64] {
+        var packets = try counters.sumUInt64AllIndices(word: 0)
+        if packets.count != ruleset.counterSlots {
+            packets = (0..<ruleset.counterSlots).map { $0 < packets.count ? packets[$0] : 0 }
+        }
+        return packets
+    }
+
     /// The verdict a return value of the program stands for.
     func verdict(returnValue: UInt32) -> Verdict? {
         Verdict.allCases.first { UInt32(bitPattern: hook.context.returnCode(for: $0)) == returnValue }

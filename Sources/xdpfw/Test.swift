@@ -46,7 +46,7 @@ struct Test: ParsableCommand {
         }
         let loaded = try LoadedRuleset.load(ruleset, hook: hook)
         defer { loaded.close() }
-        var seen = [Counter](repeating: Counter(), count: ruleset.counterSlots)
+        var seen = [UInt64](repeating: 0, count: ruleset.counterSlots)
         var output = ""
         var tally: [String: Int] = [:]
         for (index, packet) in capture.packets.enumerated() {
@@ -59,13 +59,11 @@ struct Test: ParsableCommand {
                 continue
             }
             let result = try loaded.program.testRun(packet: packet.bytes)
-            // The rule that decided is the counter slot that moved.
+            // The rule that decided is the counter slot that moved (all slots read in one batch).
+            let now = try loaded.packetCounts()
             var decidingSlot: Int?
-            for slot in seen.indices {
-                let now = try loaded.counter(slot: slot)
-                if now.packets != seen[slot].packets { decidingSlot = slot }
-                seen[slot] = now
-            }
+            for slot in seen.indices where now[slot] != seen[slot] { decidingSlot = slot }
+            seen = now
             let rule = decidingSlot.flatMap { $0 == 0 ? nil : ruleset.rules[$0 - 1] }
             let verdict = loaded.verdict(returnValue: result.returnValue)?.rawValue ?? "return value \(result.returnValue)"
             tally[verdict, default: 0] += 1

@@ -91,6 +91,11 @@ final class CompilerDifferentialTests: XCTestCase {
         }
         XCTAssertGreaterThan(built.count, 300)
         XCTAssertGreaterThanOrEqual(notLonger, 90)
+        // Where the -d text is the same, -dd and -ddd must be too: every field of every
+        // instruction, including the k that libpcap leaves in a `tax` it made from `ldx M[k]`.
+        for (text, ours, theirs) in identical where ours != theirs {
+            XCTFail("same -d text but different instructions (-dd) for '\(short(text))'")
+        }
     }
 
     /// Unoptimized (`tcpdump -O -d`) listings: the code generator's shape, laid out by us.

@@ -49,7 +49,7 @@ final class OptimizerTests: XCTestCase {
         let program = FilterProgram(blocks: [
             Block(statements: [
                 .loadConstant(13), .storeA(0), .loadXHeaderLength(offset: 14), .loadScratch(0),
-                .arithmetic(.add, .x), .moveAToX, .loadPacketIndexed(.byte, offset: 14), .storeA(1),
+                .arithmetic(.add, .x), .moveAToX(), .loadPacketIndexed(.byte, offset: 14), .storeA(1),
                 .loadConstant(2), .storeA(2), .loadXScratch(2), .loadScratch(1), .arithmetic(.and, .x),
             ], terminator: .branch(.equal, .constant(0), ifTrue: 2, ifFalse: 1)),
             Block(terminator: .verdict(262144)),
@@ -108,7 +108,7 @@ final class OptimizerTests: XCTestCase {
         let program = FilterProgram(blocks: [
             Block(statements: [.loadXConstant(0)], terminator: .jump(1)),
             Block(statements: [.loadPacketIndexed(.byte, offset: 0)], terminator: .branch(.equal, .constant(0), ifTrue: 3, ifFalse: 2)),
-            Block(statements: [.moveXToA, .arithmetic(.add, .constant(2)), .moveAToX], terminator: .jump(1)),
+            Block(statements: [.moveXToA, .arithmetic(.add, .constant(2)), .moveAToX()], terminator: .jump(1)),
             Block(statements: [.moveXToA], terminator: .branch(.greater, .constant(10), ifTrue: 4, ifFalse: 5)),
             Block(terminator: .verdict(0)),
             Block(terminator: .verdict(65535)),
@@ -152,7 +152,7 @@ final class OptimizerTests: XCTestCase {
         // Blocks 0..<count are tests; then a reader of M[0]/X, then accept and reject.
         let reader = count, accept = count + 1, reject = count + 2
         let fields: [Statement] = [.loadPacket(.byte, offset: 0), .loadPacket(.byte, offset: 1), .loadPacket(.half, offset: 2)]
-        let extras: [Statement] = [.storeA(0), .storeA(0), .loadXConstant(1), .moveAToX, .loadPacket(.byte, offset: 30), .loadConstant(1)]
+        let extras: [Statement] = [.storeA(0), .storeA(0), .loadXConstant(1), .moveAToX(), .loadPacket(.byte, offset: 30), .loadConstant(1)]
         var blocks: [Block] = []
         let shared = random.next() % 2 == 0 ? accept : reject
         for id in 0..<count {
@@ -281,7 +281,7 @@ final class OptimizerTests: XCTestCase {
         case 13: return .storeX(slot)
         case 14: return .arithmetic(op, .constant(op == .divide || op == .modulo ? small + 1 : small))
         case 15: return .arithmetic(op, .x)
-        case 16: return random.next() % 2 == 0 ? .moveAToX : .moveXToA
+        case 16: return random.next() % 2 == 0 ? .moveAToX() : .moveXToA
         default: return random.next() % 2 == 0 ? .negate : .loadAncillary(.vlanTag)
         }
     }

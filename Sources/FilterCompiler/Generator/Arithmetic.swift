@@ -148,7 +148,7 @@ extension Generator {
             guards = guards.map { graph.and($0, check) } ?? check
         case .tcp, .udp, .icmp, .igmp, .igrp, .pim, .vrrp, .carp, .sctp:
             statements += ipv4HeaderLengthToX()
-            statements += [.loadScratch(index.slot), .arithmetic(.add, .x), .moveAToX,
+            statements += [.loadScratch(index.slot), .arithmetic(.add, .x), .moveAToX(),
                            .loadPacketIndexed(width, offset: link.payload.constant &+ link.network)]
             let check = try protocolAbbreviation(proto)
             let fragment = firstFragment()
@@ -175,7 +175,7 @@ extension Generator {
     private func indexedLoad(at position: PacketPosition, index: Int, _ extra: UInt32, _ width: LoadWidth) -> [Statement] {
         let load = Statement.loadPacketIndexed(width, offset: position.constant &+ extra)
         if let register = position.register {
-            return [.loadXScratch(register), .loadScratch(index), .arithmetic(.add, .x), .moveAToX, load]
+            return [.loadXScratch(register), .loadScratch(index), .arithmetic(.add, .x), .moveAToX(), load]
         }
         return [.loadXScratch(index), load]
     }

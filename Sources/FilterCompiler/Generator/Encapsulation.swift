@@ -77,9 +77,9 @@ extension Generator {
         let v6 = try geneveHeader(vni, ipv6: true)
         var statements: [Statement] = []
         if let register = link.payload.register {
-            statements = [.loadXScratch(register), .loadConstant(Protocols.IPv6.headerLength), .arithmetic(.add, .x), .moveAToX]
+            statements = [.loadXScratch(register), .loadConstant(Protocols.IPv6.headerLength), .arithmetic(.add, .x), .moveAToX()]
         } else {
-            statements = [.loadConstant(Protocols.IPv6.headerLength), .moveAToX]
+            statements = [.loadConstant(Protocols.IPv6.headerLength), .moveAToX()]
         }
         let findUDP6 = graph.branch(statements, .equal, .x)
         let ipv6 = graph.and(v6, findUDP6)
@@ -118,7 +118,7 @@ extension Generator {
         let headerSlot = try slot()
         let start = link.payload.constant + link.network + Protocols.Geneve.udpHeaderLength
         let compute = [
-            .arithmetic(.add, .constant(start)), .moveAToX,
+            .arithmetic(.add, .constant(start)), .moveAToX(),
             .arithmetic(.add, .constant(2)), .storeA(typeSlot),
             .loadPacketIndexed(.byte, offset: 0), .arithmetic(.and, .constant(0x3f)),
             .arithmetic(.multiply, .constant(4)), .arithmetic(.add, .constant(Protocols.Geneve.fixedHeaderLength)),
@@ -129,7 +129,7 @@ extension Generator {
         // An Ethernet frame inside: its type field and payload.
         let ethernet = graph.jumpBlock([
             .moveXToA, .arithmetic(.add, .constant(Protocols.Ethernet.typeField)), .storeA(typeSlot),
-            .arithmetic(.add, .constant(2)), .moveAToX,
+            .arithmetic(.add, .constant(2)), .moveAToX(),
         ])
         graph.connect(bridged.whenTrue, to: ethernet)
         let payloadSlot = try slot()

@@ -89,7 +89,7 @@ extension Generator {
         if let register = link.payload.register {
             return [.loadXScratch(register), .loadPacketIndexed(.byte, offset: network),
                     .arithmetic(.and, .constant(0x0f)), .arithmetic(.shiftLeft, .constant(2)),
-                    .arithmetic(.add, .x), .moveAToX]
+                    .arithmetic(.add, .x), .moveAToX()]
         }
         return [.loadXHeaderLength(offset: network)]
     }

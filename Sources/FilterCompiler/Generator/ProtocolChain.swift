@@ -55,7 +55,7 @@ extension Generator {
             let step = graph.jumpBlock([
                 .loadPacketIndexed(.byte, offset: payload), .storeA(saved),
                 .loadPacketIndexed(.byte, offset: payload + 1), .arithmetic(.add, .constant(1)),
-                .arithmetic(.multiply, .constant(8)), .arithmetic(.add, .x), .moveAToX, .loadScratch(saved),
+                .arithmetic(.multiply, .constant(8)), .arithmetic(.add, .x), .moveAToX(), .loadScratch(saved),
             ])
             graph.connect(extensionHeaders, to: step)
             graph.setJump(step, to: found.entry)
@@ -65,9 +65,9 @@ extension Generator {
         graph.connect(next, to: ah.entry)
         let step = graph.jumpBlock([
             .moveXToA, .loadPacketIndexed(.byte, offset: payload), .storeA(saved),
-            .moveXToA, .arithmetic(.add, .constant(1)), .moveAToX,
+            .moveXToA, .arithmetic(.add, .constant(1)), .moveAToX(),
             .loadPacketIndexed(.byte, offset: payload), .arithmetic(.add, .constant(2)),
-            .arithmetic(.multiply, .constant(4)), .moveAToX, .loadScratch(saved),
+            .arithmetic(.multiply, .constant(4)), .moveAToX(), .loadScratch(saved),
         ])
         graph.connect(ah.whenTrue, to: step)
         graph.setJump(step, to: found.entry)

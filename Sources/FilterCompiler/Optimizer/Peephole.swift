@@ -50,7 +50,7 @@ enum Peephole {
         var index = 0
         while index + 2 < block.statements.count {
             if block.statements[index] == .arithmetic(.add, .x),
-               block.statements[index + 1] == .moveAToX,
+               case .moveAToX = block.statements[index + 1],
                case let .loadPacketIndexed(width, offset) = block.statements[index + 2],
                let c = constantInA(before: index, in: block), offset <= UInt32.max - c,
                !readsX(after: index + 2, in: block, liveOut: liveOut, isEntry: isEntry) {

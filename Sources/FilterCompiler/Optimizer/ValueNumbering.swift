@@ -138,7 +138,7 @@ struct ValueFlow {
             if let k = table.constant(value) { return setX(.constant(k), .loadXConstant(k), &state) }
             if state.x == value { return nil }
             state.x = value
-            return state.a == value ? .moveAToX : statement
+            return state.a == value ? .moveAToX(leftover: UInt32(slot)) : statement
         case let .storeA(slot):
             if state.a != nil, state.scratch[slot] == state.a { return nil }
             state.scratch[slot] = state.a
