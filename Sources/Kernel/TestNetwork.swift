@@ -110,6 +110,23 @@ public final class TestNetwork: @unchecked Sendable {
     }
 
     /// The veth interface of `side`, looked up inside its namespace.
+    /// Makes both namespaces send nothing by themselves: no addresses and IPv6 off, so no
+    /// neighbour discovery, MLD or ARP. Then every frame a hook counts is one a test sent, and
+    /// counters can be compared exactly.
+    public func silence() throws {
+        for side in [Side.a, .b] {
+            let end = end(side)
+            try IPCommand.run(["-n", end.namespace, "addr", "flush", "dev", end.interfaceName])
+            try run(in: side) {
+                // /proc/sys/net belongs to the namespace of the thread that opens it.
+                for path in ["all", "default", end.interfaceName] {
+                    try "1\n".write(toFile: "/proc/sys/net/ipv6/conf/\(path)/disable_ipv6", atomically: false, encoding: .utf8)
+                }
+            }
+        }
+        Thread.sleep(forTimeInterval: 0.2)
+    }
+
     public func interface(_ side: Side) throws -> NetworkInterface {
         try run(in: side) { try NetworkInterface(name: end(side).interfaceName) }
     }

@@ -14,17 +14,7 @@ final class QuietNetwork {
     init() throws {
         network = try TestNetwork()
         do {
-            for side in [TestNetwork.Side.a, .b] {
-                let end = network.end(side)
-                try IPCommand.run(["-n", end.namespace, "addr", "flush", "dev", end.interfaceName])
-                try network.run(in: side) {
-                    // /proc/sys/net belongs to the namespace of the thread that opens it.
-                    for path in ["all", "default", end.interfaceName] {
-                        try "1\n".write(toFile: "/proc/sys/net/ipv6/conf/\(path)/disable_ipv6", atomically: false, encoding: .utf8)
-                    }
-                }
-            }
-            Thread.sleep(forTimeInterval: 0.2)
+            try network.silence()
         } catch {
             network.close()
             throw error
