@@ -9,6 +9,13 @@ struct CommandResult {
     var standardError: String
 }
 
+/// A command that did not finish in time: a hang is a failure, not a skip.
+struct CommandTimeout: Error, CustomStringConvertible {
+    var arguments: [String]
+    var timeout: TimeInterval
+    var description: String { "\(arguments.joined(separator: " ")) did not finish in \(timeout) s" }
+}
+
 enum CommandRunner {
     /// The `xdpfw` built beside the test bundle (`.build/<config>/xdpfw`).
     static var executable: URL { ProcessRun.builtXdpfw }
@@ -24,7 +31,7 @@ enum CommandRunner {
 
     static func run(_ executable: URL, _ arguments: [String], input: String? = nil, timeout: TimeInterval = 60) throws -> CommandResult {
         guard let result = try ProcessRun.run(executable, arguments, input: input, directory: packageRoot, timeout: timeout) else {
-            throw XCTSkip("xdpfw \(arguments.joined(separator: " ")) did not finish in \(timeout) s")
+            throw CommandTimeout(arguments: [executable.lastPathComponent] + arguments, timeout: timeout)
         }
         return CommandResult(status: result.status, standardOutput: result.standardOutput, standardError: result.standardError)
     }
