@@ -71,19 +71,20 @@ final class RulesetCompileTests: XCTestCase {
     }
 
     private func assertPlace(_ text: String, _ pieces: [(line: Int, column: Int, text: String)],
-                             file: StaticString = #filePath, line: UInt = #line) {
+                             file: StaticString = #filePath, line: UInt = #line) throws {
         guard let expected = expectedPlace(pieces), let error = failure(text, file: file, line: line) else { return }
         XCTAssertEqual(error.diagnostics.count, 1, "\(error)", file: file, line: line)
-        guard let first = error.diagnostics.first else { return }
+        let first = try XCTUnwrap(error.diagnostics.first, "\(error)", file: file, line: line)
         XCTAssertEqual(first.line, expected.line, "\(error)", file: file, line: line)
         XCTAssertEqual(first.column, expected.column, "\(error)", file: file, line: line)
         XCTAssertEqual(first.message, expected.message, file: file, line: line)
     }
 
-    func testUnknownPortOnAContinuedLinePointsAtIt() {
+    func testUnknownPortOnAContinuedLinePointsAtIt() throws {
         let text = "policy drop\ndrop udp and (port 53 or \\\n              port nosuchservice)\n"
-        assertPlace(text, [(2, 6, "udp and (port 53 or"), (3, 15, "port nosuchservice)")])
-        guard let error = failure(text), let first = error.diagnostics.first else { return }
+        try assertPlace(text, [(2, 6, "udp and (port 53 or"), (3, 15, "port nosuchservice)")])
+        guard let error = failure(text) else { return }
+        let first = try XCTUnwrap(error.diagnostics.first, "\(error)")
         XCTAssertTrue(first.message.contains("nosuchservice"), first.message)
         XCTAssertEqual(first.sourceLine, "              port nosuchservice)")
         let caret = error.rendered.split(separator: "\n", omittingEmptySubsequences: false).last ?? ""
@@ -91,27 +92,27 @@ final class RulesetCompileTests: XCTestCase {
         XCTAssertTrue(caret.hasSuffix("^") || caret.hasSuffix("~"), String(caret))
     }
 
-    func testErrorOnTheFirstOfSeveralLinesStaysThere() {
+    func testErrorOnTheFirstOfSeveralLinesStaysThere() throws {
         let text = "drop udp port nosuchservice and \\\n    udp\n"
-        assertPlace(text, [(1, 6, "udp port nosuchservice and"), (2, 5, "udp")])
+        try assertPlace(text, [(1, 6, "udp port nosuchservice and"), (2, 5, "udp")])
     }
 
-    func testBadAddressPointsAtTheAddress() {
-        assertPlace("pass tcp\n  drop host 300.1.2.3 # typo\n", [(2, 8, "host 300.1.2.3")])
+    func testBadAddressPointsAtTheAddress() throws {
+        try assertPlace("pass tcp\n  drop host 300.1.2.3 # typo\n", [(2, 8, "host 300.1.2.3")])
     }
 
-    func testUnknownKeywordWithTabs() {
-        assertPlace("\tdrop\ttcp and frobnicate 3\n", [(1, 7, "tcp and frobnicate 3")])
+    func testUnknownKeywordWithTabs() throws {
+        try assertPlace("\tdrop\ttcp and frobnicate 3\n", [(1, 7, "tcp and frobnicate 3")])
     }
 
-    func testRuleThatCanNeverMatchIsRejected() {
-        assertPlace("pass tcp port 80\ndrop   tcp and udp\n", [(2, 8, "tcp and udp")])
+    func testRuleThatCanNeverMatchIsRejected() throws {
+        try assertPlace("pass tcp port 80\ndrop   tcp and udp\n", [(2, 8, "tcp and udp")])
         XCTAssertEqual(failure("drop tcp and udp\n")?.diagnostics.first?.message, "expression rejects all packets")
     }
 
-    func testSyntaxErrorStaysInsideItsRule() {
-        assertPlace("pass tcp and and udp\n", [(1, 6, "tcp and and udp")])
-        assertPlace("pass (tcp or \\\n  udp\n", [(1, 6, "(tcp or"), (2, 3, "udp")])
+    func testSyntaxErrorStaysInsideItsRule() throws {
+        try assertPlace("pass tcp and and udp\n", [(1, 6, "tcp and and udp")])
+        try assertPlace("pass (tcp or \\\n  udp\n", [(1, 6, "(tcp or"), (2, 3, "udp")])
     }
 
     func testEveryProblemIsReportedInFileOrder() {
