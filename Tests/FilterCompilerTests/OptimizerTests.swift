@@ -40,7 +40,10 @@ final class OptimizerTests: XCTestCase {
             [], [],
         ])
         XCTAssertEqual(optimized.blocks[1].terminator, .branch(.equal, .constant(1), ifTrue: 2, ifFalse: 3))
-        assertSameVerdicts(program, optimized, packets: packets(seed: 2, count: 300))
+        // An IPv4 packet whose ip[2:2] & 3 is 1, which the random samples never are.
+        var matching = [UInt8](repeating: 0, count: 34)
+        matching[12] = 0x08; matching[17] = 0x01
+        assertSameVerdicts(program, optimized, packets: packets(seed: 2, count: 300) + [matching])
     }
 
     /// `ld #13; add x; tax; ldb [x+14]` after the header length load becomes `ldb [x+27]`, and
@@ -121,14 +124,17 @@ final class OptimizerTests: XCTestCase {
     func testRandomProgramsKeepTheirVerdicts() {
         var random = SplitMix(seed: Self.seed(0x5eed))
         let samples = packets(seed: 5, count: 120)
-        var shrunk = 0
+        var shrunk = 0, decidedBothWays = 0
         for _ in 0..<1500 {
             let program = randomProgram(&random)
             let optimized = Optimizer.optimize(program)
             if statementCount(optimized) + optimized.blocks.count < statementCount(program) + program.blocks.count { shrunk += 1 }
-            if !assertSameVerdicts(program, optimized, packets: samples) { return }
+            var tally = VerdictTally()
+            if !compareVerdicts(program, optimized, packets: samples, tally: &tally) { return }
+            if tally.sawBoth { decidedBothWays += 1 }
         }
         XCTAssertGreaterThan(shrunk, 100, "the optimizer should shrink most random programs")
+        XCTAssertGreaterThan(decidedBothWays, 100, "the samples should both accept and reject on many programs")
     }
 
     /// Chains of alternatives and conjuncts over a few fields, with stores and index loads
@@ -137,14 +143,17 @@ final class OptimizerTests: XCTestCase {
     func testRandomChainsKeepTheirVerdicts() {
         var random = SplitMix(seed: Self.seed(0xc4a1))
         let samples = packets(seed: 8, count: 150)
-        var shrunk = 0
+        var shrunk = 0, decidedBothWays = 0
         for _ in 0..<1500 {
             let program = randomChain(&random)
             let optimized = Optimizer.optimize(program)
             if statementCount(optimized) < statementCount(program) { shrunk += 1 }
-            if !assertSameVerdicts(program, optimized, packets: samples) { return }
+            var tally = VerdictTally()
+            if !compareVerdicts(program, optimized, packets: samples, tally: &tally) { return }
+            if tally.sawBoth { decidedBothWays += 1 }
         }
         XCTAssertGreaterThan(shrunk, 300)
+        XCTAssertGreaterThan(decidedBothWays, 300, "the samples should both accept and reject on many chains")
     }
 
     func randomChain(_ random: inout SplitMix) -> FilterProgram {
@@ -182,6 +191,7 @@ final class OptimizerTests: XCTestCase {
     func testRandomCyclicGraphsKeepTheirVerdicts() {
         var random = SplitMix(seed: Self.seed(0xc1c1e))
         let samples = packets(seed: 7, count: 60)
+        var decidedBothWays = 0
         for _ in 0..<600 {
             var program = randomProgram(&random)
             for id in program.blocks.indices where random.next() % 4 == 0 {
@@ -193,8 +203,11 @@ final class OptimizerTests: XCTestCase {
             let started = Date()
             let optimized = Optimizer.optimize(program)
             XCTAssertLessThan(Date().timeIntervalSince(started), 0.5)
-            if !assertSameVerdicts(program, optimized, packets: samples, stepLimit: 200) { return }
+            var tally = VerdictTally()
+            if !compareVerdicts(program, optimized, packets: samples, stepLimit: 200, tally: &tally) { return }
+            if tally.sawBoth { decidedBothWays += 1 }
         }
+        XCTAssertGreaterThan(decidedBothWays, 15, "the samples should both accept and reject on many graphs")
     }
 
     // MARK: - Support
@@ -206,15 +219,39 @@ final class OptimizerTests: XCTestCase {
 
     func statementCount(_ program: FilterProgram) -> Int { program.blocks.reduce(0) { $0 + $1.statements.count } }
 
+    /// How many runs ended in an accept and how many in a reject.
+    struct VerdictTally {
+        var accepted = 0
+        var rejected = 0
+        var sawBoth: Bool { accepted > 0 && rejected > 0 }
+    }
+
+    /// Same verdicts on `packets` and on packets built from the program's own comparisons.
+    /// With `expectsBoth` (programs that can accept), some run must accept and some reject:
+    /// a sample set every run rejects proves nothing.
     @discardableResult
     func assertSameVerdicts(_ original: FilterProgram, _ optimized: FilterProgram, packets: [[UInt8]], stepLimit: Int = 1000,
-                            file: StaticString = #filePath, line: UInt = #line) -> Bool {
-        for packet in packets {
+                            expectsBoth: Bool = true, file: StaticString = #filePath, line: UInt = #line) -> Bool {
+        var tally = VerdictTally()
+        guard compareVerdicts(original, optimized, packets: packets, stepLimit: stepLimit, tally: &tally, file: file, line: line) else {
+            return false
+        }
+        if expectsBoth {
+            XCTAssertTrue(tally.sawBoth, "samples accepted \(tally.accepted) and rejected \(tally.rejected) runs: \(original)", file: file, line: line)
+        }
+        return true
+    }
+
+    /// Compares the two programs' verdicts and counts the verdicts the original reached.
+    func compareVerdicts(_ original: FilterProgram, _ optimized: FilterProgram, packets: [[UInt8]], stepLimit: Int = 1000,
+                         tally: inout VerdictTally, file: StaticString = #filePath, line: UInt = #line) -> Bool {
+        for packet in packets + matchingPackets(original) {
             for wire in [UInt32(packet.count), UInt32(packet.count + 100)] {
                 let machine = OptimizerMachine(packet: packet, wireLength: wire, metadata: [.vlanTag: 5, .packetType: 4])
                 let before = machine.run(original, stepLimit: stepLimit)
                 let after = machine.run(optimized, stepLimit: stepLimit)
                 if before.stoppedEarly { continue }
+                if before.verdict == 0 { tally.rejected += 1 } else { tally.accepted += 1 }
                 if before != after {
                     XCTFail("verdict \(after) instead of \(before) on \(packet)\noriginal: \(original)\noptimized: \(optimized)", file: file, line: line)
                     return false
@@ -222,6 +259,29 @@ final class OptimizerTests: XCTestCase {
             }
         }
         return true
+    }
+
+    /// Packets that make the program's absolute-load comparisons hold: one per comparison and
+    /// one with all of them at once, so that tests like `ldh [12]; jeq #0x800` are reached
+    /// true, which random bytes seldom do.
+    func matchingPackets(_ program: FilterProgram, length: Int = 64) -> [[UInt8]] {
+        var all = [UInt8](repeating: 0, count: length)
+        var packets: [[UInt8]] = []
+        for block in program.blocks {
+            guard case let .branch(condition, .constant(k), _, _) = block.terminator,
+                  case let .loadPacket(width, offset)? = block.statements.last else { continue }
+            let size = Int(width.rawValue)
+            guard Int(offset) + size <= length else { continue }
+            let value = condition == .greater ? k &+ 1 : k
+            var one = [UInt8](repeating: 0, count: length)
+            for index in 0..<size {
+                let byte = UInt8(truncatingIfNeeded: value >> (8 * (size - 1 - index)))
+                one[Int(offset) + index] = byte
+                all[Int(offset) + index] = byte
+            }
+            packets.append(one)
+        }
+        return packets + [all]
     }
 
     /// Packets of every length up to 48 bytes, their bytes drawn mostly from a few small numbers
