@@ -30,7 +30,9 @@ public struct CaptureFile: Sendable {
     public init(path: String) throws(CaptureFileError) {
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         guard let handle = pcap_open_offline(path, &errorBuffer) else {
-            throw CaptureFileError(message: "\(path): \(String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+            let message = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            // libpcap names the file when the open fails, not when the format is unknown.
+            throw CaptureFileError(message: message.hasPrefix("\(path):") ? message : "\(path): \(message)")
         }
         defer { pcap_close(handle) }
         linkType = pcap_datalink(handle)

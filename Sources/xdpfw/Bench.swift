@@ -30,7 +30,7 @@ struct Bench: ParsableCommand {
     var hook: ProgramHook = .xdp
 
     @Option(name: [.customLong("packets"), .customLong("pcap")],
-            help: ArgumentHelp("Measure with the packets of this capture file (at most 1000).", valueName: "capture.pcap"))
+            help: ArgumentHelp("Measure with the frames of this Ethernet capture file (at most 1000; frames the kernel's test run cannot take are skipped).", valueName: "capture.pcap"))
     var pcap: String?
 
     @Option(help: ArgumentHelp("Runs per packet and program.", valueName: "count"))
@@ -100,11 +100,22 @@ struct Bench: ParsableCommand {
                                       sourceIPv4: [10, 0, 0, 1], destinationIPv4: [10, 0, 0, 2])
             return traffic.bursts().map(\.frame)
         }
-        let capture: CaptureFile
-        do { capture = try CaptureFile(path: pcap) } catch { throw CommandFailure(error.message) }
-        let packets = capture.packets.map(\.bytes).filter { $0.count >= 14 }.prefix(1000)
-        guard !packets.isEmpty else { throw CommandFailure("\(pcap): no packet of at least 14 bytes to measure with") }
-        return Array(packets)
+        let capture = try CaptureInput.capture(at: pcap)
+        let limit = hook.programType.testRunLinearLimit
+        var packets: [[UInt8]] = [], skipped = 0, firstReason: String?
+        for packet in capture.packets where packets.count < 1000 {
+            if let problem = CaptureInput.untestable(packet.bytes.count, limit: limit) {
+                skipped += 1
+                firstReason = firstReason ?? problem.reason
+                continue
+            }
+            packets.append(packet.bytes)
+        }
+        if skipped > 0, let firstReason {
+            Output.standardError("xdpfw: note: \(pcap): skipped \(skipped) frame\(skipped == 1 ? "" : "s") the kernel's test run cannot take (first: \(firstReason))\n")
+        }
+        guard !packets.isEmpty else { throw CommandFailure("\(pcap): no frame the kernel's test run can take (14 to \(limit) bytes) to measure with") }
+        return packets
     }
 
     /// A program of the same kind that returns "pass" at once: what the hook costs by itself.

@@ -34,23 +34,14 @@ struct Test: ParsableCommand {
 
     func run() throws {
         let ruleset = try RulesInput.ruleset(at: rules)
-        let capture: CaptureFile
-        do {
-            capture = try CaptureFile(path: self.capture)
-        } catch {
-            // libpcap's message often names the file already.
-            throw CommandFailure(error.message.replacingOccurrences(of: "\(self.capture): \(self.capture):", with: "\(self.capture):"))
-        }
-        guard capture.linkType == CaptureFile.ethernet else {
-            throw CommandFailure("\(self.capture): link type \(capture.linkType) is not Ethernet; xdpfw filters Ethernet frames")
-        }
+        let capture = try CaptureInput.capture(at: self.capture)
         let loaded = try LoadedRuleset.load(ruleset, hook: hook)
         defer { loaded.close() }
         var seen = [UInt64](repeating: 0, count: ruleset.counterSlots)
         var output = ""
         var tally: [String: Int] = [:]
         for (index, packet) in capture.packets.enumerated() {
-            if let problem = Test.untestable(packet.bytes.count, limit: loaded.program.type.testRunLinearLimit) {
+            if let problem = CaptureInput.untestable(packet.bytes.count, limit: loaded.program.type.testRunLinearLimit) {
                 tally["not run", default: 0] += 1
                 output += json
                     ? JSON.object([("index", .integer(Int64(index))), ("verdict", .null), ("rule", .null),
@@ -83,21 +74,6 @@ struct Test: ParsableCommand {
         if let readError = capture.readError {
             throw CommandFailure("\(self.capture): stopped reading after \(capture.packets.count) packets: \(readError)")
         }
-    }
-
-    /// Why a frame of `count` bytes cannot be test-run, nil when it can. Past `limit` the kernel
-    /// refuses it (TC) or hands the program only the first `limit` bytes (XDP), so any verdict
-    /// would be for another packet.
-    private static func untestable(_ count: Int, limit: Int) -> (error: String, reason: String)? {
-        if count < 14 {
-            return ("frame of \(count) bytes is shorter than an Ethernet header",
-                    "the frame has \(count) bytes, shorter than an Ethernet header (14)")
-        }
-        if count > limit {
-            return ("frame of \(count) bytes is longer than the \(limit) bytes the kernel's test run takes",
-                    "the frame has \(count) bytes, more than the \(limit) the kernel's test run takes")
-        }
-        return nil
     }
 
     private static func line(_ index: Int, _ verdict: String, _ reason: String) -> String {

@@ -42,6 +42,37 @@ final class KernelCommandTests: XCTestCase {
         }
     }
 
+    /// `bench --packets` measures only the frames the kernel's test run takes whole, says on
+    /// standard error how many it skipped, and refuses captures that are not Ethernet.
+    func testBenchMeasuresOnlyTestableEthernetFrames() throws {
+        let traffic = DemoTraffic(sourceMAC: [2, 0, 0, 0, 0, 1], destinationMAC: [2, 0, 0, 0, 0, 2],
+                                  sourceIPv4: [10, 0, 0, 1], destinationIPv4: [10, 0, 0, 2])
+        let udp = traffic.udp(destinationPort: 53)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("xdpfw-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let mixed = directory.appendingPathComponent("mixed.pcap")
+        try CaptureFileWriter.pcap([udp, udp + [UInt8](repeating: 0, count: 5014 - udp.count), [UInt8](repeating: 1, count: 10)]).write(to: mixed)
+        for hook in ["xdp", "tc"] {
+            let result = try CommandRunner.run(["bench", "rules/example.conf", "--hook", hook, "--packets", mixed.path, "--repeat", "10", "--json"])
+            XCTAssertEqual(result.status, 0, result.standardError)
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+            XCTAssertEqual(object["packets"] as? Int, 1, result.standardOutput)
+            XCTAssertTrue(result.standardError.contains("skipped 2 frames"), result.standardError)
+        }
+        let raw = directory.appendingPathComponent("raw.pcap")
+        try CaptureFileWriter.pcap([Array(udp.dropFirst(14))], linkType: 101).write(to: raw)
+        let rawResult = try CommandRunner.run(["bench", "rules/example.conf", "--packets", raw.path, "--repeat", "10"])
+        XCTAssertEqual(rawResult.status, 1)
+        XCTAssertTrue(rawResult.standardError.contains("is not Ethernet"), rawResult.standardError)
+        let missing = directory.appendingPathComponent("missing.pcap").path
+        for arguments in [["bench", "rules/example.conf", "--packets", missing], ["test", "rules/example.conf", missing]] {
+            let result = try CommandRunner.run(arguments)
+            XCTAssertEqual(result.status, 1)
+            XCTAssertEqual(result.standardError.components(separatedBy: missing).count, 2, "the path once: \(result.standardError)")
+        }
+    }
+
     func testApplyStatsReplaceDetachInANamespace() throws {
         let network = try TestNetwork()
         defer { network.close() }
