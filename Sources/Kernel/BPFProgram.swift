@@ -16,6 +16,14 @@ public enum BPFProgramType: Sendable, Equatable {
         }
     }
 
+    /// How messages name the program type.
+    public var displayName: String {
+        switch self {
+        case .xdp: return "XDP"
+        case .schedCLS: return "TC"
+        }
+    }
+
     var kernelType: bpf_prog_type {
         switch self {
         case .xdp: return BPF_PROG_TYPE_XDP
@@ -156,7 +164,7 @@ extension BPFProgram {
                 }
             }
             if result == -EINVAL && packet.count > type.testRunLinearLimit {
-                throw .invalidArgument("BPF_PROG_TEST_RUN of a TC program takes at most \(type.testRunLinearLimit) bytes, the packet has \(packet.count)")
+                throw .invalidArgument("BPF_PROG_TEST_RUN of a program of type \(type.displayName) takes at most \(type.testRunLinearLimit) bytes, the packet has \(packet.count)")
             }
             try check(result, "test-running BPF program '\(name)'")
             let size = min(Int(opts.pointee.data_size_out), outCapacity)

@@ -70,7 +70,7 @@ final class BPFProgramTests: XCTestCase {
         let limit = BPFProgramType.schedCLS.testRunLinearLimit
         XCTAssertNoThrow(try tc.testRun(packet: [UInt8](repeating: 0, count: limit)))
         XCTAssertThrowsError(try tc.testRun(packet: [UInt8](repeating: 0, count: limit + 1))) { error in
-            XCTAssertTrue("\(error)".contains("at most \(limit) bytes"), "\(error)")
+            XCTAssertTrue("\(error)".contains("type TC takes at most \(limit) bytes"), "\(error)")
         }
         // XDP: r0 = data_end - data shows how much of the packet the program sees.
         let seen = try BPFProgram.load(type: .xdp, instructions: [
