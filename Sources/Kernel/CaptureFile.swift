@@ -53,9 +53,4 @@ public struct CaptureFile: Sendable {
             }
         }
     }
-
-    /// The packets of a capture file.
-    public static func read(path: String) throws(CaptureFileError) -> [CapturedPacket] {
-        try CaptureFile(path: path).packets
-    }
 }

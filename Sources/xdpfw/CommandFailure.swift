@@ -10,11 +10,6 @@ struct CommandFailure: Error {
         self.message = message
         self.status = status
     }
-
-    /// A verb whose parts are not in this build yet: says so instead of pretending to work.
-    static func notAvailable(_ what: String) -> CommandFailure {
-        CommandFailure("\(what) is not available yet in this build of xdpfw")
-    }
 }
 
 /// Writing to standard output and standard error, unbuffered, so the two never interleave out

@@ -36,11 +36,6 @@ struct LoadedRuleset {
         counters.close()
     }
 
-    /// Packets and bytes counted so far in one slot (summed over CPUs).
-    func counter(slot: Int) throws -> Counter {
-        try Counter(map: counters, slot: slot)
-    }
-
     /// Packets counted so far in every slot (summed over CPUs), index = slot, read with one batch
     /// lookup of the whole map.
     func packetCounts() throws -> [UInt64] {
