@@ -7,12 +7,15 @@ import Ruleset
 struct LoadedRuleset {
     let ruleset: Ruleset
     let hook: ProgramHook
-    let program: BPFProgram
-    let counters: BPFMap
-    /// Instruction slots of the program as loaded.
-    let instructionCount: Int
+    /// The program and its counters map as Kernel loaded them.
+    let loaded: LoadedRulesetProgram
     /// The lookup maps loaded with it (rule merging).
     var lookupTableCount = 0
+
+    var program: BPFProgram { loaded.program }
+    var counters: BPFMap { loaded.counters }
+    /// Instruction slots of the program as loaded.
+    var instructionCount: Int { loaded.instructionCount }
 
     /// Builds the program for `hook`, creates its counters map and loads it. A verifier rejection
     /// carries the verifier's log.
@@ -27,13 +30,11 @@ struct LoadedRuleset {
         } catch let error as AssemblerError {
             throw CommandFailure("cannot build the eBPF program: \(error.message)")
         }
-        return LoadedRuleset(ruleset: ruleset, hook: hook, program: loaded.program, counters: loaded.counters,
-                             instructionCount: loaded.instructionCount, lookupTableCount: tables.count)
+        return LoadedRuleset(ruleset: ruleset, hook: hook, loaded: loaded, lookupTableCount: tables.count)
     }
 
     func close() {
-        program.close()
-        counters.close()
+        loaded.close()
     }
 
     /// Packets counted so far in every slot (summed over CPUs), index = slot, read with one batch
