@@ -14,6 +14,10 @@ extension Ruleset {
     /// The counter slot of a rule, or of the policy when `rule` is nil.
     public static func counterSlot(ofRuleIndex index: Int?) -> Int { index.map { $0 + 1 } ?? 0 }
 
+    /// The rule index a counter slot counts for, nil for the policy's slot: the reverse of
+    /// `counterSlot(ofRuleIndex:)`.
+    public static func ruleIndex(ofCounterSlot slot: Int) -> Int? { slot == 0 ? nil : slot - 1 }
+
     /// Runs of at least this many consecutive rules of one mergeable shape become one lookup
     /// in small rulesets: below it, the filters are cheaper than a trie lookup.
     public static let defaultMinimumRun = 8

@@ -55,7 +55,7 @@ struct Test: ParsableCommand {
             var decidingSlot: Int?
             for slot in seen.indices where now[slot] != seen[slot] { decidingSlot = slot }
             seen = now
-            let rule = decidingSlot.flatMap { $0 == 0 ? nil : ruleset.rules[$0 - 1] }
+            let rule = decidingSlot.flatMap(Ruleset.ruleIndex(ofCounterSlot:)).map { ruleset.rules[$0] }
             let verdict = loaded.verdict(returnValue: result.returnValue)?.rawValue ?? "return value \(result.returnValue)"
             tally[verdict, default: 0] += 1
             if json {

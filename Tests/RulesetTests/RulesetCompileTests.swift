@@ -141,6 +141,9 @@ final class RulesetCompileTests: XCTestCase {
         let ruleset = try Ruleset.parse("drop udp port 53\npass tcp\npolicy drop\n", file: "r")
         XCTAssertEqual(Ruleset.counterSlot(ofRuleIndex: nil), 0)
         XCTAssertEqual(Ruleset.counterSlot(ofRuleIndex: 1), 2)
+        for index in [nil, 0, 1, 7] as [Int?] {
+            XCTAssertEqual(Ruleset.ruleIndex(ofCounterSlot: Ruleset.counterSlot(ofRuleIndex: index)), index)
+        }
         for hook in [XDPHook() as any HookContext, TCHook()] {
             let program = try ruleset.ebpfProgram(for: hook)
             XCTAssertFalse(program.isEmpty)
