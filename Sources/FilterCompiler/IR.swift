@@ -86,6 +86,16 @@ public enum Condition: Hashable, Sendable, CaseIterable {
     case greaterOrEqual
     /// A & operand != 0 (`jset`)
     case bitsSet
+
+    /// Whether `a condition operand` holds: the branch is taken.
+    public func holds(_ a: UInt32, _ operand: UInt32) -> Bool {
+        switch self {
+        case .equal: return a == operand
+        case .greater: return a > operand
+        case .greaterOrEqual: return a >= operand
+        case .bitsSet: return a & operand != 0
+        }
+    }
 }
 
 /// How a block ends.
