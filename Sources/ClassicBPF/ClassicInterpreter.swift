@@ -105,14 +105,7 @@ public enum ClassicInterpreter {
                 case Op.jmp:
                     guard let condition = Condition(jumpOpcode: instruction.code) else { return 0 }
                     let operand = instruction.code & Op.sourceMask == Op.x ? x : k
-                    let taken: Bool
-                    switch condition {
-                    case .equal: taken = a == operand
-                    case .greater: taken = a > operand
-                    case .greaterOrEqual: taken = a >= operand
-                    case .bitsSet: taken = a & operand != 0
-                    }
-                    pc += Int(taken ? instruction.jt : instruction.jf)
+                    pc += Int(condition.holds(a, operand) ? instruction.jt : instruction.jf)
                 default:
                     return 0
                 }

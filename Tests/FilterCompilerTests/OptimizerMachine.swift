@@ -64,14 +64,7 @@ struct OptimizerMachine {
                 case let .constant(k): b = k
                 case .x: b = x
                 }
-                let holds: Bool
-                switch condition {
-                case .equal: holds = a == b
-                case .greater: holds = a > b
-                case .greaterOrEqual: holds = a >= b
-                case .bitsSet: holds = a & b != 0
-                }
-                id = holds ? ifTrue : ifFalse
+                id = condition.holds(a, b) ? ifTrue : ifFalse
             }
         }
         return early

@@ -83,7 +83,7 @@ enum BranchFolding {
     /// The outcome of a comparison of two constants.
     static func decideByConstants(_ test: Test, _ table: ValueTable) -> Bool? {
         guard let a = table.constant(test.a), let b = table.constant(test.operand) else { return nil }
-        return evaluate(test.condition, a, b)
+        return test.condition.holds(a, b)
     }
 
     /// The outcome of `test` if the facts known settle it.

@@ -180,13 +180,3 @@ func acceptsConstant(_ op: ArithmeticOperator, _ k: UInt32) -> Bool {
     default: return true
     }
 }
-
-/// The outcome of `A condition operand` for two known numbers.
-func evaluate(_ condition: Condition, _ a: UInt32, _ b: UInt32) -> Bool {
-    switch condition {
-    case .equal: return a == b
-    case .greater: return a > b
-    case .greaterOrEqual: return a >= b
-    case .bitsSet: return a & b != 0
-    }
-}
