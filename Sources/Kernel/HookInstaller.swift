@@ -97,7 +97,7 @@ public enum HookInstaller {
             // Defunct (interface recreated): nothing runs through it, start over.
             defer { link.close() }
             try? link.detach()
-            try BPFFileSystem.unpin(linkPath)
+            try transaction.unpin(PinDirectory.Entry.link)
         }
         record["mode"] = mode == .auto ? XDPMode.native.rawValue : mode.rawValue
         try transaction.stageRecord(record)

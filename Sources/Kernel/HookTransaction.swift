@@ -10,6 +10,8 @@ final class HookTransaction {
     private var undoSteps = [() throws(KernelError) -> Void]()
     /// The objects pinned in the directory before this apply, by entry name.
     private var previous = [String: OwnedDescriptor]()
+    /// Old entries this apply unpinned or renamed over: rollback pins those again.
+    private var replaced = Set<String>()
 
     init(_ directory: PinDirectory) {
         self.directory = directory
@@ -33,6 +35,12 @@ final class HookTransaction {
         }
     }
 
+    /// Unpins an old entry (pinned again by `rollback`).
+    func unpin(_ entry: String) throws(KernelError) {
+        replaced.insert(entry)
+        try BPFFileSystem.unpin(directory.path(of: entry))
+    }
+
     /// Remembers how to undo a kernel change just made; undo steps run newest first.
     func onRollback(_ undo: @escaping () throws(KernelError) -> Void) { undoSteps.append(undo) }
 
@@ -40,10 +48,11 @@ final class HookTransaction {
     /// in `keep`, then renames each staged pin over the old one. `step` runs before each rename.
     func commit(reserved: [String], step: (String) throws(KernelError) -> Void) throws(KernelError) {
         for entry in directory.entries where !entry.hasSuffix("-new") && !reserved.contains(entry) && !staged.contains(entry) {
-            try BPFFileSystem.unpin(directory.path(of: entry))
+            try unpin(entry)
         }
         for entry in staged {
             try step(entry)
+            replaced.insert(entry)
             try BPFFileSystem.rename(directory.path(of: entry + "-new"), to: directory.path(of: entry))
         }
     }
@@ -57,12 +66,10 @@ final class HookTransaction {
         }
         undoSteps = []
         for entry in directory.entries {
-            let original = entry.hasSuffix("-new") ? nil : previous[entry]
-            if original == nil, (try? BPFFileSystem.unpin(directory.path(of: entry))) == nil {
-                failures.append(.system(operation: "removing pin \(directory.path(of: entry))", errno: xdpfw_errno()))
-            }
+            guard entry.hasSuffix("-new") || previous[entry] == nil else { continue }
+            do { try BPFFileSystem.unpin(directory.path(of: entry)) } catch { failures.append(error) }
         }
-        for (entry, object) in previous.sorted(by: { $0.key < $1.key }) {
+        for (entry, object) in previous.sorted(by: { $0.key < $1.key }) where replaced.contains(entry) {
             let path = directory.path(of: entry)
             do {
                 try BPFFileSystem.unpin(path)
