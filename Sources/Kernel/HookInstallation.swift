@@ -67,7 +67,7 @@ extension PinDirectory {
     func tcAttachment() throws(KernelError) -> TCAttachment {
         let record = try record()
         let interface = try NetworkInterface(name: interface)
-        return TCAttachment(interface: interface, direction: hook == .tcIngress ? .ingress : .egress,
+        return TCAttachment(interface: interface, direction: hook.tcDirection,
                             handle: record["handle"].flatMap { UInt32($0) } ?? TCAttachment.defaultHandle,
                             priority: record["priority"].flatMap { UInt32($0) } ?? TCAttachment.defaultPriority)
     }

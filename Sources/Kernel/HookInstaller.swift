@@ -3,16 +3,29 @@ import CSystemLibraries
 /// Puts a program at a hook of an interface and takes it away again, keeping the pin directory
 /// in step, so that a failed apply leaves the previous state in place.
 ///
-/// apply: pins the new program, maps and ruleset text under temporary names, attaches (XDP: the
-/// pinned bpf_link is updated atomically; TC: the filter with xdpfw's handle and priority is
-/// replaced in place), and only then renames the new pins over the old ones.
+/// apply: pins the new program, maps, ruleset text and attachment record under temporary names,
+/// attaches (XDP: the pinned bpf_link is updated atomically; TC: the filter with xdpfw's handle and
+/// priority is replaced in place), and only then renames the new pins over the old ones. A failure
+/// at any step, the attach or after it, is rolled back: the previous program is attached again (or,
+/// on a first attach, the new one detached and a clsact qdisc this call made removed) and the pins
+/// are put back as they were. Nothing is half-applied.
 public enum HookInstaller {
+    /// Record keys the installer writes itself.
+    static let recordKeys = ["interface", "hook", "mode", "clsact", "handle", "priority"]
+
     /// Attaches `program` at `hook` of `interface` (in the current network namespace), pinning it,
-    /// `maps` (by entry name, e.g. `PinDirectory.Entry.counters`) and `rulesetText`.
+    /// `maps` (by entry name, e.g. `PinDirectory.Entry.counters`) and `rulesetText`. `extraRecord`
+    /// adds the caller's own `key=value` lines to the attachment record. Changing the mode of a live
+    /// XDP attachment is refused (detach first).
+    ///
+    /// `postAttachStep` runs after the new program is attached, before each pin is renamed (with
+    /// the entry's name); a throw there is rolled back like any other failure (tests use it).
     @discardableResult
     public static func apply(program: BPFProgram, maps: [String: BPFMap] = [:], rulesetText: String,
+                             extraRecord: [String: String] = [:],
                              interface name: String, hook: AttachPoint, mode: XDPMode = .auto,
-                             root: String = PinDirectory.defaultRoot) throws(KernelError) -> HookInstallation {
+                             root: String = PinDirectory.defaultRoot,
+                             postAttachStep: (String) throws(KernelError) -> Void = { _ in }) throws(KernelError) -> HookInstallation {
         let interface = try NetworkInterface(name: name)
         let info = try program.info()
         guard info.type == (hook == .xdp ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS).rawValue else {
@@ -22,86 +35,109 @@ public enum HookInstaller {
         if let clash = maps.keys.first(where: { reserved.contains($0) || $0.contains(".") || $0.contains("/") || $0.hasSuffix("-new") }) {
             throw .invalidArgument("cannot pin a map as '\(clash)'")
         }
+        if let clash = extraRecord.first(where: { recordKeys.contains($0.key) || $0.key.isEmpty
+                                                  || ($0.key + $0.value).contains("\n") || $0.key.contains("=") }) {
+            throw .invalidArgument("cannot record '\(clash.key)=\(clash.value)' in the attachment record")
+        }
         let directory = PinDirectory(interface: name, hook: hook, root: root)
         try directory.create()
 
-        // Stage the new pins beside the old ones.
-        var staged = [String]()
-        func stage(_ entry: String, _ pin: (String) throws(KernelError) -> Void) throws(KernelError) {
-            let path = directory.path(of: entry + "-new")
-            try BPFFileSystem.unpin(path)
-            try pin(path)
-            staged.append(entry)
-        }
+        let transaction = HookTransaction(directory)
+        defer { transaction.close() }
         do {
-            try stage(PinDirectory.Entry.program) { (path) throws(KernelError) in try program.pin(at: path) }
+            try transaction.stage(PinDirectory.Entry.program) { (path) throws(KernelError) in try program.pin(at: path) }
             for (entry, map) in maps.sorted(by: { $0.key < $1.key }) {
-                try stage(entry) { (path) throws(KernelError) in try map.pin(at: path) }
+                try transaction.stage(entry) { (path) throws(KernelError) in try map.pin(at: path) }
             }
-            try stage(PinDirectory.Entry.ruleset) { (path) throws(KernelError) in try PinnedText.write(rulesetText, at: path) }
-            var record: [String: String]
-            switch hook {
-            case .xdp:
-                record = try attachXDP(program, interface: interface, mode: mode, directory: directory)
-            case .tcIngress, .tcEgress:
-                record = try attachTC(program, interface: interface, directory: directory)
-            }
+            try transaction.stage(PinDirectory.Entry.ruleset) { (path) throws(KernelError) in try PinnedText.write(rulesetText, at: path) }
+            var record = extraRecord
             record["interface"] = name
             record["hook"] = hook.rawValue
-            try directory.writeRecord(record)
+            switch hook {
+            case .xdp:
+                try attachXDP(program, interface: interface, mode: mode, record: record, transaction)
+            case .tcIngress, .tcEgress:
+                try attachTC(program, interface: interface, record: record, transaction)
+            }
+            // The new program runs: make the pins say so. Maps no longer used are dropped.
+            try transaction.commit(reserved: reserved, step: postAttachStep)
         } catch {
-            for entry in staged { try? BPFFileSystem.unpin(directory.path(of: entry + "-new")) }
-            if directory.entries.isEmpty { try? directory.remove() }
+            let failures = transaction.rollback()
+            guard failures.isEmpty else {
+                throw .invalidArgument("\(error); undoing the apply also failed (see `xdpfw status`): "
+                                       + failures.map(\.description).joined(separator: "; "))
+            }
             throw error
-        }
-        // The new program runs: make the pins say so. Maps no longer used are dropped.
-        for entry in directory.entries where !reserved.contains(entry) && !entry.hasSuffix("-new") && maps[entry] == nil {
-            try BPFFileSystem.unpin(directory.path(of: entry))
-        }
-        for entry in staged {
-            try BPFFileSystem.rename(directory.path(of: entry + "-new"), to: directory.path(of: entry))
         }
         return HookInstallation.read(directory)
     }
 
     /// XDP: update the pinned link in place, or make and pin a new one.
     private static func attachXDP(_ program: BPFProgram, interface: NetworkInterface, mode: XDPMode,
-                                  directory: PinDirectory) throws(KernelError) -> [String: String] {
+                                  record: [String: String], _ transaction: HookTransaction) throws(KernelError) {
+        let directory = transaction.directory
         let linkPath = directory.path(of: PinDirectory.Entry.link)
+        var record = record
         if let link = try? XDPAttachment.fromPinned(linkPath) {
-            defer { link.close() }
-            if link.programID != 0 && link.interface.index == interface.index && (mode == .auto || mode == link.mode) {
+            if link.programID != 0 && link.interface.index == interface.index {
+                // Changing the mode means detaching first: refuse, rather than leave the interface
+                // without rules if the new mode then fails to attach.
+                if mode != .auto && mode != link.mode {
+                    let current = link.mode == .auto ? "a mode not visible from here" : "\(link.mode.rawValue) mode"
+                    throw .invalidArgument("\(interface) has xdpfw rules attached in \(current); to change to "
+                                           + "\(mode.rawValue) mode, run `xdpfw detach \(interface.name) --hook xdp` first")
+                }
+                let old = try BPFProgram.fromID(link.programID)
+                record["mode"] = link.mode == .auto ? (try directory.record())["mode"] ?? "auto" : link.mode.rawValue
+                try transaction.stageRecord(record)
                 try link.replace(with: program)
-                return ["mode": link.mode.rawValue]
+                transaction.onRollback { () throws(KernelError) in try link.replace(with: old, expected: program) }
+                return
             }
-            // Defunct (interface recreated) or a different mode asked for: start over.
+            // Defunct (interface recreated): nothing runs through it, start over.
+            defer { link.close() }
             try? link.detach()
-            try BPFFileSystem.unpin(linkPath)
+            try transaction.unpin(PinDirectory.Entry.link)
         }
+        record["mode"] = mode == .auto ? XDPMode.native.rawValue : mode.rawValue
+        try transaction.stageRecord(record)
         let link = try XDPAttachment.attach(program, to: interface, mode: mode)
-        defer { link.close() }  // unpinned, closing detaches: a failure below undoes the attach
+        transaction.onRollback { () throws(KernelError) in try link.detach() }
         try link.pin(at: linkPath)
-        return ["mode": link.mode.rawValue]
+        if link.mode.rawValue != record["mode"] {  // auto fell back to generic
+            record["mode"] = link.mode.rawValue
+            try transaction.stageRecord(record)
+        }
     }
 
     /// TC: make sure clsact exists, then attach (replacing xdpfw's filter in place).
     private static func attachTC(_ program: BPFProgram, interface: NetworkInterface,
-                                 directory: PinDirectory) throws(KernelError) -> [String: String] {
+                                 record: [String: String], _ transaction: HookTransaction) throws(KernelError) {
+        let directory = transaction.directory
         let previous = try directory.record()
         let created = try TCAttachment.createClsact(on: interface)
-        let attachment = TCAttachment(interface: interface, direction: directory.hook == .tcIngress ? .ingress : .egress)
-        do { try attachment.attach(program) } catch {
-            if created { try? TCAttachment.destroyClsact(on: interface) }
-            throw error
-        }
+        if created { transaction.onRollback { () throws(KernelError) in try TCAttachment.destroyClsact(on: interface) } }
+        let attachment = TCAttachment(interface: interface, direction: directory.hook.tcDirection)
+        let old = try attachment.programID().map { (id) throws(KernelError) in try BPFProgram.fromID(id) }
         // Remember whether xdpfw made the qdisc: only then may detach remove it.
         let ownsQdisc = created || previous["clsact"] == "created" || siblingOwnsQdisc(directory)
-        return ["clsact": ownsQdisc ? "created" : "existing",
-                "handle": String(attachment.handle), "priority": String(attachment.priority)]
+        var record = record
+        record["clsact"] = ownsQdisc ? "created" : "existing"
+        record["handle"] = String(attachment.handle)
+        record["priority"] = String(attachment.priority)
+        try transaction.stageRecord(record)
+        try attachment.attach(program)
+        transaction.onRollback { () throws(KernelError) in
+            if let old {
+                try attachment.attach(old)
+            } else {
+                try attachment.detach()
+            }
+        }
     }
 
     private static func sibling(_ directory: PinDirectory) -> PinDirectory {
-        PinDirectory(interface: directory.interface, hook: directory.hook == .tcIngress ? .tcEgress : .tcIngress,
+        PinDirectory(interface: directory.interface, hook: directory.hook.tcDirection == .ingress ? .tcEgress : .tcIngress,
                      root: directory.root)
     }
 

@@ -14,8 +14,13 @@ public final class LockFile: @unchecked Sendable {
     /// process holds it, calls `waiting` once and then waits for it.
     public static func acquire(at path: String = defaultPath, waiting: () -> Void = {}) throws(KernelError) -> LockFile {
         let directory = (path as NSString).deletingLastPathComponent
-        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        catch { throw .system(operation: "creating \(directory)", errno: EACCES) }
+        var prefix = ""
+        for component in directory.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw .from(errno: errno, operation: "creating \(prefix)", path: prefix)
+            }
+        }
         let fd = Glibc.open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         if fd < 0 { throw .from(errno: errno, operation: "opening lock file \(path)", path: path) }
         let lock = LockFile(fd: fd)

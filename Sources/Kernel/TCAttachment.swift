@@ -7,6 +7,11 @@ public enum TCDirection: String, Sendable, CaseIterable {
     var attachPoint: bpf_tc_attach_point { self == .ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS }
 }
 
+extension AttachPoint {
+    /// The TC direction of a TC hook (`.egress` for `.tcEgress`; XDP has none, and gets `.ingress`).
+    public var tcDirection: TCDirection { self == .tcEgress ? .egress : .ingress }
+}
+
 /// A TC filter xdpfw owns, identified by interface, direction, handle and priority. Filters live in
 /// the interface's clsact qdisc and keep running after the process exits, pinned or not.
 /// Attaching again with the same handle and priority replaces the program in place (atomically).

@@ -21,22 +21,13 @@ enum AttachedRuleset {
                       hook: AttachPoint, mode: XDPMode, pinRoot: String) throws -> Outcome {
         _ = try NetworkInterface(name: interface)  // name the interface before compiling for nothing
         let before = HookInstallation.find(interface: interface, hook: hook, root: pinRoot)
-        // Changing the XDP mode means detaching first: refuse, rather than leave the interface
-        // without rules if the new mode then fails to attach.
-        if let before, before.isAttached, let current = before.xdpMode, mode != .auto, mode != current {
-            throw CommandFailure("\(interface) has xdpfw rules attached in \(current.rawValue) mode; to change to "
-                                 + "\(mode.rawValue) mode, run `xdpfw detach \(interface) --hook xdp` first")
-        }
         let loaded = try LoadedRuleset.load(ruleset, hook: hook.programHook)
         defer { loaded.close() }
         let installation = try HookInstaller.apply(program: loaded.program,
                                                    maps: [PinDirectory.Entry.counters: loaded.counters],
-                                                   rulesetText: text, interface: interface, hook: hook,
-                                                   mode: mode, root: pinRoot)
-        var record = installation.record
-        record[fileKey] = file
-        try installation.directory.writeRecord(record)
-        return Outcome(installation: HookInstallation.read(installation.directory),
+                                                   rulesetText: text, extraRecord: [fileKey: file],
+                                                   interface: interface, hook: hook, mode: mode, root: pinRoot)
+        return Outcome(installation: installation,
                        replaced: before?.isAttached ?? false, instructions: loaded.instructionCount)
     }
 
