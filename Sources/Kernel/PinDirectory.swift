@@ -56,11 +56,24 @@ public struct PinDirectory: Hashable, Sendable {
     /// Unpins everything in the directory and removes it (and the interface directory when empty).
     public func remove() throws(KernelError) {
         for entry in entries { try BPFFileSystem.unpin(path(of: entry)) }
-        for directory in [path, "\(root)/\(PinDirectory.escape(interface))"] where BPFFileSystem.exists(directory) {
-            if rmdir(directory) != 0 && xdpfw_errno() != ENOTEMPTY && xdpfw_errno() != ENOENT {
-                throw .from(errno: xdpfw_errno(), operation: "removing pin directory \(directory)")
-            }
+        for directory in [path, "\(root)/\(PinDirectory.escape(interface))"] {
+            try PinDirectory.removeIfEmpty(directory)
         }
+    }
+
+    /// Removes `directory` when it holds nothing (rmdir: never its contents); a directory that
+    /// is not empty or not there is left alone.
+    public static func removeIfEmpty(_ directory: String) throws(KernelError) {
+        guard BPFFileSystem.exists(directory) else { return }
+        if rmdir(directory) != 0 && xdpfw_errno() != ENOTEMPTY && xdpfw_errno() != ENOENT {
+            throw .from(errno: xdpfw_errno(), operation: "removing pin directory \(directory)")
+        }
+    }
+
+    /// Where the pins of a named network namespace live: /sys/fs/bpf/xdpfw/netns/NAME, escaped
+    /// as interface names are (interface names repeat across namespaces; bpffs is shared by all).
+    public static func root(forNamespace name: String) -> String {
+        defaultRoot + "/netns/" + escape(name)
     }
 
     /// Every hook directory under `root`, sorted by interface then hook.

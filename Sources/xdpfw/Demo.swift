@@ -43,7 +43,7 @@ struct Demo: ParsableCommand {
         // An interrupt while the namespaces are being made waits until they exist and can go again.
         let network = try cleanup.uninterrupted { () throws -> TestNetwork in
             let network = try TestNetwork()
-            let pinRoot = XDPFW.pinRoot(forNamespace: network.b.namespace)
+            let pinRoot = PinDirectory.root(forNamespace: network.b.namespace)
             cleanup.add {
                 for directory in PinDirectory.all(root: pinRoot) { try? directory.remove() }
                 XDPFW.removeEmptyPinRoot(pinRoot)
@@ -52,7 +52,7 @@ struct Demo: ParsableCommand {
             return network
         }
         let (a, b) = (network.a, network.b)
-        let pinRoot = XDPFW.pinRoot(forNamespace: b.namespace)
+        let pinRoot = PinDirectory.root(forNamespace: b.namespace)
         say("Created namespaces \(a.namespace) (\(a.interfaceName), \(a.ipv4)) and \(b.namespace) (\(b.interfaceName), \(b.ipv4)), joined by a veth pair.")
 
         command("xdpfw -n \(b.namespace) apply \(ExampleRuleset.fileName) \(b.interfaceName)")

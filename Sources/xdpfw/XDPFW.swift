@@ -83,12 +83,7 @@ extension XDPFW {
     /// Where the pins for this namespace live: the default namespace's under /sys/fs/bpf/xdpfw,
     /// a named namespace's under /sys/fs/bpf/xdpfw/netns/NAME (interface names repeat across
     /// namespaces; bpffs is shared by all of them).
-    var pinRoot: String { netns.map { XDPFW.pinRoot(forNamespace: $0) } ?? PinDirectory.defaultRoot }
-
-    static func pinRoot(forNamespace name: String) -> String {
-        // bpffs refuses '.' in names.
-        PinDirectory.defaultRoot + "/netns/" + name.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: ".", with: "%2E")
-    }
+    var pinRoot: String { netns.map(PinDirectory.root(forNamespace:)) ?? PinDirectory.defaultRoot }
 
     /// The pins xdpfw reads (`stats`, `status`) are on a root-only file system: say so rather than
     /// report that nothing is attached.
@@ -107,9 +102,8 @@ extension XDPFW {
 
     /// Removes a namespace's pin root and /sys/fs/bpf/xdpfw/netns when they hold nothing.
     static func removeEmptyPinRoot(_ root: String) {
-        for directory in [root, PinDirectory.defaultRoot + "/netns"]
-        where BPFFileSystem.exists(directory) && BPFFileSystem.entries(of: directory).isEmpty {
-            try? FileManager.default.removeItem(atPath: directory)
+        for directory in [root, PinDirectory.defaultRoot + "/netns"] {
+            try? PinDirectory.removeIfEmpty(directory)
         }
     }
 

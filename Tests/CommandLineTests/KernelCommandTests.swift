@@ -77,7 +77,7 @@ final class KernelCommandTests: XCTestCase {
         let network = try TestNetwork()
         defer { network.close() }
         let namespace = network.b.namespace, interface = network.b.interfaceName
-        defer { try? FileManager.default.removeItem(atPath: XDPFW.pinRoot(forNamespace: namespace)) }
+        defer { try? FileManager.default.removeItem(atPath: PinDirectory.root(forNamespace: namespace)) }
         defer { _ = try? CommandRunner.run(["-n", namespace, "detach", interface]) }
 
         let applied = try CommandRunner.run(["-n", namespace, "apply", "rules/example.conf", interface])

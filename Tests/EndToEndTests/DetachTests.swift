@@ -29,7 +29,7 @@ final class DetachTests: XCTestCase {
 
         XCTAssertTrue(try IPCommand.run(["-n", b.namespace, "link", "show", "dev", b.interfaceName]).contains("prog/xdp"))
         XCTAssertTrue(try qdiscs(b).contains("clsact"))
-        XCTAssertTrue(BPFFileSystem.exists(XDPFW.pinRoot(forNamespace: b.namespace) + "/" + b.interfaceName + "/xdp"))
+        XCTAssertTrue(BPFFileSystem.exists(PinDirectory.root(forNamespace: b.namespace) + "/" + b.interfaceName + "/xdp"))
 
         for end in [a, b] {
             let detached = try Xdpfw.run(["-n", end.namespace, "detach", end.interfaceName])
@@ -45,7 +45,7 @@ final class DetachTests: XCTestCase {
             XCTAssertEqual(filters.trimmingCharacters(in: .whitespacesAndNewlines), "", "no filter left at \(direction) of \(a.interfaceName)")
         }
         for end in [a, b] {
-            XCTAssertFalse(BPFFileSystem.exists(XDPFW.pinRoot(forNamespace: end.namespace)), "no pins for \(end.namespace)")
+            XCTAssertFalse(BPFFileSystem.exists(PinDirectory.root(forNamespace: end.namespace)), "no pins for \(end.namespace)")
         }
         // The kernel frees programs and maps once the last reference is gone (after an RCU grace period).
         let deadline = Date().addingTimeInterval(3)

@@ -25,9 +25,9 @@ final class QuietNetwork {
     func close() {
         for end in [network.a, network.b] {
             _ = try? Xdpfw.run(["-n", end.namespace, "detach", end.interfaceName])
-            try? FileManager.default.removeItem(atPath: XDPFW.pinRoot(forNamespace: end.namespace))
+            try? FileManager.default.removeItem(atPath: PinDirectory.root(forNamespace: end.namespace))
         }
-        XDPFW.removeEmptyPinRoot(XDPFW.pinRoot(forNamespace: network.a.namespace))
+        XDPFW.removeEmptyPinRoot(PinDirectory.root(forNamespace: network.a.namespace))
         network.close()
     }
 
@@ -90,7 +90,7 @@ final class QuietNetwork {
     func attachedProgramID(on side: TestNetwork.Side, hook: AttachPoint) throws -> UInt32? {
         let end = network.end(side)
         return try network.run(in: side) {
-            HookInstallation.find(interface: end.interfaceName, hook: hook, root: XDPFW.pinRoot(forNamespace: end.namespace))?
+            HookInstallation.find(interface: end.interfaceName, hook: hook, root: PinDirectory.root(forNamespace: end.namespace))?
                 .attachedProgramID
         }
     }

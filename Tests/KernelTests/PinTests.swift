@@ -90,6 +90,23 @@ final class PinTests: XCTestCase {
         XCTAssertEqual(PinDirectory.all(root: root), [directory])
     }
 
+    /// A namespace's pin root escapes '.' (which bpffs refuses) as interface names do, and
+    /// removeIfEmpty removes only empty directories, never their contents.
+    func testNamespaceRootAndRemoveIfEmpty() throws {
+        XCTAssertEqual(PinDirectory.root(forNamespace: "ns.1%"), PinDirectory.defaultRoot + "/netns/ns%2E1%25")
+        try skipUnlessRoot()
+        let root = testPinRoot()
+        defer { removeTree(root) }
+        try BPFFileSystem.makeDirectory(root)
+        try PinnedText.write("kept\n", at: root + "/text")
+        try PinDirectory.removeIfEmpty(root)
+        XCTAssertTrue(BPFFileSystem.exists(root + "/text"), "a directory with entries stays")
+        try BPFFileSystem.unpin(root + "/text")
+        try PinDirectory.removeIfEmpty(root)
+        XCTAssertFalse(BPFFileSystem.exists(root))
+        try PinDirectory.removeIfEmpty(root)
+    }
+
     func testUnknownInterface() {
         XCTAssertThrowsError(try NetworkInterface(name: "no-such-if0")) { error in
             XCTAssertEqual(error as? KernelError, .unknownInterface("no-such-if0"))
