@@ -6,9 +6,6 @@ public enum AttachPoint: String, CaseIterable, Sendable, Hashable {
     case xdp
     case tcIngress = "tc-ingress"
     case tcEgress = "tc-egress"
-
-    /// The program type this hook runs.
-    public var programType: BPFProgramType { self == .xdp ? .xdp : .schedCLS }
 }
 
 /// `/sys/fs/bpf/xdpfw/<iface>/<hook>/`: everything xdpfw leaves behind for one hook of one
