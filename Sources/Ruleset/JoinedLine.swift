@@ -61,6 +61,7 @@ struct SourceLines: Sendable {
     func joinedLines() -> (statements: [JoinedLine], danglingContinuation: Int?) {
         var statements: [JoinedLine] = []
         var current: JoinedLine?
+        var backslashEnded = false
         for (index, line) in lines.enumerated() {
             let content = SourceLines.content(of: line)
             if var joined = current {
@@ -75,16 +76,26 @@ struct SourceLines: Sendable {
                 current = JoinedLine(text: run.text, pieces: [.init(textStart: 0, line: index + 1,
                                                                     lineStart: run.start, length: run.text.utf8.count)])
             }
-            if !content.continues {
+            // A set's braces hold it together over lines, blank and comment lines included,
+            // as nft's sets do: `set blocklist {` ... `}` needs no backslashes.
+            if !content.continues && !(current.map(SourceLines.isOpenSet) ?? false) {
                 if let joined = current { statements.append(joined) }
                 current = nil
             }
+            backslashEnded = content.continues
         }
         if let joined = current {
             statements.append(joined)
-            return (statements, joined.lastLine)
+            // An unclosed set is reported by the set's own parser, at its '{'.
+            return (statements, backslashEnded ? joined.lastLine : nil)
         }
         return (statements, nil)
+    }
+
+    /// Whether a statement is a `set NAME {` whose closing brace has not come yet.
+    static func isOpenSet(_ statement: JoinedLine) -> Bool {
+        let text = statement.text
+        return (text.hasPrefix("set ") || text.hasPrefix("set\t")) && text.contains("{") && !text.contains("}")
     }
 
     /// What one physical line contributes: its text between leading whitespace and a comment or a

@@ -17,6 +17,20 @@ final class SetTests: XCTestCase {
         XCTAssertEqual(ruleset.rules[0].expression, "src host @bad", "rules are shown as written")
     }
 
+    /// A set's braces hold it together over lines, with comments and blank lines inside, as an
+    /// nft user writes it; the statement after the closing brace stands on its own.
+    func testSetsSpanLinesUntilTheirClosingBrace() throws {
+        let text = "set bad {\n  192.0.2.0/24,   # lab\n\n  198.51.100.7 # one host\n}\ndrop src net @bad\npass tcp\n"
+        let file = try RulesFile.parse(text, file: "r.conf")
+        XCTAssertEqual(file.sets["bad"], ["192.0.2.0/24", "198.51.100.7"])
+        XCTAssertEqual(file.rules.map(\.expression), ["src net @bad", "tcp"])
+        XCTAssertEqual(file.rules.map(\.line), [6, 7])
+        XCTAssertThrowsError(try RulesFile.parse("set bad {\n  10.0.0.1\ndrop src host @bad\n", file: "r.conf")) {
+            XCTAssert(($0 as? RulesetError)?.description.contains("r.conf:1:9: expected '{' and entries ending with '}'") ?? false,
+                      "an unclosed set is reported at its brace: \($0)")
+        }
+    }
+
     func testSetFilesHoldOneEntryALine() throws {
         let text = "set bad file bad.txt\ndrop src host @bad\n"
         let ruleset = try Ruleset.parse(text, file: "r.conf", readFile: { path in
