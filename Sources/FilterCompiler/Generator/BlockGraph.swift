@@ -7,17 +7,11 @@
 /// blocks and its own packet loads, and the first failing test of an `and` chain jumps straight
 /// to whatever follows the whole chain.
 
-/// One open branch edge: the `ifTrue` or `ifFalse` side of a block.
-struct OpenEdge: Hashable {
-    var block: BlockID
-    var onTrue: Bool
-}
-
 /// A compiled sub-expression whose outcomes are not yet connected.
 struct Fragment {
     var entry: BlockID
-    var whenTrue: [OpenEdge]
-    var whenFalse: [OpenEdge]
+    var whenTrue: [BranchArm]
+    var whenFalse: [BranchArm]
 
     /// The same test with its outcomes swapped (`not`).
     var negated: Fragment { Fragment(entry: entry, whenTrue: whenFalse, whenFalse: whenTrue) }
@@ -42,7 +36,7 @@ struct BlockGraph {
     mutating func branch(_ statements: [Statement], _ condition: Condition, _ operand: Operand) -> Fragment {
         let id = blocks.count
         blocks.append(PendingBlock(statements: statements, end: .branch(condition, operand, ifTrue: nil, ifFalse: nil)))
-        return Fragment(entry: id, whenTrue: [OpenEdge(block: id, onTrue: true)], whenFalse: [OpenEdge(block: id, onTrue: false)])
+        return Fragment(entry: id, whenTrue: [BranchArm(block: id, onTrue: true)], whenFalse: [BranchArm(block: id, onTrue: false)])
     }
 
     /// A new block that ends in an unconditional jump, target given later with `setJump`.
@@ -61,7 +55,7 @@ struct BlockGraph {
     }
 
     /// Points every edge in `edges` at `target`.
-    mutating func connect(_ edges: [OpenEdge], to target: BlockID) {
+    mutating func connect(_ edges: [BranchArm], to target: BlockID) {
         for edge in edges {
             guard case let .branch(condition, operand, t, f) = blocks[edge.block].end else { continue }
             blocks[edge.block].end = edge.onTrue

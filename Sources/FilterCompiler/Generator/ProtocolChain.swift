@@ -45,7 +45,7 @@ extension Generator {
         var next = none.whenFalse
         if ipv6 {
             // Hop-by-hop, destination options, routing and fragment headers: length in 8-byte units.
-            var extensionHeaders: [OpenEdge] = []
+            var extensionHeaders: [BranchArm] = []
             for header in [P.hopByHop, P.destinationOptions, P.routing, P.fragment] {
                 let test = graph.branch([], .equal, .constant(header))
                 graph.connect(next, to: test.entry)

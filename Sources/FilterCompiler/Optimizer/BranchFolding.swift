@@ -36,7 +36,7 @@ enum BranchFolding {
             func arm(_ sense: Bool) -> BlockID {
                 var known = entryFacts[id]
                 known.makeRoom(8)  // one copy, with room for what threading learns
-                if let test = flow.tests[id] { known.learn(test, sense != flow.inverted[id], on: Edge(id, sense)) }
+                if let test = flow.tests[id] { known.learn(test, sense != flow.inverted[id], on: BranchArm(id, sense)) }
                 return thread(from: id, to: sense ? ifTrue : ifFalse, &known, graph, flow, liveness)
             }
             let (newTrue, newFalse) = (arm(true), arm(false))
@@ -61,7 +61,7 @@ enum BranchFolding {
                   let test = flow.tests[current],
                   let outcome = decideByFacts(test, known, flow.table) else { break }
             let next = outcome != flow.inverted[current] ? ifTrue : ifFalse
-            known.learn(test, outcome, on: Edge(current, outcome != flow.inverted[current]))
+            known.learn(test, outcome, on: BranchArm(current, outcome != flow.inverted[current]))
             if agree(flow.exitState[source], flow.exitState[current], on: liveness.liveIn[next]) { landing = next }
             current = next
         }
@@ -136,19 +136,8 @@ enum BranchFolding {
         guard case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[predecessor].terminator,
               let test = flow.tests[predecessor] else { return body(base, nil) }
         for sense in [true, false] where (sense ? ifTrue : ifFalse) == id {
-            body(base, Fact(test: test, holds: sense != flow.inverted[predecessor], edge: Edge(predecessor, sense)))
+            body(base, Fact(test: test, holds: sense != flow.inverted[predecessor], edge: BranchArm(predecessor, sense)))
         }
-    }
-}
-
-/// Known outcomes of tests. A handful at a time, so a plain list beats hashing.
-/// A branch arm: the block and whether it is the true arm.
-struct Edge: Equatable {
-    var block: BlockID
-    var sense: Bool
-    init(_ block: BlockID, _ sense: Bool) {
-        self.block = block
-        self.sense = sense
     }
 }
 
@@ -156,7 +145,7 @@ struct Edge: Equatable {
 struct Fact {
     var test: Test
     var holds: Bool
-    var edge: Edge
+    var edge: BranchArm
 }
 
 /// Known outcomes of tests, each with the branch arm that taught it. Where paths meet, a fact
@@ -177,7 +166,7 @@ struct Facts {
         entries.reserveCapacity(entries.count + extra)
     }
 
-    mutating func learn(_ test: Test, _ holds: Bool, on edge: Edge) {
+    mutating func learn(_ test: Test, _ holds: Bool, on edge: BranchArm) {
         if !entries.contains(where: { $0.test == test && $0.edge == edge }) { entries.append(Fact(test: test, holds: holds, edge: edge)) }
     }
 
