@@ -31,6 +31,12 @@ public struct Assembler: Sendable {
     /// The number of instructions emitted so far (before unreachable code is dropped).
     public var count: Int { entries.count }
 
+    /// The conditional jumps emitted so far: each is a branch the verifier may push to come
+    /// back to later (it follows the fall-through first), so they bound its pending states.
+    public var conditionalJumpCount: Int {
+        entries.reduce(0) { $0 + ($1.target != nil && $1.slots[0].opcode != Opcode.jumpAlways ? 1 : 0) }
+    }
+
     // MARK: Labels and raw instructions
 
     /// Names the position of the next instruction.
