@@ -67,7 +67,7 @@ public enum EBPFRulesetProgram {
         asm.add(.r1, 1)
         asm.store(.double, to: .r0, offset: 0, from: .r1)
         asm.load(.double, .r1, from: .r0, offset: 8)
-        asm.load(.double, .r2, from: .r10, offset: MachineLayout.lengthSlot)
+        asm.load(.word, .r2, from: .r10, offset: MachineLayout.lengthSlot)
         asm.add(.r1, .r2)
         asm.store(.double, to: .r0, offset: 8, from: .r1)
         ProgramEpilogue.emitReturn(hook: hook, verdict: verdict, into: &asm)
@@ -132,9 +132,9 @@ enum ProgramPrologue {
         if let vlan = hook.metadataVLAN {
             asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
             asm.load(.word, .r2, from: layout.context, offset: vlan.presentOffset)
-            asm.store(.double, to: .r10, offset: layout.vlanPresentSlot, from: .r2)
+            asm.store(.word, to: .r10, offset: layout.vlanPresentSlot, from: .r2)
             asm.load(.word, .r3, from: layout.context, offset: vlan.tciOffset)
-            asm.store(.double, to: .r10, offset: layout.vlanTCISlot, from: .r3)
+            asm.store(.word, to: .r10, offset: layout.vlanTCISlot, from: .r3)
             asm.store(.double, to: .r10, offset: layout.vlanInlinedWord, immediate: 0)
             asm.jump(if: .equal, .r2, 0, to: "prologue.frame")
             // Pushing a placeholder tag moves the real one into the frame.
@@ -160,7 +160,7 @@ enum ProgramPrologue {
         case let .contextField(offset):
             asm.load(.word, layout.address, from: layout.context, offset: offset)
         }
-        asm.store(.double, to: .r10, offset: layout.lengthSlot, from: layout.address)
+        asm.store(.word, to: .r10, offset: layout.lengthSlot, from: layout.address)
     }
 }
 

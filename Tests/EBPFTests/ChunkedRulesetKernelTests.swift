@@ -7,8 +7,12 @@ import Ruleset
 /// Rulesets too big for the verifier as one program, loaded as `apply` loads them: chunks
 /// chained by tail calls. Every packet's verdict and deciding rule, and every rule's counter,
 /// must be libpcap's first match over the rules in order (each rule's own libpcap program).
+/// Each ruleset is loaded as one program where it fits and split by the default budget, and
+/// also split finer (a budget of an eighth) so that packets go down a long chain.
 final class ChunkedRulesetKernelTests: XCTestCase {
     typealias P = PacketBuilder
+    static let fineBudget = ChunkBudget(pendingBranches: ChunkBudget.verifier.pendingBranches / 8,
+                                        walkedInstructions: ChunkBudget.verifier.walkedInstructions / 8)
 
     /// `tcp port P and host A` does not merge; one program held about 500 of them.
     func testThousandsOfPortAndHostRulesDecideAndCountAsLibpcap() throws {
@@ -21,7 +25,7 @@ final class ChunkedRulesetKernelTests: XCTestCase {
             packets.append(PortAndHost.packet(index, &random, portOf: (index + 1) % rules.count))   // host and port of different rules
         }
         packets += TestPackets.all.filter { $0.count >= 14 && $0.count <= KernelDifferentialTests.testRunLimit }
-        try compare(rules, packets: packets, policy: .drop, minimumPrograms: 4, label: "3000 tcp port and host")
+        try compare(rules, packets: packets, policy: .drop, minimumPrograms: 5, label: "3000 tcp port and host")
     }
 
     /// Random rules of many shapes (mergeable runs among them, which become lookups in between
@@ -49,18 +53,21 @@ final class ChunkedRulesetKernelTests: XCTestCase {
         }
         packets += workload.packets(count: 200)
         packets += TestPackets.all.filter { $0.count >= 14 && $0.count <= KernelDifferentialTests.testRunLimit }
-        try compare(rules, packets: packets, policy: .pass, minimumPrograms: 3, label: "2500 mixed")
+        try compare(rules, packets: packets, policy: .pass, minimumPrograms: 5, label: "2500 mixed")
     }
 
+    /// `minimumPrograms`: how many the fine budget must split the rules into, at least.
     private func compare(_ rules: [(expression: String, verdict: Verdict)], packets: [[UInt8]], policy: Verdict,
                          minimumPrograms: Int, label: String) throws {
         let text = "policy \(policy.rawValue)\n" + rules.map { "\($0.verdict.rawValue) \($0.expression)\n" }.joined()
         let ruleset = try Ruleset.parse(text, file: "chunked.conf")
         let oracle = try LibpcapRuleset(rules)
         let expectedSlots = packets.map(oracle.slot(for:))
-        for hook in KernelDifferentialTests.hooks {
-            let chunks = try ruleset.ebpfChunks(for: hook.context)
-            XCTAssertGreaterThanOrEqual(chunks.count, minimumPrograms, "\(label): split into several programs")
+        for (hook, budget) in KernelDifferentialTests.hooks.flatMap({ hook in [(hook, ChunkBudget.verifier), (hook, Self.fineBudget)] }) {
+            let chunks = try ruleset.ebpfChunks(for: hook.context, budget: budget)
+            if budget == Self.fineBudget {
+                XCTAssertGreaterThanOrEqual(chunks.count, minimumPrograms, "\(label): split into several programs")
+            }
             // Some packet is decided in each chunk (so every tail call is taken), and some by the policy.
             for chunk in chunks {
                 let slots = try XCTUnwrap(chunk.ruleSlots)
@@ -104,7 +111,7 @@ final class ChunkedRulesetKernelTests: XCTestCase {
                 }
             }
             XCTAssertLessThan(refused, packets.count / 4, "\(label), \(hook.context.name): most packets ran")
-            let place = "\(label), \(hook.context.name), \(chunks.count) programs"
+            let place = "\(label), \(hook.context.name), \(chunks.count) program\(chunks.count == 1 ? "" : "s")"
             XCTAssertEqual(mismatches, [], place)
             try loaded.assertCounters(expected, place)
         }
