@@ -1,3 +1,9 @@
+/// What a conditional jump compares its register with.
+public enum JumpOperand: Hashable, Sendable {
+    case immediate(Int32)
+    case register(Register)
+}
+
 /// Builds a program from instructions that jump to named labels, then resolves the labels to
 /// 16-bit slot offsets in one fix-up pass.
 ///
@@ -153,21 +159,21 @@ public struct Assembler: Sendable {
     /// `if condition goto target`, written `if !condition goto L; goto target; L:` and kept so
     /// (`assemble` would otherwise fold it back): the verifier follows a conditional's
     /// fall-through first and keeps the jump's way pending, so it follows `target` first.
-    public mutating func jumpFollowedFirst(if condition: JumpCondition, _ dst: Register, _ immediate: Int32,
-                              to target: String, width: ALUWidth = .bits64) {
-        guard let negated = condition.negated else { jump(if: condition, dst, immediate, to: target, width: width); return }
+    public mutating func jumpFollowedFirst(if condition: JumpCondition, _ dst: Register, _ operand: JumpOperand,
+                                           to target: String, width: ALUWidth = .bits64) {
+        guard let negated = condition.negated else { jump(if: condition, dst, operand, to: target, width: width); return }
         let proceed = "\(target).proceed\(entries.count)"
-        jump(if: negated, dst, immediate, to: proceed, width: width)
+        jump(if: negated, dst, operand, to: proceed, width: width)
         keptJump(to: target, before: proceed)
     }
 
-    /// The same with a register operand.
-    public mutating func jumpFollowedFirst(if condition: JumpCondition, _ dst: Register, _ src: Register,
+    /// `if dst <condition> operand goto target`.
+    public mutating func jump(if condition: JumpCondition, _ dst: Register, _ operand: JumpOperand,
                               to target: String, width: ALUWidth = .bits64) {
-        guard let negated = condition.negated else { jump(if: condition, dst, src, to: target, width: width); return }
-        let proceed = "\(target).proceed\(entries.count)"
-        jump(if: negated, dst, src, to: proceed, width: width)
-        keptJump(to: target, before: proceed)
+        switch operand {
+        case let .immediate(value): jump(if: condition, dst, value, to: target, width: width)
+        case let .register(src): jump(if: condition, dst, src, to: target, width: width)
+        }
     }
 
     private mutating func keptJump(to target: String, before proceed: String) {

@@ -122,8 +122,8 @@ struct FilterEmitter {
 
     private mutating func branch(_ condition: JumpCondition, _ operand: Operand, to target: String, into asm: inout Assembler) {
         switch operand {
-        case let .constant(k): jump(if: condition, a, Int32(bitPattern: k), to: target, width: .bits32, asm: &asm)
-        case .x: jump(if: condition, a, x, to: target, width: .bits32, asm: &asm)
+        case let .constant(k): jump(if: condition, a, .immediate(Int32(bitPattern: k)), to: target, width: .bits32, asm: &asm)
+        case .x: jump(if: condition, a, .register(x), to: target, width: .bits32, asm: &asm)
         }
     }
 
@@ -132,23 +132,13 @@ struct FilterEmitter {
     /// goes on to the next rule at the first test a rule makes, with one branch of the rule
     /// pending rather than one per test it passes (the pending branches are what limits how
     /// many rules one program holds). Only the first: each costs a taken jump per packet.
-    private mutating func jump(if condition: JumpCondition, _ dst: Register, _ immediate: Int32, to target: String,
-                      width: ALUWidth = .bits64, asm: inout Assembler) {
+    private mutating func jump(if condition: JumpCondition, _ dst: Register, _ operand: JumpOperand, to target: String,
+                               width: ALUWidth = .bits64, asm: inout Assembler) {
         if target == noMatchLabel && !firstExitLaidOut {
             firstExitLaidOut = true
-            asm.jumpFollowedFirst(if: condition, dst, immediate, to: target, width: width)
+            asm.jumpFollowedFirst(if: condition, dst, operand, to: target, width: width)
         } else {
-            asm.jump(if: condition, dst, immediate, to: target, width: width)
-        }
-    }
-
-    private mutating func jump(if condition: JumpCondition, _ dst: Register, _ src: Register, to target: String,
-                      width: ALUWidth = .bits64, asm: inout Assembler) {
-        if target == noMatchLabel && !firstExitLaidOut {
-            firstExitLaidOut = true
-            asm.jumpFollowedFirst(if: condition, dst, src, to: target, width: width)
-        } else {
-            asm.jump(if: condition, dst, src, to: target, width: width)
+            asm.jump(if: condition, dst, operand, to: target, width: width)
         }
     }
 
@@ -214,7 +204,7 @@ struct FilterEmitter {
             if isShift && k >= 32 { asm.move(a, 0, width: .bits32); return }
             asm.alu(op, a, Int32(bitPattern: k), width: .bits32)
         case .x:
-            if op == .divide || op == .modulo { jump(if: .equal, x, 0, to: noMatchLabel, width: .bits32, asm: &asm) }
+            if op == .divide || op == .modulo { jump(if: .equal, x, .immediate(0), to: noMatchLabel, width: .bits32, asm: &asm) }
             if isShift {
                 let shift = freshLabel("shift"), done = freshLabel("shifted")
                 asm.jump(if: .less, x, 32, to: shift, width: .bits32)
@@ -262,19 +252,19 @@ struct FilterEmitter {
         asm.move(address, Layout.data)
         if !indexed && end <= UInt64(Int16.max) {
             asm.add(address, Int32(end))
-            jump(if: .greater, address, Layout.dataEnd, to: onFailure, asm: &asm)
+            jump(if: .greater, address, .register(Layout.dataEnd), to: onFailure, asm: &asm)
             asm.load(size, dst, from: Layout.data, offset: Int16(offset))
         } else {
             if indexed {
                 // Bound X so that data + X + end stays in the range the verifier tracks; a
                 // larger X lies beyond any packet anyway.
-                jump(if: .greater, x, Int32(Layout.maximumPacketOffset - end), to: onFailure, asm: &asm)
+                jump(if: .greater, x, .immediate(Int32(Layout.maximumPacketOffset - end)), to: onFailure, asm: &asm)
                 asm.add(address, x)
             }
             asm.add(address, Int32(offset))
             asm.move(limit, address)
             asm.add(limit, Int32(size.bytes))
-            jump(if: .greater, limit, Layout.dataEnd, to: onFailure, asm: &asm)
+            jump(if: .greater, limit, .register(Layout.dataEnd), to: onFailure, asm: &asm)
             asm.load(size, dst, from: address, offset: 0)
         }
         switch size {
