@@ -10,10 +10,10 @@ import Kernel
 /// tag moved inline must reach the later programs); the program array is pinned with the
 /// program, and goes when a small ruleset replaces it.
 final class ChunkedRulesetTests: XCTestCase {
-    /// 5,000 rules that do not merge and that the frames mostly miss (two programs by the
+    /// 7,000 rules that do not merge and that the frames mostly miss (two programs by the
     /// default budget), then LiveCounterTests' rules.
     static let rules: [(expression: String, verdict: Verdict)] =
-        (0..<5000).map { ("tcp port \($0 + 1) and host 10.9.\($0 / 250).\($0 % 250 + 1)", $0 % 2 == 0 ? .drop : .pass) }
+        (0..<7000).map { ("tcp port \($0 + 1) and host 10.9.\($0 / 250).\($0 % 250 + 1)", $0 % 2 == 0 ? .drop : .pass) }
         + LiveCounterTests.rules
 
     func testChainedProgramsCountAsLibpcapAtEveryHookAndTheirProgramArrayIsPinned() throws {
@@ -23,9 +23,9 @@ final class ChunkedRulesetTests: XCTestCase {
         defer { quiet.close() }
         let ruleset = try LibpcapRuleset(Self.rules)
         let tcp = PacketBuilder.ethernet(destination: quiet.network.b.mac, source: quiet.network.a.mac, type: 0x0800,
-                                         PacketBuilder.ipv4(source: [10, 9, 19, 250], protocol: 6, PacketBuilder.tcp(source: 40000, destination: 5000)))
+                                         PacketBuilder.ipv4(source: [10, 9, 27, 250], protocol: 6, PacketBuilder.tcp(source: 40000, destination: 7000)))
         let frames = EndToEnd.sendableFrames(limit: 1000) + [[UInt8]](repeating: tcp, count: 3)
-        XCTAssertEqual(ruleset.slot(for: tcp), 5000, "the TCP frame is decided by the last filler rule")
+        XCTAssertEqual(ruleset.slot(for: tcp), 7000, "the TCP frame is decided by the last filler rule")
         let tagged = frames.filter { [[0x81, 0x00], [0x88, 0xa8]].contains(Array($0[12..<14])) }
         XCTAssertGreaterThan(tagged.count, 10, "tagged frames (in metadata at TC ingress) take part")
 
