@@ -139,8 +139,12 @@ public struct LookupGroup: Hashable, Sendable {
         /// The rule's counter slot (rule index + 1).
         public var slot: Int
         public var verdict: Verdict
-        public init(match: LookupMatch, slot: Int, verdict: Verdict) {
-            self.match = match; self.slot = slot; self.verdict = verdict
+        /// The member stands for an entry of a set (`src net @blocklist`), which `xdpfw set add`
+        /// may change while the program runs: its tables are LPM tries (a hash map per length
+        /// could not take a prefix of a new length) and exist for both families.
+        public var fromSet: Bool
+        public init(match: LookupMatch, slot: Int, verdict: Verdict, fromSet: Bool = false) {
+            self.match = match; self.slot = slot; self.verdict = verdict; self.fromSet = fromSet
         }
     }
 
@@ -158,10 +162,14 @@ public struct LookupGroup: Hashable, Sendable {
     /// in it (the maps are shared by the groups, and a program may have only 64 maps).
     public static func choosingHashTables(_ segments: [RulesetSegment]) -> [RulesetSegment] {
         var lengths: [String: Set<Int>] = [:]
+        var live = Set<String>()
         for case let .lookup(group) in segments {
             for (name, used) in group.lengthsByTable { lengths[name, default: []].formUnion(used) }
+            for member in group.members where member.fromSet {
+                for key in group.tableKeys(of: member.match, fromSet: true) { live.insert(group.tableName(key.family, key.side)) }
+            }
         }
-        let hashed = lengths.filter { $0.value.count <= maximumHashedLengths }.mapValues { $0.sorted() }
+        let hashed = lengths.filter { $0.value.count <= maximumHashedLengths && !live.contains($0.key) }.mapValues { $0.sorted() }
         return segments.map { segment in
             guard case var .lookup(group) = segment else { return segment }
             group.hashedLengths = hashed
@@ -206,14 +214,7 @@ public struct LookupGroup: Hashable, Sendable {
     /// some member needs, in a fixed order. The program looks up only these.
     public var layouts: [TableLayout] {
         var needed = Set<TableKey>()
-        for member in members {
-            switch member.match {
-            case let .address(prefix, sides):
-                for side in sides { needed.insert(TableKey(family: prefix.family, side: side)) }
-            case let .addressAndPort(prefix, _, _, _, _):
-                needed.insert(TableKey(family: prefix.family, side: nil))
-            }
-        }
+        for member in members { needed.formUnion(tableKeys(of: member.match, fromSet: member.fromSet)) }
         return needed.sorted { ($0.family.rawValue, $0.side?.rawValue ?? "") < ($1.family.rawValue, $1.side?.rawValue ?? "") }
             .map { key in
                 let name = tableName(key.family, key.side)
@@ -254,7 +255,7 @@ public struct LookupGroup: Hashable, Sendable {
             }
         }
         return layouts.map { layout in
-            let firstMatch = LookupGroup.firstMatchingSlots(keyed[TableKey(family: layout.family, side: layout.side)]!,
+            let firstMatch = LookupGroup.firstMatchingSlots(keyed[TableKey(family: layout.family, side: layout.side)] ?? [],
                                                             markersAt: hashedLengths[layout.name])
             var entries: [(key: [UInt8], value: [UInt8])] = []
             entries.reserveCapacity(firstMatch.count)
@@ -280,7 +281,21 @@ public struct LookupGroup: Hashable, Sendable {
         }
     }
 
-    private struct TableKey: Hashable { var family: AddressFamily; var side: PacketSide? }
+    struct TableKey: Hashable { var family: AddressFamily; var side: PacketSide? }
+
+    /// The tables a member's match is looked up in; a set's entry needs both families' (an
+    /// entry of the other family may be added live).
+    func tableKeys(of match: LookupMatch, fromSet: Bool) -> [TableKey] {
+        let families = fromSet ? AddressFamily.allCases : nil
+        switch match {
+        case let .address(prefix, sides):
+            return sides.sorted { $0.rawValue < $1.rawValue }.flatMap { side in
+                (families ?? [prefix.family]).map { TableKey(family: $0, side: side) }
+            }
+        case let .addressAndPort(prefix, _, _, _, _):
+            return (families ?? [prefix.family]).map { TableKey(family: $0, side: nil) }
+        }
+    }
     struct EntryKey: Hashable { var exact: UInt32; var prefix: AddressPrefix }
 
     /// The slot of an entry that is only a marker (no rule's prefix ends there).

@@ -127,8 +127,13 @@ public struct RulesFile: Sendable {
 }
 
 extension RulesFile {
-    /// Sets hold at most this many entries for now (a rule using one becomes an `or` of them).
-    public static let maximumSetSize = 1000
+    /// Sets hold at most this many entries. A rule of a lookup shape (`src net @set`, `src net
+    /// @set and tcp dst port @ports`) becomes one table entry per set entry, whatever its size.
+    public static let maximumSetSize = 1_000_000
+    /// A rule that is not a lookup shape is compiled as the written-out `or` of the set's
+    /// entries: that takes sets of at most this many entries (compile time and program size
+    /// grow with each entry, and the verifier's limits come soon after).
+    public static let maximumWrittenOutSetSize = 1000
 
     /// `set NAME { ENTRY, ENTRY ... }` (commas or blanks between entries).
     fileprivate func readSet(_ statement: JoinedLine, _ words: [Word], report: (Word, String) -> RulesetDiagnostic)
@@ -167,7 +172,7 @@ extension RulesFile {
     static func problem(withSet name: String, _ entries: [String]) -> String? {
         guard !entries.isEmpty else { return "the set '\(name)' is empty" }
         guard entries.count <= RulesFile.maximumSetSize else {
-            return "the set '\(name)' has \(entries.count) entries; at most \(RulesFile.maximumSetSize) for now (write large lists as one rule per entry: runs of such rules are merged into one lookup)"
+            return "the set '\(name)' has \(entries.count) entries; at most \(RulesFile.maximumSetSize)"
         }
         if let bad = entries.first(where: { $0.contains { "(){}@#!&|".contains($0) } }) {
             return "the set '\(name)' has an entry '\(bad)' that is not an address, prefix or port"

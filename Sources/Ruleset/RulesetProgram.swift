@@ -28,7 +28,8 @@ extension Ruleset {
     public var defaultMinimumRun: Int { rules.count > 256 ? 1 : Ruleset.defaultMinimumRun }
 
     /// The rules in order as filters and lookup groups: each run of consecutive rules of one
-    /// lookup kind with at least `minimumRun` lookup entries becomes one group.
+    /// lookup kind with at least `minimumRun` lookup entries, or with a rule using a set,
+    /// becomes one group.
     public func segments(minimumRun: Int? = nil) -> [RulesetSegment] {
         let minimumRun = minimumRun ?? defaultMinimumRun
         var segments: [RulesetSegment] = []
@@ -39,10 +40,12 @@ extension Ruleset {
                 while end < rules.count, rules[end].lookupKind == kind { end += 1 }
             }
             // A run is long enough by its entries: one rule with a set of 100 addresses is 100.
+            // A run with a set is a lookup however short, so that `xdpfw set add` can change it.
             let entries = rules[index..<end].reduce(0) { $0 + $1.lookupMatches.count }
-            if entries >= max(minimumRun, 1), let kind = rules[index].lookupKind {
+            let hasSet = rules[index..<end].contains { $0.usesSets }
+            if entries >= max(minimumRun, 1) || hasSet, let kind = rules[index].lookupKind {
                 let members = rules[index..<end].flatMap { rule in
-                    rule.lookupMatches.map { LookupGroup.Member(match: $0, slot: rule.index + 1, verdict: rule.verdict) }
+                    rule.lookupMatches.map { LookupGroup.Member(match: $0, slot: rule.index + 1, verdict: rule.verdict, fromSet: rule.usesSets) }
                 }
                 segments.append(.lookup(LookupGroup(kind: kind, members: members, number: segments.count)))
             } else {

@@ -11,6 +11,8 @@ enum SetExpansion {
     struct Replacement {
         var original: Range<Int>
         var expanded: Range<Int>
+        /// The set's name.
+        var name: String
     }
 
     /// The words that qualify the id a set stands for (what may precede `@NAME`).
@@ -39,7 +41,8 @@ enum SetExpansion {
             output += bytes[copied..<start]
             let qualifiers = String(decoding: bytes[start..<index], as: UTF8.self).trimmingBlanks
             let replacement = "(" + (qualifiers.isEmpty ? "" : qualifiers + " ") + entries.joined(separator: " or ") + ")"
-            replacements.append(Replacement(original: start..<end, expanded: output.count..<(output.count + replacement.utf8.count)))
+            replacements.append(Replacement(original: start..<end, expanded: output.count..<(output.count + replacement.utf8.count),
+                                            name: name))
             output += Array(replacement.utf8)
             copied = end
             index = end
