@@ -90,6 +90,13 @@ enum MergeableRule {
             return AddressPrefix(bytes: bytes, length: 32).map { ($0, sides) }
         case (nil, let .ipv6(text)), (.host?, let .ipv6(text)):
             return ipv6(text).flatMap { AddressPrefix(bytes: $0, length: 128) }.map { ($0, sides) }
+        case let (.net?, .ipv6(text)):
+            // `net 2001:db8::1` is `net 2001:db8::1/128`.
+            return ipv6(text).flatMap { AddressPrefix(bytes: $0, length: 128) }.map { ($0, sides) }
+        case let (.net?, .dotted(text)):
+            // `net 192.0.2.7` is `net 192.0.2.7/32`, `net 10.1` is `net 10.1.0.0/16` (libpcap's code is the same).
+            guard let parts = dottedQuad(text), parts.count > 1 else { return nil }
+            return AddressPrefix(bytes: parts + [UInt8](repeating: 0, count: 4 - parts.count), length: 8 * parts.count).map { ($0, sides) }
         case let (.net?, .prefix(text, length)):
             let bytes: [UInt8]
             if let v4 = dottedQuad(text) {

@@ -48,6 +48,8 @@ public struct RulesFile: Sendable {
     /// `set NAME file PATH` statements: the path as written and the problem to report (at
     /// the path) when the file cannot be read. `Ruleset.parse` reads them.
     var setFiles: [(name: String, path: String, problem: @Sendable (String) -> RulesetDiagnostic)] = []
+    /// The lines each set's statement spans (first...last), to write the set anew in place.
+    var setStatementLines: [String: ClosedRange<Int>] = [:]
 
     var lines: SourceLines
 
@@ -102,10 +104,14 @@ public struct RulesFile: Sendable {
             if words.count == 4, words[2].text == "file", sets[words[1].text] == nil, !setFiles.contains(where: { $0.name == words[1].text }) {
                 let (lines, file, path) = (lines, file, words[3])
                 setFiles.append((words[1].text, path.text, { lines.diagnostic(file: file, in: statement, from: path.start, to: path.end, $0) }))
+                setStatementLines[words[1].text] = statement.firstLine...statement.lastLine
                 return nil
             }
             let (set, diagnostic) = readSet(statement, words, report: problem)
-            if let set { sets[set.name] = set.entries }
+            if let set {
+                sets[set.name] = set.entries
+                setStatementLines[set.name] = statement.firstLine...statement.lastLine
+            }
             return diagnostic
         case "pass", "drop":
             let verdict = Verdict(rawValue: keyword.text)!

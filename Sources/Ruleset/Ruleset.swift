@@ -82,6 +82,8 @@ public struct Ruleset: Hashable, Sendable {
     /// What happens to a packet no rule matches.
     public var policy: Verdict
     public var rules: [Rule]
+    /// The file's sets with their entries (those of `set NAME file PATH` read from the file).
+    public var sets: [String: [String]] = [:]
 
     public init(file: String, policy: Verdict, rules: [Rule]) {
         self.file = file; self.policy = policy; self.rules = rules
@@ -169,6 +171,8 @@ public struct Ruleset: Hashable, Sendable {
                 problems.append(source.lines.diagnostic(file: source.file, in: text.statement, from: start, to: end, error.message))
             }
         }
-        return (Ruleset(file: source.file, policy: source.policy, rules: rules), problems)
+        var ruleset = Ruleset(file: source.file, policy: source.policy, rules: rules)
+        ruleset.sets = source.sets
+        return (ruleset, problems)
     }
 }
