@@ -89,6 +89,12 @@ public struct LiveSetChange: Sendable {
         } catch {
             throw LiveSetError("with the new entries the rules do not compile: \(error.description)")
         }
+        if let stopped = new.rules.first(where: { $0.uses(set: name) && $0.lookupKind == nil }) {
+            throw LiveSetError("with these entries rule \(stopped.number) (line \(stopped.line)) '\(stopped.verdict.rawValue) \(stopped.expression)' "
+                               + "would no longer be a lookup (with more than one entry, IPv6 prefixes must be longer than /96: "
+                               + "libpcap's code for shorter ones decides truncated packets differently), so it would need a new program: "
+                               + "edit the rules file and apply it again")
+        }
         let sameProgram = (try? old.ebpfProgram(for: hook)) == (try? new.ebpfProgram(for: hook))
         let oldTables = old.lookupTables(for: hook), newTables = new.lookupTables(for: hook)
         guard sameProgram, oldTables.map(\.name) == newTables.map(\.name), oldTables.map(\.isHash) == newTables.map(\.isHash) else {
