@@ -132,8 +132,9 @@ public struct Ruleset: Hashable, Sendable {
         guard expression.utf8.contains(UInt8(ascii: "@")) else { return try FilterCompiler.compile(expression, options: options) }
         if let (name, range) = SetExpansion.oversizedSet(in: expression, sets: sets) {
             throw FilterError("the set '\(name)' has \(sets[name]!.count) entries, too many to write out as an 'or' "
-                              + "(at most \(RulesFile.maximumWrittenOutSetSize)): only the lookup shapes take large sets "
-                              + "('[src|dst] net @\(name)', '[src|dst] host @\(name)', either of them 'and (tcp|udp) (src|dst) port N')",
+                              + "(at most \(RulesFile.maximumWrittenOutSetSize)), as classic BPF and rules that are not lookups need: "
+                              + "lookups take sets of any size ('[src|dst] net @\(name)', '[src|dst] host @\(name)', "
+                              + "either of them 'and (tcp|udp) (src|dst) port N')",
                               at: range)
         }
         let expanded = try SetExpansion.expanding(expression, sets: sets).get()

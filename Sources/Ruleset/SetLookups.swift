@@ -6,6 +6,7 @@
 
 import FilterLanguage
 import EBPF
+import FilterCompiler
 
 extension SetExpansion {
     /// The lookups a rule using sets amounts to, or nil when it is not a lookup shape (then the
@@ -76,5 +77,13 @@ extension FilterExpression {
         case .empty, .and, .or:
             return nil
         }
+    }
+}
+
+extension Ruleset {
+    /// An expression compiled with this ruleset's sets written out as `or`s (`src net @bl` as
+    /// `(src net A or B ...)`); errors point into `expression`.
+    public func compile(expression: String, options: CompileOptions) throws(FilterError) -> FilterProgram {
+        try Ruleset.compileWrittenOut(expression, sets: sets, options: options)
     }
 }
