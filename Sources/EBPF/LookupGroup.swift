@@ -110,6 +110,25 @@ public struct LookupTable: Hashable, Sendable {
     /// length) instead of an LPM trie holding all.
     public var isHash = false
 
+    /// The entry a lookup table is pinned as beside the counters: bpffs takes no '.' in a name,
+    /// and the pin directory no '/' (`lookup.address.v4.src/24` → `lookup-address-v4-src-24`).
+    public static func pinEntry(forTable name: String) -> String {
+        String(name.map { $0 == "." || $0 == "/" ? "-" : $0 })
+    }
+
+    /// The hash maps per prefix length of a running program, read back from the names of its
+    /// pinned tables (`lookup-address-v4-src-24` is the /24 map of `lookup.address.v4.src`),
+    /// for the tables named `tables`.
+    public static func hashedLengths(pinnedEntries: [String], tables: [String]) -> [String: [Int]] {
+        var result: [String: [Int]] = [:]
+        for table in tables {
+            let prefix = pinEntry(forTable: table) + "-"
+            let lengths = pinnedEntries.compactMap { $0.hasPrefix(prefix) ? Int($0.dropFirst(prefix.count)) : nil }
+            if !lengths.isEmpty { result[table] = lengths.sorted() }
+        }
+        return result
+    }
+
     /// The tables of several groups, those of the same name (layout) put together.
     public static func combined(_ tables: [LookupTable]) -> [LookupTable] {
         var order: [String] = []
@@ -140,8 +159,7 @@ public struct LookupGroup: Hashable, Sendable {
         public var slot: Int
         public var verdict: Verdict
         /// The member stands for an entry of a set (`src net @blocklist`), which `xdpfw set add`
-        /// may change while the program runs: its tables are LPM tries (a hash map per length
-        /// could not take a prefix of a new length) and exist for both families.
+        /// may change while the program runs: its tables exist for both families.
         public var fromSet: Bool
         public init(match: LookupMatch, slot: Int, verdict: Verdict, fromSet: Bool = false) {
             self.match = match; self.slot = slot; self.verdict = verdict; self.fromSet = fromSet
@@ -160,22 +178,30 @@ public struct LookupGroup: Hashable, Sendable {
 
     /// The segments with each table hashed per length where all groups together use few lengths
     /// in it (the maps are shared by the groups, and a program may have only 64 maps).
-    public static func choosingHashTables(_ segments: [RulesetSegment]) -> [RulesetSegment] {
+    ///
+    /// `keeping` (a live set change): the hash tables of the program that runs, kept as they are
+    /// wherever the prefixes now fit their lengths (an empty map of a length no prefix has any
+    /// more is harmless), so that the program stays the same.
+    public static func choosingHashTables(_ segments: [RulesetSegment], keeping: [String: [Int]]? = nil) -> [RulesetSegment] {
         var lengths: [String: Set<Int>] = [:]
-        var live = Set<String>()
         for case let .lookup(group) in segments {
             for (name, used) in group.lengthsByTable { lengths[name, default: []].formUnion(used) }
-            for member in group.members where member.fromSet {
-                for key in group.tableKeys(of: member.match, fromSet: true) { live.insert(group.tableName(key.family, key.side)) }
-            }
         }
-        let hashed = lengths.filter { $0.value.count <= maximumHashedLengths && !live.contains($0.key) }.mapValues { $0.sorted() }
+        var hashed = lengths.filter { $0.value.count <= maximumHashedLengths }.mapValues { $0.sorted() }
+        if let keeping {
+            // The running program's choice stands: its tries stay tries, its hash maps stay as
+            // long as the prefixes fit them (else a new program is needed, as the caller says).
+            hashed = keeping.filter { (lengths[$0.key] ?? []).isSubset(of: $0.value) }
+        }
         return segments.map { segment in
             guard case var .lookup(group) = segment else { return segment }
             group.hashedLengths = hashed
             return .lookup(group)
         }
     }
+
+    /// The prefix lengths of the group's members, by table name (before hashing).
+    public var lengthsByTableName: [String: Set<Int>] { lengthsByTable }
 
     private var lengthsByTable: [String: Set<Int>] {
         var lengths: [String: Set<Int>] = [:]

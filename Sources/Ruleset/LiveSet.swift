@@ -34,8 +34,11 @@ public struct LiveSetChange: Sendable {
     /// Works out the change to set `name` of the ruleset `text` (as pinned: sets written inline)
     /// loaded at `hook`: `adding` entries (those already there are left alone) or `removing`
     /// them (each must be there). Every problem is found before anything is changed.
+    /// `pinnedEntries`: the names pinned beside the program, which say which of its tables are
+    /// hash maps per prefix length (after live changes the text alone may not: a table that was
+    /// empty is a trie whatever it holds now); nil: as `apply` would choose for `text`.
     public static func plan(text: String, file: String, set name: String, adding: [String] = [], removing: [String] = [],
-                            hook: any HookContext) throws(LiveSetError) -> LiveSetChange {
+                            pinnedEntries: [String]? = nil, hook: any HookContext) throws(LiveSetError) -> LiveSetChange {
         let source: RulesFile
         let old: Ruleset
         do {
@@ -95,8 +98,29 @@ public struct LiveSetChange: Sendable {
                                + "libpcap's code for shorter ones decides truncated packets differently), so it would need a new program: "
                                + "edit the rules file and apply it again")
         }
-        let sameProgram = (try? old.ebpfProgram(for: hook)) == (try? new.ebpfProgram(for: hook))
-        let oldTables = old.lookupTables(for: hook), newTables = new.lookupTables(for: hook)
+        // The running program's tables: hash maps per prefix length stay as they are where the
+        // new prefixes fit their lengths, tries stay tries.
+        var hashed: [String: [Int]] = [:]
+        let oldSegments = old.segments()
+        for case let .lookup(group) in oldSegments { hashed.merge(group.hashedLengths) { $1 } }
+        if let pinnedEntries {
+            let names = oldSegments.flatMap { segment -> [String] in
+                if case let .lookup(group) = segment { return group.layouts.map(\.name) }
+                return []
+            }
+            hashed = LookupTable.hashedLengths(pinnedEntries: pinnedEntries, tables: names)
+        }
+        let sameProgram = (try? old.ebpfProgram(for: hook, keepingHashedLengths: hashed)) == (try? new.ebpfProgram(for: hook, keepingHashedLengths: hashed))
+        let oldTables = old.lookupTables(for: hook, keepingHashedLengths: hashed)
+        let newTables = new.lookupTables(for: hook, keepingHashedLengths: hashed)
+        var newLengths: [String: Set<Int>] = [:]
+        for case let .lookup(group) in new.segments() { newLengths.merge(group.lengthsByTableName) { $0.union($1) } }
+        if let (table, lengths) = hashed.sorted(by: { $0.key < $1.key }).first(where: { !(newLengths[$0.key] ?? []).isSubset(of: $0.value) }) {
+            let other = (newLengths[table] ?? []).subtracting(lengths).sorted().map { "/\($0)" }.joined(separator: ", ")
+            throw LiveSetError("the table \(table) is a hash map per prefix length (\(lengths.map { "/\($0)" }.joined(separator: ", "))), "
+                               + "the fastest lookup for few lengths, and a prefix of another length (\(other)) needs a new program: "
+                               + "edit the rules file and apply it again")
+        }
         guard sameProgram, oldTables.map(\.name) == newTables.map(\.name), oldTables.map(\.isHash) == newTables.map(\.isHash) else {
             let rules = users.map { "rule \($0.number) (line \($0.line))" }.joined(separator: ", ")
             throw LiveSetError("with these entries \(rules) would need a different program (a rule would stop being a lookup, "

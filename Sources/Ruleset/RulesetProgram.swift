@@ -30,7 +30,8 @@ extension Ruleset {
     /// The rules in order as filters and lookup groups: each run of consecutive rules of one
     /// lookup kind with at least `minimumRun` lookup entries, or with a rule using a set,
     /// becomes one group.
-    public func segments(minimumRun: Int? = nil) -> [RulesetSegment] {
+    /// `keepingHashedLengths`: see `LookupGroup.choosingHashTables(_:keeping:)`.
+    public func segments(minimumRun: Int? = nil, keepingHashedLengths: [String: [Int]]? = nil) -> [RulesetSegment] {
         let minimumRun = minimumRun ?? defaultMinimumRun
         var segments: [RulesetSegment] = []
         var index = 0
@@ -53,19 +54,21 @@ extension Ruleset {
             }
             index = end
         }
-        return LookupGroup.choosingHashTables(segments)
+        return LookupGroup.choosingHashTables(segments, keeping: keepingHashedLengths)
     }
 
     /// The program `apply` loads at `hook`: it returns each packet's verdict and counts it.
     /// The tries its lookup groups use are `lookupTables(for:minimumRun:)`.
-    public func ebpfProgram(for hook: any HookContext, minimumRun: Int? = nil) throws(AssemblerError) -> [EBPFInstruction] {
-        try EBPFRulesetProgram.generate(segments: segments(minimumRun: minimumRun), policy: policy,
+    public func ebpfProgram(for hook: any HookContext, minimumRun: Int? = nil,
+                            keepingHashedLengths: [String: [Int]]? = nil) throws(AssemblerError) -> [EBPFInstruction] {
+        try EBPFRulesetProgram.generate(segments: segments(minimumRun: minimumRun, keepingHashedLengths: keepingHashedLengths), policy: policy,
                                         hook: hook, counterMap: Ruleset.counterMapName)
     }
 
     /// The tries (with their contents) the program for `hook` looks rules up in.
-    public func lookupTables(for hook: any HookContext, minimumRun: Int? = nil) -> [LookupTable] {
-        LookupTable.combined(segments(minimumRun: minimumRun).flatMap { segment -> [LookupTable] in
+    public func lookupTables(for hook: any HookContext, minimumRun: Int? = nil,
+                             keepingHashedLengths: [String: [Int]]? = nil) -> [LookupTable] {
+        LookupTable.combined(segments(minimumRun: minimumRun, keepingHashedLengths: keepingHashedLengths).flatMap { segment -> [LookupTable] in
             if case let .lookup(group) = segment { return group.tables(hook: hook) }
             return []
         })

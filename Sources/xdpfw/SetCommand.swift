@@ -136,7 +136,8 @@ struct SetCommand: ParsableCommand {
             let change: LiveSetChange
             do {
                 change = try LiveSetChange.plan(text: text, file: file, set: name, adding: action == .add ? entries : [],
-                                                removing: action == .del ? entries : [], hook: installation.hook.programHook.context)
+                                                removing: action == .del ? entries : [], pinnedEntries: installation.directory.entries,
+                                                hook: installation.hook.programHook.context)
             } catch {
                 throw CommandFailure("\(place): \(error.description)")
             }

@@ -74,7 +74,8 @@ final class LiveSetTests: XCTestCase {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("sets.conf")
-        var sets = Sets(allow: ["10.1.0.0/16", "10.1.2.0/24"], bl: ["10.0.0.0/8", "192.0.2.7", "203.0.113.0/24"],
+        // bl has four prefix lengths: a trie; allow (with the port) and bl6 few: hash maps per length.
+        var sets = Sets(allow: ["10.1.0.0/16", "10.1.2.0/24"], bl: ["10.0.0.0/8", "192.0.2.7", "203.0.113.0/24", "198.18.0.0/15"],
                         bl6: ["2001:db8::1", "2001:db8::2"], web: ["22", "80"], other: ["8080"])
         try Self.rulesText(sets).write(to: file, atomically: true, encoding: .utf8)
         let hooks: [(name: String, attach: AttachPoint, context: any HookContext)] = [("xdp", .xdp, XDPHook()), ("tc-ingress", .tcIngress, TCHook())]
@@ -119,7 +120,7 @@ final class LiveSetTests: XCTestCase {
 
         func change(_ arguments: [String], _ update: (inout Sets) -> Void) throws {
             let result = try Xdpfw.run(["-n", namespace, "set"] + arguments)
-            XCTAssertEqual(result.status, 0, "\(arguments): \(result.standardError)")
+            guard result.status == 0 else { throw Xdpfw.Failure(description: "\(arguments): \(result.standardError)") }
             update(&sets)
             try check(arguments.joined(separator: " "))
         }
@@ -139,15 +140,16 @@ final class LiveSetTests: XCTestCase {
         try change(["add", interface, "bl6", "2001:db8:bad::5"]) { $0.bl6.append("2001:db8:bad::5") }
         try change(["add", interface, "bl", "2001:db8:bad::5"]) { $0.bl.append("2001:db8:bad::5") }
         try change(["del", interface, "allow", "10.1.0.0/16", "10.1.2.0/24"]) { $0.allow = ["172.16.9.0/24"] }
-        try refused(["add", interface, "other", "9090"], saying: "rule 5 (line 15)")
+        try refused(["add", interface, "other", "9090"], saying: "rule 5 (line 16)")
         try refused(["add", interface, "bl", "10.0.0.300"], saying: "'10.0.0.300' cannot be in @bl")
         try refused(["add", interface, "web", "2001:db8::1"], saying: "cannot be in @web")
         try refused(["del", interface, "bl", "1.1.1.1"], saying: "'1.1.1.1' is not in @bl")
         try refused(["del", interface, "allow", "172.16.9.0/24"], saying: "empty")
         try refused(["add", interface, "nosuchset", "1.2.3.4"], saying: "no set 'nosuchset'")
+        try refused(["add", interface, "allow", "10.3.0.0/20"], saying: "is a hash map per prefix length (/16, /24)")
 
         // `stats` still names the rules on their lines.
         let stats = try Xdpfw.run(["-n", namespace, "stats", interface, "--hook", "xdp", "--json"])
-        XCTAssertTrue(stats.standardOutput.contains(#""rule": 2, "line": 12, "verdict": "drop", "expression": "src net @bl""#), stats.standardOutput)
+        XCTAssertTrue(stats.standardOutput.contains(#""rule": 2, "line": 13, "verdict": "drop", "expression": "src net @bl""#), stats.standardOutput)
     }
 }
