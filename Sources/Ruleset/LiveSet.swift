@@ -86,35 +86,39 @@ public struct LiveSetChange: Sendable {
         let newText = source.replacingSet(name, with: entries)
         var change = LiveSetChange(entries: entries, text: newText, unchanged: unchanged)
         guard entries != current else { return change }
+        let newSets = source.sets.merging([name: entries]) { $1 }
+        if let stopped = users.first(where: { SetExpansion.lookupMatches($0.expression, sets: newSets) == nil }) {
+            throw LiveSetError("with these entries rule \(stopped.number) (line \(stopped.line)) '\(stopped.verdict.rawValue) \(stopped.expression)' "
+                               + "would no longer be a lookup (with more than one entry, IPv6 prefixes must be longer than /96: "
+                               + "libpcap's code for shorter ones decides truncated packets differently), so it would need a new program: "
+                               + "edit the rules file and apply it again")
+        }
         let new: Ruleset
         do {
             new = try Ruleset(compiling: RulesFile.parse(newText, file: file))
         } catch {
             throw LiveSetError("with the new entries the rules do not compile: \(error.description)")
         }
-        if let stopped = new.rules.first(where: { $0.uses(set: name) && $0.lookupKind == nil }) {
-            throw LiveSetError("with these entries rule \(stopped.number) (line \(stopped.line)) '\(stopped.verdict.rawValue) \(stopped.expression)' "
-                               + "would no longer be a lookup (with more than one entry, IPv6 prefixes must be longer than /96: "
-                               + "libpcap's code for shorter ones decides truncated packets differently), so it would need a new program: "
-                               + "edit the rules file and apply it again")
-        }
         // The running program's tables: hash maps per prefix length stay as they are where the
         // new prefixes fit their lengths, tries stay tries.
         var hashed: [String: [Int]] = [:]
-        let oldSegments = old.segments()
-        for case let .lookup(group) in oldSegments { hashed.merge(group.hashedLengths) { $1 } }
+        let applied = old.segments()
+        for case let .lookup(group) in applied { hashed.merge(group.hashedLengths) { $1 } }
         if let pinnedEntries {
-            let names = oldSegments.flatMap { segment -> [String] in
+            let names = applied.flatMap { segment -> [String] in
                 if case let .lookup(group) = segment { return group.layouts.map(\.name) }
                 return []
             }
             hashed = LookupTable.hashedLengths(pinnedEntries: pinnedEntries, tables: names)
         }
-        let sameProgram = (try? old.ebpfProgram(for: hook, keepingHashedLengths: hashed)) == (try? new.ebpfProgram(for: hook, keepingHashedLengths: hashed))
-        let oldTables = old.lookupTables(for: hook, keepingHashedLengths: hashed)
-        let newTables = new.lookupTables(for: hook, keepingHashedLengths: hashed)
+        let oldSegments = LookupGroup.choosingHashTables(applied, keeping: hashed)
+        let unhashed = new.segments()
+        let newSegments = LookupGroup.choosingHashTables(unhashed, keeping: hashed)
+        let sameProgram = (try? old.ebpfProgram(segments: oldSegments, hook: hook)) == (try? new.ebpfProgram(segments: newSegments, hook: hook))
+        let oldTables = Ruleset.lookupTables(segments: oldSegments, hook: hook)
+        let newTables = Ruleset.lookupTables(segments: newSegments, hook: hook)
         var newLengths: [String: Set<Int>] = [:]
-        for case let .lookup(group) in new.segments() { newLengths.merge(group.lengthsByTableName) { $0.union($1) } }
+        for case let .lookup(group) in unhashed { newLengths.merge(group.lengthsByTableName) { $0.union($1) } }
         if let (table, lengths) = hashed.sorted(by: { $0.key < $1.key }).first(where: { !(newLengths[$0.key] ?? []).isSubset(of: $0.value) }) {
             let other = (newLengths[table] ?? []).subtracting(lengths).sorted().map { "/\($0)" }.joined(separator: ", ")
             throw LiveSetError("the table \(table) is a hash map per prefix length (\(lengths.map { "/\($0)" }.joined(separator: ", "))), "

@@ -61,14 +61,23 @@ extension Ruleset {
     /// The tries its lookup groups use are `lookupTables(for:minimumRun:)`.
     public func ebpfProgram(for hook: any HookContext, minimumRun: Int? = nil,
                             keepingHashedLengths: [String: [Int]]? = nil) throws(AssemblerError) -> [EBPFInstruction] {
-        try EBPFRulesetProgram.generate(segments: segments(minimumRun: minimumRun, keepingHashedLengths: keepingHashedLengths), policy: policy,
-                                        hook: hook, counterMap: Ruleset.counterMapName)
+        try ebpfProgram(segments: segments(minimumRun: minimumRun, keepingHashedLengths: keepingHashedLengths), hook: hook)
+    }
+
+    /// The program for segments of this ruleset (`segments(...)`).
+    func ebpfProgram(segments: [RulesetSegment], hook: any HookContext) throws(AssemblerError) -> [EBPFInstruction] {
+        try EBPFRulesetProgram.generate(segments: segments, policy: policy, hook: hook, counterMap: Ruleset.counterMapName)
     }
 
     /// The tries (with their contents) the program for `hook` looks rules up in.
     public func lookupTables(for hook: any HookContext, minimumRun: Int? = nil,
                              keepingHashedLengths: [String: [Int]]? = nil) -> [LookupTable] {
-        LookupTable.combined(segments(minimumRun: minimumRun, keepingHashedLengths: keepingHashedLengths).flatMap { segment -> [LookupTable] in
+        Ruleset.lookupTables(segments: segments(minimumRun: minimumRun, keepingHashedLengths: keepingHashedLengths), hook: hook)
+    }
+
+    /// The tables of segments' lookup groups, those of one name put together.
+    static func lookupTables(segments: [RulesetSegment], hook: any HookContext) -> [LookupTable] {
+        LookupTable.combined(segments.flatMap { segment -> [LookupTable] in
             if case let .lookup(group) = segment { return group.tables(hook: hook) }
             return []
         })

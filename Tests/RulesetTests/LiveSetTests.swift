@@ -105,6 +105,11 @@ final class LiveSetPlanTests: XCTestCase {
         XCTAssertEqual(ruleset.rules.map(\.lookupMatches.count), [unique.count, unique.count])
         XCTAssertEqual(ruleset.lookupTables(for: XDPHook()).first { $0.name.hasPrefix("lookup.address.v4.src") }?.entries.count, unique.count)
         print("parsed and merged \(unique.count) set entries in \(ContinuousClock.now - start)")
+        let change = try LiveSetChange.plan(text: sets + "drop src net @big\n", file: "big.conf", set: "big", adding: ["203.0.113.0/24"], hook: XDPHook())
+        XCTAssertEqual(change.updates.values.map(\.count).reduce(0, +), 1, "one new entry, nothing else changes")
+        XCTAssertThrowsError(try LiveSetChange.plan(text: sets + "drop src net @big\n", file: "big.conf", set: "big", adding: ["2001:db8::/32"], hook: XDPHook())) {
+            XCTAssert("\($0)".contains("rule 1 (line 2) 'drop src net @big' would no longer be a lookup"), "\($0)")
+        }
         XCTAssertThrowsError(try Ruleset.parse(sets + "drop tcp and src net @big\n", file: "big.conf")) {
             XCTAssert(($0 as? RulesetError)?.description.contains("big.conf:2:14: the set 'big' has \(unique.count) entries, too many to write out") ?? false, "\($0)")
         }
