@@ -169,7 +169,9 @@ extension RulesFile {
                                              "unexpected '\(trailing.text)' after the set's '}'"))
         }
         let inside = String(decoding: bytes[(words[2].start + 1)..<close], as: UTF8.self)
-        let entries = inside.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
+        // Split as bytes: sets may hold 100,000 entries, and Character iteration is slow.
+        let entries = inside.utf8.split(whereSeparator: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
+            .map { String(decoding: $0, as: UTF8.self) }
         if let message = RulesFile.problem(withSet: name.text, entries) { return problem(name, message) }
         return ((name.text, entries), nil)
     }
@@ -180,7 +182,8 @@ extension RulesFile {
         guard entries.count <= RulesFile.maximumSetSize else {
             return "the set '\(name)' has \(entries.count) entries; at most \(RulesFile.maximumSetSize)"
         }
-        if let bad = entries.first(where: { $0.contains { "(){}@#!&|".contains($0) } }) {
+        let forbidden = Set("(){}@#!&|".utf8)
+        if let bad = entries.first(where: { $0.utf8.contains(where: forbidden.contains) }) {
             return "the set '\(name)' has an entry '\(bad)' that is not an address, prefix or port"
         }
         return nil

@@ -40,18 +40,21 @@ extension SetExpansion {
     /// decimal number without a leading zero (the lexer reads `017` as octal), a dotted
     /// address, an IPv6 address, `ADDRESS/LENGTH`. Nil for anything else.
     static func identifier(_ entry: String) -> Identifier? {
-        func isDecimal(_ text: Substring) -> Bool {
-            !text.isEmpty && text.count <= 10 && text.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } && (text == "0" || text.first != "0")
+        // On bytes: a set may hold 100,000 entries.
+        func isDecimal(_ text: Substring.UTF8View) -> Bool {
+            !text.isEmpty && text.count <= 10 && text.allSatisfy { $0 >= 48 && $0 <= 57 } && (text.count == 1 || text.first != 48)
         }
-        if let slash = entry.firstIndex(of: "/") {
-            let address = entry[..<slash], length = entry[entry.index(after: slash)...]
-            guard isDecimal(length), let bits = UInt32(length), !address.isEmpty,
-                  address.contains(":") || address.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 }) else { return nil }
-            return .prefix(String(address), length: bits)
+        func isDotted(_ text: Substring.UTF8View) -> Bool { text.allSatisfy { ($0 >= 48 && $0 <= 57) || $0 == 46 } }
+        let bytes = entry.utf8[...]
+        let colon = bytes.contains(58)
+        if let slash = bytes.firstIndex(of: 47) {
+            let address = bytes[..<slash], length = bytes[bytes.index(after: slash)...]
+            guard isDecimal(length), let bits = UInt32(Substring(length)), !address.isEmpty, colon || isDotted(address) else { return nil }
+            return .prefix(String(Substring(address)), length: bits)
         }
-        if entry.contains(":") { return .ipv6(entry) }
-        if isDecimal(Substring(entry)) { return UInt32(entry).map { .number($0) } }
-        if entry.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 }), entry.contains(".") { return .dotted(entry) }
+        if colon { return .ipv6(entry) }
+        if isDecimal(bytes) { return UInt32(entry).map { .number($0) } }
+        if isDotted(bytes), bytes.contains(46) { return .dotted(entry) }
         return nil
     }
 
