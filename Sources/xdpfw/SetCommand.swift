@@ -25,8 +25,10 @@ struct SetCommand: ParsableCommand {
             Only sets used where a rule is a lookup can change live: `[src|dst] net @set`, \
             `[src|dst] host @set`, either of them `and (tcp|udp) (src|dst) port N` (the port may \
             be a set too). A set used in any other rule is compiled into the program; changing it \
-            is refused, naming the rule: edit the file and apply it. If any entry is wrong, or \
-            any hook refuses, nothing changes anywhere.
+            is refused, naming the rule: edit the file and apply it. So is a prefix of a new \
+            length in a table that runs as hash maps per prefix length (tables of at most three \
+            lengths, the fastest lookup). If any entry is wrong, or any hook refuses, nothing \
+            changes anywhere.
 
             Examples:
               xdpfw set add eth0 blocklist 198.51.100.0/24 2001:db8:bad::/48

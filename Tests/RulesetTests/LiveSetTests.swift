@@ -95,6 +95,15 @@ final class LiveSetPlanTests: XCTestCase {
                     .contains("rule 5 (line 11) 'pass udp dst port @web' uses @web in a filter compiled into the program"))
     }
 
+    /// `apply` pins a set read from a file with its entries, each rule on its line.
+    func testSetFilesArePinnedWithTheirEntries() throws {
+        let text = "set f file hosts.txt   # from a file\nset g { 1.2.3.4 }\ndrop src host @f\n"
+        let pinned = RulesFile.pinnedText(text, file: "r.conf", sets: ["f": ["10.0.0.1", "10.0.0.2"], "g": ["1.2.3.4"]])
+        XCTAssertEqual(pinned, "set f { 10.0.0.1, 10.0.0.2 }\nset g { 1.2.3.4 }\ndrop src host @f\n")
+        XCTAssertEqual(RulesFile.pinnedText(text.replacingOccurrences(of: "set f file hosts.txt", with: "set f { 9.9.9.9 }"), file: "r.conf", sets: [:]),
+                       text.replacingOccurrences(of: "set f file hosts.txt", with: "set f { 9.9.9.9 }"), "no set files: the text as it is")
+    }
+
     /// A set of 100,000 prefixes in a lookup shape is read entry by entry: no 100,000-term `or`
     /// is parsed or compiled. Where the `or` would have to be compiled, the error says why.
     func testLargeSetsAreLookupsAndTooLargeToWriteOut() throws {
