@@ -21,9 +21,11 @@ public struct LiveSetChange: Sendable {
     public var entries: [String]
     /// The ruleset text with the set's statement written anew (same lines for every rule).
     public var text: String
-    /// What to write into each table (by table name): entries to add or overwrite, keys to delete.
-    public var updates: [String: [(key: [UInt8], value: [UInt8])]] = [:]
-    public var deletions: [String: [[UInt8]]] = [:]
+    /// What to write into each table (by table name): entries to add or overwrite, keys to
+    /// delete, each with the value the table holds for it now (nil: none), to undo the change
+    /// (a lookup in an LPM trie answers for the longest prefix, not the key itself).
+    public var updates: [String: [(key: [UInt8], value: [UInt8], previous: [UInt8]?)]] = [:]
+    public var deletions: [String: [(key: [UInt8], previous: [UInt8])]] = [:]
     /// Entries asked to be added that were there already.
     public var unchanged: [String] = []
     /// Entries the tables hold after the change, by table name (to check the room in each).
@@ -133,14 +135,14 @@ public struct LiveSetChange: Sendable {
         for (before, after) in zip(oldTables, newTables) {
             var oldValues = [[UInt8]: [UInt8]](minimumCapacity: before.entries.count)
             for entry in before.entries { oldValues[entry.key] = entry.value }
-            var updates: [(key: [UInt8], value: [UInt8])] = []
+            var updates: [(key: [UInt8], value: [UInt8], previous: [UInt8]?)] = []
             var kept = Set<[UInt8]>()
             for entry in after.entries {
                 kept.insert(entry.key)
-                if oldValues[entry.key] != entry.value { updates.append(entry) }
+                if oldValues[entry.key] != entry.value { updates.append((entry.key, entry.value, oldValues[entry.key])) }
             }
             change.updates[after.name] = updates
-            change.deletions[after.name] = before.entries.map(\.key).filter { !kept.contains($0) }
+            change.deletions[after.name] = before.entries.filter { !kept.contains($0.key) }.map { ($0.key, $0.value) }
             change.tableSizes[after.name] = after.entries.count
         }
         return change

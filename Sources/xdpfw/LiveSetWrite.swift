@@ -9,7 +9,7 @@ final class LiveSetWrite {
     let installation: HookInstallation
     let change: LiveSetChange
     private let oldText: String
-    /// Per table: the keys written and what each held before (nil: absent), to undo.
+    /// The keys written so far and what each held before (nil: absent), to undo.
     private var previous: [(map: BPFMap, key: [UInt8], value: [UInt8]?)] = []
     private var maps: [String: BPFMap] = [:]
 
@@ -46,15 +46,15 @@ final class LiveSetWrite {
             for (name, updates) in change.updates.sorted(by: { $0.key < $1.key }) {
                 let map = maps[name]!
                 for update in updates {
-                    previous.append((map, update.key, try map.lookup(key: update.key)))
+                    previous.append((map, update.key, update.previous))
                     try map.update(key: update.key, value: update.value)
                 }
             }
-            for (name, keys) in change.deletions.sorted(by: { $0.key < $1.key }) {
+            for (name, deletions) in change.deletions.sorted(by: { $0.key < $1.key }) {
                 let map = maps[name]!
-                for key in keys {
-                    previous.append((map, key, try map.lookup(key: key)))
-                    _ = try map.delete(key: key)
+                for deletion in deletions {
+                    previous.append((map, deletion.key, deletion.previous))
+                    _ = try map.delete(key: deletion.key)
                 }
             }
             try PinnedText.write(change.text, at: installation.directory.path(of: PinDirectory.Entry.ruleset))

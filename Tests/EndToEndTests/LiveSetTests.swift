@@ -3,6 +3,8 @@ import XCTest
 import DifferentialTesting
 import EBPF
 import Kernel
+import Ruleset
+@testable import xdpfw
 
 /// `xdpfw set add|del` on rules applied to a veth pair, at XDP and TC ingress: after every
 /// change the pinned program (run with BPF_PROG_TEST_RUN, no reload) decides every packet as
@@ -147,6 +149,21 @@ final class LiveSetTests: XCTestCase {
         try refused(["del", interface, "allow", "172.16.9.0/24"], saying: "empty")
         try refused(["add", interface, "nosuchset", "1.2.3.4"], saying: "no set 'nosuchset'")
         try refused(["add", interface, "allow", "10.3.0.0/20"], saying: "is a hash map per prefix length (/16, /24)")
+
+        // A change written and undone (as when a later hook fails) leaves the tables and the
+        // text as they were.
+        for hook in hooks {
+            let installation = try XCTUnwrap(HookInstallation.find(interface: interface, hook: hook.attach, root: root))
+            let text = try XCTUnwrap(installation.rulesetText)
+            let change = try LiveSetChange.plan(text: text, file: "sets.conf", set: "bl", adding: ["10.0.0.0/8", "10.1.0.0/17"],
+                                                removing: [], pinnedEntries: installation.directory.entries, hook: hook.context)
+            let write = try LiveSetWrite(installation, change, oldText: text)
+            defer { write.close() }
+            try write.write()
+            write.undo()
+            XCTAssertEqual(HookInstallation.find(interface: interface, hook: hook.attach, root: root)?.rulesetText, text)
+        }
+        try check("after a change undone")
 
         // `stats` still names the rules on their lines.
         let stats = try Xdpfw.run(["-n", namespace, "stats", interface, "--hook", "xdp", "--json"])

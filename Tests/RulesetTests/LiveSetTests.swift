@@ -47,8 +47,18 @@ final class LiveSetPlanTests: XCTestCase {
             let change = try LiveSetChange.plan(text: current, file: "r.conf", set: step.set, adding: step.add, removing: step.remove,
                                                 pinnedEntries: pins, hook: XDPHook())
             var tables = try tables(current, running: running)
-            for (name, updates) in change.updates { for update in updates { tables[name, default: [:]][update.key] = update.value } }
-            for (name, keys) in change.deletions { for key in keys { tables[name]?[key] = nil } }
+            for (name, updates) in change.updates {
+                for update in updates {
+                    XCTAssertEqual(tables[name]?[update.key], update.previous, "\(step): the value to restore on undo")
+                    tables[name, default: [:]][update.key] = update.value
+                }
+            }
+            for (name, deletions) in change.deletions {
+                for deletion in deletions {
+                    XCTAssertEqual(tables[name]?[deletion.key], deletion.previous, "\(step): the value to restore on undo")
+                    tables[name]?[deletion.key] = nil
+                }
+            }
             XCTAssertEqual(tables, try self.tables(change.text, running: running), "\(step)")
             XCTAssertFalse(change.isEmpty, "\(step) changes some entry")
             let file = try RulesFile.parse(change.text, file: "r.conf")
