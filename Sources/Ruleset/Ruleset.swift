@@ -131,6 +131,11 @@ public struct Ruleset: Hashable, Sendable {
     static func compileWrittenOut(_ expression: String, sets: [String: [String]], options: CompileOptions) throws(FilterError) -> FilterProgram {
         guard expression.utf8.contains(UInt8(ascii: "@")) else { return try FilterCompiler.compile(expression, options: options) }
         if let (name, range) = SetExpansion.oversizedSet(in: expression, sets: sets) {
+            if let entry = SetExpansion.entryThatIsNoLookup(in: expression, set: name, sets: sets) {
+                throw FilterError("'\(entry)' in the set '\(name)' is not an address or prefix (or port) this rule can look up in a table, "
+                                  + "and the set's \(sets[name]!.count) entries are too many to write out as an 'or' "
+                                  + "(at most \(RulesFile.maximumWrittenOutSetSize))", at: range)
+            }
             throw FilterError("the set '\(name)' has \(sets[name]!.count) entries, too many to write out as an 'or' "
                               + "(at most \(RulesFile.maximumWrittenOutSetSize)), as classic BPF and rules that are not lookups need: "
                               + "lookups take sets of any size ('[src|dst] net @\(name)', '[src|dst] host @\(name)', "

@@ -58,6 +58,14 @@ extension SetExpansion {
         return nil
     }
 
+    /// When the rule is a lookup shape with the set's first entry alone, the first entry that
+    /// keeps it from being one (to name it rather than the size of the set).
+    static func entryThatIsNoLookup(in expression: String, set name: String, sets: [String: [String]]) -> String? {
+        guard let entries = sets[name], let first = entries.first,
+              lookupMatches(expression, sets: sets.merging([name: [first]]) { $1 }) != nil else { return nil }
+        return entries.first { lookupMatches(expression, sets: sets.merging([name: [$0]]) { $1 }) == nil }
+    }
+
     /// The first set a written-out rule would use that is too large to write out, and where it
     /// is named in `expression`.
     static func oversizedSet(in expression: String, sets: [String: [String]]) -> (name: String, range: SourceRange)? {

@@ -129,6 +129,10 @@ final class LiveSetPlanTests: XCTestCase {
         XCTAssertThrowsError(try LiveSetChange.plan(text: sets + "drop src net @big\n", file: "big.conf", set: "big", adding: ["2001:db8::/32"], hook: XDPHook())) {
             XCTAssert("\($0)".contains("rule 1 (line 2) 'drop src net @big' would no longer be a lookup"), "\($0)")
         }
+        let withName = "set big { \(unique.prefix(2000).joined(separator: ", ")), www.example.com }\n"
+        XCTAssertThrowsError(try Ruleset.parse(withName + "drop src net @big\n", file: "big.conf")) {
+            XCTAssert(($0 as? RulesetError)?.description.contains("big.conf:2:6: 'www.example.com' in the set 'big' is not an address or prefix") ?? false, "\($0)")
+        }
         XCTAssertThrowsError(try Ruleset.parse(sets + "drop tcp and src net @big\n", file: "big.conf")) {
             XCTAssert(($0 as? RulesetError)?.description.contains("big.conf:2:14: the set 'big' has \(unique.count) entries, too many to write out") ?? false, "\($0)")
         }
