@@ -23,6 +23,7 @@ public enum EBPFRulesetProgram {
         let slot = MachineLayout.accumulator, verdict = MachineLayout.index
         var asm = Assembler()
         ProgramPrologue.emit(hook: hook, into: &asm)
+        SocketBufferPull.emit(hook: hook, reach: PacketReach(segments: segments), into: &asm)
         // Each rule's match sets its slot and verdict right after its filter, so the filter's
         // conditional jumps stay short however long the program; the jump to the counting code
         // at the end becomes `gotol` when it is far.
@@ -82,6 +83,7 @@ public enum EBPFFilterProgram {
                                 onMatch: Verdict = .pass, otherwise: Verdict = .drop) throws(AssemblerError) -> [EBPFInstruction] {
         var asm = Assembler()
         ProgramPrologue.emit(hook: hook, into: &asm)
+        SocketBufferPull.emit(hook: hook, reach: PacketReach(filter: filter), into: &asm)
         var emitter = FilterEmitter(program: filter, hook: hook, prefix: "", matchLabel: "match", noMatchLabel: "nomatch")
         emitter.emit(into: &asm)
         let verdict = MachineLayout.index
@@ -97,6 +99,7 @@ public enum EBPFFilterProgram {
 
 /// The start of every program: a VLAN tag in metadata moved into the frame (where the hook
 /// keeps one) and the frame length into its slot. (Each filter loads the packet pointers.)
+/// A program's first part follows it with `SocketBufferPull`.
 enum ProgramPrologue {
     static func emit(hook: any HookContext, into asm: inout Assembler) {
         let layout = MachineLayout.self
