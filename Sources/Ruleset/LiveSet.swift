@@ -70,7 +70,7 @@ public struct LiveSetChange: Sendable {
             for entry in adding where !unchanged.contains(entry) {
                 if let rule = users.first(where: { SetExpansion.lookupMatches($0.expression, sets: source.sets.merging([name: [entry]]) { $1 }) == nil }) {
                     throw LiveSetError("'\(entry)' cannot be in @\(name): rule \(rule.number) (line \(rule.line)) "
-                                       + "'\(rule.verdict.rawValue) \(rule.expression)' needs \(rule.setEntryKind) there")
+                                       + "'\(rule.verdict.rawValue) \(rule.expression)' needs \(rule.setEntryKind(name)) there")
                 }
             }
         }
@@ -161,11 +161,14 @@ extension Rule {
         return false
     }
 
-    /// What a set entry must be in this rule, for messages.
-    var setEntryKind: String {
-        switch lookupKind {
-        case .addressAndPort?: "an IPv4 address or prefix, or an IPv6 address or a prefix longer than /96, or a port number (as the set is used)"
-        default: "an IPv4 address or prefix, or an IPv6 address or a prefix longer than /96"
+    /// What an entry of set `name` must be in this rule, for messages: it depends on the word
+    /// before `@name` (`host`, `net`, `port`).
+    func setEntryKind(_ name: String) -> String {
+        let before = expression.components(separatedBy: "@" + name).first ?? ""
+        switch Word.split(before).last?.text {
+        case "host"?: return "an IPv4 or IPv6 address"
+        case "port"?: return "a port number (0 to 65535)"
+        default: return "an IPv4 address or prefix, or an IPv6 address or prefix longer than /96"
         }
     }
 }

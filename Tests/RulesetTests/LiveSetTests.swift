@@ -96,7 +96,8 @@ final class LiveSetPlanTests: XCTestCase {
             do { _ = try LiveSetChange.plan(text: rules ?? text, file: "r.conf", set: set, adding: add, removing: remove, hook: XDPHook()); return "" }
             catch { return error.description }
         }
-        XCTAssert(refusal("bl", add: ["10.0.0.300"]).contains("'10.0.0.300' cannot be in @bl: rule 2 (line 8)"))
+        XCTAssert(refusal("bl", add: ["10.0.0.300"]).contains("'10.0.0.300' cannot be in @bl: rule 2 (line 8) 'drop src net @bl' needs an IPv4 address or prefix"))
+        XCTAssert(refusal("web", add: ["http"]).contains("'http' cannot be in @web: rule 1 (line 7) 'pass src net 10.1.2.0/24 and tcp dst port @web' needs a port number (0 to 65535) there"))
         XCTAssert(refusal("bl", add: ["2001:db8::/32", "2001:db9::/32"]).contains("rule 2 (line 8) 'drop src net @bl' would no longer be a lookup"))
         XCTAssert(refusal("bl", remove: ["1.2.3.4"]).contains("'1.2.3.4' is not in @bl"))
         XCTAssert(refusal("bl", remove: ["10.0.0.0/8", "10.2.3.0/24", "10.9.9.9", "10.1.0.0/16"]).contains("empty"))
