@@ -5,7 +5,7 @@ import XCTest
 /// `compile -d` printing exactly what tcpdump prints.
 final class UsageTests: XCTestCase {
     func testHelpAndVersionExitZeroOnStandardOutput() throws {
-        for arguments in [["--help"], ["help", "apply"], ["compile", "--help"], ["--version"]] {
+        for arguments in [["--help"], ["help", "apply"], ["compile", "--help"], ["set", "--help"], ["--version"]] {
             let result = try CommandRunner.run(arguments)
             XCTAssertEqual(result.status, 0, "\(arguments)")
             XCTAssertFalse(result.standardOutput.isEmpty, "\(arguments)")
