@@ -32,8 +32,10 @@ public enum EBPFRulesetProgram {
         switch link {
         case .alone:
             ProgramPrologue.emit(hook: hook, into: &asm)
+            SocketBufferPull.emit(hook: hook, reach: PacketReach(segments: segments), into: &asm)
         case .first:
             ProgramPrologue.emit(hook: hook, into: &asm)
+            SocketBufferPull.emit(hook: hook, reach: PacketReach(segments: segments), into: &asm)
             ChainState.save(hook: hook, into: &asm)
         case .continuation:
             ChainState.restore(hook: hook, into: &asm)
@@ -111,6 +113,7 @@ public enum EBPFFilterProgram {
                                 onMatch: Verdict = .pass, otherwise: Verdict = .drop) throws(AssemblerError) -> [EBPFInstruction] {
         var asm = Assembler()
         ProgramPrologue.emit(hook: hook, into: &asm)
+        SocketBufferPull.emit(hook: hook, reach: PacketReach(filter: filter), into: &asm)
         var emitter = FilterEmitter(program: filter, hook: hook, prefix: "", matchLabel: "match", noMatchLabel: "nomatch")
         emitter.emit(into: &asm)
         let verdict = MachineLayout.index
@@ -126,6 +129,7 @@ public enum EBPFFilterProgram {
 
 /// The start of every program: a VLAN tag in metadata moved into the frame (where the hook
 /// keeps one) and the frame length into its slot. (Each filter loads the packet pointers.)
+/// A program's first part follows it with `SocketBufferPull`.
 enum ProgramPrologue {
     static func emit(hook: any HookContext, into asm: inout Assembler) {
         let layout = MachineLayout.self

@@ -104,6 +104,7 @@ extension HelperFunction: CustomStringConvertible {
         case .skbVLANPush: "skb_vlan_push"
         case .skbVLANPop: "skb_vlan_pop"
         case .tailCall: "tail_call"
+        case .skbPullData: "skb_pull_data"
         }
     }
 }

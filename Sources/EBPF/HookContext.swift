@@ -61,6 +61,9 @@ public protocol HookContext: Sendable {
     var length: LengthSource { get }
     /// Where the context keeps a VLAN tag taken out of the frame, nil when it cannot (XDP).
     var metadataVLAN: MetadataVLAN? { get }
+    /// Whether packet data can lie beyond `data_end` (a socket buffer's non-linear part, which
+    /// `len` counts): the program then pulls what its filters read into the linear head.
+    var mayHaveNonLinearData: Bool { get }
     /// The program's return value for a verdict.
     func returnCode(for verdict: Verdict) -> Int32
     func ancillary(_ field: AncillaryField) -> AncillarySource
@@ -75,6 +78,8 @@ public struct XDPHook: HookContext {
     public var dataEndOffset: Int16 { 4 }        // xdp_md.data_end
     public var length: LengthSource { .packetSpan }
     public var metadataVLAN: MetadataVLAN? { nil }
+    /// Loaded without BPF_F_XDP_HAS_FRAGS: the frame is all between data and data_end.
+    public var mayHaveNonLinearData: Bool { false }
 
     public func returnCode(for verdict: Verdict) -> Int32 {
         switch verdict { case .pass: 2 /* XDP_PASS */; case .drop: 1 /* XDP_DROP */ }
@@ -110,6 +115,8 @@ public struct TCHook: HookContext {
     /// At ingress the stack (or the NIC) has taken an 802.1Q/802.1ad tag out of the frame
     /// before TC runs; at egress a VLAN device with tx offload leaves it in metadata too.
     public var metadataVLAN: MetadataVLAN? { MetadataVLAN(presentOffset: 20, tciOffset: 24, chainStateOffset: 48) }
+    /// GSO/GRO socket buffers keep most of their payload in page fragments beyond the head.
+    public var mayHaveNonLinearData: Bool { true }
 
     public func returnCode(for verdict: Verdict) -> Int32 {
         switch verdict { case .pass: 0 /* TC_ACT_OK */; case .drop: 2 /* TC_ACT_SHOT */ }

@@ -49,6 +49,7 @@ public enum HelperFunction: Int32, Sendable {
     case tailCall = 12              // bpf_tail_call
     case skbVLANPush = 18           // bpf_skb_vlan_push
     case skbVLANPop = 19            // bpf_skb_vlan_pop
+    case skbPullData = 39           // bpf_skb_pull_data
 }
 
 public enum Register: UInt8, CaseIterable, Hashable, Sendable, CustomStringConvertible {

@@ -1,9 +1,9 @@
 import EBPF
 
 /// A ruleset program loaded with its maps: the per-CPU counters (`counterSlots` slots of
-/// `EBPFRulesetProgram.counterValueSize` bytes) and the filled tries of its lookup groups
-/// (which the program holds from then on: their descriptors are closed). A ruleset split into
-/// chunks (`RulesetChunk`) is several programs and the program array that chains them.
+/// `EBPFRulesetProgram.counterValueSize` bytes) and the filled tables of its lookup groups. A
+/// ruleset split into chunks (`RulesetChunk`) is several programs and the program array that
+/// chains them.
 public struct LoadedRulesetProgram: Sendable {
     /// The program attached at the hook (the first chunk).
     public let program: BPFProgram
@@ -11,17 +11,15 @@ public struct LoadedRulesetProgram: Sendable {
     public let programs: [BPFProgram]
     public let counters: BPFMap
     /// The program array of a chained ruleset (entry i = chunk i), nil for one program. Its
-    /// entries are flushed when no descriptor or pin holds it any more: keep it open, or pin it.
+    /// entries are flushed when no descriptor or pin holds it any more: it is pinned with the
+    /// program (`pinnedMaps`), or kept open.
     public let chunkTable: BPFMap?
     /// Instruction slots of the programs as loaded.
     public let instructionCount: Int
-
-    /// The maps to pin with the program, by pin entry name (`PinDirectory.Entry`).
-    public var pinnedMaps: [String: BPFMap] {
-        var maps = [PinDirectory.Entry.counters: counters]
-        if let chunkTable { maps[PinDirectory.Entry.chunks] = chunkTable }
-        return maps
-    }
+    /// Maps to pin beside the counters, by pin entry: the lookup tables (`LookupTable.pinEntry`),
+    /// with room to grow, so that `xdpfw set add` can change their entries while the program runs,
+    /// and the program array of a chained ruleset (`PinDirectory.Entry.chunks`).
+    public var pinnedMaps: [String: BPFMap] = [:]
 
     public static func load(_ instructions: [EBPFInstruction], type: BPFProgramType, name: String,
                             counterMap: String, counterSlots: Int, lookupTables: [LookupTable]) throws -> LoadedRulesetProgram {
@@ -36,13 +34,12 @@ public struct LoadedRulesetProgram: Sendable {
         guard !chunks.isEmpty else { throw KernelError.invalidArgument("a ruleset needs at least one program") }
         let counters = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: EBPFRulesetProgram.counterValueSize,
                                          maxEntries: counterSlots, name: "xdpfw_counters")
-        var lookups: [BPFMap] = [], programs: [BPFProgram] = [], chunkTable: BPFMap?
-        defer { lookups.forEach { $0.close() } }
+        var lookups: [String: BPFMap] = [:], programs: [BPFProgram] = [], chunkTable: BPFMap?
         do {
             var descriptors = [counterMap: counters.fd]
             for table in lookupTables {
-                let map = try BPFMap.create(table)
-                lookups.append(map)
+                let map = try BPFMap.create(table, spare: table.spareEntries)
+                lookups[LookupTable.pinEntry(forTable: table.name)] = map
                 descriptors[table.name] = map.fd
             }
             if chunks.count > 1 {
@@ -59,17 +56,20 @@ public struct LoadedRulesetProgram: Sendable {
                 let chunkName = number == 0 ? name : "\(name.prefix(11))_\(number)"
                 programs.append(try BPFProgram.load(type: type, instructions: resolved.encoded, name: chunkName))
             }
+            var pinned = lookups
             if let chunkTable {
                 for (number, program) in programs.enumerated().dropFirst() {
                     try chunkTable.update(key: BPFMap.key(index: UInt32(number)), value: BPFMap.key(index: UInt32(bitPattern: program.fd)))
                 }
+                pinned[PinDirectory.Entry.chunks] = chunkTable
             }
             return LoadedRulesetProgram(program: programs[0], programs: programs, counters: counters,
-                                        chunkTable: chunkTable, instructionCount: instructionCount)
+                                        chunkTable: chunkTable, instructionCount: instructionCount, pinnedMaps: pinned)
         } catch {
             programs.forEach { $0.close() }
             chunkTable?.close()
             counters.close()
+            lookups.values.forEach { $0.close() }
             throw error
         }
     }
@@ -78,5 +78,6 @@ public struct LoadedRulesetProgram: Sendable {
         programs.forEach { $0.close() }
         chunkTable?.close()
         counters.close()
+        pinnedMaps.values.forEach { $0.close() }
     }
 }

@@ -26,6 +26,13 @@ public final class PacketSocket: @unchecked Sendable {
 
     public func close() { descriptor.close() }
 
+    /// Lets the socket hold `bytes` of frames not yet received (SO_RCVBUFFORCE, root), so a burst
+    /// of large frames is not dropped before the test reads it.
+    public func reserve(receiveBuffer bytes: Int32) throws(KernelError) {
+        var size = bytes
+        try checkLibc(setsockopt(descriptor.raw, SOL_SOCKET, SO_RCVBUFFORCE, &size, 4), "setting a packet socket's receive buffer")
+    }
+
     /// Sends one frame (destination MAC first) out of the interface. Returns false when the kernel
     /// dropped it on the way out (ENOBUFS: e.g. a TC egress program said "shot").
     @discardableResult
@@ -42,7 +49,8 @@ public final class PacketSocket: @unchecked Sendable {
     public func receive(limit: Int, timeout: Duration,
                         matching: ([UInt8]) -> Bool = { _ in true }) throws(KernelError) -> [[UInt8]] {
         var frames = [[UInt8]]()
-        var buffer = [UInt8](repeating: 0, count: 65536)
+        // GSO socket buffers (TCP over a veth with TSO) arrive whole: up to 64 KiB and more.
+        var buffer = [UInt8](repeating: 0, count: 1 << 18)
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while frames.count < limit {

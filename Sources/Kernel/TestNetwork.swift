@@ -78,15 +78,38 @@ public final class TestNetwork: @unchecked Sendable {
         }
     }
 
-    /// Deletes namespaces left by test processes that died before their cleanup ran.
+    /// Deletes namespaces left by test processes that died before their cleanup ran, and the pins
+    /// `xdpfw -n NAME apply` made for such namespaces under /sys/fs/bpf/xdpfw/netns/NAME/: those of
+    /// test namespaces that no longer exist and whose process is gone. Nothing else is touched.
     static func removeAbandoned() {
-        for name in BPFFileSystem.entries(of: NetworkNamespace.directory) where name.hasPrefix("xdpfw-") {
-            let fields = name.split(separator: "-")
-            guard fields.count == 4, let pid = Int32(fields[1]), pid != getpid() else { continue }
-            if kill(pid, 0) != 0 && xdpfw_errno() == ESRCH {
-                _ = try? IPCommand.run(["netns", "del", name])
-            }
+        for name in BPFFileSystem.entries(of: NetworkNamespace.directory) where isAbandoned(name) {
+            _ = try? IPCommand.run(["netns", "del", name])
         }
+        let namespacePins = PinDirectory.defaultRoot + "/netns"
+        for escaped in BPFFileSystem.entries(of: namespacePins) {
+            let name = PinDirectory.unescape(escaped)
+            guard isAbandoned(name), !NetworkNamespace.exists(name: name) else { continue }
+            removePins(under: PinDirectory.root(forNamespace: name))
+        }
+        try? PinDirectory.removeIfEmpty(namespacePins)
+    }
+
+    /// A name `init` gives (`xdpfw-PID-N-a` or `-b`) whose process PID has ended (never this one's).
+    static func isAbandoned(_ name: String) -> Bool {
+        let fields = name.split(separator: "-", omittingEmptySubsequences: false)
+        guard fields.count == 4, fields[0] == "xdpfw", let pid = Int32(fields[1]), pid > 0, pid != getpid(),
+              Int(fields[2]) != nil, fields[3] == "a" || fields[3] == "b" else { return false }
+        return kill(pid, 0) != 0 && xdpfw_errno() == ESRCH
+    }
+
+    /// Unpins everything under `path` on bpffs and removes its directories, `path` included.
+    private static func removePins(under path: String) {
+        for entry in BPFFileSystem.entries(of: path) {
+            let child = path + "/" + entry
+            removePins(under: child)
+            if unlink(child) != 0 { _ = rmdir(child) }
+        }
+        _ = rmdir(path)
     }
 
     /// Sends frames out of any interface of `side`'s namespace.

@@ -7,8 +7,9 @@ struct Stats: ParsableCommand {
         abstract: "Show packets and bytes matched by each rule, per interface and hook.",
         discussion: """
             Reads the counters pinned under /sys/fs/bpf/xdpfw/. The last row of each table is the \
-            policy: packets no rule matched. With --json, prints one object per interface and hook \
-            (an array when no interface is given):
+            policy: packets no rule matched. With --json and an interface, prints exactly one object; \
+            when the interface has rules at several hooks, name one with --hook (else it is a usage \
+            error, exit status 2). Without an interface, prints an array of these objects:
 
               {"interface": "veth0", "hook": "xdp",
                "policy": {"verdict": "pass", "packets": 0, "bytes": 0},
@@ -29,7 +30,7 @@ struct Stats: ParsableCommand {
     @Option(help: ArgumentHelp("Only this hook.", valueName: "hook"))
     var hook: AttachPoint?
 
-    @Flag(help: "Print JSON for scripts: one object when an interface (and hook) is named, else an array.")
+    @Flag(help: "Print JSON for scripts: one object when an interface is named (with --hook if it has several), else an array.")
     var json = false
 
     func run() throws {
@@ -41,9 +42,16 @@ struct Stats: ParsableCommand {
             let which = hook.map { " at \($0.rawValue)" } ?? ""
             throw CommandFailure("\(interface) has no xdpfw rules\(which) (see `xdpfw status`)")
         }
+        if json, let interface, installations.count > 1 {
+            // One object per interface is the contract: a shape that changed with what is
+            // attached would break scripts.
+            let hooks = installations.map(\.hook.rawValue)
+            throw CommandFailure("\(interface) has xdpfw rules at \(hooks.joined(separator: " and ")): "
+                                 + "with --json, pick one with --hook \(hooks.joined(separator: "|"))", status: 2)
+        }
         let statistics = try installations.map { try AttachedRuleset.statistics(of: $0) }
         if json {
-            let value: JSON = interface != nil && statistics.count == 1 ? statistics[0].json : .array(statistics.map(\.json))
+            let value: JSON = interface != nil ? statistics[0].json : .array(statistics.map(\.json))
             Output.standardOutput(value.text + "\n")
         } else if statistics.isEmpty {
             Output.standardOutput("no xdpfw rules attached\n")

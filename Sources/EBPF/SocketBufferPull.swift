@@ -1,0 +1,35 @@
+/// A step of the TC prologue, after the VLAN tag is inline: when the socket buffer's linear
+/// head is shorter than both the packet and the reach of the rules, `bpf_skb_pull_data` makes
+/// the bytes up to the reach (or the whole packet when the reach is not known) linear, so the
+/// filters read what libpcap would see instead of stopping at `data_end`. When the pull fails
+/// the packet is filtered as it is (loads beyond the head do not match). The filters reload
+/// the packet pointers when they start, so nothing else changes.
+///
+/// A program split into tail-called parts emits this once, in its first part: the socket
+/// buffer stays pulled for the parts after.
+///
+/// Cost: the pull copies the bytes beyond the head into a new head (and unclones a cloned
+/// buffer, as TCP's transmit path hands out), so the reach matters; see docs/design-ebpf.md.
+enum SocketBufferPull {
+    static func emit(hook: any HookContext, reach: PacketReach, into asm: inout Assembler) {
+        guard hook.mayHaveNonLinearData, case let .contextField(lengthOffset) = hook.length, reach != .nothing else { return }
+        let layout = MachineLayout.self
+        let wanted = Register.r4, linear = Register.r2
+        asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
+        // wanted = min(skb->len, reach)
+        asm.load(.word, wanted, from: layout.context, offset: lengthOffset)
+        if let bytes = reach.bytes {
+            asm.jump(if: .lessOrEqual, wanted, Int32(bytes), to: "pull.check")
+            asm.move(wanted, Int32(bytes))
+            asm.label("pull.check")
+        }
+        asm.load(.word, linear, from: layout.context, offset: hook.dataEndOffset)
+        asm.load(.word, .r3, from: layout.context, offset: hook.dataOffset)
+        asm.alu(.subtract, linear, .r3)
+        asm.jump(if: .greaterOrEqual, linear, wanted, to: "pull.done")
+        asm.move(.r2, wanted)
+        asm.call(.skbPullData)          // fails only without memory: then the head stays as it was
+        asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
+        asm.label("pull.done")
+    }
+}
