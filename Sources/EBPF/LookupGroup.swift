@@ -110,6 +110,25 @@ public struct LookupTable: Hashable, Sendable {
     /// length) instead of an LPM trie holding all.
     public var isHash = false
 
+    /// The entry a lookup table is pinned as beside the counters: bpffs takes no '.' in a name,
+    /// and the pin directory no '/' (`lookup.address.v4.src/24` → `lookup-address-v4-src-24`).
+    public static func pinEntry(forTable name: String) -> String {
+        String(name.map { $0 == "." || $0 == "/" ? "-" : $0 })
+    }
+
+    /// The hash maps per prefix length of a running program, read back from the names of its
+    /// pinned tables (`lookup-address-v4-src-24` is the /24 map of `lookup.address.v4.src`),
+    /// for the tables named `tables`.
+    public static func hashedLengths(pinnedEntries: [String], tables: [String]) -> [String: [Int]] {
+        var result: [String: [Int]] = [:]
+        for table in tables {
+            let prefix = pinEntry(forTable: table) + "-"
+            let lengths = pinnedEntries.compactMap { $0.hasPrefix(prefix) ? Int($0.dropFirst(prefix.count)) : nil }
+            if !lengths.isEmpty { result[table] = lengths.sorted() }
+        }
+        return result
+    }
+
     /// The tables of several groups, those of the same name (layout) put together.
     public static func combined(_ tables: [LookupTable]) -> [LookupTable] {
         var order: [String] = []
@@ -139,8 +158,11 @@ public struct LookupGroup: Hashable, Sendable {
         /// The rule's counter slot (rule index + 1).
         public var slot: Int
         public var verdict: Verdict
-        public init(match: LookupMatch, slot: Int, verdict: Verdict) {
-            self.match = match; self.slot = slot; self.verdict = verdict
+        /// The member stands for an entry of a set (`src net @blocklist`), which `xdpfw set add`
+        /// may change while the program runs: its tables exist for both families.
+        public var fromSet: Bool
+        public init(match: LookupMatch, slot: Int, verdict: Verdict, fromSet: Bool = false) {
+            self.match = match; self.slot = slot; self.verdict = verdict; self.fromSet = fromSet
         }
     }
 
@@ -156,18 +178,30 @@ public struct LookupGroup: Hashable, Sendable {
 
     /// The segments with each table hashed per length where all groups together use few lengths
     /// in it (the maps are shared by the groups, and a program may have only 64 maps).
-    public static func choosingHashTables(_ segments: [RulesetSegment]) -> [RulesetSegment] {
+    ///
+    /// `keeping` (a live set change): the hash tables of the program that runs, kept as they are
+    /// wherever the prefixes now fit their lengths (an empty map of a length no prefix has any
+    /// more is harmless), so that the program stays the same.
+    public static func choosingHashTables(_ segments: [RulesetSegment], keeping: [String: [Int]]? = nil) -> [RulesetSegment] {
         var lengths: [String: Set<Int>] = [:]
         for case let .lookup(group) in segments {
             for (name, used) in group.lengthsByTable { lengths[name, default: []].formUnion(used) }
         }
-        let hashed = lengths.filter { $0.value.count <= maximumHashedLengths }.mapValues { $0.sorted() }
+        var hashed = lengths.filter { $0.value.count <= maximumHashedLengths }.mapValues { $0.sorted() }
+        if let keeping {
+            // The running program's choice stands: its tries stay tries, its hash maps stay as
+            // long as the prefixes fit them (else a new program is needed, as the caller says).
+            hashed = keeping.filter { (lengths[$0.key] ?? []).isSubset(of: $0.value) }
+        }
         return segments.map { segment in
             guard case var .lookup(group) = segment else { return segment }
             group.hashedLengths = hashed
             return .lookup(group)
         }
     }
+
+    /// The prefix lengths of the group's members, by table name (before hashing).
+    public var lengthsByTableName: [String: Set<Int>] { lengthsByTable }
 
     private var lengthsByTable: [String: Set<Int>] {
         var lengths: [String: Set<Int>] = [:]
@@ -206,14 +240,7 @@ public struct LookupGroup: Hashable, Sendable {
     /// some member needs, in a fixed order. The program looks up only these.
     public var layouts: [TableLayout] {
         var needed = Set<TableKey>()
-        for member in members {
-            switch member.match {
-            case let .address(prefix, sides):
-                for side in sides { needed.insert(TableKey(family: prefix.family, side: side)) }
-            case let .addressAndPort(prefix, _, _, _, _):
-                needed.insert(TableKey(family: prefix.family, side: nil))
-            }
-        }
+        for member in members { needed.formUnion(tableKeys(of: member.match, fromSet: member.fromSet)) }
         return needed.sorted { ($0.family.rawValue, $0.side?.rawValue ?? "") < ($1.family.rawValue, $1.side?.rawValue ?? "") }
             .map { key in
                 let name = tableName(key.family, key.side)
@@ -254,7 +281,7 @@ public struct LookupGroup: Hashable, Sendable {
             }
         }
         return layouts.map { layout in
-            let firstMatch = LookupGroup.firstMatchingSlots(keyed[TableKey(family: layout.family, side: layout.side)]!,
+            let firstMatch = LookupGroup.firstMatchingSlots(keyed[TableKey(family: layout.family, side: layout.side)] ?? [],
                                                             markersAt: hashedLengths[layout.name])
             var entries: [(key: [UInt8], value: [UInt8])] = []
             entries.reserveCapacity(firstMatch.count)
@@ -280,7 +307,21 @@ public struct LookupGroup: Hashable, Sendable {
         }
     }
 
-    private struct TableKey: Hashable { var family: AddressFamily; var side: PacketSide? }
+    struct TableKey: Hashable { var family: AddressFamily; var side: PacketSide? }
+
+    /// The tables a member's match is looked up in; a set's entry needs both families' (an
+    /// entry of the other family may be added live).
+    func tableKeys(of match: LookupMatch, fromSet: Bool) -> [TableKey] {
+        let families = fromSet ? AddressFamily.allCases : nil
+        switch match {
+        case let .address(prefix, sides):
+            return sides.sorted { $0.rawValue < $1.rawValue }.flatMap { side in
+                (families ?? [prefix.family]).map { TableKey(family: $0, side: side) }
+            }
+        case let .addressAndPort(prefix, _, _, _, _):
+            return (families ?? [prefix.family]).map { TableKey(family: $0, side: nil) }
+        }
+    }
     struct EntryKey: Hashable { var exact: UInt32; var prefix: AddressPrefix }
 
     /// The slot of an entry that is only a marker (no rule's prefix ends there).

@@ -1,12 +1,16 @@
+import CSystemLibraries
 import EBPF
 
 extension BPFMap {
     /// Creates a table of the lookup groups (an LPM trie, or a hash map of one prefix length)
-    /// and fills it. The trie has room for its entries
-    /// and `spare` more (for entries added while it is live).
+    /// and fills it. The map has room for its entries and `spare` more (for entries added
+    /// while it is live, `xdpfw set add`).
     public static func create(_ table: LookupTable, spare: Int = 0) throws(KernelError) -> BPFMap {
+        // Spare room costs nothing until used: tries always allocate per entry, hash maps
+        // with spare room are made to.
         let map = try BPFMap.create(type: table.isHash ? .hash : .lpmTrie, keySize: table.keySize, valueSize: LookupTable.valueSize,
-                                    maxEntries: max(table.entries.count + spare, 1), name: "xdpfw_lookup")
+                                    maxEntries: max(table.entries.count + spare, 1), name: "xdpfw_lookup",
+                                    flags: table.isHash && spare > 0 ? UInt32(BPF_F_NO_PREALLOC) : 0)
         do {
             try map.updateBatch(table.entries)
         } catch {
@@ -15,4 +19,9 @@ extension BPFMap {
         }
         return map
     }
+}
+
+extension LookupTable {
+    /// Room left in a table for entries added live (`xdpfw set add`).
+    public var spareEntries: Int { max(65_536, entries.count) }
 }

@@ -10,12 +10,18 @@ enum MergeableRule {
     /// one of the merged shapes: `[src|dst|src or dst] (host ADDR | net ADDR/LEN)`, an `or` of
     /// such with one direction (`src host A or B or C`), and such an address part `and` a port
     /// part `(tcp|udp) (src|dst) port N [or M…]`, in either order.
-    static func matches(_ expression: FilterExpression) -> [LookupMatch]? {
-        if let addresses = addresses(expression) { return addresses.map { .address($0.0, sides: $0.1) } }
+    ///
+    /// `leaves` says which primitives a leaf of the tree stands for: itself, or for the leaf a
+    /// set was written out as (`src net @big` parsed as `(src net FIRST)`), one primitive per
+    /// entry of the set, as the written-out `or` would hold them; nil when one is not a lookup
+    /// primitive. So a set of 100,000 entries is never parsed as one `or`.
+    static func matches(_ expression: FilterExpression,
+                        leaves: (FilterExpression) -> [FilterExpression]? = { [$0] }) -> [LookupMatch]? {
+        if let addresses = addresses(expression, leaves) { return addresses.map { .address($0.0, sides: $0.1) } }
         guard case let .and(left, right) = expression else { return nil }
         for (first, second) in [(left, right), (right, left)] {
-            guard let addresses = addresses(first), let sides = addresses.first?.1, sides.count == 1, let side = sides.first,
-                  let ports = self.ports(second) else { continue }
+            guard let addresses = addresses(first, leaves), let sides = addresses.first?.1, sides.count == 1, let side = sides.first,
+                  let ports = self.ports(second, leaves) else { continue }
             return addresses.flatMap { address in
                 ports.map { LookupMatch.addressAndPort(address.0, addressSide: side, transport: $0.0, port: $0.1, portSide: $0.2) }
             }
@@ -27,20 +33,44 @@ enum MergeableRule {
     /// for all (libpcap tests them in order and a load past the end rejects the packet at once,
     /// so `dst host A or src host B` on a packet that ends inside the destination is no match),
     /// and IPv6 prefixes longer than 96 bits (all loading the four words).
-    private static func addresses(_ expression: FilterExpression) -> [(AddressPrefix, Set<PacketSide>)]? {
-        guard case let .or(left, right) = expression else { return address(expression).map { [$0] } }
-        guard let lefts = addresses(left), let rights = addresses(right) else { return nil }
-        let all = lefts + rights
+    private static func addresses(_ expression: FilterExpression,
+                                  _ leaves: (FilterExpression) -> [FilterExpression]?) -> [(AddressPrefix, Set<PacketSide>)]? {
+        let all: [(AddressPrefix, Set<PacketSide>)]
+        if case let .or(left, right) = expression {
+            guard let lefts = addresses(left, leaves), let rights = addresses(right, leaves) else { return nil }
+            all = lefts + rights
+        } else {
+            guard let primitives = leaves(expression) else { return nil }
+            var found: [(AddressPrefix, Set<PacketSide>)] = []
+            found.reserveCapacity(primitives.count)
+            for primitive in primitives {
+                guard let one = address(primitive) else { return nil }
+                found.append(one)
+            }
+            if found.count == 1 { return found }
+            all = found
+        }
         guard let sides = all.first?.1, sides.count == 1, all.allSatisfy({ $0.1 == sides }),
               all.allSatisfy({ $0.0.family == .ipv4 || $0.0.length > 96 }) else { return nil }
         return all
     }
 
     /// One port primitive or an `or` of them with the same protocol and direction.
-    private static func ports(_ expression: FilterExpression) -> [(UInt8, UInt16, PacketSide)]? {
-        guard case let .or(left, right) = expression else { return port(expression).map { [$0] } }
-        guard let lefts = ports(left), let rights = ports(right) else { return nil }
-        let all = lefts + rights
+    private static func ports(_ expression: FilterExpression,
+                              _ leaves: (FilterExpression) -> [FilterExpression]?) -> [(UInt8, UInt16, PacketSide)]? {
+        let all: [(UInt8, UInt16, PacketSide)]
+        if case let .or(left, right) = expression {
+            guard let lefts = ports(left, leaves), let rights = ports(right, leaves) else { return nil }
+            all = lefts + rights
+        } else {
+            guard let primitives = leaves(expression) else { return nil }
+            var found: [(UInt8, UInt16, PacketSide)] = []
+            for primitive in primitives {
+                guard let one = port(primitive) else { return nil }
+                found.append(one)
+            }
+            all = found
+        }
         guard all.allSatisfy({ $0.0 == all[0].0 && $0.2 == all[0].2 }) else { return nil }
         return all
     }
@@ -60,6 +90,13 @@ enum MergeableRule {
             return AddressPrefix(bytes: bytes, length: 32).map { ($0, sides) }
         case (nil, let .ipv6(text)), (.host?, let .ipv6(text)):
             return ipv6(text).flatMap { AddressPrefix(bytes: $0, length: 128) }.map { ($0, sides) }
+        case let (.net?, .ipv6(text)):
+            // `net 2001:db8::1` is `net 2001:db8::1/128`.
+            return ipv6(text).flatMap { AddressPrefix(bytes: $0, length: 128) }.map { ($0, sides) }
+        case let (.net?, .dotted(text)):
+            // `net 192.0.2.7` is `net 192.0.2.7/32`, `net 10.1` is `net 10.1.0.0/16` (libpcap's code is the same).
+            guard let parts = dottedQuad(text), parts.count > 1 else { return nil }
+            return AddressPrefix(bytes: parts + [UInt8](repeating: 0, count: 4 - parts.count), length: 8 * parts.count).map { ($0, sides) }
         case let (.net?, .prefix(text, length)):
             let bytes: [UInt8]
             if let v4 = dottedQuad(text) {

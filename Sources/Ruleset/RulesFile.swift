@@ -48,6 +48,8 @@ public struct RulesFile: Sendable {
     /// `set NAME file PATH` statements: the path as written and the problem to report (at
     /// the path) when the file cannot be read. `Ruleset.parse` reads them.
     var setFiles: [(name: String, path: String, problem: @Sendable (String) -> RulesetDiagnostic)] = []
+    /// The lines each set's statement spans (first...last), to write the set anew in place.
+    var setStatementLines: [String: ClosedRange<Int>] = [:]
 
     var lines: SourceLines
 
@@ -102,10 +104,14 @@ public struct RulesFile: Sendable {
             if words.count == 4, words[2].text == "file", sets[words[1].text] == nil, !setFiles.contains(where: { $0.name == words[1].text }) {
                 let (lines, file, path) = (lines, file, words[3])
                 setFiles.append((words[1].text, path.text, { lines.diagnostic(file: file, in: statement, from: path.start, to: path.end, $0) }))
+                setStatementLines[words[1].text] = statement.firstLine...statement.lastLine
                 return nil
             }
             let (set, diagnostic) = readSet(statement, words, report: problem)
-            if let set { sets[set.name] = set.entries }
+            if let set {
+                sets[set.name] = set.entries
+                setStatementLines[set.name] = statement.firstLine...statement.lastLine
+            }
             return diagnostic
         case "pass", "drop":
             let verdict = Verdict(rawValue: keyword.text)!
@@ -127,8 +133,13 @@ public struct RulesFile: Sendable {
 }
 
 extension RulesFile {
-    /// Sets hold at most this many entries for now (a rule using one becomes an `or` of them).
-    public static let maximumSetSize = 1000
+    /// Sets hold at most this many entries. A rule of a lookup shape (`src net @set`, `src net
+    /// @set and tcp dst port @ports`) becomes one table entry per set entry, whatever its size.
+    public static let maximumSetSize = 1_000_000
+    /// A rule that is not a lookup shape is compiled as the written-out `or` of the set's
+    /// entries: that takes sets of at most this many entries (compile time and program size
+    /// grow with each entry, and the verifier's limits come soon after).
+    public static let maximumWrittenOutSetSize = 1000
 
     /// `set NAME { ENTRY, ENTRY ... }` (commas or blanks between entries).
     fileprivate func readSet(_ statement: JoinedLine, _ words: [Word], report: (Word, String) -> RulesetDiagnostic)
@@ -158,7 +169,9 @@ extension RulesFile {
                                              "unexpected '\(trailing.text)' after the set's '}'"))
         }
         let inside = String(decoding: bytes[(words[2].start + 1)..<close], as: UTF8.self)
-        let entries = inside.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
+        // Split as bytes: sets may hold 100,000 entries, and Character iteration is slow.
+        let entries = inside.utf8.split(whereSeparator: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
+            .map { String(decoding: $0, as: UTF8.self) }
         if let message = RulesFile.problem(withSet: name.text, entries) { return problem(name, message) }
         return ((name.text, entries), nil)
     }
@@ -167,9 +180,10 @@ extension RulesFile {
     static func problem(withSet name: String, _ entries: [String]) -> String? {
         guard !entries.isEmpty else { return "the set '\(name)' is empty" }
         guard entries.count <= RulesFile.maximumSetSize else {
-            return "the set '\(name)' has \(entries.count) entries; at most \(RulesFile.maximumSetSize) for now (write large lists as one rule per entry: runs of such rules are merged into one lookup)"
+            return "the set '\(name)' has \(entries.count) entries; at most \(RulesFile.maximumSetSize)"
         }
-        if let bad = entries.first(where: { $0.contains { "(){}@#!&|".contains($0) } }) {
+        let forbidden = Set("(){}@#!&|".utf8)
+        if let bad = entries.first(where: { $0.utf8.contains(where: forbidden.contains) }) {
             return "the set '\(name)' has an entry '\(bad)' that is not an address, prefix or port"
         }
         return nil

@@ -20,9 +20,11 @@ public struct Rule: Hashable, Sendable {
     var compiled: FilterProgram?
     var optimize = true
     var snapLength: UInt32 = 262144
-    /// The expression with its sets written out (`src net @x` as `(src net A or B)`), when it
-    /// uses sets: what `program` compiles.
-    var expandedExpression: String?
+    /// The file's sets, when the rule uses some (`src net @x`); empty otherwise. `program`
+    /// compiles the expression with them written out (`(src net A or B)`).
+    var sets: [String: [String]] = [:]
+    /// True when the rule names a set (`@NAME`).
+    public var usesSets: Bool { !sets.isEmpty }
 
     public init(text: RuleText, program: FilterProgram, lookupMatches: [LookupMatch] = []) {
         self.text = text
@@ -39,14 +41,21 @@ public struct Rule: Hashable, Sendable {
     }
 
     /// The compiled expression: it accepts (returns non-zero) exactly the packets the rule matches.
+    /// (The lookup shapes always compile; a program that never matches stands in otherwise, as
+    /// for a set too large to write out: `writtenOutProgram()` says why.)
     public var program: FilterProgram {
+        (try? writtenOutProgram()) ?? FilterProgram(blocks: [Block(terminator: .verdict(0))], entry: 0)
+    }
+
+    /// The compiled expression, its sets written out as `or`s; an error (its range in
+    /// `expression`) when that cannot be compiled, e.g. a set with more than
+    /// `RulesFile.maximumWrittenOutSetSize` entries.
+    public func writtenOutProgram() throws(FilterError) -> FilterProgram {
         if let compiled { return compiled }
         var options = CompileOptions()
         options.optimize = optimize
         options.snapLength = snapLength
-        // The lookup shapes always compile; a program that never matches stands in otherwise.
-        return (try? FilterCompiler.compile(expandedExpression ?? text.expression, options: options))
-            ?? FilterProgram(blocks: [Block(terminator: .verdict(0))], entry: 0)
+        return try Ruleset.compileWrittenOut(text.expression, sets: sets, options: options)
     }
 
     /// Position among the rules, from 0. Users see `number` (`index + 1`).
@@ -73,6 +82,8 @@ public struct Ruleset: Hashable, Sendable {
     /// What happens to a packet no rule matches.
     public var policy: Verdict
     public var rules: [Rule]
+    /// The file's sets with their entries (those of `set NAME file PATH` read from the file).
+    public var sets: [String: [String]] = [:]
 
     public init(file: String, policy: Verdict, rules: [Rule]) {
         self.file = file; self.policy = policy; self.rules = rules
@@ -115,33 +126,59 @@ public struct Ruleset: Hashable, Sendable {
         self = ruleset
     }
 
+    /// Compiles an expression with its sets written out as `or`s; errors point into
+    /// `expression` (inside a set, at its `QUALIFIERS @NAME`).
+    static func compileWrittenOut(_ expression: String, sets: [String: [String]], options: CompileOptions) throws(FilterError) -> FilterProgram {
+        guard expression.utf8.contains(UInt8(ascii: "@")) else { return try FilterCompiler.compile(expression, options: options) }
+        if let (name, range) = SetExpansion.oversizedSet(in: expression, sets: sets) {
+            if let entry = SetExpansion.entryThatIsNoLookup(in: expression, set: name, sets: sets) {
+                throw FilterError("'\(entry)' in the set '\(name)' is not an address or prefix (or port) this rule can look up in a table, "
+                                  + "and the set's \(sets[name]!.count) entries are too many to write out as an 'or' "
+                                  + "(at most \(RulesFile.maximumWrittenOutSetSize))", at: range)
+            }
+            throw FilterError("the set '\(name)' has \(sets[name]!.count) entries, too many to write out as an 'or' "
+                              + "(at most \(RulesFile.maximumWrittenOutSetSize)), as classic BPF and rules that are not lookups need: "
+                              + "lookups take sets of any size ('[src|dst] net @\(name)', '[src|dst] host @\(name)', "
+                              + "either of them 'and (tcp|udp) (src|dst) port N')",
+                              at: range)
+        }
+        let expanded = try SetExpansion.expanding(expression, sets: sets).get()
+        do {
+            return try FilterCompiler.compile(expanded.text, options: options)
+        } catch {
+            throw FilterError(error.message, at: SetExpansion.originalRange(of: error.range, expanded.replacements))
+        }
+    }
+
     private static func compile(_ source: RulesFile, options: CompileOptions) -> (Ruleset, [RulesetDiagnostic]) {
         var rules: [Rule] = []
         var problems: [RulesetDiagnostic] = []
         for text in source.rules {
-            var replacements: [SetExpansion.Replacement] = []
             do {
-                var expression = text.expression
                 if text.expression.utf8.contains(UInt8(ascii: "@")) {
-                    let expanded = try SetExpansion.expanding(text.expression, sets: source.sets).get()
-                    expression = expanded.text
-                    replacements = expanded.replacements
-                }
-                if let tree = try? FilterParser.parse(expression), let matches = MergeableRule.matches(tree) {
-                    var rule = Rule(text: text, lookupMatches: matches, options: options)
-                    if !replacements.isEmpty { rule.expandedExpression = expression }
-                    rules.append(rule)
+                    // A lookup shape needs no `or` written out, however large its sets.
+                    if let matches = SetExpansion.lookupMatches(text.expression, sets: source.sets) {
+                        var rule = Rule(text: text, lookupMatches: matches, options: options)
+                        rule.sets = source.sets
+                        rules.append(rule)
+                        continue
+                    }
+                    rules.append(Rule(text: text, program: try compileWrittenOut(text.expression, sets: source.sets, options: options)))
                     continue
                 }
-                let program = try FilterCompiler.compile(expression, options: options)
-                rules.append(Rule(text: text, program: program))
+                if let tree = try? FilterParser.parse(text.expression), let matches = MergeableRule.matches(tree) {
+                    rules.append(Rule(text: text, lookupMatches: matches, options: options))
+                    continue
+                }
+                rules.append(Rule(text: text, program: try FilterCompiler.compile(text.expression, options: options)))
             } catch {
-                let range = SetExpansion.originalRange(of: error.range, replacements)
-                let start = text.expressionOffset + range.start
-                let end = text.expressionOffset + max(range.end, range.start + 1)
+                let start = text.expressionOffset + error.range.start
+                let end = text.expressionOffset + max(error.range.end, error.range.start + 1)
                 problems.append(source.lines.diagnostic(file: source.file, in: text.statement, from: start, to: end, error.message))
             }
         }
-        return (Ruleset(file: source.file, policy: source.policy, rules: rules), problems)
+        var ruleset = Ruleset(file: source.file, policy: source.policy, rules: rules)
+        ruleset.sets = source.sets
+        return (ruleset, problems)
     }
 }

@@ -28,8 +28,10 @@ extension Ruleset {
     public var defaultMinimumRun: Int { rules.count > 256 ? 1 : Ruleset.defaultMinimumRun }
 
     /// The rules in order as filters and lookup groups: each run of consecutive rules of one
-    /// lookup kind with at least `minimumRun` lookup entries becomes one group.
-    public func segments(minimumRun: Int? = nil) -> [RulesetSegment] {
+    /// lookup kind with at least `minimumRun` lookup entries, or with a rule using a set,
+    /// becomes one group.
+    /// `keepingHashedLengths`: see `LookupGroup.choosingHashTables(_:keeping:)`.
+    public func segments(minimumRun: Int? = nil, keepingHashedLengths: [String: [Int]]? = nil) -> [RulesetSegment] {
         let minimumRun = minimumRun ?? defaultMinimumRun
         var segments: [RulesetSegment] = []
         var index = 0
@@ -39,10 +41,12 @@ extension Ruleset {
                 while end < rules.count, rules[end].lookupKind == kind { end += 1 }
             }
             // A run is long enough by its entries: one rule with a set of 100 addresses is 100.
+            // A run with a set is a lookup however short, so that `xdpfw set add` can change it.
             let entries = rules[index..<end].reduce(0) { $0 + $1.lookupMatches.count }
-            if entries >= max(minimumRun, 1), let kind = rules[index].lookupKind {
+            let hasSet = rules[index..<end].contains { $0.usesSets }
+            if entries >= max(minimumRun, 1) || hasSet, let kind = rules[index].lookupKind {
                 let members = rules[index..<end].flatMap { rule in
-                    rule.lookupMatches.map { LookupGroup.Member(match: $0, slot: rule.index + 1, verdict: rule.verdict) }
+                    rule.lookupMatches.map { LookupGroup.Member(match: $0, slot: rule.index + 1, verdict: rule.verdict, fromSet: rule.usesSets) }
                 }
                 segments.append(.lookup(LookupGroup(kind: kind, members: members, number: segments.count)))
             } else {
@@ -50,19 +54,30 @@ extension Ruleset {
             }
             index = end
         }
-        return LookupGroup.choosingHashTables(segments)
+        return LookupGroup.choosingHashTables(segments, keeping: keepingHashedLengths)
     }
 
     /// The program `apply` loads at `hook`: it returns each packet's verdict and counts it.
     /// The tries its lookup groups use are `lookupTables(for:minimumRun:)`.
-    public func ebpfProgram(for hook: any HookContext, minimumRun: Int? = nil) throws(AssemblerError) -> [EBPFInstruction] {
-        try EBPFRulesetProgram.generate(segments: segments(minimumRun: minimumRun), policy: policy,
-                                        hook: hook, counterMap: Ruleset.counterMapName)
+    public func ebpfProgram(for hook: any HookContext, minimumRun: Int? = nil,
+                            keepingHashedLengths: [String: [Int]]? = nil) throws(AssemblerError) -> [EBPFInstruction] {
+        try ebpfProgram(segments: segments(minimumRun: minimumRun, keepingHashedLengths: keepingHashedLengths), hook: hook)
+    }
+
+    /// The program for segments of this ruleset (`segments(...)`).
+    func ebpfProgram(segments: [RulesetSegment], hook: any HookContext) throws(AssemblerError) -> [EBPFInstruction] {
+        try EBPFRulesetProgram.generate(segments: segments, policy: policy, hook: hook, counterMap: Ruleset.counterMapName)
     }
 
     /// The tries (with their contents) the program for `hook` looks rules up in.
-    public func lookupTables(for hook: any HookContext, minimumRun: Int? = nil) -> [LookupTable] {
-        LookupTable.combined(segments(minimumRun: minimumRun).flatMap { segment -> [LookupTable] in
+    public func lookupTables(for hook: any HookContext, minimumRun: Int? = nil,
+                             keepingHashedLengths: [String: [Int]]? = nil) -> [LookupTable] {
+        Ruleset.lookupTables(segments: segments(minimumRun: minimumRun, keepingHashedLengths: keepingHashedLengths), hook: hook)
+    }
+
+    /// The tables of segments' lookup groups, those of one name put together.
+    static func lookupTables(segments: [RulesetSegment], hook: any HookContext) -> [LookupTable] {
+        LookupTable.combined(segments.flatMap { segment -> [LookupTable] in
             if case let .lookup(group) = segment { return group.tables(hook: hook) }
             return []
         })

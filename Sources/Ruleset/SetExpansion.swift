@@ -11,6 +11,8 @@ enum SetExpansion {
     struct Replacement {
         var original: Range<Int>
         var expanded: Range<Int>
+        /// The set's name.
+        var name: String
     }
 
     /// The words that qualify the id a set stands for (what may precede `@NAME`).
@@ -39,7 +41,8 @@ enum SetExpansion {
             output += bytes[copied..<start]
             let qualifiers = String(decoding: bytes[start..<index], as: UTF8.self).trimmingBlanks
             let replacement = "(" + (qualifiers.isEmpty ? "" : qualifiers + " ") + entries.joined(separator: " or ") + ")"
-            replacements.append(Replacement(original: start..<end, expanded: output.count..<(output.count + replacement.utf8.count)))
+            replacements.append(Replacement(original: start..<end, expanded: output.count..<(output.count + replacement.utf8.count),
+                                            name: name))
             output += Array(replacement.utf8)
             copied = end
             index = end
@@ -88,7 +91,7 @@ enum SetExpansion {
         }
     }
 
-    private static func isNameByte(_ byte: UInt8) -> Bool {
+    static func isNameByte(_ byte: UInt8) -> Bool {
         (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
             || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
     }

@@ -47,7 +47,9 @@ struct Apply: ParsableCommand {
         try global.enterNetworkNamespace()
         let lock = try LockFile.acquire { Output.standardError("xdpfw: waiting for another xdpfw apply or detach to finish\n") }
         defer { lock.release() }
-        let outcome = try AttachedRuleset.apply(ruleset, text: text, file: Apply.absolute(file), interface: interface,
+        // Sets read from files are pinned with their entries: the text says what runs.
+        let pinned = RulesFile.pinnedText(text, file: file, sets: ruleset.sets)
+        let outcome = try AttachedRuleset.apply(ruleset, text: pinned, file: Apply.absolute(file), interface: interface,
                                                 hook: hook, mode: mode, pinRoot: global.pinRoot)
         let count = ruleset.rules.count == 1 ? "1 rule" : "\(ruleset.rules.count) rules"
         let how = outcome.installation.xdpMode.map { " (\($0.rawValue) mode)" } ?? ""

@@ -24,7 +24,7 @@ enum AttachedRuleset {
         let loaded = try LoadedRuleset.load(ruleset, hook: hook.programHook)
         defer { loaded.close() }
         let installation = try HookInstaller.apply(program: loaded.program,
-                                                   maps: [PinDirectory.Entry.counters: loaded.counters],
+                                                   maps: loaded.loaded.pinnedMaps.merging([PinDirectory.Entry.counters: loaded.counters]) { $1 },
                                                    rulesetText: text, extraRecord: [fileKey: file],
                                                    interface: interface, hook: hook, mode: mode, root: pinRoot)
         return Outcome(installation: installation,

@@ -12,6 +12,7 @@ struct Compile: ParsableCommand {
         abstract: "Print the program for a filter expression (classic BPF as tcpdump -d prints it, or eBPF).",
         usage: """
             xdpfw compile [-O] (-d | -dd | -ddd) [-s <snaplen>] [<expression> ...]
+            xdpfw compile [-O] (-d | -dd | -ddd) [-s <snaplen>] -f <rules.conf> [<expression> ...]
             xdpfw compile --ebpf [--hook xdp|tc] [-O] (<expression> ... | -f <rules.conf>)
             """,
         discussion: """
@@ -21,6 +22,11 @@ struct Compile: ParsableCommand {
 
               diff <(xdpfw compile -d tcp port 80) <(tcpdump -d tcp port 80)
 
+            With -f and -d (-dd, -ddd), the rules file's sets may be used in the expression: \
+            `xdpfw compile -d -f rules.conf 'src net @blocklist'` prints what tcpdump -d prints for \
+            the set written out as an `or`. Without an expression it prints each rule's program in \
+            order, each after a line `# rule N (line L): VERDICT EXPRESSION`.
+
             With --ebpf it prints the eBPF instructions xdpfw loads for the expression, or for a whole \
             rules file with -f.
 
@@ -29,6 +35,7 @@ struct Compile: ParsableCommand {
               xdpfw compile -O -ddd 'udp and (port 53 or port 123)'
               xdpfw compile --ebpf --hook tc icmp
               xdpfw compile --ebpf -f rules.conf
+              xdpfw compile -d -f rules.conf 'src net @blocklist'
             """)
 
     @Flag(name: .customShort("O"), help: "Do not run the optimizer (as tcpdump -O).")
@@ -50,7 +57,7 @@ struct Compile: ParsableCommand {
     var hook: ProgramHook?
 
     @Option(name: .customShort("f"),
-            help: ArgumentHelp("Compile a whole rules file instead of an expression (with --ebpf).",
+            help: ArgumentHelp("A rules file: with --ebpf, its whole program; with -d, its sets for the expression, or every rule's program.",
                                valueName: "rules.conf"))
     var rulesFile: String?
 
@@ -65,8 +72,7 @@ struct Compile: ParsableCommand {
             throw ValidationError("say what to print: -d (assembly), -dd (C array), -ddd (decimal) or --ebpf")
         }
         if !ebpf && hook != nil { throw ValidationError("--hook goes with --ebpf") }
-        if !ebpf && rulesFile != nil { throw ValidationError("-f goes with --ebpf (classic BPF is printed for one expression)") }
-        if rulesFile != nil && !expression.isEmpty {
+        if ebpf && rulesFile != nil && !expression.isEmpty {
             throw ValidationError("give either an expression or -f rules.conf, not both")
         }
         _ = try options()
@@ -96,12 +102,17 @@ struct Compile: ParsableCommand {
     }
 
     private func printClassic() throws {
-        let program = try Compile.compile(expression.joined(separator: " "), options: options())
         let format: DumpFormat = switch dumpLevel {
         case 1: .assembly
         case 2: .cArray
         default: .decimal
         }
+        if let rulesFile {
+            Output.standardOutput(try RulesListing.classic(rulesFile: rulesFile, expression: expression.isEmpty ? nil : expression.joined(separator: " "),
+                                                           options: options(), format: format))
+            return
+        }
+        let program = try Compile.compile(expression.joined(separator: " "), options: options())
         Output.standardOutput(ClassicPrinter.format(ClassicCodeGenerator.generate(program), as: format))
     }
 

@@ -30,7 +30,7 @@ struct XDPFW: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [Compile.self, Check.self, Apply.self, Detach.self, Stats.self, Status.self,
-                      Test.self, Bench.self, Demo.self]
+                      Test.self, Bench.self, SetCommand.self, Demo.self]
     )
 
     @Option(name: [.customShort("n"), .customLong("netns")],

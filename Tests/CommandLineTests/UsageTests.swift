@@ -5,7 +5,7 @@ import XCTest
 /// `compile -d` printing exactly what tcpdump prints.
 final class UsageTests: XCTestCase {
     func testHelpAndVersionExitZeroOnStandardOutput() throws {
-        for arguments in [["--help"], ["help", "apply"], ["compile", "--help"], ["--version"]] {
+        for arguments in [["--help"], ["help", "apply"], ["compile", "--help"], ["set", "--help"], ["--version"]] {
             let result = try CommandRunner.run(arguments)
             XCTAssertEqual(result.status, 0, "\(arguments)")
             XCTAssertFalse(result.standardOutput.isEmpty, "\(arguments)")
@@ -20,7 +20,10 @@ final class UsageTests: XCTestCase {
             ["compile", "tcp"],
             ["compile", "-d", "--ebpf", "tcp"],
             ["compile", "-d", "-s", "300000", "ip"],
-            ["compile", "-d", "-f", "rules/example.conf"],
+            ["compile", "--ebpf", "-f", "rules/example.conf", "tcp"],
+            ["set", "add", "lo", "blocklist"],
+            ["set", "list", "lo", "blocklist", "10.0.0.1"],
+            ["set", "remove", "lo", "blocklist", "10.0.0.1"],
             ["apply", "rules/example.conf"],
             ["apply", "rules/example.conf", "lo", "--hook", "tc-egress", "--mode", "native"],
             ["stats", "--hook", "nowhere"],

@@ -19,6 +19,10 @@ final class MergeableRuleTests: XCTestCase {
         XCTAssertEqual(try matches("udp src port 53 and dst host 10.0.0.1")?.first?.kind,
                        .addressAndPort(addressSide: .destination, portSide: .source))
         XCTAssertEqual(try matches("src net 10.0.0.0/8 and (tcp dst port 22 or 80)")?.count, 2)
+        // libpcap's code for `net` with a whole address (or fewer dotted parts) is the prefix's.
+        XCTAssertEqual(try matches("src net 192.0.2.7"), try matches("src net 192.0.2.7/32"))
+        XCTAssertEqual(try matches("dst net 10.1"), try matches("dst net 10.1.0.0/16"))
+        XCTAssertEqual(try matches("net 2001:db8::1"), try matches("net 2001:db8::1/128"))
     }
 
     func testShapesThatStayFilters() throws {

@@ -1,0 +1,210 @@
+/// `xdpfw set add|del`: a set's new entries worked out against the ruleset that runs, as the
+/// lookup tables `apply` would fill for them, and the difference from the tables as they are.
+///
+/// A table entry's value is the first rule whose prefix contains the key, and the entries of
+/// several rules and sets share tables, so adding or removing one prefix can change the values
+/// of others (the prefixes under it). The change is therefore computed whole: the ruleset is
+/// compiled with the old and with the new entries, and the two tables compared key by key. A
+/// change that would need another program (a set used in a filter, an entry that makes a rule
+/// no longer a lookup) is refused, naming the rule: only `apply` can change the program.
+
+import EBPF
+
+/// Why a set cannot change live; nothing was changed.
+public struct LiveSetError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+public struct LiveSetChange: Sendable {
+    /// The set's entries after the change, in order.
+    public var entries: [String]
+    /// The ruleset text with the set's statement written anew (same lines for every rule).
+    public var text: String
+    /// What to write into each table (by table name): entries to add or overwrite, keys to
+    /// delete, each with the value the table holds for it now (nil: none), to undo the change
+    /// (a lookup in an LPM trie answers for the longest prefix, not the key itself).
+    public var updates: [String: [(key: [UInt8], value: [UInt8], previous: [UInt8]?)]] = [:]
+    public var deletions: [String: [(key: [UInt8], previous: [UInt8])]] = [:]
+    /// Entries asked to be added that were there already.
+    public var unchanged: [String] = []
+    /// Entries the tables hold after the change, by table name (to check the room in each).
+    public var tableSizes: [String: Int] = [:]
+
+    public var isEmpty: Bool { updates.values.allSatisfy(\.isEmpty) && deletions.values.allSatisfy(\.isEmpty) }
+
+    /// Works out the change to set `name` of the ruleset `text` (as pinned: sets written inline)
+    /// loaded at `hook`: `adding` entries (those already there are left alone) or `removing`
+    /// them (each must be there). Every problem is found before anything is changed.
+    /// `pinnedEntries`: the names pinned beside the program, which say which of its tables are
+    /// hash maps per prefix length (after live changes the text alone may not: a table that was
+    /// empty is a trie whatever it holds now); nil: as `apply` would choose for `text`.
+    public static func plan(text: String, file: String, set name: String, adding: [String] = [], removing: [String] = [],
+                            pinnedEntries: [String]? = nil, hook: any HookContext) throws(LiveSetError) -> LiveSetChange {
+        let source: RulesFile
+        let old: Ruleset
+        do {
+            source = try RulesFile.parse(text, file: file)
+            old = try Ruleset(compiling: source)
+        } catch {
+            throw LiveSetError("the pinned rules do not compile any more (\(error.description)): apply the rules file again")
+        }
+        guard let current = source.sets[name] else {
+            let known = source.sets.keys.sorted()
+            throw LiveSetError("no set '\(name)' in these rules" + (known.isEmpty ? "" : " (sets: \(known.joined(separator: ", ")))"))
+        }
+        let users = old.rules.filter { $0.uses(set: name) }
+        if let filter = users.first(where: { $0.lookupKind == nil }) {
+            throw LiveSetError("rule \(filter.number) (line \(filter.line)) '\(filter.verdict.rawValue) \(filter.expression)' uses @\(name) "
+                               + "in a filter compiled into the program, not in a lookup table, so the set cannot change live: "
+                               + "edit the rules file and apply it again")
+        }
+        var entries = current
+        var unchanged: [String] = []
+        if !adding.isEmpty {
+            var present = Set(current)
+            for entry in adding {
+                if let message = RulesFile.problem(withEntry: entry, of: name) { throw LiveSetError(message) }
+                if present.insert(entry).inserted { entries.append(entry) } else { unchanged.append(entry) }
+            }
+            for entry in adding where !unchanged.contains(entry) {
+                if let rule = users.first(where: { SetExpansion.lookupMatches($0.expression, sets: source.sets.merging([name: [entry]]) { $1 }) == nil }) {
+                    throw LiveSetError("'\(entry)' cannot be in @\(name): rule \(rule.number) (line \(rule.line)) "
+                                       + "'\(rule.verdict.rawValue) \(rule.expression)' needs \(rule.setEntryKind(name)) there")
+                }
+            }
+        }
+        if !removing.isEmpty {
+            let removed = Set(removing), present = Set(current)
+            if let missing = removing.first(where: { !present.contains($0) }) {
+                throw LiveSetError("'\(missing)' is not in @\(name) (see `xdpfw set list`)")
+            }
+            entries.removeAll { removed.contains($0) }
+            guard !entries.isEmpty else { throw LiveSetError("removing these would leave @\(name) empty, and a set has entries") }
+        }
+        guard entries.count <= RulesFile.maximumSetSize else {
+            throw LiveSetError("@\(name) would have \(entries.count) entries; at most \(RulesFile.maximumSetSize)")
+        }
+        let newText = source.replacingSet(name, with: entries)
+        var change = LiveSetChange(entries: entries, text: newText, unchanged: unchanged)
+        guard entries != current else { return change }
+        let newSets = source.sets.merging([name: entries]) { $1 }
+        if let stopped = users.first(where: { SetExpansion.lookupMatches($0.expression, sets: newSets) == nil }) {
+            throw LiveSetError("with these entries rule \(stopped.number) (line \(stopped.line)) '\(stopped.verdict.rawValue) \(stopped.expression)' "
+                               + "would no longer be a lookup (with more than one entry, IPv6 prefixes must be longer than /96: "
+                               + "libpcap's code for shorter ones decides truncated packets differently), so it would need a new program: "
+                               + "edit the rules file and apply it again")
+        }
+        let new: Ruleset
+        do {
+            new = try Ruleset(compiling: RulesFile.parse(newText, file: file))
+        } catch {
+            throw LiveSetError("with the new entries the rules do not compile: \(error.description)")
+        }
+        // The running program's tables: hash maps per prefix length stay as they are where the
+        // new prefixes fit their lengths, tries stay tries.
+        var hashed: [String: [Int]] = [:]
+        let applied = old.segments()
+        for case let .lookup(group) in applied { hashed.merge(group.hashedLengths) { $1 } }
+        if let pinnedEntries {
+            let names = applied.flatMap { segment -> [String] in
+                if case let .lookup(group) = segment { return group.layouts.map(\.name) }
+                return []
+            }
+            hashed = LookupTable.hashedLengths(pinnedEntries: pinnedEntries, tables: names)
+        }
+        let oldSegments = LookupGroup.choosingHashTables(applied, keeping: hashed)
+        let unhashed = new.segments()
+        let newSegments = LookupGroup.choosingHashTables(unhashed, keeping: hashed)
+        let sameProgram = (try? old.ebpfProgram(segments: oldSegments, hook: hook)) == (try? new.ebpfProgram(segments: newSegments, hook: hook))
+        let oldTables = Ruleset.lookupTables(segments: oldSegments, hook: hook)
+        let newTables = Ruleset.lookupTables(segments: newSegments, hook: hook)
+        var newLengths: [String: Set<Int>] = [:]
+        for case let .lookup(group) in unhashed { newLengths.merge(group.lengthsByTableName) { $0.union($1) } }
+        if let (table, lengths) = hashed.sorted(by: { $0.key < $1.key }).first(where: { !(newLengths[$0.key] ?? []).isSubset(of: $0.value) }) {
+            let other = (newLengths[table] ?? []).subtracting(lengths).sorted().map { "/\($0)" }.joined(separator: ", ")
+            throw LiveSetError("the table \(table) is a hash map per prefix length (\(lengths.map { "/\($0)" }.joined(separator: ", "))), "
+                               + "the fastest lookup for few lengths, and a prefix of another length (\(other)) needs a new program: "
+                               + "edit the rules file and apply it again")
+        }
+        guard sameProgram, oldTables.map(\.name) == newTables.map(\.name), oldTables.map(\.isHash) == newTables.map(\.isHash) else {
+            let rules = users.map { "rule \($0.number) (line \($0.line))" }.joined(separator: ", ")
+            throw LiveSetError("with these entries \(rules) would need a different program (a rule would stop being a lookup, "
+                               + "or its tables change kind): edit the rules file and apply it again")
+        }
+        for (before, after) in zip(oldTables, newTables) {
+            var oldValues = [[UInt8]: [UInt8]](minimumCapacity: before.entries.count)
+            for entry in before.entries { oldValues[entry.key] = entry.value }
+            var updates: [(key: [UInt8], value: [UInt8], previous: [UInt8]?)] = []
+            var kept = Set<[UInt8]>()
+            for entry in after.entries {
+                kept.insert(entry.key)
+                if oldValues[entry.key] != entry.value { updates.append((entry.key, entry.value, oldValues[entry.key])) }
+            }
+            change.updates[after.name] = updates
+            change.deletions[after.name] = before.entries.filter { !kept.contains($0.key) }.map { ($0.key, $0.value) }
+            change.tableSizes[after.name] = after.entries.count
+        }
+        return change
+    }
+}
+
+extension Rule {
+    /// True when the rule's expression names `@name`.
+    func uses(set name: String) -> Bool {
+        let bytes = Array(expression.utf8), needle = Array(("@" + name).utf8)
+        guard bytes.count >= needle.count else { return false }
+        for start in 0...(bytes.count - needle.count) where bytes[start] == UInt8(ascii: "@") && Array(bytes[start..<(start + needle.count)]) == needle {
+            let end = start + needle.count
+            if end == bytes.count || !SetExpansion.isNameByte(bytes[end]) { return true }
+        }
+        return false
+    }
+
+    /// What an entry of set `name` must be in this rule, for messages: it depends on the word
+    /// before `@name` (`host`, `net`, `port`).
+    func setEntryKind(_ name: String) -> String {
+        let before = expression.components(separatedBy: "@" + name).first ?? ""
+        switch Word.split(before).last?.text {
+        case "host"?: return "an IPv4 or IPv6 address"
+        case "port"?: return "a port number (0 to 65535)"
+        default: return "an IPv4 address or prefix, or an IPv6 address or prefix longer than /96"
+        }
+    }
+}
+
+extension RulesFile {
+    /// The text with set `name`'s statement written as `set NAME { ENTRY, ... }` on its first
+    /// line and its other lines left empty, so every rule stays on its line.
+    func replacingSet(_ name: String, with entries: [String]) -> String {
+        var lines = self.lines.lines
+        if let span = setStatementLines[name] {
+            lines[span.lowerBound - 1] = "set \(name) { \(entries.joined(separator: ", ")) }"
+            for line in span.dropFirst() { lines[line - 1] = "" }
+        } else {
+            lines.append("set \(name) { \(entries.joined(separator: ", ")) }")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The text to pin for a ruleset: every `set NAME file PATH` written out with the entries
+    /// read from the file, so that what is pinned says what runs, whatever becomes of the file.
+    public static func pinnedText(_ text: String, file: String, sets: [String: [String]]) -> String {
+        guard let source = try? RulesFile.parse(text, file: file), !source.setFiles.isEmpty else { return text }
+        var result = source
+        for setFile in source.setFiles {
+            guard let entries = sets[setFile.name] else { continue }
+            let rewritten = result.replacingSet(setFile.name, with: entries)
+            result.lines = SourceLines(rewritten)
+        }
+        return result.lines.lines.joined(separator: "\n") + "\n"
+    }
+
+    /// What is wrong with one entry of set `name`, if anything.
+    static func problem(withEntry entry: String, of name: String) -> String? {
+        if entry.isEmpty || entry.contains(where: { "(){}@#!&|,; \t".contains($0) }) {
+            return "'\(entry)' is not an address, prefix or port for @\(name)"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,167 @@
+import ArgumentParser
+import Kernel
+import Ruleset
+
+/// `xdpfw set add|del|list`: the sets of the rules attached to an interface, changed while they
+/// run: no new program, counters kept.
+struct SetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set",
+        abstract: "Add entries to, remove them from, or list a set of the rules attached to an interface.",
+        usage: """
+            xdpfw set add <interface> <name> <entry> ...
+            xdpfw set del <interface> <name> <entry> ...
+            xdpfw set list <interface> [<name>] [--json]
+            """,
+        discussion: """
+            A set (`set blocklist { 192.0.2.0/24, 2001:db8::1 }` in rules.conf, used as @blocklist) \
+            changes at every xdpfw hook of the interface whose rules define it (or only at --hook), \
+            without loading a new program and without resetting any counter. The lookup tables are \
+            changed entry by entry to what `apply` would have filled them with for the new entries \
+            (first match still wins), and the pinned rules text is rewritten with the set's entries \
+            written out, so `stats`, `status` and `set list` describe what runs. The rules file on \
+            disk is not changed: applying it again brings back its own entries.
+
+            Only sets used where a rule is a lookup can change live: `[src|dst] net @set`, \
+            `[src|dst] host @set`, either of them `and (tcp|udp) (src|dst) port N` (the port may \
+            be a set too). A set used in any other rule is compiled into the program; changing it \
+            is refused, naming the rule: edit the file and apply it. So is a prefix of a new \
+            length in a table that runs as hash maps per prefix length (tables of at most three \
+            lengths, the fastest lookup). If any entry is wrong, or any hook refuses, nothing \
+            changes anywhere.
+
+            Examples:
+              xdpfw set add eth0 blocklist 198.51.100.0/24 2001:db8:bad::/48
+              xdpfw set del eth0 blocklist 198.51.100.0/24
+              xdpfw set list eth0 blocklist
+              xdpfw -n blue set list veth1 --json
+            """)
+
+    enum Action: String, ExpressibleByArgument, CaseIterable {
+        case add, del, list
+    }
+
+    @ParentCommand var global: XDPFW
+
+    @Argument(help: ArgumentHelp("add, del or list.", valueName: "action"))
+    var action: Action
+
+    @Argument(help: ArgumentHelp("The network interface.", valueName: "interface"))
+    var interface: String
+
+    @Argument(help: ArgumentHelp("The set's name, as in `set NAME { ... }` (optional for list).", valueName: "name"))
+    var name: String?
+
+    @Argument(help: ArgumentHelp("Addresses, prefixes or ports to add or remove.", valueName: "entry"))
+    var entries: [String] = []
+
+    @Option(help: ArgumentHelp("Only at this hook (default: every xdpfw hook of the interface).", valueName: "hook"))
+    var hook: AttachPoint?
+
+    @Flag(help: "list: print JSON, one object per hook: {\"interface\", \"hook\", \"sets\": [{\"name\", \"entries\": [...]}]}.")
+    var json = false
+
+    func validate() throws {
+        switch action {
+        case .add, .del:
+            guard name != nil, !entries.isEmpty else {
+                throw ValidationError("'set \(action.rawValue)' needs an interface, a set's name and at least one entry")
+            }
+            if json { throw ValidationError("--json goes with 'set list'") }
+        case .list:
+            if !entries.isEmpty { throw ValidationError("'set list' takes an interface and at most one set's name") }
+        }
+    }
+
+    func run() throws {
+        try global.enterNetworkNamespace()
+        try global.requireReadablePins()
+        switch action {
+        case .list: try list()
+        case .add, .del: try change()
+        }
+    }
+
+    /// The installations on the interface, each with its pinned rules read back.
+    private func installations() throws -> [(installation: HookInstallation, text: String, file: String)] {
+        let found = AttachPoint.allCases.filter { hook == nil || $0 == hook }
+            .compactMap { HookInstallation.find(interface: interface, hook: $0, root: global.pinRoot) }
+        guard !found.isEmpty else {
+            throw CommandFailure("\(interface) has no xdpfw rules\(hook.map { " at \($0.rawValue)" } ?? "") (see `xdpfw status`)")
+        }
+        return try found.map { installation in
+            guard let text = installation.rulesetText else {
+                throw CommandFailure("\(installation.directory.path): the ruleset text is missing; apply the rules again")
+            }
+            return (installation, text, AttachedRuleset.file(of: installation))
+        }
+    }
+
+    private func list() throws {
+        var objects: [JSON] = []
+        var lines: [String] = []
+        var found = false
+        for (installation, text, file) in try installations() {
+            let rules: RulesFile
+            do { rules = try RulesFile.parse(text, file: file) } catch {
+                throw CommandFailure("\(interface) \(installation.hook.rawValue): the pinned rules do not read: \(error.description)")
+            }
+            let names = name.map { [$0] } ?? rules.sets.keys.sorted()
+            let sets = names.compactMap { name in rules.sets[name].map { (name, $0) } }
+            found = found || !sets.isEmpty
+            objects.append(.object([("interface", .string(interface)), ("hook", .string(installation.hook.rawValue)),
+                                    ("sets", .array(sets.map { .object([("name", .string($0.0)), ("entries", .array($0.1.map(JSON.string)))]) }))]))
+            for (setName, entries) in sets {
+                lines.append("\(interface) \(installation.hook.rawValue) @\(setName) (\(entries.count) \(entries.count == 1 ? "entry" : "entries")):")
+                lines += entries.map { "  " + $0 }
+            }
+        }
+        if let name, !found { throw CommandFailure("no set '\(name)' in the rules attached to \(interface)") }
+        if json {
+            Output.standardOutput((objects.count == 1 ? objects[0] : .array(objects)).text + "\n")
+        } else {
+            Output.standardOutput(lines.isEmpty ? "no sets in the rules attached to \(interface)\n" : lines.joined(separator: "\n") + "\n")
+        }
+    }
+
+    private func change() throws {
+        let name = name!
+        let lock = try LockFile.acquire { Output.standardError("xdpfw: waiting for another xdpfw apply, detach or set to finish\n") }
+        defer { lock.release() }
+        // Every hook's change is worked out and checked before any is written.
+        var writes: [LiveSetWrite] = []
+        defer { writes.forEach { $0.close() } }
+        var unchanged: [String] = []
+        for (installation, text, file) in try installations() {
+            guard (try? RulesFile.parse(text, file: file))?.sets[name] != nil else { continue }
+            let place = "\(interface) \(installation.hook.rawValue)"
+            let change: LiveSetChange
+            do {
+                change = try LiveSetChange.plan(text: text, file: file, set: name, adding: action == .add ? entries : [],
+                                                removing: action == .del ? entries : [], pinnedEntries: installation.directory.entries,
+                                                hook: installation.hook.programHook.context)
+            } catch {
+                throw CommandFailure("\(place): \(error.description)")
+            }
+            unchanged = change.unchanged
+            writes.append(try LiveSetWrite(installation, change, oldText: text))
+        }
+        guard let first = writes.first else { throw CommandFailure("no set '\(name)' in the rules attached to \(interface)") }
+        var written: [LiveSetWrite] = []
+        do {
+            for write in writes {
+                try write.write()
+                written.append(write)
+            }
+        } catch {
+            written.reversed().forEach { $0.undo() }
+            throw error
+        }
+        let hooks = writes.map(\.installation.hook.rawValue).joined(separator: ", ")
+        let count = entries.count - unchanged.count
+        let verb = action == .add ? "added" : "removed"
+        let note = unchanged.isEmpty ? "" : " (\(unchanged.count) already there: \(unchanged.prefix(5).joined(separator: ", "))\(unchanged.count > 5 ? ", ..." : ""))"
+        Output.standardOutput("\(verb) \(count) \(count == 1 ? "entry" : "entries") \(action == .add ? "to" : "from") @\(name) on \(interface) \(hooks)"
+                              + "\(note): \(first.change.entries.count) entries now\n")
+    }
+}

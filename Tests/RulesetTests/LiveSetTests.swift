@@ -1,0 +1,141 @@
+import XCTest
+import EBPF
+@testable import Ruleset
+
+/// `LiveSetChange.plan`: the difference it computes turns the tables of the old entries into
+/// exactly those `apply` fills for the new ones; refusals name the rule and change nothing.
+/// (The kernel test `EndToEndTests.LiveSetTests` runs the changed tables against libpcap.)
+final class LiveSetPlanTests: XCTestCase {
+    let text = """
+        policy pass
+        set bl {
+          10.0.0.0/8, 10.2.3.0/24, 10.9.9.9
+          10.1.0.0/16   # nested
+        }
+        set web { 22, 80 }
+        pass src net 10.1.2.0/24 and tcp dst port @web
+        drop src net @bl
+        pass src net 172.16.0.0/12
+        drop tcp dst port 8080
+
+        """
+
+    /// The hash maps per length of the program for `text`.
+    private func hashed(_ text: String) throws -> [String: [Int]] {
+        var hashed: [String: [Int]] = [:]
+        for case let .lookup(group) in try Ruleset.parse(text, file: "r.conf").segments() { hashed.merge(group.hashedLengths) { $1 } }
+        return hashed
+    }
+
+    /// The tables for `text`, with the hash maps of the program for `running` (as a live change keeps them).
+    private func tables(_ text: String, running: String? = nil) throws -> [String: [[UInt8]: [UInt8]]] {
+        let ruleset = try Ruleset.parse(text, file: "r.conf")
+        var result: [String: [[UInt8]: [UInt8]]] = [:]
+        for table in ruleset.lookupTables(for: XDPHook(), keepingHashedLengths: try hashed(running ?? text)) {
+            result[table.name] = Dictionary(table.entries.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+        }
+        return result
+    }
+
+    /// Applies each step's planned difference to the tables of the program that runs and
+    /// compares with the tables for the new text.
+    private func follow(_ text: String, _ steps: [(add: [String], remove: [String], set: String)], lines: [Int]) throws -> String {
+        var current = text
+        let running = text
+        for step in steps {
+            let pins = try hashed(running).flatMap { table, lengths in lengths.map { LookupTable.pinEntry(forTable: table) + "-\($0)" } }
+            let change = try LiveSetChange.plan(text: current, file: "r.conf", set: step.set, adding: step.add, removing: step.remove,
+                                                pinnedEntries: pins, hook: XDPHook())
+            var tables = try tables(current, running: running)
+            for (name, updates) in change.updates {
+                for update in updates {
+                    XCTAssertEqual(tables[name]?[update.key], update.previous, "\(step): the value to restore on undo")
+                    tables[name, default: [:]][update.key] = update.value
+                }
+            }
+            for (name, deletions) in change.deletions {
+                for deletion in deletions {
+                    XCTAssertEqual(tables[name]?[deletion.key], deletion.previous, "\(step): the value to restore on undo")
+                    tables[name]?[deletion.key] = nil
+                }
+            }
+            XCTAssertEqual(tables, try self.tables(change.text, running: running), "\(step)")
+            XCTAssertFalse(change.isEmpty, "\(step) changes some entry")
+            let file = try RulesFile.parse(change.text, file: "r.conf")
+            XCTAssertEqual(file.rules.map(\.line), lines, "every rule stays on its line")
+            XCTAssertEqual(file.sets[step.set], change.entries)
+            current = change.text
+        }
+        return current
+    }
+
+    func testTheDifferenceTurnsTheOldTablesIntoTheNew() throws {
+        XCTAssertEqual(try hashed(text), ["lookup.port.v4": [24]], "the address table has four lengths: a trie; the port table one: hashed")
+        let current = try follow(text, [
+            (["10.1.2.0/24", "172.16.5.0/24"], [], "bl"), (["2001:db8::1", "10.0.0.0/9"], [], "bl"), ([], ["10.0.0.0/8"], "bl"),
+            (["443", "22"], [], "web"), ([], ["10.1.0.0/16", "2001:db8::1"], "bl"),
+        ], lines: [7, 8, 9, 10])
+        XCTAssertEqual(try LiveSetChange.plan(text: current, file: "r.conf", set: "web", adding: ["22"], hook: XDPHook()).unchanged, ["22"])
+    }
+
+    /// A set in a hash map per prefix length takes and loses prefixes of its lengths live (an
+    /// emptied length keeps its map); a prefix of another length needs a new program.
+    func testHashedSetsKeepTheirLengths() throws {
+        let hosts = "set hosts { 192.0.2.1, 192.0.2.2, 10.0.0.0/8 }\ndrop src host @hosts\ndrop src net 10.0.0.0/8\n"
+        let text = hosts.replacingOccurrences(of: "drop src host @hosts", with: "drop src net @hosts")
+        XCTAssertEqual(try hashed(text), ["lookup.address.v4.src": [8, 32]])
+        _ = try follow(text, [(["192.0.2.3", "192.0.2.4"], [], "hosts"), ([], ["10.0.0.0/8"], "hosts"), (["11.0.0.0/8"], ["192.0.2.1"], "hosts")],
+                       lines: [2, 3])
+        XCTAssertThrowsError(try LiveSetChange.plan(text: text, file: "r.conf", set: "hosts", adding: ["198.51.100.0/24"], hook: XDPHook())) {
+            XCTAssert("\($0)".contains("the table lookup.address.v4.src is a hash map per prefix length (/8, /32), the fastest lookup for few lengths, and a prefix of another length (/24) needs a new program"), "\($0)")
+        }
+    }
+
+    func testRefusalsNameTheRuleOrEntry() {
+        func refusal(_ set: String, add: [String] = [], remove: [String] = [], in rules: String? = nil) -> String {
+            do { _ = try LiveSetChange.plan(text: rules ?? text, file: "r.conf", set: set, adding: add, removing: remove, hook: XDPHook()); return "" }
+            catch { return error.description }
+        }
+        XCTAssert(refusal("bl", add: ["10.0.0.300"]).contains("'10.0.0.300' cannot be in @bl: rule 2 (line 8) 'drop src net @bl' needs an IPv4 address or prefix"))
+        XCTAssert(refusal("web", add: ["http"]).contains("'http' cannot be in @web: rule 1 (line 7) 'pass src net 10.1.2.0/24 and tcp dst port @web' needs a port number (0 to 65535) there"))
+        XCTAssert(refusal("bl", add: ["2001:db8::/32", "2001:db9::/32"]).contains("rule 2 (line 8) 'drop src net @bl' would no longer be a lookup"))
+        XCTAssert(refusal("bl", remove: ["1.2.3.4"]).contains("'1.2.3.4' is not in @bl"))
+        XCTAssert(refusal("bl", remove: ["10.0.0.0/8", "10.2.3.0/24", "10.9.9.9", "10.1.0.0/16"]).contains("empty"))
+        XCTAssert(refusal("nope", add: ["1.2.3.4"]).contains("no set 'nope' in these rules (sets: bl, web)"))
+        XCTAssert(refusal("web", add: ["443"], in: text + "pass udp dst port @web\n")
+                    .contains("rule 5 (line 11) 'pass udp dst port @web' uses @web in a filter compiled into the program"))
+    }
+
+    /// `apply` pins a set read from a file with its entries, each rule on its line.
+    func testSetFilesArePinnedWithTheirEntries() throws {
+        let text = "set f file hosts.txt   # from a file\nset g { 1.2.3.4 }\ndrop src host @f\n"
+        let pinned = RulesFile.pinnedText(text, file: "r.conf", sets: ["f": ["10.0.0.1", "10.0.0.2"], "g": ["1.2.3.4"]])
+        XCTAssertEqual(pinned, "set f { 10.0.0.1, 10.0.0.2 }\nset g { 1.2.3.4 }\ndrop src host @f\n")
+        XCTAssertEqual(RulesFile.pinnedText(text.replacingOccurrences(of: "set f file hosts.txt", with: "set f { 9.9.9.9 }"), file: "r.conf", sets: [:]),
+                       text.replacingOccurrences(of: "set f file hosts.txt", with: "set f { 9.9.9.9 }"), "no set files: the text as it is")
+    }
+
+    /// A set of 100,000 prefixes in a lookup shape is read entry by entry: no 100,000-term `or`
+    /// is parsed or compiled. Where the `or` would have to be compiled, the error says why.
+    func testLargeSetsAreLookupsAndTooLargeToWriteOut() throws {
+        let unique = (0..<100_000).map { "\(1 + $0 / 65536).\($0 / 256 % 256).\($0 % 256).0/24" }
+        let sets = "set big { \(unique.joined(separator: ", ")) }\n"
+        let start = ContinuousClock.now
+        let ruleset = try Ruleset.parse(sets + "drop src net @big\ndrop src net @big and tcp dst port 22\n", file: "big.conf")
+        XCTAssertEqual(ruleset.rules.map(\.lookupMatches.count), [unique.count, unique.count])
+        XCTAssertEqual(ruleset.lookupTables(for: XDPHook()).first { $0.name.hasPrefix("lookup.address.v4.src") }?.entries.count, unique.count)
+        print("parsed and merged \(unique.count) set entries in \(ContinuousClock.now - start)")
+        let change = try LiveSetChange.plan(text: sets + "drop src net @big\n", file: "big.conf", set: "big", adding: ["203.0.113.0/24"], hook: XDPHook())
+        XCTAssertEqual(change.updates.values.map(\.count).reduce(0, +), 1, "one new entry, nothing else changes")
+        XCTAssertThrowsError(try LiveSetChange.plan(text: sets + "drop src net @big\n", file: "big.conf", set: "big", adding: ["2001:db8::/32"], hook: XDPHook())) {
+            XCTAssert("\($0)".contains("rule 1 (line 2) 'drop src net @big' would no longer be a lookup"), "\($0)")
+        }
+        let withName = "set big { \(unique.prefix(2000).joined(separator: ", ")), www.example.com }\n"
+        XCTAssertThrowsError(try Ruleset.parse(withName + "drop src net @big\n", file: "big.conf")) {
+            XCTAssert(($0 as? RulesetError)?.description.contains("big.conf:2:6: 'www.example.com' in the set 'big' is not an address or prefix") ?? false, "\($0)")
+        }
+        XCTAssertThrowsError(try Ruleset.parse(sets + "drop tcp and src net @big\n", file: "big.conf")) {
+            XCTAssert(($0 as? RulesetError)?.description.contains("big.conf:2:14: the set 'big' has \(unique.count) entries, too many to write out") ?? false, "\($0)")
+        }
+    }
+}
