@@ -48,8 +48,9 @@ public enum EBPFRulesetProgram {
         asm.label("segment\(range.upperBound)")
         if let next = link.next {
             // No rule so far matched: on to the next program (the context is still in r1). The
-            // call returns only when the program array has no such entry (its pin was removed),
-            // and then the policy decides.
+            // call returns only when the program array has no such entry, and then the policy
+            // decides. (`apply` and `detach` keep the old array filled until packets in flight
+            // have left the old chain: Kernel's ProgramRuns.waitForRunsInProgress.)
             asm.loadMap(.r2, named: next.map)
             asm.move(.r3, Int32(next.index))
             asm.call(.tailCall)

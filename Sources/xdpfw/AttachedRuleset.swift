@@ -24,18 +24,6 @@ enum AttachedRuleset {
         let before = HookInstallation.find(interface: interface, hook: hook, root: pinRoot)
         let loaded = try LoadedRuleset.load(ruleset, hook: hook.programHook)
         defer { loaded.close() }
-        // Rules already attached as programs chained by tail calls: packets still on their way
-        // through the old chain when the new program takes over (a chain of 100,000 rules takes
-        // milliseconds) must find its program array filled, and the kernel empties it as soon
-        // as nothing holds it. Held here a moment longer than the pin.
-        let oldChain = try? BPFMap.fromPinned(PinDirectory(interface: interface, hook: hook, root: pinRoot)
-                                                .path(of: PinDirectory.Entry.chunks))
-        defer {
-            if let oldChain {
-                usleep(50_000)
-                oldChain.close()
-            }
-        }
         let installation = try HookInstaller.apply(program: loaded.program,
                                                    maps: loaded.loaded.pinnedMaps.merging([PinDirectory.Entry.counters: loaded.counters]) { $1 },
                                                    rulesetText: text, extraRecord: [fileKey: file],
