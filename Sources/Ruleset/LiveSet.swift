@@ -116,7 +116,13 @@ public struct LiveSetChange: Sendable {
         let oldSegments = LookupGroup.choosingHashTables(applied, keeping: hashed)
         let unhashed = new.segments()
         let newSegments = LookupGroup.choosingHashTables(unhashed, keeping: hashed)
-        let sameProgram = (try? old.ebpfProgram(segments: oldSegments, hook: hook)) == (try? new.ebpfProgram(segments: newSegments, hook: hook))
+        let sameProgram: Bool
+        do {
+            sameProgram = try old.ebpfProgram(segments: oldSegments, hook: hook) == new.ebpfProgram(segments: newSegments, hook: hook)
+        } catch {
+            throw LiveSetError("the program for these rules cannot be generated (\(error)), so the change cannot be checked against it: "
+                               + "edit the rules file and apply it again")
+        }
         let oldTables = Ruleset.lookupTables(segments: oldSegments, hook: hook)
         let newTables = Ruleset.lookupTables(segments: newSegments, hook: hook)
         var newLengths: [String: Set<Int>] = [:]
