@@ -61,25 +61,30 @@ public struct LiveSetChange: Sendable {
         }
         var entries = current
         var unchanged: [String] = []
+        // Entries compare by what they mean: `10.9.0.2` is `10.9.0.2/32` (SetEntryKey).
+        let adding = SetEntryKey.distinct(adding), removing = SetEntryKey.distinct(removing)
         if !adding.isEmpty {
-            var present = Set(current)
+            var present = Set(current.map(SetEntryKey.init))
             for entry in adding {
                 if let message = RulesFile.problem(withEntry: entry, of: name) { throw LiveSetError(message) }
-                if present.insert(entry).inserted { entries.append(entry) } else { unchanged.append(entry) }
+                if present.insert(SetEntryKey(entry)).inserted { entries.append(entry) } else { unchanged.append(entry) }
             }
             for entry in adding where !unchanged.contains(entry) {
                 if let rule = users.first(where: { SetExpansion.lookupMatches($0.expression, sets: source.sets.merging([name: [entry]]) { $1 }) == nil }) {
                     throw LiveSetError("'\(entry)' cannot be in @\(name): rule \(rule.number) (line \(rule.line)) "
-                                       + "'\(rule.verdict.rawValue) \(rule.expression)' needs \(rule.setEntryKind(name)) there")
+                                       + "'\(rule.verdict.rawValue) \(rule.expression)'"
+                                       + (rule.setEntryRefusal(entry, set: name).map { ": " + $0 } ?? " needs \(rule.setEntryKind(name)) there"))
                 }
+                // Where no rule uses the set, as a lookup would take it: nothing else is pinned.
+                if users.isEmpty, let message = SetEntryKey.problem(with: entry, of: name) { throw LiveSetError(message) }
             }
         }
         if !removing.isEmpty {
-            let removed = Set(removing), present = Set(current)
-            if let missing = removing.first(where: { !present.contains($0) }) {
+            let removed = Set(removing.map(SetEntryKey.init)), present = Set(current.map(SetEntryKey.init))
+            if let missing = removing.first(where: { !present.contains(SetEntryKey($0)) }) {
                 throw LiveSetError("'\(missing)' is not in @\(name) (see `xdpfw set list`)")
             }
-            entries.removeAll { removed.contains($0) }
+            entries.removeAll { removed.contains(SetEntryKey($0)) }
             guard !entries.isEmpty else { throw LiveSetError("removing these would leave @\(name) empty, and a set has entries") }
         }
         guard entries.count <= RulesFile.maximumSetSize else {
@@ -116,7 +121,13 @@ public struct LiveSetChange: Sendable {
         let oldSegments = LookupGroup.choosingHashTables(applied, keeping: hashed)
         let unhashed = new.segments()
         let newSegments = LookupGroup.choosingHashTables(unhashed, keeping: hashed)
-        let sameProgram = (try? old.ebpfProgram(segments: oldSegments, hook: hook)) == (try? new.ebpfProgram(segments: newSegments, hook: hook))
+        let sameProgram: Bool
+        do {
+            sameProgram = try old.ebpfProgram(segments: oldSegments, hook: hook) == new.ebpfProgram(segments: newSegments, hook: hook)
+        } catch {
+            throw LiveSetError("the program for these rules cannot be generated (\(error)), so the change cannot be checked against it: "
+                               + "edit the rules file and apply it again")
+        }
         let oldTables = Ruleset.lookupTables(segments: oldSegments, hook: hook)
         let newTables = Ruleset.lookupTables(segments: newSegments, hook: hook)
         var newLengths: [String: Set<Int>] = [:]

@@ -41,10 +41,10 @@ public struct Rule: Hashable, Sendable {
     }
 
     /// The compiled expression: it accepts (returns non-zero) exactly the packets the rule matches.
-    /// (The lookup shapes always compile; a program that never matches stands in otherwise, as
-    /// for a set too large to write out: `writtenOutProgram()` says why.)
+    /// Throws when it cannot be compiled (a lookup rule with a set too large to write out as an
+    /// `or`): such a rule runs only as a lookup, never as a program that silently matches nothing.
     public var program: FilterProgram {
-        (try? writtenOutProgram()) ?? FilterProgram(blocks: [Block(terminator: .verdict(0))], entry: 0)
+        get throws(FilterError) { try writtenOutProgram() }
     }
 
     /// The compiled expression, its sets written out as `or`s; an error (its range in

@@ -44,13 +44,19 @@ extension Ruleset {
             // A run with a set is a lookup however short, so that `xdpfw set add` can change it.
             let entries = rules[index..<end].reduce(0) { $0 + $1.lookupMatches.count }
             let hasSet = rules[index..<end].contains { $0.usesSets }
-            if entries >= max(minimumRun, 1) || hasSet, let kind = rules[index].lookupKind {
+            // A lookup rule whose `or` cannot be written out (a large set) runs as a lookup however short.
+            let programs = entries >= max(minimumRun, 1) || hasSet ? nil : try? rules[index..<end].map { try $0.program }
+            if programs == nil, let kind = rules[index].lookupKind {
                 let members = rules[index..<end].flatMap { rule in
                     rule.lookupMatches.map { LookupGroup.Member(match: $0, slot: rule.index + 1, verdict: rule.verdict, fromSet: rule.usesSets) }
                 }
                 segments.append(.lookup(LookupGroup(kind: kind, members: members, number: segments.count)))
             } else {
-                for rule in rules[index..<end] { segments.append(.filter(rule.program, verdict: rule.verdict, slot: rule.index + 1)) }
+                // Only lookup rules may lack a program: a filter rule is compiled with its ruleset.
+                guard let programs else { preconditionFailure("rule \(rules[index].number) is a filter without a program") }
+                for (rule, program) in zip(rules[index..<end], programs) {
+                    segments.append(.filter(program, verdict: rule.verdict, slot: rule.index + 1))
+                }
             }
             index = end
         }

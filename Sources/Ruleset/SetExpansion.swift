@@ -34,7 +34,7 @@ enum SetExpansion {
             let name = String(decoding: bytes[(index + 1)..<end], as: UTF8.self)
             guard !name.isEmpty else { return .failure(FilterError("expected a set's name after '@'", at: SourceRange(index, index + 1))) }
             guard let entries = sets[name] else {
-                return .failure(FilterError("no set named '\(name)': define it with 'set \(name) { ... }' before the rules",
+                return .failure(FilterError("no set named '\(name)': define it with 'set \(name) { ... }'",
                                             at: SourceRange(index, end)))
             }
             let start = max(qualifierStart(bytes, before: index), copied)

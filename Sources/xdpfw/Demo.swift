@@ -98,7 +98,8 @@ struct Demo: ParsableCommand {
 
     /// Prints `xdpfw compile -d` for a rule beside what tcpdump says, when tcpdump is installed.
     private func compareWithTcpdump(_ rule: Rule) {
-        let listing = ClassicPrinter.format(ClassicCodeGenerator.generate(rule.program), as: .assembly)
+        guard let program = try? rule.program else { return }  // the demo's own rule compiles; none else comes here
+        let listing = ClassicPrinter.format(ClassicCodeGenerator.generate(program), as: .assembly)
         say("Every rule is also classic BPF, printed exactly as tcpdump prints it. For rule 1:")
         command("xdpfw compile -d '\(rule.expression)'")
         Output.standardOutput(listing)

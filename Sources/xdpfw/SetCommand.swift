@@ -9,9 +9,9 @@ struct SetCommand: ParsableCommand {
         commandName: "set",
         abstract: "Add entries to, remove them from, or list a set of the rules attached to an interface.",
         usage: """
-            xdpfw set add <interface> <name> <entry> ...
-            xdpfw set del <interface> <name> <entry> ...
-            xdpfw set list <interface> [<name>] [--json]
+            xdpfw set add <interface> <name> <entry> ... [--hook <hook>]
+            xdpfw set del <interface> <name> <entry> ... [--hook <hook>]
+            xdpfw set list <interface> [<name>] [--hook <hook>] [--json]
             """,
         discussion: """
             A set (`set blocklist { 192.0.2.0/24, 2001:db8::1 }` in rules.conf, used as @blocklist) \
@@ -20,7 +20,8 @@ struct SetCommand: ParsableCommand {
             changed entry by entry to what `apply` would have filled them with for the new entries \
             (first match still wins), and the pinned rules text is rewritten with the set's entries \
             written out, so `stats`, `status` and `set list` describe what runs. The rules file on \
-            disk is not changed: applying it again brings back its own entries.
+            disk is not changed: applying it again brings back its own entries. Entries compare by \
+            what they mean: 192.0.2.1 and 192.0.2.1/32 are one entry.
 
             Only sets used where a rule is a lookup can change live: `[src|dst] net @set`, \
             `[src|dst] host @set`, either of them `and (tcp|udp) (src|dst) port N` (the port may \
@@ -58,7 +59,7 @@ struct SetCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only at this hook (default: every xdpfw hook of the interface).", valueName: "hook"))
     var hook: AttachPoint?
 
-    @Flag(help: "list: print JSON, one object per hook: {\"interface\", \"hook\", \"sets\": [{\"name\", \"entries\": [...]}]}.")
+    @Flag(help: "list: print one JSON object, {\"interface\", \"hook\", \"sets\": [{\"name\", \"entries\": [...]}]} (with --hook if the interface has rules at several hooks).")
     var json = false
 
     func validate() throws {
@@ -87,6 +88,7 @@ struct SetCommand: ParsableCommand {
         let found = AttachPoint.allCases.filter { hook == nil || $0 == hook }
             .compactMap { HookInstallation.find(interface: interface, hook: $0, root: global.pinRoot) }
         guard !found.isEmpty else {
+            _ = try NetworkInterface(name: interface)  // no such interface: say so, as the other verbs do
             throw CommandFailure("\(interface) has no xdpfw rules\(hook.map { " at \($0.rawValue)" } ?? "") (see `xdpfw status`)")
         }
         return try found.map { installation in
@@ -101,7 +103,15 @@ struct SetCommand: ParsableCommand {
         var objects: [JSON] = []
         var lines: [String] = []
         var found = false
-        for (installation, text, file) in try installations() {
+        let installations = try installations()
+        if json, installations.count > 1 {
+            // One object is the contract (as for `stats IFACE --json`): a shape that changed with
+            // what is attached would break scripts.
+            let hooks = installations.map(\.installation.hook.rawValue)
+            throw CommandFailure("\(interface) has xdpfw rules at \(hooks.joined(separator: " and ")): "
+                                 + "with --json, pick one with --hook \(hooks.joined(separator: "|"))", status: 2)
+        }
+        for (installation, text, file) in installations {
             let rules: RulesFile
             do { rules = try RulesFile.parse(text, file: file) } catch {
                 throw CommandFailure("\(interface) \(installation.hook.rawValue): the pinned rules do not read: \(error.description)")
@@ -118,7 +128,7 @@ struct SetCommand: ParsableCommand {
         }
         if let name, !found { throw CommandFailure("no set '\(name)' in the rules attached to \(interface)") }
         if json {
-            Output.standardOutput((objects.count == 1 ? objects[0] : .array(objects)).text + "\n")
+            Output.standardOutput(objects[0].text + "\n")
         } else {
             Output.standardOutput(lines.isEmpty ? "no sets in the rules attached to \(interface)\n" : lines.joined(separator: "\n") + "\n")
         }
@@ -131,9 +141,9 @@ struct SetCommand: ParsableCommand {
         // Every hook's change is worked out and checked before any is written.
         var writes: [LiveSetWrite] = []
         defer { writes.forEach { $0.close() } }
-        var unchanged: [String] = []
+        var before: [Int] = []   // the set's entries at each hook before the change
         for (installation, text, file) in try installations() {
-            guard (try? RulesFile.parse(text, file: file))?.sets[name] != nil else { continue }
+            guard let old = (try? RulesFile.parse(text, file: file))?.sets[name] else { continue }
             let place = "\(interface) \(installation.hook.rawValue)"
             let change: LiveSetChange
             do {
@@ -143,10 +153,10 @@ struct SetCommand: ParsableCommand {
             } catch {
                 throw CommandFailure("\(place): \(error.description)")
             }
-            unchanged = change.unchanged
+            before.append(old.count)
             writes.append(try LiveSetWrite(installation, change, oldText: text))
         }
-        guard let first = writes.first else { throw CommandFailure("no set '\(name)' in the rules attached to \(interface)") }
+        guard !writes.isEmpty else { throw CommandFailure("no set '\(name)' in the rules attached to \(interface)") }
         var written: [LiveSetWrite] = []
         do {
             for write in writes {
@@ -157,11 +167,12 @@ struct SetCommand: ParsableCommand {
             written.reversed().forEach { $0.undo() }
             throw error
         }
-        let hooks = writes.map(\.installation.hook.rawValue).joined(separator: ", ")
-        let count = entries.count - unchanged.count
-        let verb = action == .add ? "added" : "removed"
-        let note = unchanged.isEmpty ? "" : " (\(unchanged.count) already there: \(unchanged.prefix(5).joined(separator: ", "))\(unchanged.count > 5 ? ", ..." : ""))"
-        Output.standardOutput("\(verb) \(count) \(count == 1 ? "entry" : "entries") \(action == .add ? "to" : "from") @\(name) on \(interface) \(hooks)"
-                              + "\(note): \(first.change.entries.count) entries now\n")
+        // Each hook on its line: the sets of several hooks may differ.
+        for (write, old) in zip(writes, before) {
+            let now = write.change.entries.count, unchanged = write.change.unchanged
+            let verb = action == .add ? "added \(now - old)" : "removed \(old - now)"
+            let note = unchanged.isEmpty ? "" : " (\(unchanged.count) already there: \(unchanged.prefix(5).joined(separator: ", "))\(unchanged.count > 5 ? ", ..." : ""))"
+            Output.standardOutput("\(interface) \(write.installation.hook.rawValue) @\(name): \(verb)\(note), \(now) \(now == 1 ? "entry" : "entries") now\n")
+        }
     }
 }

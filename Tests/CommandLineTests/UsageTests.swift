@@ -12,6 +12,11 @@ final class UsageTests: XCTestCase {
             XCTAssertEqual(result.standardError, "", "\(arguments)")
         }
         XCTAssertTrue(try CommandRunner.run(["--help"]).standardOutput.contains("Exit status: 0 success, 1 an error"))
+        let set = try CommandRunner.run(["set", "--help"]).standardOutput
+        for usage in ["xdpfw set add <interface> <name> <entry> ... [--hook <hook>]", "xdpfw set del <interface> <name> <entry> ... [--hook <hook>]",
+                      "xdpfw set list <interface> [<name>] [--hook <hook>] [--json]"] {
+            XCTAssertTrue(set.contains(usage), "set --help names --hook as docs/command-line.md does: \(set)")
+        }
     }
 
     func testUsageErrorsExitTwo() throws {

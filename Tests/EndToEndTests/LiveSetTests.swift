@@ -114,10 +114,12 @@ final class LiveSetTests: XCTestCase {
                 XCTAssertEqual(try LibpcapRuleset.counters(map, slots: 6), counts, "\(label), \(hook.name): counters go on from where they were")
                 expected[hook.name] = counts
                 XCTAssertGreaterThanOrEqual(Set(packets.map(oracle.slot(for:))).count, 5, "\(label): the packets reach most rules")
+                // One object per hook asked for, whatever else is attached.
+                let listed = try Xdpfw.run(["-n", namespace, "set", "list", interface, "bl", "--hook", hook.name, "--json"])
+                XCTAssertEqual(listed.status, 0, listed.standardError)
+                XCTAssertEqual(listed.standardOutput, #"{"interface": "\#(interface)", "hook": "\#(hook.name)", "sets": [{"name": "bl", "entries": ["#
+                               + sets.bl.map { "\"\($0)\"" }.joined(separator: ", ") + "]}]}\n", label)
             }
-            let listed = try Xdpfw.run(["-n", namespace, "set", "list", interface, "bl", "--json"])
-            XCTAssertEqual(listed.status, 0, listed.standardError)
-            XCTAssertTrue(listed.standardOutput.contains("[" + sets.bl.map { "\"\($0)\"" }.joined(separator: ", ") + "]"), "\(label): \(listed.standardOutput)")
         }
 
         func change(_ arguments: [String], _ update: (inout Sets) -> Void) throws {
@@ -136,6 +138,14 @@ final class LiveSetTests: XCTestCase {
 
         try check("as applied")
         try change(["add", interface, "bl", "172.16.0.0/12", "10.1.2.3"]) { $0.bl += ["172.16.0.0/12", "10.1.2.3"] }
+        // An address is its /32: adding it again changes nothing, removing it by either name removes it.
+        let added = try Xdpfw.run(["-n", namespace, "set", "add", interface, "bl", "10.1.2.3/32", "198.51.100.0/24", "198.51.100.0/24"])
+        XCTAssertEqual(added.status, 0, added.standardError)
+        XCTAssertEqual(added.standardOutput, hooks.map { "\(interface) \($0.name) @bl: added 1 (1 already there: 10.1.2.3/32), 7 entries now\n" }.joined(),
+                       "one line per hook")
+        sets.bl.append("198.51.100.0/24")
+        try check("add an address again as /32")
+        try change(["del", interface, "bl", "10.1.2.3/32"]) { $0.bl.removeAll { $0 == "10.1.2.3" } }
         try change(["add", interface, "allow", "172.16.9.0/24"]) { $0.allow.append("172.16.9.0/24") }
         try change(["del", interface, "bl", "10.0.0.0/8"]) { $0.bl.removeAll { $0 == "10.0.0.0/8" } }
         try change(["add", interface, "web", "443"]) { $0.web.append("443") }
@@ -149,6 +159,12 @@ final class LiveSetTests: XCTestCase {
         try refused(["del", interface, "allow", "172.16.9.0/24"], saying: "empty")
         try refused(["add", interface, "nosuchset", "1.2.3.4"], saying: "no set 'nosuchset'")
         try refused(["add", interface, "allow", "10.3.0.0/20"], saying: "is a hash map per prefix length (/16, /24)")
+        try refused(["add", interface, "bl", "10"], saying: "a bare network number ('net 10' in libpcap) is not a table lookup; write 10.0.0.0/8")
+        try refused(["add", "nosuchif0", "bl", "10.0.0.0/8"], saying: "unknown interface 'nosuchif0'")
+        let ambiguous = try Xdpfw.run(["-n", namespace, "set", "list", interface, "--json"])
+        XCTAssertEqual(ambiguous.status, 2, "several hooks and no --hook: \(ambiguous.standardOutput)")
+        XCTAssertTrue(ambiguous.standardError.contains("has xdpfw rules at xdp and tc-ingress: with --json, pick one with --hook xdp|tc-ingress"),
+                      ambiguous.standardError)
 
         // A change written and undone (as when a later hook fails) leaves the tables and the
         // text as they were.

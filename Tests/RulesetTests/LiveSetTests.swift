@@ -106,6 +106,67 @@ final class LiveSetPlanTests: XCTestCase {
                     .contains("rule 5 (line 11) 'pass udp dst port @web' uses @web in a filter compiled into the program"))
     }
 
+    /// An address and its host prefix are one entry; so are two spellings of one IPv6 address.
+    /// Adding one when the other is there changes nothing; removing either removes both.
+    func testEntriesCompareAsAddressesNotText() throws {
+        let rules = "set bl { 10.9.0.2, 2001:db8::1 }\ndrop src net @bl\n"
+        func plan(add: [String] = [], remove: [String] = [], in text: String = rules) throws -> LiveSetChange {
+            try LiveSetChange.plan(text: text, file: "r.conf", set: "bl", adding: add, removing: remove, hook: XDPHook())
+        }
+        let again = try plan(add: ["10.9.0.2/32", "2001:DB8:0::1/128"])
+        XCTAssertEqual(again.entries, ["10.9.0.2", "2001:db8::1"], "nothing new")
+        XCTAssertEqual(again.unchanged, ["10.9.0.2/32", "2001:DB8:0::1/128"])
+        XCTAssertTrue(again.isEmpty)
+        // Both spellings in the set (as a rules file may have them): removing one removes both.
+        let both = try plan(remove: ["10.9.0.2"], in: "set bl { 10.9.0.2, 10.9.0.2/32, 2001:db8::1 }\ndrop src net @bl\n")
+        XCTAssertEqual(both.entries, ["2001:db8::1"])
+        XCTAssertEqual(try plan(remove: ["10.9.0.2/32"]).entries, ["2001:db8::1"])
+        // An argument given twice (or in two spellings) is added once and is not "already there".
+        let twice = try plan(add: ["1.2.3.4", "1.2.3.4", "1.2.3.4/32", "5.6.7.8"])
+        XCTAssertEqual(twice.entries, ["10.9.0.2", "2001:db8::1", "1.2.3.4", "5.6.7.8"])
+        XCTAssertEqual(twice.unchanged, [])
+    }
+
+    /// Where no rule uses the set, an entry must still be what a lookup could hold: nothing
+    /// else is pinned into the ruleset text.
+    func testEntriesOfAnUnusedSetAreChecked() throws {
+        let rules = "set bl { 10.9.0.2 }\nset web { 80 }\ndrop src net 192.0.2.0/24\n"
+        func refusal(_ set: String, _ entries: [String]) -> String {
+            do { _ = try LiveSetChange.plan(text: rules, file: "r.conf", set: set, adding: entries, hook: XDPHook()); return "" }
+            catch { return error.description }
+        }
+        XCTAssertEqual(refusal("bl", ["300.1.1.1"]), "'300.1.1.1' is not an address, prefix or port for @bl")
+        XCTAssertEqual(refusal("bl", ["www.example.com"]), "'www.example.com' is not an address, prefix or port for @bl")
+        XCTAssertEqual(refusal("web", ["70000"]), "'70000' cannot be in @web: a port is 0 to 65535")
+        XCTAssertTrue(refusal("bl", ["192.0.2.1/24"]).contains("192.0.2.1/24 has host bits set (libpcap refuses it too): write 192.0.2.0/24"))
+        XCTAssertEqual(refusal("bl", ["10.0.0.0/8", "2001:db8::/32", "443"]), "")
+    }
+
+    /// Input libpcap takes but a lookup cannot: the refusal says why, not "needs an address".
+    func testRefusalsOfLibpcapInputNameTheReason() {
+        func refusal(_ entry: String) -> String {
+            do { _ = try LiveSetChange.plan(text: text, file: "r.conf", set: "bl", adding: [entry], hook: XDPHook()); return "" }
+            catch { return error.description }
+        }
+        XCTAssertEqual(refusal("10"), "'10' cannot be in @bl: rule 2 (line 8) 'drop src net @bl': a bare network number "
+                                      + "('net 10' in libpcap) is not a table lookup; write 10.0.0.0/8")
+        XCTAssertEqual(refusal("192.0.2.1/24"), "'192.0.2.1/24' cannot be in @bl: rule 2 (line 8) 'drop src net @bl': "
+                                                + "192.0.2.1/24 has host bits set (libpcap refuses it too): write 192.0.2.0/24")
+        XCTAssertTrue(refusal("2001:db8::1/32").contains("has host bits set (libpcap refuses it too): write 2001:db8:0:0:0:0:0:0/32"))
+    }
+
+    /// A rule whose set is too large to write out has no program: asking for it throws rather
+    /// than answering with one that matches nothing, and the rule runs as a lookup.
+    func testARuleWithoutAProgramSaysSo() throws {
+        let unique = (0..<1500).map { "10.\($0 / 256).\($0 % 256).0/24" }
+        let ruleset = try Ruleset.parse("set big { \(unique.joined(separator: ", ")) }\ndrop src net @big\n", file: "big.conf")
+        XCTAssertThrowsError(try ruleset.rules[0].program) {
+            XCTAssertTrue("\($0)".contains("too many to write out"), "\($0)")
+        }
+        XCTAssertEqual(ruleset.segments(minimumRun: 1_000_000).count, 1)
+        guard case .lookup? = ruleset.segments(minimumRun: 1_000_000).first else { return XCTFail("a lookup") }
+    }
+
     /// `apply` pins a set read from a file with its entries, each rule on its line.
     func testSetFilesArePinnedWithTheirEntries() throws {
         let text = "set f file hosts.txt   # from a file\nset g { 1.2.3.4 }\ndrop src host @f\n"

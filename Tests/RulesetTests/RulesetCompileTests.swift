@@ -31,7 +31,7 @@ final class RulesetCompileTests: XCTestCase {
         XCTAssertEqual(ruleset.rules[2].expression, "udp and (port 53 or port 123)")
         XCTAssertEqual(ruleset.counterSlots, 5)
         for rule in ruleset.rules {
-            XCTAssertEqual(rule.program, try FilterCompiler.compile(rule.expression), "rule \(rule.number)")
+            XCTAssertEqual(try rule.program, try FilterCompiler.compile(rule.expression), "rule \(rule.number)")
         }
     }
 

@@ -46,7 +46,7 @@ final class SetTests: XCTestCase {
         func message(_ text: String) -> String {
             do { _ = try Ruleset.parse(text, file: "r.conf"); return "" } catch { return error.description }
         }
-        XCTAssertEqual(message("drop src host @nope\n"), "r.conf:1:15: no set named 'nope': define it with 'set nope { ... }' before the rules")
+        XCTAssertEqual(message("drop src host @nope\n"), "r.conf:1:15: no set named 'nope': define it with 'set nope { ... }'")
         XCTAssertEqual(message("set a { 1.2.3.4 }\ndrop src host @a and tcp port 99999\n"), "r.conf:2:22: illegal port number 99999 > 65535")
         XCTAssert(message("set a { 1.2.3.4 }\nset a { 5.6.7.8 }\n").contains("r.conf:2:5: the set 'a' is defined twice"))
         XCTAssert(message("set a 1.2.3.4\n").contains("r.conf:1:7: expected '{'"))
