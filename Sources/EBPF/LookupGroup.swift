@@ -77,6 +77,10 @@ public enum LookupMatch: Hashable, Sendable {
     /// (no extension header) packet of transport protocol `transport` (6 or 17) whose address
     /// lies in the prefix and whose port is Q.
     case addressAndPort(AddressPrefix, addressSide: PacketSide, transport: UInt8, port: UInt16, portSide: PacketSide)
+    /// `[PROTO] [src|dst] port N`: an IPv4 (unfragmented, or first fragment) or IPv6 (no
+    /// extension header) packet of transport protocol `transport` (6, 17 or 132) whose port on
+    /// one of `sides` is N (both sides: either does).
+    case port(transport: UInt8, port: UInt16, sides: Set<PacketSide>)
 
     /// Which rules may share one lookup: all single-address rules, and two-field rules with
     /// the same sides.
@@ -84,6 +88,7 @@ public enum LookupMatch: Hashable, Sendable {
         switch self {
         case .address: .address
         case let .addressAndPort(_, addressSide, _, _, portSide): .addressAndPort(addressSide: addressSide, portSide: portSide)
+        case .port: .port
         }
     }
 }
@@ -91,6 +96,9 @@ public enum LookupMatch: Hashable, Sendable {
 public enum LookupKind: Hashable, Sendable {
     case address
     case addressAndPort(addressSide: PacketSide, portSide: PacketSide)
+    /// Port rules of any protocol and direction: one hash map keyed by group, protocol, side
+    /// and port (see `LookupGroup.portTable`).
+    case port
 }
 
 /// One LPM trie, shared by all lookup groups of a program (a program may use at most 64 maps),
@@ -211,6 +219,8 @@ public struct LookupGroup: Hashable, Sendable {
                 for side in sides { lengths[tableName(prefix.family, side), default: []].insert(prefix.length) }
             case let .addressAndPort(prefix, _, _, _, _):
                 lengths[tableName(prefix.family, nil), default: []].insert(prefix.length)
+            case .port:
+                break
             }
         }
         return lengths
@@ -232,13 +242,15 @@ public struct LookupGroup: Hashable, Sendable {
     var exactBits: Int { (addressOffsetInKey - 4) * 8 }
 
     func tableName(_ family: AddressFamily, _ side: PacketSide?) -> String {
-        "lookup.\(kind == .address ? "address" : "port").\(family == .ipv4 ? "v4" : "v6")"
+        if kind == .port { return LookupGroup.portTableName }
+        return "lookup.\(kind == .address ? "address" : "port").\(family == .ipv4 ? "v4" : "v6")"
             + (side.map { $0 == .source ? ".src" : ".dst" } ?? "")
     }
 
     /// Which tries the group has: one per family (and side, for single-address groups) that
     /// some member needs, in a fixed order. The program looks up only these.
     public var layouts: [TableLayout] {
+        if kind == .port { return members.isEmpty ? [] : [(.ipv4, nil, LookupGroup.portTableName, nil)] }
         var needed = Set<TableKey>()
         for member in members { needed.formUnion(tableKeys(of: member.match, fromSet: member.fromSet)) }
         return needed.sorted { ($0.family.rawValue, $0.side?.rawValue ?? "") < ($1.family.rawValue, $1.side?.rawValue ?? "") }
@@ -251,7 +263,8 @@ public struct LookupGroup: Hashable, Sendable {
     /// The tries the group looks up, each with the entries that make the LPM answer the first
     /// matching rule, in the order of `layouts`.
     public func tables(hook: any HookContext) -> [LookupTable] {
-        tries(hook: hook).flatMap { table -> [LookupTable] in
+        if kind == .port { return members.isEmpty ? [] : [portTable(hook: hook)] }
+        return tries(hook: hook).flatMap { table -> [LookupTable] in
             guard let lengths = hashedLengths[table.name] else { return [table] }
             return lengths.map { length in
                 var hashed = table
@@ -278,6 +291,8 @@ public struct LookupGroup: Hashable, Sendable {
             case let .addressAndPort(prefix, _, transport, port, _):
                 keyed[TableKey(family: prefix.family, side: nil), default: []]
                     .append((UInt32(transport) << 16 | UInt32(port), prefix, member.slot))
+            case .port:
+                break
             }
         }
         return layouts.map { layout in
@@ -320,6 +335,8 @@ public struct LookupGroup: Hashable, Sendable {
             }
         case let .addressAndPort(prefix, _, _, _, _):
             return (families ?? [prefix.family]).map { TableKey(family: $0, side: nil) }
+        case .port:
+            return [TableKey(family: .ipv4, side: nil)]
         }
     }
     struct EntryKey: Hashable { var exact: UInt32; var prefix: AddressPrefix }
@@ -365,6 +382,41 @@ public struct LookupGroup: Hashable, Sendable {
         for (key, slot) in own { add(key, own: slot) }
         for key in further where own[key] == nil { add(key, own: nil) }
         return result
+    }
+
+    /// The one table of port groups, shared by all (a hash map: its keys are exact).
+    public static let portTableName = "lookup.ports"
+    /// Key of the port table: u32 group (host order), protocol, side (0 source, 1 destination),
+    /// port (network order). The table serves both families (`family` is not used for it).
+    public static let portKeySize = 8
+
+    /// The port table's entries: for each (protocol, side, port) a rule of the group tests, the
+    /// first such rule (lowest slot); the program looks up the packet's source and destination
+    /// keys and takes the lower slot, the first rule matching either.
+    func portTable(hook: any HookContext) -> LookupTable {
+        var first: [UInt32: Member] = [:]
+        for member in members {
+            guard case let .port(transport, port, sides) = member.match else { continue }
+            for side in sides {
+                let key = UInt32(transport) << 24 | UInt32(side == .source ? 0 : 1) << 16 | UInt32(port)
+                if let known = first[key], known.slot <= member.slot { continue }
+                first[key] = member
+            }
+        }
+        let entries = first.sorted { $0.key < $1.key }.map { key, member -> (key: [UInt8], value: [UInt8]) in
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(LookupGroup.portKeySize)
+            LookupGroup.appendLittleEndian(UInt32(number), to: &bytes)
+            bytes += [UInt8(key >> 24), UInt8(truncatingIfNeeded: key >> 16), UInt8(truncatingIfNeeded: key >> 8), UInt8(truncatingIfNeeded: key)]
+            var value: [UInt8] = []
+            value.reserveCapacity(LookupTable.valueSize)
+            LookupGroup.appendLittleEndian(UInt32(member.slot), to: &value)
+            LookupGroup.appendLittleEndian(UInt32(bitPattern: hook.returnCode(for: member.verdict)), to: &value)
+            return (bytes, value)
+        }
+        var table = LookupTable(name: LookupGroup.portTableName, family: .ipv4, side: nil, keySize: LookupGroup.portKeySize, entries: entries)
+        table.isHash = true
+        return table
     }
 
     static func appendLittleEndian(_ value: UInt32, to bytes: inout [UInt8]) {
