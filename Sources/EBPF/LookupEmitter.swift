@@ -90,9 +90,13 @@ struct LookupEmitter {
                     boundsCheck(end: Int32(54 + portOffset + 2), onFailure: done, into: &asm)
                     asm.load(.half, Layout.limit, from: Layout.data, offset: 54 + portOffset)
                 }
-                asm.store(.byte, to: .r10, offset: Layout.lookupKeySlot + 5, immediate: side == .source ? 0 : 1)
-                asm.store(.half, to: .r10, offset: Layout.lookupKeySlot + 6, from: Layout.limit)
-                lookUp(LookupGroup.portTableName, into: &asm)
+                if group.portArrayBase != nil {
+                    lookUpPortArray(side: side, family: family, into: &asm)
+                } else {
+                    asm.store(.byte, to: .r10, offset: Layout.lookupKeySlot + 5, immediate: side == .source ? 0 : 1)
+                    asm.store(.half, to: .r10, offset: Layout.lookupKeySlot + 6, from: Layout.limit)
+                    lookUp(LookupGroup.portTableName, into: &asm)
+                }
             }
             asm.jump(to: done)
         }
@@ -215,6 +219,27 @@ struct LookupEmitter {
         asm.store(.half, to: .r10, offset: Layout.lookupKeySlot + 10, from: Layout.limit)
     }
 
+    /// The port (in the limit register, as loaded) looked up in the port array: index = the
+    /// start of the packet's (protocol, side) block + the port; a protocol without a block on
+    /// this side has no rule to find.
+    private func lookUpPortArray(side: PacketSide, family: AddressFamily, into asm: inout Assembler) {
+        let next = prefix + "ports.\(family.rawValue).\(side.rawValue).next", indexed = next + ".indexed"
+        asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
+        asm.load(.byte, Layout.address, from: .r10, offset: Layout.lookupKeySlot + 4)   // the protocol, kept in the key
+        for block in group.portBlocks where block.side == side {
+            let other = next + ".not\(block.transport)"
+            asm.jump(if: .notEqual, Layout.address, Int32(block.transport), to: other, width: .bits32)
+            asm.add(Layout.limit, Int32(group.portArrayStart(of: block)!), width: .bits32)
+            asm.jump(to: indexed)
+            asm.label(other)
+        }
+        asm.jump(to: next)
+        asm.label(indexed)
+        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, from: Layout.limit)
+        lookUp(LookupGroup.portTableName, zeroSlotIsEmpty: true, into: &asm)
+        asm.label(next)
+    }
+
     /// The limit register = the port at `portOffset` after the IPv4 header (14 + 4 * IHL, any
     /// IHL, as libpcap's `ldxb 4*([14]&0xf)`), or `onFailure` when it is beyond the packet.
     private func loadIPv4Port(at portOffset: Int16, onFailure: String, into asm: inout Assembler) {
@@ -246,7 +271,8 @@ struct LookupEmitter {
     /// r0 = table[key]; when found and its slot is lower than the best so far, take it (the
     /// return code without the look-further bit). With `stopUnlessFurther`, continue only when
     /// the entry has that bit, else at `orElse`; a miss continues there too.
-    private func lookUp(_ name: String, orElse: String? = nil, stopUnlessFurther: Bool = false, into asm: inout Assembler) {
+    private func lookUp(_ name: String, orElse: String? = nil, stopUnlessFurther: Bool = false, zeroSlotIsEmpty: Bool = false,
+                        into asm: inout Assembler) {
         let skip = prefix + "skip.\(asm.count)"
         asm.loadMap(.r1, named: name)
         asm.move(.r2, .r10)
@@ -254,6 +280,7 @@ struct LookupEmitter {
         asm.call(.mapLookupElement)
         asm.jump(if: .equal, .r0, 0, to: orElse ?? skip)
         asm.load(.word, .r2, from: .r0, offset: 0)
+        if zeroSlotIsEmpty { asm.jump(if: .equal, .r2, 0, to: skip) }
         asm.jump(if: .greaterOrEqual, .r2, slot, to: skip)
         asm.move(slot, .r2)
         asm.load(.word, verdict, from: .r0, offset: 4)

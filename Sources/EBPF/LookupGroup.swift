@@ -117,6 +117,9 @@ public struct LookupTable: Hashable, Sendable {
     /// A hash map holding the prefixes of one length (looked up with the address cut to that
     /// length) instead of an LPM trie holding all.
     public var isHash = false
+    /// An array map of this many entries, indexed by a u32 key (the port tables: see
+    /// `LookupGroup.portArrayBase`), instead of a hash map or trie.
+    public var arrayLength: Int?
 
     /// The entry a lookup table is pinned as beside the counters: bpffs takes no '.' in a name,
     /// and the pin directory no '/' (`lookup.address.v4.src/24` → `lookup-address-v4-src-24`).
@@ -178,6 +181,11 @@ public struct LookupGroup: Hashable, Sendable {
     /// name, and for hash tables (one per prefix length) the lengths.
     public typealias TableLayout = (family: AddressFamily, side: PacketSide?, name: String, hashedLengths: [Int]?)
 
+    /// Port groups: where the group's blocks start in the shared port array, and the array's
+    /// length; nil when the port table is a hash map (see `placingPortArrays`).
+    public var portArrayBase: Int?
+    public var portArrayLength = 0
+
     /// Tables whose prefixes have at most this many lengths (over all groups) are hash maps,
     /// one per length, looked up once each: a hash lookup costs a third of a trie lookup.
     public static let maximumHashedLengths = 3
@@ -201,11 +209,11 @@ public struct LookupGroup: Hashable, Sendable {
             // long as the prefixes fit them (else a new program is needed, as the caller says).
             hashed = keeping.filter { (lengths[$0.key] ?? []).isSubset(of: $0.value) }
         }
-        return segments.map { segment in
+        return placingPortArrays(segments.map { segment in
             guard case var .lookup(group) = segment else { return segment }
             group.hashedLengths = hashed
             return .lookup(group)
-        }
+        })
     }
 
     /// The prefix lengths of the group's members, by table name (before hashing).
@@ -382,41 +390,6 @@ public struct LookupGroup: Hashable, Sendable {
         for (key, slot) in own { add(key, own: slot) }
         for key in further where own[key] == nil { add(key, own: nil) }
         return result
-    }
-
-    /// The one table of port groups, shared by all (a hash map: its keys are exact).
-    public static let portTableName = "lookup.ports"
-    /// Key of the port table: u32 group (host order), protocol, side (0 source, 1 destination),
-    /// port (network order). The table serves both families (`family` is not used for it).
-    public static let portKeySize = 8
-
-    /// The port table's entries: for each (protocol, side, port) a rule of the group tests, the
-    /// first such rule (lowest slot); the program looks up the packet's source and destination
-    /// keys and takes the lower slot, the first rule matching either.
-    func portTable(hook: any HookContext) -> LookupTable {
-        var first: [UInt32: Member] = [:]
-        for member in members {
-            guard case let .port(transport, port, sides) = member.match else { continue }
-            for side in sides {
-                let key = UInt32(transport) << 24 | UInt32(side == .source ? 0 : 1) << 16 | UInt32(port)
-                if let known = first[key], known.slot <= member.slot { continue }
-                first[key] = member
-            }
-        }
-        let entries = first.sorted { $0.key < $1.key }.map { key, member -> (key: [UInt8], value: [UInt8]) in
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(LookupGroup.portKeySize)
-            LookupGroup.appendLittleEndian(UInt32(number), to: &bytes)
-            bytes += [UInt8(key >> 24), UInt8(truncatingIfNeeded: key >> 16), UInt8(truncatingIfNeeded: key >> 8), UInt8(truncatingIfNeeded: key)]
-            var value: [UInt8] = []
-            value.reserveCapacity(LookupTable.valueSize)
-            LookupGroup.appendLittleEndian(UInt32(member.slot), to: &value)
-            LookupGroup.appendLittleEndian(UInt32(bitPattern: hook.returnCode(for: member.verdict)), to: &value)
-            return (bytes, value)
-        }
-        var table = LookupTable(name: LookupGroup.portTableName, family: .ipv4, side: nil, keySize: LookupGroup.portKeySize, entries: entries)
-        table.isHash = true
-        return table
     }
 
     static func appendLittleEndian(_ value: UInt32, to bytes: inout [UInt8]) {

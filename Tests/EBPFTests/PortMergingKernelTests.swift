@@ -15,15 +15,20 @@ final class PortMergingKernelTests: XCTestCase {
         let sizes: [(MergeableRulesets.Family, Int)] = [
             (.port, 1), (.port, 10), (.port, 100), (.port, 1000), (.portsAndAddresses, 30), (.portsAndAddresses, 300),
         ]
+        var kinds = Set<String>()
         for (family, count) in sizes {
             let rules = workload.rules(family, count: count)
             let ruleset = try Ruleset.parse(rules.map { "\($0.verdict.rawValue) \($0.expression)\n" }.joined(), file: "ports.conf")
             XCTAssert(ruleset.segments(minimumRun: 1).contains { segment in
                 if case let .lookup(group) = segment { return group.kind == .port } else { return false }
             }, "\(family) × \(count): some port rules merge")
+            // Few port groups: an array indexed by port; many (each its own blocks): a hash map.
+            let ports = ruleset.lookupTables(for: XDPHook(), minimumRun: 1).first { $0.name == LookupGroup.portTableName }
+            kinds.insert(ports?.arrayLength == nil ? "hash" : "array")
             try compareFirstMatch(rules, packets: workload.portPackets(count: 300), policy: count % 2 == 0 ? .pass : .drop,
                                   label: "\(family.rawValue) × \(count)")
         }
+        XCTAssertEqual(kinds, ["array", "hash"], "both kinds of port table ran")
     }
 
     /// The forms libpcap means differently: `port N` is tcp, udp or sctp; `src or dst` either;
@@ -43,6 +48,8 @@ final class PortMergingKernelTests: XCTestCase {
         ]
         let ruleset = try Ruleset.parse(text, file: "sets.conf")
         XCTAssertEqual(ruleset.segments().count, 1, "the port-set rules are one lookup")
+        XCTAssertEqual(ruleset.lookupTables(for: XDPHook()).first?.arrayLength, 6 * LookupGroup.portBlockSize,
+                       "an array of six blocks: both sides of tcp, udp and sctp (`port @dns`), which the others share")
         try compareFirstMatch(written, packets: workload.portPackets(count: 400), policy: .pass, label: "port sets", text: text)
     }
 }
