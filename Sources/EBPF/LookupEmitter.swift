@@ -226,10 +226,11 @@ struct LookupEmitter {
         let next = prefix + "ports.\(family.rawValue).\(side.rawValue).next", indexed = next + ".indexed"
         asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
         asm.load(.byte, Layout.address, from: .r10, offset: Layout.lookupKeySlot + 4)   // the protocol, kept in the key
+        let starts = group.portArrayStarts
         for block in group.portBlocks where block.side == side {
             let other = next + ".not\(block.transport)"
             asm.jump(if: .notEqual, Layout.address, Int32(block.transport), to: other, width: .bits32)
-            asm.add(Layout.limit, Int32(group.portArrayStart(of: block)!), width: .bits32)
+            asm.add(Layout.limit, Int32(starts[block]!), width: .bits32)
             asm.jump(to: indexed)
             asm.label(other)
         }

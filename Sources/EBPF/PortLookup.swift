@@ -52,46 +52,54 @@ extension LookupGroup {
         }
     }
 
-    /// The index of a (protocol, side) block's first entry in the port array.
-    func portArrayStart(of block: PortBlock) -> Int? {
-        guard let base = portArrayBase, let index = portBlocks.firstIndex(of: block) else { return nil }
-        return base + index * LookupGroup.portBlockSize
+    /// The index of each (protocol, side) block's first entry in the port array (empty when
+    /// the table is a hash map).
+    var portArrayStarts: [PortBlock: Int] {
+        guard let base = portArrayBase else { return [:] }
+        var starts: [PortBlock: Int] = [:]
+        for (index, block) in portBlocks.enumerated() { starts[block] = base + index * LookupGroup.portBlockSize }
+        return starts
     }
 
     /// The port table's entries: for each (protocol, side, port) a rule of the group tests, the
     /// first such rule (lowest slot); the program looks up the packet's source and destination
     /// keys and takes the lower slot, the first rule matching either.
     func portTable(hook: any HookContext) -> LookupTable {
-        var first: [PortKey: Member] = [:]
+        let starts = portArrayStarts
+        // Keyed by transport << 24 | side << 16 | port: integers sort fast (a set may hold 65,536 ports).
+        var first: [UInt32: (slot: Int, verdict: Verdict)] = [:]
         for member in members {
             guard case let .port(transport, port, sides) = member.match else { continue }
             for side in sides {
-                let key = PortKey(block: PortBlock(transport: transport, side: side), port: port)
+                let key = UInt32(transport) << 24 | UInt32(side == .source ? 0 : 1) << 16 | UInt32(port)
                 if let known = first[key], known.slot <= member.slot { continue }
-                first[key] = member
+                first[key] = (member.slot, member.verdict)
             }
         }
-        let entries = first.sorted { ($0.key.block.transport, $0.key.block.side.rawValue, $0.key.port) < ($1.key.block.transport, $1.key.block.side.rawValue, $1.key.port) }
-            .map { key, member -> (key: [UInt8], value: [UInt8]) in
-                var bytes: [UInt8] = []
-                bytes.reserveCapacity(LookupGroup.portKeySize)
-                if let start = portArrayStart(of: key.block) {
-                    LookupGroup.appendLittleEndian(UInt32(start + Int(key.port)), to: &bytes)
-                } else {
-                    LookupGroup.appendLittleEndian(UInt32(number), to: &bytes)
-                    bytes += [key.block.transport, key.block.side == .source ? 0 : 1, UInt8(key.port >> 8), UInt8(truncatingIfNeeded: key.port)]
-                }
-                var value: [UInt8] = []
-                value.reserveCapacity(LookupTable.valueSize)
-                LookupGroup.appendLittleEndian(UInt32(member.slot), to: &value)
-                LookupGroup.appendLittleEndian(UInt32(bitPattern: hook.returnCode(for: member.verdict)), to: &value)
-                return (bytes, value)
+        let codes = Dictionary(uniqueKeysWithValues: Verdict.allCases.map { ($0, UInt32(bitPattern: hook.returnCode(for: $0))) })
+        var entries: [(key: [UInt8], value: [UInt8])] = []
+        entries.reserveCapacity(first.count)
+        for key in first.keys.sorted() {
+            let rule = first[key]!
+            let transport = UInt8(key >> 24), side: PacketSide = (key >> 16) & 1 == 0 ? .source : .destination
+            let port = UInt16(truncatingIfNeeded: key)
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(LookupGroup.portKeySize)
+            if let start = starts[PortBlock(transport: transport, side: side)] {
+                LookupGroup.appendLittleEndian(UInt32(start + Int(port)), to: &bytes)
+            } else {
+                LookupGroup.appendLittleEndian(UInt32(number), to: &bytes)
+                bytes += [transport, side == .source ? 0 : 1, UInt8(port >> 8), UInt8(truncatingIfNeeded: port)]
             }
+            var value: [UInt8] = []
+            value.reserveCapacity(LookupTable.valueSize)
+            LookupGroup.appendLittleEndian(UInt32(rule.slot), to: &value)
+            LookupGroup.appendLittleEndian(codes[rule.verdict]!, to: &value)
+            entries.append((bytes, value))
+        }
         var table = LookupTable(name: LookupGroup.portTableName, family: .ipv4, side: nil,
                                 keySize: portArrayBase == nil ? LookupGroup.portKeySize : 4, entries: entries)
         if portArrayBase == nil { table.isHash = true } else { table.arrayLength = portArrayLength }
         return table
     }
-
-    private struct PortKey: Hashable { var block: PortBlock; var port: UInt16 }
 }

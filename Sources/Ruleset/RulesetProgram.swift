@@ -19,30 +19,21 @@ extension Ruleset {
     public static func ruleIndex(ofCounterSlot slot: Int) -> Int? { slot == 0 ? nil : slot - 1 }
 
     /// Runs of at least this many consecutive rules of one mergeable shape become one lookup
-    /// in small rulesets: below it, the filters are cheaper than a trie lookup.
+    /// in small rulesets: below it, the filters are cheaper than a trie lookup. Port runs too
+    /// (`port N` counting three entries): measured (XDP, built-in mix), their array lookup
+    /// costs about 5 ns and four port filters as much; the hash map a program with many port
+    /// groups falls back to costs about 30 ns, as 16–20 filters (`docs/design-rule-merging.md`).
     public static let defaultMinimumRun = 8
-    /// The same for port rules (entries: `port N` is three, one per protocol). Their lookup is
-    /// one or two hash lookups (a port on each side some rule tests) and a port filter costs
-    /// about 1.3 ns: measured (XDP, gross ns/packet, built-in mix), a mixed run of 16 entries
-    /// costs 40–45 ns as filters against 51 as a lookup testing both sides, a run of 16 `tcp dst
-    /// port N` 44 against 30 (`docs/design-rule-merging.md`).
-    public static let defaultMinimumPortRun = 16
 
     /// The shortest run merged by default: `defaultMinimumRun`, but every mergeable rule in a
     /// ruleset of more than 256 rules, where the filters of many short runs in a row would make
     /// the path the verifier follows through the program too long.
     public var defaultMinimumRun: Int { rules.count > 256 ? 1 : Ruleset.defaultMinimumRun }
 
-    /// The shortest run of `kind` merged by default (see `defaultMinimumRun`).
-    public func defaultMinimumRun(of kind: LookupKind) -> Int {
-        rules.count > 256 ? 1 : kind == .port ? Ruleset.defaultMinimumPortRun : Ruleset.defaultMinimumRun
-    }
-
     /// The rules in order as filters and lookup groups: each run of consecutive rules of one
     /// lookup kind with at least `minimumRun` lookup entries, or with a rule using a set,
     /// becomes one group.
     /// `keepingHashedLengths`: see `LookupGroup.choosingHashTables(_:keeping:)`.
-    /// `minimumRun` nil: each kind's default (`defaultMinimumRun(of:)`).
     public func segments(minimumRun: Int? = nil, keepingHashedLengths: [String: [Int]]? = nil) -> [RulesetSegment] {
         var segments: [RulesetSegment] = []
         var index = 0
@@ -55,7 +46,7 @@ extension Ruleset {
             // A run with a set is a lookup however short, so that `xdpfw set add` can change it.
             let entries = rules[index..<end].reduce(0) { $0 + $1.lookupMatches.count }
             let hasSet = rules[index..<end].contains { $0.usesSets }
-            if let kind = rules[index].lookupKind, entries >= max(minimumRun ?? defaultMinimumRun(of: kind), 1) || hasSet {
+            if let kind = rules[index].lookupKind, entries >= max(minimumRun ?? defaultMinimumRun, 1) || hasSet {
                 let members = rules[index..<end].flatMap { rule in
                     rule.lookupMatches.map { LookupGroup.Member(match: $0, slot: rule.index + 1, verdict: rule.verdict, fromSet: rule.usesSets) }
                 }
