@@ -5,8 +5,9 @@
 /// the packet is filtered as it is (loads beyond the head do not match). The filters reload
 /// the packet pointers when they start, so nothing else changes.
 ///
-/// A program split into tail-called parts emits this once, in its first part: the socket
-/// buffer stays pulled for the parts after.
+/// A program split into tail-called parts emits this once, in its first part, with the reach
+/// of every part's segments (`PacketReach(segments:)` of the whole ruleset): the socket buffer
+/// stays pulled for the parts after, which skip this step.
 ///
 /// Cost: the pull copies the bytes beyond the head into a new head (and unclones a cloned
 /// buffer, as TCP's transmit path hands out), so the reach matters; see docs/design-ebpf.md.

@@ -38,9 +38,18 @@ typealias Carried = Qualifiers?
 
 struct Parser {
     /// Each level costs a few KiB of stack in a debug build; 100 fits the 512 KiB stacks of
-    /// Swift concurrency threads (FuzzTests.testDeepestAcceptedNestingFitsASmallStack).
+    /// Swift concurrency threads (FuzzTests.testDeepestAcceptedNestingFitsASmallStack): 104
+    /// parentheses overflow one. libpcap takes 9,995 (its parser's stack holds 10,000 entries);
+    /// taking as many needs a parser without recursion per parenthesis.
     static let maximumDepth = 100
-    static let maximumTokens = 4096
+    /// Every and/or/not and arithmetic operator is one level of the syntax tree. The compiler
+    /// walks chains (`host a or host b or ...`, `1 + 2 + ...`) in loops, but a tree is still
+    /// freed recursively, ~100 bytes of stack per level in a debug build: 4,096 levels fit a
+    /// 512 KiB thread stack with room to spare (5,384 do not). libpcap has no such limit, but
+    /// takes 26 s for `tcpdump -O -d` of a 3,000-term `host` chain and minutes optimized.
+    static let maximumOperators = 4096
+    /// A guard against absurd input; the operator limit is the one chains meet first.
+    static let maximumTokens = 65_536
 
     let tokens: [Token]
     let source: [UInt8]
@@ -131,6 +140,10 @@ struct Parser {
         if tokens.count > Self.maximumTokens {
             throw .committed(FilterError("expression too long (more than \(Self.maximumTokens) tokens)",
                                          at: tokens[Self.maximumTokens].range))
+        }
+        if let tooMany = tokens.lazy.filter(\.isOperator).dropFirst(Self.maximumOperators).first {
+            throw .committed(FilterError("expression too long (more than \(Self.maximumOperators) and/or/not and arithmetic operators)",
+                                         at: tooMany.range))
         }
         let (expression, _) = try self.expression(carrying: nil)
         guard peek() == .end else { throw fail() }
@@ -314,5 +327,19 @@ struct Parser {
                 "\(libpcapMessage) ('\(written)' has no qualifier to take over from the primitive before it)", at: range))
         }
         return .qualified(qualifiers, identifier, inherited: inherited, range)
+    }
+}
+
+extension Token {
+    /// An operator that makes one level of the syntax tree: and, or, not, and arithmetic's
+    /// binary operators and unary minus.
+    var isOperator: Bool {
+        switch kind {
+        case .keyword(.and), .keyword(.or), .keyword(.not): true
+        case .punctuation(.bang), .punctuation(.plus), .punctuation(.minus), .punctuation(.star), .punctuation(.slash),
+             .punctuation(.percent), .punctuation(.ampersand), .punctuation(.bar), .punctuation(.caret),
+             .punctuation(.shiftLeft), .punctuation(.shiftRight): true
+        default: false
+        }
     }
 }

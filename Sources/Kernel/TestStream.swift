@@ -62,7 +62,7 @@ extension TestNetwork {
     }
 
     private static func streamSocket(timeout: Duration) throws(KernelError) -> OwnedDescriptor {
-        let socket = OwnedDescriptor(try checkLibc(Glibc.socket(AF_INET, Int32(Glibc.SOCK_STREAM.rawValue) | Int32(Glibc.SOCK_CLOEXEC.rawValue), 0),
+        let socket = OwnedDescriptor(try checkLibc(Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0),
                                                    "opening a TCP socket"))
         try setTimeouts(socket.raw, timeout)
         return socket

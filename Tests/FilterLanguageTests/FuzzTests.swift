@@ -68,9 +68,12 @@ final class FuzzTests: XCTestCase {
         let thread = Thread {
             results.parsed = texts.map { (try? FilterParser.parse($0)) != nil }
             for text in tooDeep { _ = try? FilterParser.parse(text) }
-            // The longest expression taken is a tree as deep as it is long; making and freeing it fits too.
-            let longest = Array(repeating: "tcp", count: Parser.maximumTokens / 2).joined(separator: " or ")
-            results.parsed.append((try? FilterParser.parse(longest)) != nil)
+            // The longest chains taken are trees as deep as they are long; making and freeing them fits too.
+            let terms = Parser.maximumOperators + 1
+            let longest = [Array(repeating: "tcp", count: terms).joined(separator: " or "),
+                           "len = " + Array(repeating: "1", count: terms).joined(separator: " + "),
+                           "len = " + String(repeating: "- ", count: Parser.maximumOperators) + "1"]
+            results.parsed.append(longest.allSatisfy { (try? FilterParser.parse($0)) != nil })
             done.fulfill()
         }
         thread.stackSize = 512 * 1024

@@ -82,14 +82,32 @@ extension Generator {
             let index = try value(index)
             self.range = range
             return try packetLoad(proto, index: index, size: size)
-        case let .binary(op, lhs, rhs, range):
-            let a = try value(lhs)
-            let b = try value(rhs)
-            self.range = range
-            return try arithmetic(op, a, b)
-        case let .negate(operand, _):
+        case .binary:
+            // `1 + 2 + 3 ...` groups to the left: a tree as deep as it is long. Its left spine is
+            // walked in a loop, in the order the recursion would take, so a long chain needs no
+            // more stack than one operator.
+            var rightOperands: [(op: ArithmeticBinaryOperator, rhs: ArithmeticExpression, range: SourceRange)] = []
+            var leftmost = expression
+            while case let .binary(op, lhs, rhs, range) = leftmost {
+                rightOperands.append((op, rhs, range))
+                leftmost = lhs
+            }
+            var a = try value(leftmost)
+            for (op, rhs, range) in rightOperands.reversed() {
+                let b = try value(rhs)
+                self.range = range
+                a = try arithmetic(op, a, b)
+            }
+            return a
+        case .negate:
+            var negations = 0
+            var operand = expression
+            while case let .negate(inner, _) = operand {
+                negations += 1
+                operand = inner
+            }
             var a = try value(operand)
-            a.statements += [.loadScratch(a.slot), .negate, .storeA(a.slot)]
+            for _ in 0..<negations { a.statements += [.loadScratch(a.slot), .negate, .storeA(a.slot)] }
             return a
         }
     }

@@ -52,14 +52,8 @@ struct Generator {
         switch expression {
         case .empty:
             return nil
-        case let .and(a, b):
-            let left = try compile(a), right = try compile(b)
-            guard let left, let right else { return left ?? right }
-            return graph.and(left, right)
-        case let .or(a, b):
-            let left = try compile(a), right = try compile(b)
-            guard let left, let right else { return left ?? right }
-            return graph.or(left, right)
+        case .and, .or:
+            return try compileChain(expression)
         case let .not(a, _):
             return try compile(a)?.negated
         case let .qualified(qualifiers, identifier, _, range):
@@ -75,6 +69,28 @@ struct Generator {
             self.range = range
             return try special(primitive)
         }
+    }
+
+    /// `a or b and c ...`: and/or group to the left, so a chain is a tree as deep as it is long.
+    /// Its left spine is walked in a loop (in source order, as the recursion would), so a chain
+    /// of thousands of terms needs no more stack than one term.
+    private mutating func compileChain(_ expression: FilterExpression) throws(FilterError) -> Fragment? {
+        var rightOperands: [(isAnd: Bool, operand: FilterExpression)] = []
+        var leftmost = expression
+        spine: while true {
+            switch leftmost {
+            case let .and(a, b): rightOperands.append((true, b)); leftmost = a
+            case let .or(a, b): rightOperands.append((false, b)); leftmost = a
+            default: break spine
+            }
+        }
+        var result = try compile(leftmost)
+        for (isAnd, operand) in rightOperands.reversed() {
+            let right = try compile(operand)
+            guard let left = result, let right else { result = result ?? right; continue }
+            result = isAnd ? graph.and(left, right) : graph.or(left, right)
+        }
+        return result
     }
 
     mutating func special(_ primitive: SpecialPrimitive) throws(FilterError) -> Fragment {
