@@ -36,6 +36,73 @@ struct LookupEmitter {
         asm.jump(if: .greater, Layout.address, Layout.dataEnd, to: done)
         asm.load(.half, Layout.limit, from: Layout.data, offset: 12)
         asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
+        if group.kind == .port {
+            emitPorts(done: done, into: &asm)
+        } else {
+            emitAddresses(done: done, into: &asm)
+        }
+        asm.label(done)
+        asm.load(.double, Layout.context, from: .r10, offset: Layout.contextSlot)
+        asm.jump(if: .equal, slot, -1, to: noMatchLabel, width: .bits32)
+        // The counter key, as the counting code stores it too: an instruction between the test
+        // and the jump, so the assembler keeps the jump unconditional (a `gotol` when far).
+        asm.store(.word, to: .r10, offset: Layout.counterKeySlot, from: slot)
+        asm.jump(to: matchLabel)
+    }
+
+    /// Port groups, as libpcap's `[PROTO] [src|dst] port N`: IPv4 with the protocol at byte 23,
+    /// not a later fragment, the ports after the header length the IHL says (any IHL); IPv6
+    /// with the ports right after the fixed header (next header as the protocol). The key is
+    /// looked up for each side some member tests whose port is in the packet (a classic-BPF
+    /// load past the end rejects, and the destination port lies after the source port).
+    private func emitPorts(done: String, into asm: inout Assembler) {
+        var sides = Set<PacketSide>(), transports = Set<UInt8>()
+        for member in group.members {
+            guard case let .port(transport, _, memberSides) = member.match else { continue }
+            sides.formUnion(memberSides); transports.insert(transport)
+        }
+        let ipv6 = prefix + "ports.ipv6"
+        asm.jump(if: .equal, Layout.limit, 0x86dd, to: ipv6, width: .bits32)
+        asm.jump(if: .notEqual, Layout.limit, 0x0800, to: done, width: .bits32)
+        for family in AddressFamily.allCases {
+            if family == .ipv6 { asm.label(ipv6) }
+            let protocolOffset: Int16 = family == .ipv4 ? 23 : 20
+            boundsCheck(end: Int32(protocolOffset) + 1, onFailure: done, into: &asm)
+            asm.load(.byte, Layout.limit, from: Layout.data, offset: protocolOffset)
+            let known = prefix + "ports.\(family.rawValue).transport"
+            for transport in transports.sorted() { asm.jump(if: .equal, Layout.limit, Int32(transport), to: known, width: .bits32) }
+            asm.jump(to: done)
+            asm.label(known)
+            // The key's u32 group, then protocol, side and port (written per side below).
+            asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, immediate: Int32(group.number))
+            asm.store(.byte, to: .r10, offset: Layout.lookupKeySlot + 4, from: Layout.limit)
+            if family == .ipv4 {
+                asm.load(.half, Layout.limit, from: Layout.data, offset: 20)
+                asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
+                asm.jump(if: .bitsSet, Layout.limit, 0x1fff, to: done)
+            }
+            for side in PacketSide.allCases where sides.contains(side) {
+                let portOffset: Int16 = side == .source ? 0 : 2
+                if family == .ipv4 {
+                    // Recomputed for each side: the lookup's call clobbers the registers.
+                    loadIPv4Port(at: portOffset, onFailure: done, into: &asm)
+                } else {
+                    boundsCheck(end: Int32(54 + portOffset + 2), onFailure: done, into: &asm)
+                    asm.load(.half, Layout.limit, from: Layout.data, offset: 54 + portOffset)
+                }
+                if group.portArrayBase != nil {
+                    lookUpPortArray(side: side, family: family, into: &asm)
+                } else {
+                    asm.store(.byte, to: .r10, offset: Layout.lookupKeySlot + 5, immediate: side == .source ? 0 : 1)
+                    asm.store(.half, to: .r10, offset: Layout.lookupKeySlot + 6, from: Layout.limit)
+                    lookUp(LookupGroup.portTableName, into: &asm)
+                }
+            }
+            asm.jump(to: done)
+        }
+    }
+
+    private func emitAddresses(done: String, into asm: inout Assembler) {
         let links = LookupEmitter.addressOffsets.enumerated().filter { _, link in
             tables.contains { $0.family == link.family } && (group.kind == .address || link.etherType != 0x0806 && link.etherType != 0x8035)
         }
@@ -59,6 +126,8 @@ struct LookupEmitter {
                     addressOffset = addressSide == .source ? link.source : link.destination
                     copyTransportKey(link: link, addressSide: addressSide, portSide: portSide, table: table,
                                      onFailure: after, into: &asm)
+                case .port:
+                    return   // emitPorts
                 }
                 if let lengths = table.hashedLengths {
                     // Shortest length first; a miss, or an entry with nothing longer under it, ends
@@ -75,13 +144,6 @@ struct LookupEmitter {
             }
             asm.jump(to: done)
         }
-        asm.label(done)
-        asm.load(.double, Layout.context, from: .r10, offset: Layout.contextSlot)
-        asm.jump(if: .equal, slot, -1, to: noMatchLabel, width: .bits32)
-        // The counter key, as the counting code stores it too: an instruction between the test
-        // and the jump, so the assembler keeps the jump unconditional (a `gotol` when far).
-        asm.store(.word, to: .r10, offset: Layout.counterKeySlot, from: slot)
-        asm.jump(to: matchLabel)
     }
 
     /// Key: prefix length, then the address read from the packet at `offset`. libpcap's
@@ -149,22 +211,49 @@ struct LookupEmitter {
             asm.load(.half, Layout.limit, from: Layout.data, offset: 20)
             asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
             asm.jump(if: .bitsSet, Layout.limit, 0x1fff, to: onFailure)
-            // The port after the IPv4 header: 14 + 4 * IHL + portOffset.
-            asm.load(.byte, Layout.limit, from: Layout.data, offset: 14)
-            asm.alu(.and, Layout.limit, 0x0f)
-            asm.alu(.shiftLeft, Layout.limit, 2)
-            asm.move(Layout.address, Layout.data)
-            asm.add(Layout.address, Layout.limit)
-            asm.add(Layout.address, Int32(14 + portOffset))
-            asm.move(Layout.limit, Layout.address)
-            asm.add(Layout.limit, 2)
-            asm.jump(if: .greater, Layout.limit, Layout.dataEnd, to: onFailure)
-            asm.load(.half, Layout.limit, from: Layout.address, offset: 0)
+            loadIPv4Port(at: portOffset, onFailure: onFailure, into: &asm)
         } else {
             boundsCheck(end: Int32(54 + portOffset + 2), onFailure: onFailure, into: &asm)
             asm.load(.half, Layout.limit, from: Layout.data, offset: 54 + portOffset)
         }
         asm.store(.half, to: .r10, offset: Layout.lookupKeySlot + 10, from: Layout.limit)
+    }
+
+    /// The port (in the limit register, as loaded) looked up in the port array: index = the
+    /// start of the packet's (protocol, side) block + the port; a protocol without a block on
+    /// this side has no rule to find.
+    private func lookUpPortArray(side: PacketSide, family: AddressFamily, into asm: inout Assembler) {
+        let next = prefix + "ports.\(family.rawValue).\(side.rawValue).next", indexed = next + ".indexed"
+        asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
+        asm.load(.byte, Layout.address, from: .r10, offset: Layout.lookupKeySlot + 4)   // the protocol, kept in the key
+        let starts = group.portArrayStarts
+        for block in group.portBlocks where block.side == side {
+            let other = next + ".not\(block.transport)"
+            asm.jump(if: .notEqual, Layout.address, Int32(block.transport), to: other, width: .bits32)
+            asm.add(Layout.limit, Int32(starts[block]!), width: .bits32)
+            asm.jump(to: indexed)
+            asm.label(other)
+        }
+        asm.jump(to: next)
+        asm.label(indexed)
+        asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, from: Layout.limit)
+        lookUp(LookupGroup.portTableName, zeroSlotIsEmpty: true, into: &asm)
+        asm.label(next)
+    }
+
+    /// The limit register = the port at `portOffset` after the IPv4 header (14 + 4 * IHL, any
+    /// IHL, as libpcap's `ldxb 4*([14]&0xf)`), or `onFailure` when it is beyond the packet.
+    private func loadIPv4Port(at portOffset: Int16, onFailure: String, into asm: inout Assembler) {
+        asm.load(.byte, Layout.limit, from: Layout.data, offset: 14)
+        asm.alu(.and, Layout.limit, 0x0f)
+        asm.alu(.shiftLeft, Layout.limit, 2)
+        asm.move(Layout.address, Layout.data)
+        asm.add(Layout.address, Layout.limit)
+        asm.add(Layout.address, Int32(14 + portOffset))
+        asm.move(Layout.limit, Layout.address)
+        asm.add(Layout.limit, 2)
+        asm.jump(if: .greater, Layout.limit, Layout.dataEnd, to: onFailure)
+        asm.load(.half, Layout.limit, from: Layout.address, offset: 0)
     }
 
     private func copyWords(from offset: Int16, count: Int, toKeyOffset keyOffset: Int16, into asm: inout Assembler) {
@@ -183,7 +272,8 @@ struct LookupEmitter {
     /// r0 = table[key]; when found and its slot is lower than the best so far, take it (the
     /// return code without the look-further bit). With `stopUnlessFurther`, continue only when
     /// the entry has that bit, else at `orElse`; a miss continues there too.
-    private func lookUp(_ name: String, orElse: String? = nil, stopUnlessFurther: Bool = false, into asm: inout Assembler) {
+    private func lookUp(_ name: String, orElse: String? = nil, stopUnlessFurther: Bool = false, zeroSlotIsEmpty: Bool = false,
+                        into asm: inout Assembler) {
         let skip = prefix + "skip.\(asm.count)"
         asm.loadMap(.r1, named: name)
         asm.move(.r2, .r10)
@@ -191,6 +281,7 @@ struct LookupEmitter {
         asm.call(.mapLookupElement)
         asm.jump(if: .equal, .r0, 0, to: orElse ?? skip)
         asm.load(.word, .r2, from: .r0, offset: 0)
+        if zeroSlotIsEmpty { asm.jump(if: .equal, .r2, 0, to: skip) }
         asm.jump(if: .greaterOrEqual, .r2, slot, to: skip)
         asm.move(slot, .r2)
         asm.load(.word, verdict, from: .r0, offset: 4)

@@ -77,6 +77,10 @@ public enum LookupMatch: Hashable, Sendable {
     /// (no extension header) packet of transport protocol `transport` (6 or 17) whose address
     /// lies in the prefix and whose port is Q.
     case addressAndPort(AddressPrefix, addressSide: PacketSide, transport: UInt8, port: UInt16, portSide: PacketSide)
+    /// `[PROTO] [src|dst] port N`: an IPv4 (unfragmented, or first fragment) or IPv6 (no
+    /// extension header) packet of transport protocol `transport` (6, 17 or 132) whose port on
+    /// one of `sides` is N (both sides: either does).
+    case port(transport: UInt8, port: UInt16, sides: Set<PacketSide>)
 
     /// Which rules may share one lookup: all single-address rules, and two-field rules with
     /// the same sides.
@@ -84,6 +88,7 @@ public enum LookupMatch: Hashable, Sendable {
         switch self {
         case .address: .address
         case let .addressAndPort(_, addressSide, _, _, portSide): .addressAndPort(addressSide: addressSide, portSide: portSide)
+        case .port: .port
         }
     }
 }
@@ -91,6 +96,9 @@ public enum LookupMatch: Hashable, Sendable {
 public enum LookupKind: Hashable, Sendable {
     case address
     case addressAndPort(addressSide: PacketSide, portSide: PacketSide)
+    /// Port rules of any protocol and direction: one hash map keyed by group, protocol, side
+    /// and port (see `LookupGroup.portTable`).
+    case port
 }
 
 /// One LPM trie, shared by all lookup groups of a program (a program may use at most 64 maps),
@@ -109,6 +117,9 @@ public struct LookupTable: Hashable, Sendable {
     /// A hash map holding the prefixes of one length (looked up with the address cut to that
     /// length) instead of an LPM trie holding all.
     public var isHash = false
+    /// An array map of this many entries, indexed by a u32 key (the port tables: see
+    /// `LookupGroup.portArrayBase`), instead of a hash map or trie.
+    public var arrayLength: Int?
 
     /// The entry a lookup table is pinned as beside the counters: bpffs takes no '.' in a name,
     /// and the pin directory no '/' (`lookup.address.v4.src/24` → `lookup-address-v4-src-24`).
@@ -170,6 +181,11 @@ public struct LookupGroup: Hashable, Sendable {
     /// name, and for hash tables (one per prefix length) the lengths.
     public typealias TableLayout = (family: AddressFamily, side: PacketSide?, name: String, hashedLengths: [Int]?)
 
+    /// Port groups: where the group's blocks start in the shared port array, and the array's
+    /// length; nil when the port table is a hash map (see `placingPortArrays`).
+    public var portArrayBase: Int?
+    public var portArrayLength = 0
+
     /// Tables whose prefixes have at most this many lengths (over all groups) are hash maps,
     /// one per length, looked up once each: a hash lookup costs a third of a trie lookup.
     public static let maximumHashedLengths = 3
@@ -193,11 +209,11 @@ public struct LookupGroup: Hashable, Sendable {
             // long as the prefixes fit them (else a new program is needed, as the caller says).
             hashed = keeping.filter { (lengths[$0.key] ?? []).isSubset(of: $0.value) }
         }
-        return segments.map { segment in
+        return placingPortArrays(segments.map { segment in
             guard case var .lookup(group) = segment else { return segment }
             group.hashedLengths = hashed
             return .lookup(group)
-        }
+        })
     }
 
     /// The prefix lengths of the group's members, by table name (before hashing).
@@ -211,6 +227,8 @@ public struct LookupGroup: Hashable, Sendable {
                 for side in sides { lengths[tableName(prefix.family, side), default: []].insert(prefix.length) }
             case let .addressAndPort(prefix, _, _, _, _):
                 lengths[tableName(prefix.family, nil), default: []].insert(prefix.length)
+            case .port:
+                break
             }
         }
         return lengths
@@ -232,13 +250,15 @@ public struct LookupGroup: Hashable, Sendable {
     var exactBits: Int { (addressOffsetInKey - 4) * 8 }
 
     func tableName(_ family: AddressFamily, _ side: PacketSide?) -> String {
-        "lookup.\(kind == .address ? "address" : "port").\(family == .ipv4 ? "v4" : "v6")"
+        if kind == .port { return LookupGroup.portTableName }
+        return "lookup.\(kind == .address ? "address" : "port").\(family == .ipv4 ? "v4" : "v6")"
             + (side.map { $0 == .source ? ".src" : ".dst" } ?? "")
     }
 
     /// Which tries the group has: one per family (and side, for single-address groups) that
     /// some member needs, in a fixed order. The program looks up only these.
     public var layouts: [TableLayout] {
+        if kind == .port { return members.isEmpty ? [] : [(.ipv4, nil, LookupGroup.portTableName, nil)] }
         var needed = Set<TableKey>()
         for member in members { needed.formUnion(tableKeys(of: member.match, fromSet: member.fromSet)) }
         return needed.sorted { ($0.family.rawValue, $0.side?.rawValue ?? "") < ($1.family.rawValue, $1.side?.rawValue ?? "") }
@@ -251,7 +271,8 @@ public struct LookupGroup: Hashable, Sendable {
     /// The tries the group looks up, each with the entries that make the LPM answer the first
     /// matching rule, in the order of `layouts`.
     public func tables(hook: any HookContext) -> [LookupTable] {
-        tries(hook: hook).flatMap { table -> [LookupTable] in
+        if kind == .port { return members.isEmpty ? [] : [portTable(hook: hook)] }
+        return tries(hook: hook).flatMap { table -> [LookupTable] in
             guard let lengths = hashedLengths[table.name] else { return [table] }
             return lengths.map { length in
                 var hashed = table
@@ -278,6 +299,8 @@ public struct LookupGroup: Hashable, Sendable {
             case let .addressAndPort(prefix, _, transport, port, _):
                 keyed[TableKey(family: prefix.family, side: nil), default: []]
                     .append((UInt32(transport) << 16 | UInt32(port), prefix, member.slot))
+            case .port:
+                break
             }
         }
         return layouts.map { layout in
@@ -320,6 +343,8 @@ public struct LookupGroup: Hashable, Sendable {
             }
         case let .addressAndPort(prefix, _, _, _, _):
             return (families ?? [prefix.family]).map { TableKey(family: $0, side: nil) }
+        case .port:
+            return [TableKey(family: .ipv4, side: nil)]
         }
     }
     struct EntryKey: Hashable { var exact: UInt32; var prefix: AddressPrefix }

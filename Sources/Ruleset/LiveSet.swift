@@ -138,7 +138,8 @@ public struct LiveSetChange: Sendable {
                                + "the fastest lookup for few lengths, and a prefix of another length (\(other)) needs a new program: "
                                + "edit the rules file and apply it again")
         }
-        guard sameProgram, oldTables.map(\.name) == newTables.map(\.name), oldTables.map(\.isHash) == newTables.map(\.isHash) else {
+        guard sameProgram, oldTables.map(\.name) == newTables.map(\.name), oldTables.map(\.isHash) == newTables.map(\.isHash),
+              oldTables.map(\.arrayLength) == newTables.map(\.arrayLength) else {
             let rules = users.map { "rule \($0.number) (line \($0.line))" }.joined(separator: ", ")
             throw LiveSetError("with these entries \(rules) would need a different program (a rule would stop being a lookup, "
                                + "or its tables change kind): edit the rules file and apply it again")
@@ -152,8 +153,17 @@ public struct LiveSetChange: Sendable {
                 kept.insert(entry.key)
                 if oldValues[entry.key] != entry.value { updates.append((entry.key, entry.value, oldValues[entry.key])) }
             }
-            change.updates[after.name] = updates
-            change.deletions[after.name] = before.entries.filter { !kept.contains($0.key) }.map { ($0.key, $0.value) }
+            let removed = before.entries.filter { !kept.contains($0.key) }.map { ($0.key, $0.value) }
+            if after.arrayLength != nil {
+                // An array's entries are never absent: a removed one is zeroed (slot 0: no rule).
+                let empty = [UInt8](repeating: 0, count: LookupTable.valueSize)
+                change.updates[after.name] = updates.map { ($0.key, $0.value, $0.previous ?? empty) }
+                    + removed.map { ($0.0, empty, $0.1) }
+                change.deletions[after.name] = []
+            } else {
+                change.updates[after.name] = updates
+                change.deletions[after.name] = removed
+            }
             change.tableSizes[after.name] = after.entries.count
         }
         return change

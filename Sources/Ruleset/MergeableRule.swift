@@ -18,6 +18,7 @@ enum MergeableRule {
     static func matches(_ expression: FilterExpression,
                         leaves: (FilterExpression) -> [FilterExpression]? = { [$0] }) -> [LookupMatch]? {
         if let addresses = addresses(expression, leaves) { return addresses.map { .address($0.0, sides: $0.1) } }
+        if let ports = portsOnly(expression, leaves) { return ports }
         guard case let .and(left, right) = expression else { return nil }
         for (first, second) in [(left, right), (right, left)] {
             guard let addresses = addresses(first, leaves), let sides = addresses.first?.1, sides.count == 1, let side = sides.first,
@@ -73,6 +74,51 @@ enum MergeableRule {
         }
         guard all.allSatisfy({ $0.0 == all[0].0 && $0.2 == all[0].2 }) else { return nil }
         return all
+    }
+
+    /// `[tcp|udp|sctp] [src|dst|src or dst] port N`, or an `or` of such with the same protocol
+    /// and direction (libpcap's optimized code then tests the source port against all before it
+    /// loads the destination port, as the lookup does): one match per protocol, `port N`
+    /// without one meaning tcp, udp or sctp.
+    private static func portsOnly(_ expression: FilterExpression,
+                                  _ leaves: (FilterExpression) -> [FilterExpression]?) -> [LookupMatch]? {
+        var primitives: [FilterExpression] = []
+        func collect(_ expression: FilterExpression) -> Bool {
+            if case let .or(left, right) = expression { return collect(left) && collect(right) }
+            guard let found = leaves(expression) else { return false }
+            primitives += found
+            return true
+        }
+        guard collect(expression) else { return nil }
+        var matches: [LookupMatch] = []
+        matches.reserveCapacity(primitives.count)
+        var shape: ([UInt8], Set<PacketSide>)?
+        for primitive in primitives {
+            guard let one = portOnly(primitive) else { return nil }
+            if let shape, shape != (one.transports, one.sides) { return nil }
+            shape = (one.transports, one.sides)
+            for transport in one.transports { matches.append(.port(transport: transport, port: one.port, sides: one.sides)) }
+        }
+        return matches.isEmpty ? nil : matches
+    }
+
+    private static func portOnly(_ expression: FilterExpression) -> (transports: [UInt8], port: UInt16, sides: Set<PacketSide>)? {
+        guard case let .qualified(qualifiers, .number(number), _, _) = expression, qualifiers.type == .port,
+              let port = UInt16(exactly: number) else { return nil }
+        let transports: [UInt8]
+        switch qualifiers.proto {
+        case nil: transports = [6, 17, 132]
+        case .tcp?: transports = [6]
+        case .udp?: transports = [17]
+        case .sctp?: transports = [132]
+        default: return nil
+        }
+        switch qualifiers.direction {
+        case nil, .sourceOrDestination?: return (transports, port, [.source, .destination])
+        case .source?: return (transports, port, [.source])
+        case .destination?: return (transports, port, [.destination])
+        default: return nil
+        }
     }
 
     private static func address(_ expression: FilterExpression) -> (AddressPrefix, Set<PacketSide>)? {

@@ -19,7 +19,10 @@ extension Ruleset {
     public static func ruleIndex(ofCounterSlot slot: Int) -> Int? { slot == 0 ? nil : slot - 1 }
 
     /// Runs of at least this many consecutive rules of one mergeable shape become one lookup
-    /// in small rulesets: below it, the filters are cheaper than a trie lookup.
+    /// in small rulesets: below it, the filters are cheaper than a trie lookup. Port runs too
+    /// (`port N` counting three entries): measured (XDP, built-in mix), their array lookup
+    /// costs about 5 ns and four port filters as much; the hash map a program with many port
+    /// groups falls back to costs about 30 ns, as 16–20 filters (`docs/design-rule-merging.md`).
     public static let defaultMinimumRun = 8
 
     /// The shortest run merged by default: `defaultMinimumRun`, but every mergeable rule in a
@@ -32,7 +35,6 @@ extension Ruleset {
     /// becomes one group.
     /// `keepingHashedLengths`: see `LookupGroup.choosingHashTables(_:keeping:)`.
     public func segments(minimumRun: Int? = nil, keepingHashedLengths: [String: [Int]]? = nil) -> [RulesetSegment] {
-        let minimumRun = minimumRun ?? defaultMinimumRun
         var segments: [RulesetSegment] = []
         var index = 0
         while index < rules.count {
@@ -45,7 +47,7 @@ extension Ruleset {
             let entries = rules[index..<end].reduce(0) { $0 + $1.lookupMatches.count }
             let hasSet = rules[index..<end].contains { $0.usesSets }
             // A lookup rule whose `or` cannot be written out (a large set) runs as a lookup however short.
-            let programs = entries >= max(minimumRun, 1) || hasSet ? nil : try? rules[index..<end].map { try $0.program }
+            let programs = entries >= max(minimumRun ?? defaultMinimumRun, 1) || hasSet ? nil : try? rules[index..<end].map { try $0.program }
             if programs == nil, let kind = rules[index].lookupKind {
                 let members = rules[index..<end].flatMap { rule in
                     rule.lookupMatches.map { LookupGroup.Member(match: $0, slot: rule.index + 1, verdict: rule.verdict, fromSet: rule.usesSets) }

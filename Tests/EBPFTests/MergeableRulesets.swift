@@ -7,7 +7,7 @@ import EBPF
 struct MergeableRulesets {
     var random: SeededRandom
 
-    enum Family: String, CaseIterable { case address, addressAndPort, mixed }
+    enum Family: String, CaseIterable { case address, addressAndPort, mixed, port, portsAndAddresses }
 
     /// Prefix lengths the address rules use (few lengths: hash maps per length; many: tries).
     var ipv4Lengths = [8, 12, 16, 20, 24, 28, 30, 32]
@@ -26,6 +26,13 @@ struct MergeableRulesets {
                 case 0: return (addressRule(), verdict)
                 case 1: return (addressAndPortRule(), verdict)
                 default: return (breaker(), verdict)
+                }
+            case .port: return (random.next(12) == 0 ? breaker() : portRule(), verdict)
+            case .portsAndAddresses:
+                switch random.next(4) {
+                case 0: return (addressRule(), verdict)
+                case 1: return (addressAndPortRule(), verdict)
+                default: return (random.next(8) == 0 ? breaker() : portRule(), verdict)
                 }
             }
         }
@@ -76,7 +83,55 @@ struct MergeableRulesets {
         return random.next(2) == 0 ? "\(addressSide) \(address) and \(port)" : "\(port) and \(addressSide) \(address)"
     }
 
+    /// `[tcp|udp|sctp] [src|dst|src or dst] port N [or M…]`.
+    mutating func portRule() -> String {
+        let transport = ["tcp ", "udp ", "sctp ", ""][random.next(4)]
+        let direction = ["src ", "dst ", "", "src or dst "][random.next(4)]
+        var rule = "\(transport)\(direction)port \(ports[random.next(ports.count)])"
+        if random.next(5) == 0 { rule += (0..<(1 + random.next(2))).map { _ in " or \(ports[random.next(ports.count)])" }.joined() }
+        return rule
+    }
+
     let ports: [UInt16] = [22, 53, 80, 443, 8080]
+
+    /// Frames for port rules: IPv4 TCP/UDP/SCTP/ICMP (some with options, some fragments: first
+    /// and later), IPv6 TCP/UDP/SCTP (some behind a hop-by-hop header), ports from the rules'
+    /// pool on either side, and every truncation of a few (through the ports of each shape).
+    mutating func portPackets(count: Int) -> [[UInt8]] {
+        typealias P = PacketBuilder
+        var frames: [[UInt8]] = []
+        func port() -> UInt16 { random.next(4) == 0 ? 40000 : ports[random.next(ports.count)] }
+        for _ in 0..<count {
+            let (sourcePort, destinationPort) = (port(), port())
+            let number: UInt8 = [6, 17, 132, 1][random.next(4)]
+            let transport: [UInt8]
+            switch number {
+            case 6: transport = P.tcp(source: sourcePort, destination: destinationPort)
+            case 17: transport = P.udp(source: sourcePort, destination: destinationPort)
+            case 132: transport = P.sctp(source: sourcePort, destination: destinationPort)
+            default: transport = P.be16(sourcePort) + P.be16(destinationPort) + [0, 0, 0, 0]
+            }
+            if random.next(5) < 3 {
+                let options: [UInt8] = random.next(4) == 0 ? [1, 1, 1, 1, 1, 1, 1, 1] : []
+                let fragment: UInt16 = random.next(8) == 0 ? 100 : 0
+                frames.append(P.ethernet(type: 0x0800, P.ipv4(source: ipv4Address(), destination: ipv4Address(), protocol: number,
+                                                              options: options, fragmentOffset: fragment,
+                                                              moreFragments: random.next(6) == 0, transport)))
+            } else {
+                let extensions: [(type: UInt8, body: [UInt8])] = random.next(6) == 0 ? [(UInt8(0), P.extensionBody())] : []
+                frames.append(P.ethernet(type: 0x86dd, P.ipv6(source: ipv6Address(), destination: ipv6Address(),
+                                                              nextHeader: number, extensions: extensions, transport)))
+            }
+        }
+        var truncated: [[UInt8]] = []
+        // Every length of a few frames of each family (with and without IPv4 options).
+        let shortened = frames.filter { $0[12] == 0x08 && $0[14] == 0x45 }.prefix(3) + frames.filter { $0[12] == 0x08 && $0[14] != 0x45 }.prefix(3)
+            + frames.filter { $0[12] == 0x86 }.prefix(3)
+        for frame in shortened {
+            for length in 14..<min(frame.count, 90) { truncated.append(Array(frame.prefix(length))) }
+        }
+        return frames + truncated
+    }
 
     mutating func ipv4Address() -> [UInt8] { [10, UInt8(random.next(3)), UInt8(random.next(4)), UInt8(random.next(6))] }
 

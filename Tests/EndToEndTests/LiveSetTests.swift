@@ -152,7 +152,10 @@ final class LiveSetTests: XCTestCase {
         try change(["add", interface, "bl6", "2001:db8:bad::5"]) { $0.bl6.append("2001:db8:bad::5") }
         try change(["add", interface, "bl", "2001:db8:bad::5"]) { $0.bl.append("2001:db8:bad::5") }
         try change(["del", interface, "allow", "10.1.0.0/16", "10.1.2.0/24"]) { $0.allow = ["172.16.9.0/24"] }
-        try refused(["add", interface, "other", "9090"], saying: "rule 5 (line 16)")
+        // A port set (`drop tcp dst port @other`, in one hash lookup with `pass udp port 53`).
+        try change(["add", interface, "other", "9090", "53"]) { $0.other += ["9090", "53"] }
+        try change(["del", interface, "other", "8080"]) { $0.other.removeAll { $0 == "8080" } }
+        try refused(["add", interface, "other", "70000"], saying: "'70000' cannot be in @other: rule 5 (line 16)")
         try refused(["add", interface, "bl", "10.0.0.300"], saying: "'10.0.0.300' cannot be in @bl")
         try refused(["add", interface, "web", "2001:db8::1"], saying: "cannot be in @web")
         try refused(["del", interface, "bl", "1.1.1.1"], saying: "'1.1.1.1' is not in @bl")

@@ -102,8 +102,8 @@ final class LiveSetPlanTests: XCTestCase {
         XCTAssert(refusal("bl", remove: ["1.2.3.4"]).contains("'1.2.3.4' is not in @bl"))
         XCTAssert(refusal("bl", remove: ["10.0.0.0/8", "10.2.3.0/24", "10.9.9.9", "10.1.0.0/16"]).contains("empty"))
         XCTAssert(refusal("nope", add: ["1.2.3.4"]).contains("no set 'nope' in these rules (sets: bl, web)"))
-        XCTAssert(refusal("web", add: ["443"], in: text + "pass udp dst port @web\n")
-                    .contains("rule 5 (line 11) 'pass udp dst port @web' uses @web in a filter compiled into the program"))
+        XCTAssert(refusal("web", add: ["443"], in: text + "pass udp dst port @web and ip6\n")
+                    .contains("rule 5 (line 11) 'pass udp dst port @web and ip6' uses @web in a filter compiled into the program"))
     }
 
     /// An address and its host prefix are one entry; so are two spellings of one IPv6 address.

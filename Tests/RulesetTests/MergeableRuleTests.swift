@@ -25,10 +25,24 @@ final class MergeableRuleTests: XCTestCase {
         XCTAssertEqual(try matches("net 2001:db8::1"), try matches("net 2001:db8::1/128"))
     }
 
+    /// Port rules: one match per protocol (`port N` is tcp, udp or sctp), the sides libpcap
+    /// tests; an `or` only with one protocol and direction.
+    func testPortShapes() throws {
+        XCTAssertEqual(try matches("tcp dst port 22"), [.port(transport: 6, port: 22, sides: [.destination])])
+        XCTAssertEqual(try matches("udp src port 53"), [.port(transport: 17, port: 53, sides: [.source])])
+        XCTAssertEqual(try matches("sctp port 9"), [.port(transport: 132, port: 9, sides: [.source, .destination])])
+        XCTAssertEqual(try matches("port 53"), [6, 17, 132].map { .port(transport: $0, port: 53, sides: [.source, .destination]) })
+        XCTAssertEqual(try matches("tcp src or dst port 80"), try matches("tcp port 80"))
+        XCTAssertEqual(try matches("tcp dst port 80 or 443")?.count, 2)
+        XCTAssertEqual(try matches("tcp dst port 80")?.first?.kind, .port)
+    }
+
     func testShapesThatStayFilters() throws {
         for text in ["ip src host 10.0.0.1", "src host localhost", "net 10.0.0.0 mask 255.0.0.0", "net 0.0.0.0/0",
                      "src host 10.0.0.1 or dst host 10.0.0.2", "host 10.0.0.1 or 10.0.0.2", "src net 2001:db8::/32 or 2001:db9::/32",
-                     "host 10.0.0.1 and tcp port 22", "src net 10.0.0.0/8 and port 22", "tcp port 80", "not src host 10.0.0.1"] {
+                     "host 10.0.0.1 and tcp port 22", "src net 10.0.0.0/8 and port 22", "not src host 10.0.0.1",
+                     "tcp src and dst port 80", "icmp port 80", "tcp port 80 or udp port 53", "tcp src port 1 or tcp dst port 2",
+                     "tcp portrange 1-2", "tcp port http"] {
             XCTAssertNil(try matches(text), text)
         }
     }
