@@ -11,7 +11,7 @@ enum BranchFolding {
         var unchanged = false
         let flow = graph.valueFlow(changed: &unchanged)
         let liveness = graph.liveness(order: flow.order)
-        let entryFacts = FactTree(graph, flow)
+        var known = Facts(FactTree(graph, flow))
         var changed = false
 
         // A test of a constant: both arms go where the test goes. The block keeps its
@@ -34,8 +34,8 @@ enum BranchFolding {
             guard case let .branch(condition, operand, ifTrue, ifFalse) = graph.blocks[id].terminator,
                   ifTrue != ifFalse else { continue }
             func arm(_ sense: Bool) -> BlockID {
-                var known = Facts(entryFacts, at: id)
-                if let test = flow.tests[id] { known.learn(test, sense != flow.inverted[id]) }
+                known.start(at: id)
+                if known.testNumber(at: id) >= 0 { known.learn(known.testNumber(at: id), sense != flow.inverted[id]) }
                 return thread(from: id, to: sense ? ifTrue : ifFalse, &known, graph, flow, liveness)
             }
             let (newTrue, newFalse) = (arm(true), arm(false))
@@ -57,7 +57,7 @@ enum BranchFolding {
         for _ in 0..<graph.blocks.count {
             guard current != source,
                   case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[current].terminator, ifTrue != ifFalse,
-                  let test = flow.tests[current],
+                  case let test = known.testNumber(at: current), test >= 0,
                   let outcome = decideByFacts(test, known, flow.table) else { break }
             let next = outcome != flow.inverted[current] ? ifTrue : ifFalse
             known.learn(test, outcome)
@@ -85,9 +85,10 @@ enum BranchFolding {
         return test.condition.holds(a, b)
     }
 
-    /// The outcome of `test` if the facts known settle it.
-    static func decideByFacts(_ test: Test, _ known: Facts, _ table: ValueTable) -> Bool? {
-        if let outcome = known[test] { return outcome }
+    /// The outcome of test number `number` if the facts known settle it.
+    static func decideByFacts(_ number: Int, _ known: Facts, _ table: ValueTable) -> Bool? {
+        if let outcome = known[number] { return outcome }
+        let test = known.test(number)
         // A value equal to one constant differs from every other.
         if test.condition == .equal, let k = table.constant(test.operand) {
             let differs = known.containsEquality { fact in
@@ -99,9 +100,9 @@ enum BranchFolding {
     }
 }
 
-/// A test's outcome, learnt on a branch arm.
+/// A test's outcome (the test by its number in `FactTree.tests`), learnt on a branch arm.
 struct Fact {
-    var test: Test
+    var test: Int
     var holds: Bool
 }
 
@@ -113,26 +114,46 @@ struct Fact {
 /// about one test disagree (a path no packet takes), the first learnt counts.
 struct Facts {
     private let entry: FactTree
-    private let block: BlockID
-    private var learnt: [Test: Bool] = [:]
-    private var learntEqualities: [Test] = []
+    /// The node of the facts on entry to the block the path starts from.
+    private var node = 0
+    /// What the path learnt, by test number: an outcome counts where its stamp is the current
+    /// path's (one pair of arrays for all the paths of a pass, rather than a table per path).
+    private var stamp: [Int]
+    private var learnt: [Bool]
+    private var path = 0
+    private var learntEqualities: [Int] = []
 
-    init(_ entry: FactTree, at block: BlockID) {
+    init(_ entry: FactTree) {
         self.entry = entry
-        self.block = block
+        stamp = Array(repeating: 0, count: entry.tests.count)
+        learnt = Array(repeating: false, count: entry.tests.count)
     }
 
-    subscript(test: Test) -> Bool? {
-        entry.outcome(of: test, at: entry.node[block]) ?? learnt[test]
+    /// Forgets what the last path learnt, and starts a path from `block`.
+    mutating func start(at block: BlockID) {
+        node = entry.node[block]
+        path += 1
+        learntEqualities.removeAll(keepingCapacity: true)
     }
 
-    mutating func learn(_ test: Test, _ holds: Bool) {
-        if learnt[test] == nil { learnt[test] = holds }
-        if holds, test.condition == .equal { learntEqualities.append(test) }
+    func testNumber(at block: BlockID) -> Int { entry.testNumber[block] }
+
+    func test(_ number: Int) -> Test { entry.tests[number] }
+
+    subscript(test: Int) -> Bool? {
+        entry.outcome(of: test, at: node) ?? (stamp[test] == path ? learnt[test] : nil)
+    }
+
+    mutating func learn(_ test: Int, _ holds: Bool) {
+        if stamp[test] != path {
+            stamp[test] = path
+            learnt[test] = holds
+        }
+        if holds, entry.tests[test].condition == .equal { learntEqualities.append(test) }
     }
 
     /// Whether a fact known says that a value equals something, and `predicate` holds of it.
     func containsEquality(where predicate: (Test) -> Bool) -> Bool {
-        entry.containsEquality(at: entry.node[block], where: predicate) || learntEqualities.contains(where: predicate)
+        entry.containsEquality(at: node, where: predicate) || learntEqualities.contains { predicate(entry.tests[$0]) }
     }
 }

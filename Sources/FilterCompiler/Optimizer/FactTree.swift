@@ -8,9 +8,13 @@
 /// list per block: a chain of n alternatives has n facts on entry to its last block, and lists
 /// would hold n² facts, and intersecting them cost n³.
 struct FactTree {
+    /// The tests the blocks end with, each once, so that facts can be looked up by number.
+    private(set) var tests: [Test] = []
+    /// Each block's test number, -1 where its ending tests nothing known.
+    private(set) var testNumber: [Int]
     /// Node 0 is the root (nothing known); every other node is one fact below its parent, and a
     /// parent always comes before its children.
-    private var facts: [Fact] = [Fact(test: Test(condition: .equal, a: 0, operand: 0), holds: false)]
+    private var facts: [Fact] = [Fact(test: -1, holds: false)]
     private var parent: [Int] = [0]
     /// The nearest node at or above each node whose fact says some value equals something.
     private var equalityAbove: [Int] = [0]
@@ -21,10 +25,20 @@ struct FactTree {
     private var subtreeEnd: [Int] = []
     /// For each test, the nodes that learn it with no node above them learning it too (the
     /// first fact about the test on any path), in walk order: their subtrees do not overlap.
-    private var firstLearnt: [Test: [Int]] = [:]
+    private var firstLearnt: [[Int]] = []
 
     init(_ graph: FlowGraph, _ flow: ValueFlow) {
         node = [Int](repeating: 0, count: graph.blocks.count)
+        testNumber = node.map { _ in -1 }
+        var numbers: [Test: Int] = [:]
+        for id in flow.order {
+            guard let test = flow.tests[id] else { continue }
+            testNumber[id] = numbers[test] ?? {
+                tests.append(test)
+                numbers[test] = tests.count - 1
+                return tests.count - 1
+            }()
+        }
         var visited = [Bool](repeating: false, count: graph.blocks.count)
         for id in flow.order {
             defer { visited[id] = true }
@@ -54,7 +68,7 @@ struct FactTree {
         guard case let .branch(_, _, ifTrue, _) = graph.blocks[predecessor].terminator,
               let test = flow.tests[predecessor] else { return above }
         let sense = ifTrue == id
-        let fact = Fact(test: test, holds: sense != flow.inverted[predecessor])
+        let fact = Fact(test: testNumber[predecessor], holds: sense != flow.inverted[predecessor])
         let new = facts.count
         facts.append(fact)
         parent.append(above)
@@ -76,7 +90,8 @@ struct FactTree {
         }
         position = [Int](repeating: 0, count: count)
         subtreeEnd = position
-        var learning: [Test: Int] = [:]
+        firstLearnt = Array(repeating: [], count: tests.count)
+        var learning = [Int](repeating: 0, count: tests.count)
         var next = 0
         // (node, index of the next child to visit)
         var stack: [(Int, Int)] = [(0, childStart[0])]
@@ -88,19 +103,20 @@ struct FactTree {
                 next += 1
                 position[down] = next
                 let test = facts[down].test
-                if learning[test, default: 0] == 0 { firstLearnt[test, default: []].append(down) }
-                learning[test, default: 0] += 1
+                if learning[test] == 0 { firstLearnt[test].append(down) }
+                learning[test] += 1
                 stack.append((down, childStart[down]))
             } else {
                 subtreeEnd[node] = next
-                if node != 0 { learning[facts[node].test]! -= 1 }
+                if node != 0 { learning[facts[node].test] -= 1 }
             }
         }
     }
 
-    /// The outcome of `test` first learnt on the way to `node`, if any.
-    func outcome(of test: Test, at node: Int) -> Bool? {
-        guard node != 0, let firsts = firstLearnt[test] else { return nil }
+    /// The outcome of test number `test` first learnt on the way to `node`, if any.
+    func outcome(of test: Int, at node: Int) -> Bool? {
+        guard node != 0 else { return nil }
+        let firsts = firstLearnt[test]
         // The last first-learning node at or before `node` in the walk, if `node` is below it.
         var low = 0, high = firsts.count
         while low < high {
@@ -117,7 +133,7 @@ struct FactTree {
     func containsEquality(at node: Int, where predicate: (Test) -> Bool) -> Bool {
         var current = equalityAbove[node]
         while current != 0 {
-            if predicate(facts[current].test) { return true }
+            if predicate(tests[facts[current].test]) { return true }
             current = equalityAbove[parent[current]]
         }
         return false
