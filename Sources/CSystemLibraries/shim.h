@@ -43,6 +43,13 @@ extern int setns(int fd, int nstype);
 #define XDPFW_CLONE_NEWNET 0x40000000
 static inline int xdpfw_setns_net(int fd) { return setns(fd, XDPFW_CLONE_NEWNET); }
 static inline int xdpfw_errno(void) { return errno; }
+/* membarrier(MEMBARRIER_CMD_GLOBAL) returns after an RCU grace period: every BPF program run
+   that started before the call (XDP and TC run inside RCU read-side sections) has finished.
+   -1 with EINVAL on nohz_full kernels, which do not offer it. */
+#define XDPFW_MEMBARRIER_CMD_GLOBAL 1
+static inline int xdpfw_wait_for_rcu_grace_period(void) {
+    return (int)syscall(__NR_membarrier, XDPFW_MEMBARRIER_CMD_GLOBAL, 0, 0);
+}
 /* open() is variadic too. */
 static inline int xdpfw_open_read_only(const char *path) { return open(path, O_RDONLY | O_CLOEXEC); }
 #endif

@@ -1,3 +1,9 @@
+/// What a conditional jump compares its register with.
+public enum JumpOperand: Hashable, Sendable {
+    case immediate(Int32)
+    case register(Register)
+}
+
 /// Builds a program from instructions that jump to named labels, then resolves the labels to
 /// 16-bit slot offsets in one fix-up pass.
 ///
@@ -19,6 +25,8 @@ public struct Assembler: Sendable {
     struct Entry: Sendable {
         var slots: [EBPFInstruction]
         var target: String?
+        /// A `goto` that stays where it is, not folded into the conditional jump before it.
+        var kept = false
     }
 
     private var entries: [Entry] = []
@@ -30,6 +38,38 @@ public struct Assembler: Sendable {
 
     /// The number of instructions emitted so far (before unreachable code is dropped).
     public var count: Int { entries.count }
+
+    /// The conditional jumps emitted so far: each is a branch the verifier may push to come
+    /// back to later (it follows the fall-through first), so they bound its pending states.
+    public var conditionalJumpCount: Int {
+        entries.reduce(0) { $0 + ($1.target != nil && $1.slots[0].opcode != Opcode.jumpAlways ? 1 : 0) }
+    }
+
+    /// The `may_goto` instructions emitted so far: one per bounded loop, which the verifier
+    /// walks a few times (some 4,000 instructions for protochain's loop).
+    public var loopCount: Int { entries.reduce(0) { $0 + ($1.slots[0].opcode == Opcode.mayGoto ? 1 : 0) } }
+
+    /// The branches the verifier keeps pending on the way it follows first (every conditional
+    /// jump's fall-through) from the first instruction until it reaches one of `stops` or the
+    /// end; nil when that way exits or loops before. A verifier walking a chain of pieces of code that
+    /// each end at the next keeps about this many branches of each piece pending.
+    public func branchesPendingOnFirstWay(to stops: Set<String>) -> Int? {
+        var index = 0, pending = 0, seen = Set<Int>()
+        while index < entries.count, seen.insert(index).inserted {
+            let entry = entries[index]
+            if entry.slots[0].opcode == Opcode.exit { return nil }
+            guard let target = entry.target else { index += 1; continue }
+            if entry.slots[0].opcode != Opcode.jumpAlways {
+                pending += 1
+                index += 1
+                continue
+            }
+            if stops.contains(target) { return pending }
+            guard let next = labels[target] else { return nil }
+            index = next
+        }
+        return index < entries.count ? nil : pending   // past the end: on into what follows
+    }
 
     // MARK: Labels and raw instructions
 
@@ -116,6 +156,31 @@ public struct Assembler: Sendable {
         emit(EBPFInstruction(opcode: Opcode.jumpAlways), jumpingTo: target)
     }
 
+    /// `if condition goto target`, written `if !condition goto L; goto target; L:` and kept so
+    /// (`assemble` would otherwise fold it back): the verifier follows a conditional's
+    /// fall-through first and keeps the jump's way pending, so it follows `target` first.
+    public mutating func jumpFollowedFirst(if condition: JumpCondition, _ dst: Register, _ operand: JumpOperand,
+                                           to target: String, width: ALUWidth = .bits64) {
+        guard let negated = condition.negated else { jump(if: condition, dst, operand, to: target, width: width); return }
+        let proceed = "\(target).proceed\(entries.count)"
+        jump(if: negated, dst, operand, to: proceed, width: width)
+        keptJump(to: target, before: proceed)
+    }
+
+    /// `if dst <condition> operand goto target`.
+    public mutating func jump(if condition: JumpCondition, _ dst: Register, _ operand: JumpOperand,
+                              to target: String, width: ALUWidth = .bits64) {
+        switch operand {
+        case let .immediate(value): jump(if: condition, dst, value, to: target, width: width)
+        case let .register(src): jump(if: condition, dst, src, to: target, width: width)
+        }
+    }
+
+    private mutating func keptJump(to target: String, before proceed: String) {
+        entries.append(Entry(slots: [EBPFInstruction(opcode: Opcode.jumpAlways)], target: target, kept: true))
+        label(proceed)
+    }
+
     public mutating func jump(if condition: JumpCondition, _ dst: Register, _ immediate: Int32,
                               to target: String, width: ALUWidth = .bits64) {
         let jumpClass = width == .bits32 ? Opcode.classJump32 : Opcode.classJump
@@ -184,7 +249,7 @@ public struct Assembler: Sendable {
             // `if c goto L; goto M; L:` becomes `if !c goto M; L:`.
             for index in entries.indices where live[index] {
                 let following = nextLive(after: index, live: live)
-                guard following < entries.count, entries[following].slots[0].opcode == Opcode.jumpAlways,
+                guard following < entries.count, entries[following].slots[0].opcode == Opcode.jumpAlways, !entries[following].kept,
                       let target = targets[index], let negated = Assembler.negatedJump(entries[index].slots[0].opcode),
                       nextLive(atOrAfter: target, live: live) == nextLive(after: following, live: live),
                       !entries.indices.contains(where: { live[$0] && targets[$0].map { nextLive(atOrAfter: $0, live: live) } == following })

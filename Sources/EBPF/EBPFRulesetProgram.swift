@@ -20,32 +20,41 @@ public enum EBPFRulesetProgram {
     /// `LookupGroup.tables(hook:)`, must be loaded under their names with the counter map).
     public static func generate(segments: [RulesetSegment], policy: Verdict,
                                 hook: any HookContext, counterMap: String) throws(AssemblerError) -> [EBPFInstruction] {
+        try generate(segments: segments, range: segments.indices, link: .alone, policy: policy, hook: hook, counterMap: counterMap)
+    }
+
+    /// One program of a ruleset: the segments in `range`, then the policy (or, in a chain, a
+    /// tail call to the next program; see `RulesetChunks`).
+    static func generate(segments: [RulesetSegment], range: Range<Int>, link: ChainLink, policy: Verdict,
+                         hook: any HookContext, counterMap: String) throws(AssemblerError) -> [EBPFInstruction] {
         let slot = MachineLayout.accumulator, verdict = MachineLayout.index
         var asm = Assembler()
-        ProgramPrologue.emit(hook: hook, into: &asm)
-        SocketBufferPull.emit(hook: hook, reach: PacketReach(segments: segments), into: &asm)
-        // Each rule's match sets its slot and verdict right after its filter, so the filter's
-        // conditional jumps stay short however long the program; the jump to the counting code
-        // at the end becomes `gotol` when it is far.
-        for (index, segment) in segments.enumerated() {
-            asm.label("segment\(index)")
-            switch segment {
-            case let .filter(filter, ruleVerdict, ruleSlot):
-                let match = "rule\(ruleSlot - 1).match"
-                var emitter = FilterEmitter(program: filter, hook: hook, prefix: "rule\(ruleSlot - 1).",
-                                            matchLabel: match, noMatchLabel: "segment\(index + 1)")
-                emitter.emit(into: &asm)
-                asm.label(match)
-                asm.move(slot, Int32(ruleSlot), width: .bits32)
-                asm.move(verdict, hook.returnCode(for: ruleVerdict), width: .bits32)
-                asm.jump(to: "count")
-            case let .lookup(group):
-                let emitter = LookupEmitter(group: group, hook: hook, tables: group.layouts,
-                                            matchLabel: "count", noMatchLabel: "segment\(index + 1)")
-                emitter.emit(into: &asm)
-            }
+        switch link {
+        case .alone:
+            ProgramPrologue.emit(hook: hook, into: &asm)
+            SocketBufferPull.emit(hook: hook, reach: PacketReach(segments: segments), into: &asm)
+        case .first:
+            ProgramPrologue.emit(hook: hook, into: &asm)
+            SocketBufferPull.emit(hook: hook, reach: PacketReach(segments: segments), into: &asm)
+            ChainState.save(hook: hook, into: &asm)
+        case .continuation:
+            ChainState.restore(hook: hook, into: &asm)
+            ProgramPrologue.emitFrameLength(hook: hook, into: &asm)
         }
-        asm.label("segment\(segments.count)")
+        for index in range {
+            asm.label("segment\(index)")
+            emit(segments[index], index: index, hook: hook, into: &asm)
+        }
+        asm.label("segment\(range.upperBound)")
+        if let next = link.next {
+            // No rule so far matched: on to the next program (the context is still in r1). The
+            // call returns only when the program array has no such entry, and then the policy
+            // decides. (`apply` and `detach` keep the old array filled until packets in flight
+            // have left the old chain: Kernel's ProgramRuns.waitForRunsInProgress.)
+            asm.loadMap(.r2, named: next.map)
+            asm.move(.r3, Int32(next.index))
+            asm.call(.tailCall)
+        }
         asm.move(slot, 0, width: .bits32)
         asm.move(verdict, hook.returnCode(for: policy), width: .bits32)
         asm.jump(to: "count")
@@ -61,11 +70,33 @@ public enum EBPFRulesetProgram {
         asm.add(.r1, 1)
         asm.store(.double, to: .r0, offset: 0, from: .r1)
         asm.load(.double, .r1, from: .r0, offset: 8)
-        asm.load(.double, .r2, from: .r10, offset: MachineLayout.lengthSlot)
+        asm.load(.word, .r2, from: .r10, offset: MachineLayout.lengthSlot)
         asm.add(.r1, .r2)
         asm.store(.double, to: .r0, offset: 8, from: .r1)
         ProgramEpilogue.emitReturn(hook: hook, verdict: verdict, into: &asm)
         return try asm.assemble()
+    }
+
+    /// One segment's code. Each rule's match sets its slot and verdict right after its filter,
+    /// so the filter's conditional jumps stay short however long the program; the jump to the
+    /// counting code at the end becomes `gotol` when it is far. No match: on to the next segment.
+    static func emit(_ segment: RulesetSegment, index: Int, hook: any HookContext, into asm: inout Assembler) {
+        let slot = MachineLayout.accumulator, verdict = MachineLayout.index
+        switch segment {
+        case let .filter(filter, ruleVerdict, ruleSlot):
+            let match = "rule\(ruleSlot - 1).match"
+            var emitter = FilterEmitter(program: filter, hook: hook, prefix: "rule\(ruleSlot - 1).",
+                                        matchLabel: match, noMatchLabel: "segment\(index + 1)")
+            emitter.emit(into: &asm)
+            asm.label(match)
+            asm.move(slot, Int32(ruleSlot), width: .bits32)
+            asm.move(verdict, hook.returnCode(for: ruleVerdict), width: .bits32)
+            asm.jump(to: "count")
+        case let .lookup(group):
+            let emitter = LookupEmitter(group: group, hook: hook, tables: group.layouts,
+                                        matchLabel: "count", noMatchLabel: "segment\(index + 1)")
+            emitter.emit(into: &asm)
+        }
     }
 }
 
@@ -106,9 +137,9 @@ enum ProgramPrologue {
         if let vlan = hook.metadataVLAN {
             asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
             asm.load(.word, .r2, from: layout.context, offset: vlan.presentOffset)
-            asm.store(.double, to: .r10, offset: layout.vlanPresentSlot, from: .r2)
+            asm.store(.word, to: .r10, offset: layout.vlanPresentSlot, from: .r2)
             asm.load(.word, .r3, from: layout.context, offset: vlan.tciOffset)
-            asm.store(.double, to: .r10, offset: layout.vlanTCISlot, from: .r3)
+            asm.store(.word, to: .r10, offset: layout.vlanTCISlot, from: .r3)
             asm.store(.double, to: .r10, offset: layout.vlanInlinedWord, immediate: 0)
             asm.jump(if: .equal, .r2, 0, to: "prologue.frame")
             // Pushing a placeholder tag moves the real one into the frame.
@@ -120,6 +151,12 @@ enum ProgramPrologue {
             asm.label("prologue.frame")
             asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
         }
+        emitFrameLength(hook: hook, into: &asm)
+    }
+
+    /// The frame length (`len`) into its slot.
+    static func emitFrameLength(hook: any HookContext, into asm: inout Assembler) {
+        let layout = MachineLayout.self
         switch hook.length {
         case .packetSpan:
             asm.load(.word, layout.address, from: layout.context, offset: hook.dataEndOffset)
@@ -128,7 +165,7 @@ enum ProgramPrologue {
         case let .contextField(offset):
             asm.load(.word, layout.address, from: layout.context, offset: offset)
         }
-        asm.store(.double, to: .r10, offset: layout.lengthSlot, from: layout.address)
+        asm.store(.word, to: .r10, offset: layout.lengthSlot, from: layout.address)
     }
 }
 

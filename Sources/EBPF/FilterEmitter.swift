@@ -15,6 +15,8 @@ struct FilterEmitter {
     private let order: [BlockID]
     private let position: [BlockID: Int]
     private var freshLabels = 0
+    /// Whether the first way out to no match is emitted yet (see `jump(if:)`).
+    private var firstExitLaidOut = false
 
     private typealias Layout = MachineLayout
     private let a = MachineLayout.accumulator
@@ -78,7 +80,13 @@ struct FilterEmitter {
         case let .branch(condition, operand, ifTrue, ifFalse):
             let trueLabel = edge(to: ifTrue), falseLabel = edge(to: ifFalse)
             let jumpCondition = FilterEmitter.jumpCondition(condition)
-            if ifTrue == next, let negated = jumpCondition.negated {
+            if falseLabel == noMatchLabel, trueLabel != noMatchLabel, let negated = jumpCondition.negated {
+                branch(negated, operand, to: noMatchLabel, into: &asm)
+                asm.jump(to: trueLabel)
+            } else if trueLabel == noMatchLabel, falseLabel != noMatchLabel {
+                branch(jumpCondition, operand, to: noMatchLabel, into: &asm)
+                asm.jump(to: falseLabel)
+            } else if ifTrue == next, let negated = jumpCondition.negated {
                 branch(negated, operand, to: falseLabel, into: &asm)
                 asm.jump(to: trueLabel)
             } else {
@@ -112,10 +120,25 @@ struct FilterEmitter {
         return target.statements.isEmpty ? matchLabel : nil
     }
 
-    private func branch(_ condition: JumpCondition, _ operand: Operand, to target: String, into asm: inout Assembler) {
+    private mutating func branch(_ condition: JumpCondition, _ operand: Operand, to target: String, into asm: inout Assembler) {
         switch operand {
-        case let .constant(k): asm.jump(if: condition, a, Int32(bitPattern: k), to: target, width: .bits32)
-        case .x: asm.jump(if: condition, a, x, to: target, width: .bits32)
+        case let .constant(k): jump(if: condition, a, .immediate(Int32(bitPattern: k)), to: target, width: .bits32, asm: &asm)
+        case .x: jump(if: condition, a, .register(x), to: target, width: .bits32, asm: &asm)
+        }
+    }
+
+    /// A conditional jump. The filter's first jump to no match is laid out so that the verifier
+    /// follows it first (`Assembler.jumpFollowedFirst`): walking a ruleset, the verifier then
+    /// goes on to the next rule at the first test a rule makes, with one branch of the rule
+    /// pending rather than one per test it passes (the pending branches are what limits how
+    /// many rules one program holds). Only the first: each costs a taken jump per packet.
+    private mutating func jump(if condition: JumpCondition, _ dst: Register, _ operand: JumpOperand, to target: String,
+                               width: ALUWidth = .bits64, asm: inout Assembler) {
+        if target == noMatchLabel && !firstExitLaidOut {
+            firstExitLaidOut = true
+            asm.jumpFollowedFirst(if: condition, dst, operand, to: target, width: width)
+        } else {
+            asm.jump(if: condition, dst, operand, to: target, width: width)
         }
     }
 
@@ -181,7 +204,7 @@ struct FilterEmitter {
             if isShift && k >= 32 { asm.move(a, 0, width: .bits32); return }
             asm.alu(op, a, Int32(bitPattern: k), width: .bits32)
         case .x:
-            if op == .divide || op == .modulo { asm.jump(if: .equal, x, 0, to: noMatchLabel, width: .bits32) }
+            if op == .divide || op == .modulo { jump(if: .equal, x, .immediate(0), to: noMatchLabel, width: .bits32, asm: &asm) }
             if isShift {
                 let shift = freshLabel("shift"), done = freshLabel("shifted")
                 asm.jump(if: .less, x, 32, to: shift, width: .bits32)
@@ -221,7 +244,7 @@ struct FilterEmitter {
 
     /// `dst = packet[offset ..< offset+size]` (after X when `indexed`), big-endian, with the
     /// bounds check the verifier wants: the end of the access compared with data_end.
-    private func emitPacketLoad(_ size: MemorySize, offset: UInt32, indexed: Bool, into dst: Register,
+    private mutating func emitPacketLoad(_ size: MemorySize, offset: UInt32, indexed: Bool, into dst: Register,
                                 onFailure: String, asm: inout Assembler) {
         let end = UInt64(offset) + UInt64(size.bytes)
         guard end <= Layout.maximumPacketOffset else { asm.jump(to: onFailure); return }
@@ -229,19 +252,19 @@ struct FilterEmitter {
         asm.move(address, Layout.data)
         if !indexed && end <= UInt64(Int16.max) {
             asm.add(address, Int32(end))
-            asm.jump(if: .greater, address, Layout.dataEnd, to: onFailure)
+            jump(if: .greater, address, .register(Layout.dataEnd), to: onFailure, asm: &asm)
             asm.load(size, dst, from: Layout.data, offset: Int16(offset))
         } else {
             if indexed {
                 // Bound X so that data + X + end stays in the range the verifier tracks; a
                 // larger X lies beyond any packet anyway.
-                asm.jump(if: .greater, x, Int32(Layout.maximumPacketOffset - end), to: onFailure)
+                jump(if: .greater, x, .immediate(Int32(Layout.maximumPacketOffset - end)), to: onFailure, asm: &asm)
                 asm.add(address, x)
             }
             asm.add(address, Int32(offset))
             asm.move(limit, address)
             asm.add(limit, Int32(size.bytes))
-            asm.jump(if: .greater, limit, Layout.dataEnd, to: onFailure)
+            jump(if: .greater, limit, .register(Layout.dataEnd), to: onFailure, asm: &asm)
             asm.load(size, dst, from: address, offset: 0)
         }
         switch size {

@@ -103,6 +103,7 @@ extension HelperFunction: CustomStringConvertible {
         case .mapLookupElement: "map_lookup_elem"
         case .skbVLANPush: "skb_vlan_push"
         case .skbVLANPop: "skb_vlan_pop"
+        case .tailCall: "tail_call"
         case .skbPullData: "skb_pull_data"
         }
     }

@@ -37,9 +37,13 @@ public enum AncillarySource: Hashable, Sendable {
 public struct MetadataVLAN: Hashable, Sendable {
     public var presentOffset: Int16
     public var tciOffset: Int16
-    public init(presentOffset: Int16, tciOffset: Int16) {
+    /// A writable 32-bit context field the programs of a tail-call chain hand the tag's state
+    /// on in (`__sk_buff.cb[0]`): the stack does not survive a tail call.
+    public var chainStateOffset: Int16
+    public init(presentOffset: Int16, tciOffset: Int16, chainStateOffset: Int16) {
         self.presentOffset = presentOffset
         self.tciOffset = tciOffset
+        self.chainStateOffset = chainStateOffset
     }
 }
 
@@ -110,7 +114,7 @@ public struct TCHook: HookContext {
     public var length: LengthSource { .contextField(offset: 0) }   // __sk_buff.len
     /// At ingress the stack (or the NIC) has taken an 802.1Q/802.1ad tag out of the frame
     /// before TC runs; at egress a VLAN device with tx offload leaves it in metadata too.
-    public var metadataVLAN: MetadataVLAN? { MetadataVLAN(presentOffset: 20, tciOffset: 24) }
+    public var metadataVLAN: MetadataVLAN? { MetadataVLAN(presentOffset: 20, tciOffset: 24, chainStateOffset: 48) }
     /// GSO/GRO socket buffers keep most of their payload in page fragments beyond the head.
     public var mayHaveNonLinearData: Bool { true }
 

@@ -21,15 +21,20 @@ enum MachineLayout {
     static let loopCounterSlot: Int16 = -134
     /// The 8-byte slot holding it, zeroed when a filter starts.
     static let loopCounterWord: Int16 = -136
-    /// The frame length (`len`), computed once by the prologue.
-    static let lengthSlot: Int16 = -144
+    /// The frame length (`len`), computed once by the prologue: a u32 at an offset that is not
+    /// 8-byte aligned, so the verifier does not track its value. (Tracked, a `len > N` test
+    /// narrows it, and the states after such a rule differ by their range of `len`: at TC,
+    /// where `len` is a 32-bit context field, 1,000 mixed rules then took more than the
+    /// verifier's 1,000,000 instructions.)
+    static let lengthSlot: Int16 = -140
     /// The u32 key of the counter lookup.
     static let counterKeySlot: Int16 = -148
     /// The context pointer, kept across helper calls (hooks with a metadata VLAN tag).
     static let contextSlot: Int16 = -160
-    /// The metadata VLAN tag on entry: present (0/1) and its TCI.
-    static let vlanPresentSlot: Int16 = -168
-    static let vlanTCISlot: Int16 = -176
+    /// The metadata VLAN tag on entry: present (0/1) and its TCI, u32s not tracked by the
+    /// verifier (unaligned, as `lengthSlot`), so the paths with and without a tag meet again.
+    static let vlanPresentSlot: Int16 = -164
+    static let vlanTCISlot: Int16 = -172
     /// Whether the prologue moved the tag inline: one byte at an unaligned offset, so the
     /// verifier does not track its value and the tagged and untagged paths through the filters
     /// prune each other instead of being verified twice.

@@ -46,6 +46,7 @@ public enum Opcode {
 /// The helper functions the generated programs call (enum bpf_func_id).
 public enum HelperFunction: Int32, Sendable {
     case mapLookupElement = 1       // bpf_map_lookup_elem
+    case tailCall = 12              // bpf_tail_call
     case skbVLANPush = 18           // bpf_skb_vlan_push
     case skbVLANPop = 19            // bpf_skb_vlan_pop
     case skbPullData = 39           // bpf_skb_pull_data

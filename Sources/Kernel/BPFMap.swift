@@ -8,6 +8,8 @@ public enum BPFMapType: Sendable, Equatable {
     case perCPUHash
     /// Longest-prefix-match trie: keys are a 32-bit prefix length followed by the address bytes.
     case lpmTrie
+    /// Programs for `bpf_tail_call`; values are program file descriptors (ids when read).
+    case programArray
 
     var kernelType: bpf_map_type {
         switch self {
@@ -16,6 +18,7 @@ public enum BPFMapType: Sendable, Equatable {
         case .hash: return BPF_MAP_TYPE_HASH
         case .perCPUHash: return BPF_MAP_TYPE_PERCPU_HASH
         case .lpmTrie: return BPF_MAP_TYPE_LPM_TRIE
+        case .programArray: return BPF_MAP_TYPE_PROG_ARRAY
         }
     }
 
@@ -26,6 +29,7 @@ public enum BPFMapType: Sendable, Equatable {
         case BPF_MAP_TYPE_HASH.rawValue: self = .hash
         case BPF_MAP_TYPE_PERCPU_HASH.rawValue: self = .perCPUHash
         case BPF_MAP_TYPE_LPM_TRIE.rawValue: self = .lpmTrie
+        case BPF_MAP_TYPE_PROG_ARRAY.rawValue: self = .programArray
         default: return nil
         }
     }

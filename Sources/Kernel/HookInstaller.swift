@@ -154,6 +154,13 @@ public enum HookInstaller {
                               root: String = PinDirectory.defaultRoot) throws(KernelError) -> Bool {
         let directory = PinDirectory(interface: name, hook: hook, root: root)
         guard directory.exists else { return false }
+        // Held until packets still running the detached program are done with its maps (a
+        // chain's program array is emptied when its last user reference goes).
+        let held = directory.entries.compactMap { try? OwnedDescriptor(openPinned(directory.path(of: $0))) }
+        defer {
+            if !held.isEmpty { ProgramRuns.waitForRunsInProgress() }
+            held.forEach { $0.close() }
+        }
         switch hook {
         case .xdp:
             if let link = try? XDPAttachment.fromPinned(directory.path(of: PinDirectory.Entry.link)) {

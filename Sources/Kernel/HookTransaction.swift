@@ -80,8 +80,10 @@ final class HookTransaction {
         return failures
     }
 
-    /// Lets go of the old objects (their pins, if any, keep them alive).
+    /// Lets go of the old objects (their pins, if any, keep them alive). Objects this apply
+    /// replaced are held until packets already running the old program have finished with them.
     func close() {
+        if !replaced.isDisjoint(with: previous.keys) { ProgramRuns.waitForRunsInProgress() }
         for object in previous.values { object.close() }
         previous = [:]
     }

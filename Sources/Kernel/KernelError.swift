@@ -50,6 +50,13 @@ public enum KernelError: Error, Equatable, CustomStringConvertible, Sendable {
         }
     }
 
+    /// The verifier refused a program for its size or the number of ways through it, not for
+    /// anything it does: the same code split into smaller programs would pass.
+    public var isVerifierComplexityLimit: Bool {
+        guard case let .verifierRejected(_, _, log) = self else { return false }
+        return log.contains("jumps is too complex") || log.contains("BPF program is too large")
+    }
+
     /// The errno carried by the error, when there is one.
     public var errno: Int32? {
         switch self {

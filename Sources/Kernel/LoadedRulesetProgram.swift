@@ -1,21 +1,40 @@
 import EBPF
 
 /// A ruleset program loaded with its maps: the per-CPU counters (`counterSlots` slots of
-/// `EBPFRulesetProgram.counterValueSize` bytes) and the filled tables of its lookup groups.
+/// `EBPFRulesetProgram.counterValueSize` bytes) and the filled tables of its lookup groups. A
+/// ruleset split into chunks (`RulesetChunk`) is several programs and the program array that
+/// chains them.
 public struct LoadedRulesetProgram: Sendable {
+    /// The program attached at the hook (the first chunk).
     public let program: BPFProgram
+    /// Every program of the ruleset in chain order, `program` first.
+    public let programs: [BPFProgram]
     public let counters: BPFMap
-    /// Instruction slots of the program as loaded.
+    /// The program array of a chained ruleset (entry i = chunk i), nil for one program. Its
+    /// entries are flushed when no descriptor or pin holds it any more: it is pinned with the
+    /// program (`pinnedMaps`), or kept open.
+    public let chunkTable: BPFMap?
+    /// Instruction slots of the programs as loaded.
     public let instructionCount: Int
     /// Maps to pin beside the counters, by pin entry: the lookup tables (`LookupTable.pinEntry`),
-    /// with room to grow, so that `xdpfw set add` can change their entries while the program runs.
+    /// with room to grow, so that `xdpfw set add` can change their entries while the program runs,
+    /// and the program array of a chained ruleset (`PinDirectory.Entry.chunks`).
     public var pinnedMaps: [String: BPFMap] = [:]
 
     public static func load(_ instructions: [EBPFInstruction], type: BPFProgramType, name: String,
                             counterMap: String, counterSlots: Int, lookupTables: [LookupTable]) throws -> LoadedRulesetProgram {
+        try load(chunks: [instructions], type: type, name: name, counterMap: counterMap, chunkMap: "",
+                 counterSlots: counterSlots, lookupTables: lookupTables)
+    }
+
+    /// Loads the programs of a ruleset (one, or chunks chained through the program array
+    /// `chunkMap`), each through the verifier, and fills the program array.
+    public static func load(chunks: [[EBPFInstruction]], type: BPFProgramType, name: String, counterMap: String,
+                            chunkMap: String, counterSlots: Int, lookupTables: [LookupTable]) throws -> LoadedRulesetProgram {
+        guard !chunks.isEmpty else { throw KernelError.invalidArgument("a ruleset needs at least one program") }
         let counters = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: EBPFRulesetProgram.counterValueSize,
                                          maxEntries: counterSlots, name: "xdpfw_counters")
-        var lookups: [String: BPFMap] = [:]
+        var lookups: [String: BPFMap] = [:], programs: [BPFProgram] = [], chunkTable: BPFMap?
         do {
             var descriptors = [counterMap: counters.fd]
             for table in lookupTables {
@@ -23,11 +42,32 @@ public struct LoadedRulesetProgram: Sendable {
                 lookups[LookupTable.pinEntry(forTable: table.name)] = map
                 descriptors[table.name] = map.fd
             }
-            var resolved = instructions
-            try resolved.resolveMaps(descriptors)
-            let program = try BPFProgram.load(type: type, instructions: resolved.encoded, name: name)
-            return LoadedRulesetProgram(program: program, counters: counters, instructionCount: resolved.count, pinnedMaps: lookups)
+            if chunks.count > 1 {
+                let table = try BPFMap.create(type: .programArray, keySize: 4, valueSize: 4, maxEntries: chunks.count,
+                                              name: "xdpfw_chunks")
+                chunkTable = table
+                descriptors[chunkMap] = table.fd
+            }
+            var instructionCount = 0
+            for (number, chunk) in chunks.enumerated() {
+                var resolved = chunk
+                try resolved.resolveMaps(descriptors)
+                instructionCount += resolved.count
+                let chunkName = number == 0 ? name : "\(name.prefix(11))_\(number)"
+                programs.append(try BPFProgram.load(type: type, instructions: resolved.encoded, name: chunkName))
+            }
+            var pinned = lookups
+            if let chunkTable {
+                for (number, program) in programs.enumerated().dropFirst() {
+                    try chunkTable.update(key: BPFMap.key(index: UInt32(number)), value: BPFMap.key(index: UInt32(bitPattern: program.fd)))
+                }
+                pinned[PinDirectory.Entry.chunks] = chunkTable
+            }
+            return LoadedRulesetProgram(program: programs[0], programs: programs, counters: counters,
+                                        chunkTable: chunkTable, instructionCount: instructionCount, pinnedMaps: pinned)
         } catch {
+            programs.forEach { $0.close() }
+            chunkTable?.close()
             counters.close()
             lookups.values.forEach { $0.close() }
             throw error
@@ -35,7 +75,8 @@ public struct LoadedRulesetProgram: Sendable {
     }
 
     public func close() {
-        program.close()
+        programs.forEach { $0.close() }
+        chunkTable?.close()
         counters.close()
         pinnedMaps.values.forEach { $0.close() }
     }

@@ -25,6 +25,9 @@ public struct PinDirectory: Hashable, Sendable {
         public static let attachment = "attachment"
         /// Per-rule counters (per-CPU array).
         public static let counters = "counters"
+        /// The program array of a ruleset split into programs chained by tail calls (its
+        /// entries are flushed when no pin or descriptor holds it any more).
+        public static let chunks = "chunks"
     }
 
     public let root: String

@@ -69,6 +69,19 @@ extension Ruleset {
         try EBPFRulesetProgram.generate(segments: segments, policy: policy, hook: hook, counterMap: Ruleset.counterMapName)
     }
 
+    /// The name the programs of a ruleset split into chunks use for their program array.
+    public static let chunkMapName = "chunks"
+
+    /// The programs `apply` loads at `hook`: one when the ruleset fits in one (the same as
+    /// `ebpfProgram`), else chunks chained by tail calls through `chunkMapName` (see
+    /// `RulesetChunk`); the first is the one attached.
+    public func ebpfChunks(for hook: any HookContext, minimumRun: Int? = nil,
+                           budget: ChunkBudget = .verifier) throws(AssemblerError) -> [RulesetChunk] {
+        try EBPFRulesetProgram.generateChunks(segments: segments(minimumRun: minimumRun), policy: policy, hook: hook,
+                                              counterMap: Ruleset.counterMapName, chunkMap: Ruleset.chunkMapName,
+                                              budget: budget)
+    }
+
     /// The tries (with their contents) the program for `hook` looks rules up in.
     public func lookupTables(for hook: any HookContext, minimumRun: Int? = nil,
                              keepingHashedLengths: [String: [Int]]? = nil) -> [LookupTable] {

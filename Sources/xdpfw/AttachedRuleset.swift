@@ -1,3 +1,4 @@
+import Glibc
 import Kernel
 import Ruleset
 

@@ -24,7 +24,8 @@ struct Check: ParsableCommand {
         var loaded: [String] = []
         for hook in hook.map({ [$0] }) ?? ProgramHook.allCases {
             let program = try LoadedRuleset.load(ruleset, hook: hook)
-            loaded.append("\(hook.rawValue) \(program.instructionCount) instructions")
+            let programs = program.programCount == 1 ? "" : " in \(program.programCount) programs"
+            loaded.append("\(hook.rawValue) \(program.instructionCount) instructions\(programs)")
             program.close()
         }
         let count = ruleset.rules.count == 1 ? "1 rule" : "\(ruleset.rules.count) rules"

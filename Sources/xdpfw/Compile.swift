@@ -124,12 +124,27 @@ struct Compile: ParsableCommand {
         let program: [EBPFInstruction]
         if let rulesFile {
             let ruleset = try RulesInput.ruleset(at: rulesFile, options: options)
-            program = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfProgram(for: hook) }
+            let chunks = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfChunks(for: hook) }
+            guard chunks.count > 1 else { Output.standardOutput(Format.listing(chunks[0].instructions)); return }
+            Output.standardOutput(chunks.enumerated().map { number, chunk in
+                Compile.chunkHeading(number, of: chunks.count, chunk) + Format.listing(chunk.instructions)
+            }.joined(separator: "\n"))
+            return
         } else {
             let filter = try Compile.compile(expression.joined(separator: " "), options: options)
             program = try Compile.assemble { () throws(AssemblerError) in try EBPFFilterProgram.generate(filter, hook: hook) }
         }
         Output.standardOutput(Format.listing(program))
+    }
+
+    /// The line above each program of a ruleset split into programs chained by tail calls.
+    static func chunkHeading(_ number: Int, of count: Int, _ chunk: RulesetChunk) -> String {
+        let rules = chunk.ruleSlots.map { slots in
+            slots.count == 1 ? "rule \(slots.lowerBound)" : "rules \(slots.lowerBound)-\(slots.upperBound)"
+        } ?? "no rules"
+        let role = number == 0 ? "the program attached at the hook" : "\(Ruleset.chunkMapName)[\(number)], tail-called by chunk \(number)"
+        let otherwise = number + 1 < count ? "tail call to chunk \(number + 2) (\(Ruleset.chunkMapName)[\(number + 1)])" : "the policy"
+        return "# chunk \(number + 1) of \(count) (\(role)): \(rules); when none matches: \(otherwise)\n"
     }
 
     /// Compiles an expression; an error names the place with a caret under the expression.
@@ -141,7 +156,7 @@ struct Compile: ParsableCommand {
         }
     }
 
-    static func assemble(_ build: () throws(AssemblerError) -> [EBPFInstruction]) throws(CommandFailure) -> [EBPFInstruction] {
+    static func assemble<Program>(_ build: () throws(AssemblerError) -> Program) throws(CommandFailure) -> Program {
         do {
             return try build()
         } catch {

@@ -7,30 +7,41 @@ import Ruleset
 struct LoadedRuleset {
     let ruleset: Ruleset
     let hook: ProgramHook
-    /// The program and its counters map as Kernel loaded them.
+    /// The programs and maps as Kernel loaded them.
     let loaded: LoadedRulesetProgram
     /// The lookup maps loaded with it (rule merging).
     var lookupTableCount = 0
 
     var program: BPFProgram { loaded.program }
     var counters: BPFMap { loaded.counters }
-    /// Instruction slots of the program as loaded.
+    /// Instruction slots of the programs as loaded.
     var instructionCount: Int { loaded.instructionCount }
+    /// The programs the ruleset was split into (1 unless it is too big for the verifier as one).
+    var programCount: Int { loaded.programs.count }
 
     /// Builds the program for `hook`, creates its counters map and loads it. A verifier rejection
-    /// carries the verifier's log.
-    static func load(_ ruleset: Ruleset, hook: ProgramHook) throws -> LoadedRuleset {
-        let instructions = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfProgram(for: hook.context) }
-        let loaded: LoadedRulesetProgram
+    /// carries the verifier's log. The ruleset is split into chunks by an estimate of what the
+    /// verifier takes (`budget`), and split finer (a halved budget, three times at most) when
+    /// the verifier still refuses a chunk as too complex.
+    static func load(_ ruleset: Ruleset, hook: ProgramHook, budget: ChunkBudget = .verifier) throws -> LoadedRuleset {
         let tables = ruleset.lookupTables(for: hook.context)
-        do {
-            loaded = try LoadedRulesetProgram.load(instructions, type: hook.programType, name: "xdpfw_\(hook.rawValue)",
-                                                   counterMap: Ruleset.counterMapName, counterSlots: ruleset.counterSlots,
-                                                   lookupTables: tables)
-        } catch let error as AssemblerError {
-            throw CommandFailure("cannot build the eBPF program: \(error.message)")
+        var budget = budget, retries = 0
+        while true {
+            let chunks = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfChunks(for: hook.context, budget: budget) }
+            do {
+                let loaded = try LoadedRulesetProgram.load(chunks: chunks.map(\.instructions), type: hook.programType,
+                                                           name: "xdpfw_\(hook.rawValue)", counterMap: Ruleset.counterMapName,
+                                                           chunkMap: Ruleset.chunkMapName, counterSlots: ruleset.counterSlots,
+                                                           lookupTables: tables)
+                return LoadedRuleset(ruleset: ruleset, hook: hook, loaded: loaded, lookupTableCount: tables.count)
+            } catch let error as KernelError where error.isVerifierComplexityLimit && retries < 3
+                        && chunks.contains(where: { $0.segments.count > 1 }) {
+                budget = ChunkBudget(pendingBranches: budget.pendingBranches / 2, walkedInstructions: budget.walkedInstructions / 2)
+                retries += 1
+            } catch let error as AssemblerError {
+                throw CommandFailure("cannot build the eBPF program: \(error.message)")
+            }
         }
-        return LoadedRuleset(ruleset: ruleset, hook: hook, loaded: loaded, lookupTableCount: tables.count)
     }
 
     func close() {

@@ -124,10 +124,7 @@ final class RuleMergingKernelTests: XCTestCase {
                 XCTAssertLessThan(refused, packets.count / 2, "\(label), \(hook.context.name): most packets ran")
                 let where_ = "\(label), \(hook.context.name), runs of \(minimumRun)+ merged (\(segments.count) segments)"
                 XCTAssertEqual(mismatches, [], where_)
-                let counters = try LibpcapRuleset.counters(loaded.counters, slots: ruleset.counterSlots)
-                let wrong = counters.indices.filter { counters[$0] != expected[$0] }.prefix(5)
-                XCTAssertEqual(Array(wrong), [], "\(where_): counters (packets, bytes) differ at slots "
-                               + wrong.map { "\($0): \(counters[$0]) vs libpcap's \(expected[$0])" }.joined(separator: "; "))
+                try loaded.assertCounters(expected, where_)
             }
         }
     }

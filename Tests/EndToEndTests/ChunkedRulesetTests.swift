@@ -1,0 +1,57 @@
+import Foundation
+import XCTest
+import DifferentialTesting
+import EBPF
+import Kernel
+
+/// A ruleset too big for one program (programs chained by tail calls) applied with real
+/// traffic through a veth pair: the counters `xdpfw stats` reports equal libpcap's first match,
+/// at XDP, TC egress and TC ingress (where VLAN tags arrive in metadata and the state of the
+/// tag moved inline must reach the later programs); the program array is pinned with the
+/// program, and goes when a small ruleset replaces it.
+final class ChunkedRulesetTests: XCTestCase {
+    /// 7,000 rules that do not merge and that the frames mostly miss (two programs by the
+    /// default budget), then LiveCounterTests' rules.
+    static let rules: [(expression: String, verdict: Verdict)] =
+        (0..<7000).map { ("tcp port \($0 + 1) and host 10.9.\($0 / 250).\($0 % 250 + 1)", $0 % 2 == 0 ? .drop : .pass) }
+        + LiveCounterTests.rules
+
+    func testChainedProgramsCountAsLibpcapAtEveryHookAndTheirProgramArrayIsPinned() throws {
+        try EndToEnd.requireRoot()
+        guard Corpus.directory != nil else { throw XCTSkip(Corpus.missingMessage) }
+        let quiet = try QuietNetwork()
+        defer { quiet.close() }
+        let ruleset = try LibpcapRuleset(Self.rules)
+        let tcp = PacketBuilder.ethernet(destination: quiet.network.b.mac, source: quiet.network.a.mac, type: 0x0800,
+                                         PacketBuilder.ipv4(source: [10, 9, 27, 250], protocol: 6, PacketBuilder.tcp(source: 40000, destination: 7000)))
+        let frames = EndToEnd.sendableFrames(limit: 1000) + [[UInt8]](repeating: tcp, count: 3)
+        XCTAssertEqual(ruleset.slot(for: tcp), 7000, "the TCP frame is decided by the last filler rule")
+        let tagged = frames.filter { [[0x81, 0x00], [0x88, 0xa8]].contains(Array($0[12..<14])) }
+        XCTAssertGreaterThan(tagged.count, 10, "tagged frames (in metadata at TC ingress) take part")
+
+        for hook in ["tc-egress", "xdp", "tc-ingress"] {
+            let side: TestNetwork.Side = hook == "tc-egress" ? .a : .b
+            try quiet.apply(ruleset.rulesText(policy: .pass), on: side, hook: hook)
+            let end = quiet.network.end(side)
+            let directory = PinDirectory.root(forNamespace: end.namespace) + "/" + end.interfaceName + "/" + hook
+            XCTAssertTrue(BPFFileSystem.exists(directory + "/" + PinDirectory.Entry.chunks), "\(hook): the program array is pinned")
+            try quiet.send(frames, from: .a)
+            let counted = try quiet.counters(on: side, hook: hook, settlingAt: frames.count)
+            let expected = ruleset.expectedCounters(frames)
+            if counted != expected { print(quiet.linkStatistics()) }
+            let wrong = counted.indices.filter { counted[$0] != expected[$0] }.prefix(5)
+            XCTAssertEqual(Array(wrong), [], "\(hook): [packets, bytes] differ at slots "
+                           + wrong.map { "\($0): \(counted[$0]) vs libpcap's \(expected[$0])" }.joined(separator: "; "))
+            XCTAssertGreaterThanOrEqual(expected.suffix(LiveCounterTests.rules.count).filter { $0[0] > 0 }.count, 8,
+                                        "rules in the last program decide frames")
+
+            // A small ruleset in its place is one program: the program array's pin goes.
+            try quiet.apply("policy pass\ndrop udp port 53\n", on: side, hook: hook)
+            XCTAssertFalse(BPFFileSystem.exists(directory + "/" + PinDirectory.Entry.chunks), "\(hook): no program array pinned")
+            XCTAssertTrue(BPFFileSystem.exists(directory + "/" + PinDirectory.Entry.counters))
+            let detached = try Xdpfw.run(["-n", end.namespace, "detach", end.interfaceName, "--hook", hook])
+            XCTAssertEqual(detached.status, 0, detached.standardError)
+            XCTAssertFalse(BPFFileSystem.exists(directory), "\(hook): detach removes the pins")
+        }
+    }
+}
