@@ -25,19 +25,25 @@ struct FactTree {
     private var subtreeEnd: [Int] = []
     /// For each test, the nodes that learn it with no node above them learning it too (the
     /// first fact about the test on any path), in walk order: their subtrees do not overlap.
-    private var firstLearnt: [[Int]] = []
+    private var firstLearnt: [Int] = []
+    /// Where each test's nodes start in `firstLearnt`; one extra entry for the end.
+    private var firstLearntStart: [Int] = []
 
     init(_ graph: FlowGraph, _ flow: ValueFlow) {
         node = [Int](repeating: 0, count: graph.blocks.count)
         testNumber = node.map { _ in -1 }
+        // Small programs (nearly all) have a handful of tests: a search beats hashing there.
+        let searched = flow.order.count <= 64
         var numbers: [Test: Int] = [:]
         for id in flow.order {
             guard let test = flow.tests[id] else { continue }
-            testNumber[id] = numbers[test] ?? {
+            if let known = searched ? tests.firstIndex(of: test) : numbers[test] {
+                testNumber[id] = known
+            } else {
+                testNumber[id] = tests.count
+                if !searched { numbers[test] = tests.count }
                 tests.append(test)
-                numbers[test] = tests.count - 1
-                return tests.count - 1
-            }()
+            }
         }
         var visited = [Bool](repeating: false, count: graph.blocks.count)
         for id in flow.order {
@@ -90,7 +96,7 @@ struct FactTree {
         }
         position = [Int](repeating: 0, count: count)
         subtreeEnd = position
-        firstLearnt = Array(repeating: [], count: tests.count)
+        var firsts: [(test: Int, node: Int)] = []
         var learning = [Int](repeating: 0, count: tests.count)
         var next = 0
         // (node, index of the next child to visit)
@@ -103,7 +109,7 @@ struct FactTree {
                 next += 1
                 position[down] = next
                 let test = facts[down].test
-                if learning[test] == 0 { firstLearnt[test].append(down) }
+                if learning[test] == 0 { firsts.append((test, down)) }
                 learning[test] += 1
                 stack.append((down, childStart[down]))
             } else {
@@ -111,20 +117,30 @@ struct FactTree {
                 if node != 0 { learning[facts[node].test] -= 1 }
             }
         }
+        // Grouped by test, each group in walk order.
+        firstLearntStart = [Int](repeating: 0, count: tests.count + 1)
+        for first in firsts { firstLearntStart[first.test + 1] += 1 }
+        for test in 0..<tests.count { firstLearntStart[test + 1] += firstLearntStart[test] }
+        var free = firstLearntStart
+        firstLearnt = [Int](repeating: 0, count: firsts.count)
+        for first in firsts {
+            firstLearnt[free[first.test]] = first.node
+            free[first.test] += 1
+        }
     }
 
     /// The outcome of test number `test` first learnt on the way to `node`, if any.
     func outcome(of test: Int, at node: Int) -> Bool? {
         guard node != 0 else { return nil }
-        let firsts = firstLearnt[test]
         // The last first-learning node at or before `node` in the walk, if `node` is below it.
-        var low = 0, high = firsts.count
+        let start = firstLearntStart[test]
+        var low = start, high = firstLearntStart[test + 1]
         while low < high {
             let middle = (low + high) / 2
-            if position[firsts[middle]] <= position[node] { low = middle + 1 } else { high = middle }
+            if position[firstLearnt[middle]] <= position[node] { low = middle + 1 } else { high = middle }
         }
-        guard low > 0 else { return nil }
-        let candidate = firsts[low - 1]
+        guard low > start else { return nil }
+        let candidate = firstLearnt[low - 1]
         return position[node] <= subtreeEnd[candidate] ? facts[candidate].holds : nil
     }
 
