@@ -11,7 +11,7 @@ enum BranchFolding {
         var unchanged = false
         let flow = graph.valueFlow(changed: &unchanged)
         let liveness = graph.liveness(order: flow.order)
-        let entryFacts = facts(graph, flow)
+        var known = Facts(FactTree(graph, flow))
         var changed = false
 
         // A test of a constant: both arms go where the test goes. The block keeps its
@@ -34,9 +34,8 @@ enum BranchFolding {
             guard case let .branch(condition, operand, ifTrue, ifFalse) = graph.blocks[id].terminator,
                   ifTrue != ifFalse else { continue }
             func arm(_ sense: Bool) -> BlockID {
-                var known = entryFacts[id]
-                known.makeRoom(8)  // one copy, with room for what threading learns
-                if let test = flow.tests[id] { known.learn(test, sense != flow.inverted[id], on: BranchArm(id, sense)) }
+                known.start(at: id)
+                if known.testNumber(at: id) >= 0 { known.learn(known.testNumber(at: id), sense != flow.inverted[id]) }
                 return thread(from: id, to: sense ? ifTrue : ifFalse, &known, graph, flow, liveness)
             }
             let (newTrue, newFalse) = (arm(true), arm(false))
@@ -58,10 +57,10 @@ enum BranchFolding {
         for _ in 0..<graph.blocks.count {
             guard current != source,
                   case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[current].terminator, ifTrue != ifFalse,
-                  let test = flow.tests[current],
+                  case let test = known.testNumber(at: current), test >= 0,
                   let outcome = decideByFacts(test, known, flow.table) else { break }
             let next = outcome != flow.inverted[current] ? ifTrue : ifFalse
-            known.learn(test, outcome, on: BranchArm(current, outcome != flow.inverted[current]))
+            known.learn(test, outcome)
             if agree(flow.exitState[source], flow.exitState[current], on: liveness.liveIn[next]) { landing = next }
             current = next
         }
@@ -86,100 +85,75 @@ enum BranchFolding {
         return test.condition.holds(a, b)
     }
 
-    /// The outcome of `test` if the facts known settle it.
-    static func decideByFacts(_ test: Test, _ known: Facts, _ table: ValueTable) -> Bool? {
-        if let outcome = known[test] { return outcome }
+    /// The outcome of test number `number` if the facts known settle it.
+    static func decideByFacts(_ number: Int, _ known: Facts, _ table: ValueTable) -> Bool? {
+        if let outcome = known[number] { return outcome }
+        let test = known.test(number)
         // A value equal to one constant differs from every other.
         if test.condition == .equal, let k = table.constant(test.operand) {
-            let differs = known.contains { fact, holds in
-                holds && fact.condition == .equal && fact.a == test.a && fact.rewritten == test.rewritten
-                    && table.constant(fact.operand).map { $0 != k } == true
+            let differs = known.containsEquality { fact in
+                fact.a == test.a && fact.rewritten == test.rewritten && table.constant(fact.operand).map { $0 != k } == true
             }
             if differs { return false }
         }
         return nil
     }
-
-    /// The facts that hold on entry to each reachable block: those holding on every edge into
-    /// it. Nothing is assumed over a loop's back edge.
-    static func facts(_ graph: FlowGraph, _ flow: ValueFlow) -> [Facts] {
-        var result = [Facts](repeating: Facts(), count: graph.blocks.count)
-        var visited = [Bool](repeating: false, count: graph.blocks.count)
-        for id in flow.order {
-            defer { visited[id] = true }
-            let incoming = flow.predecessors[id]
-            guard id != graph.entry, !incoming.isEmpty, incoming.allSatisfy({ visited[$0] }) else { continue }
-            var common: Facts? = nil
-            // Each predecessor once, however many of its edges come here.
-            for (index, predecessor) in incoming.enumerated() where !incoming.prefix(index).contains(predecessor) {
-                outgoingFacts(predecessor, into: id, graph, flow, result) { base, learnt in
-                    if common == nil {
-                        var known = base
-                        if let learnt { known.learn(learnt.test, learnt.holds, on: learnt.edge) }
-                        common = known
-                    } else {
-                        common?.formCommon(with: base, plus: learnt)
-                    }
-                }
-            }
-            result[id] = common ?? Facts()
-        }
-        return result
-    }
-
-    /// The facts on each edge from `predecessor` into `id`, given to `body` one edge at a time
-    /// without building them: those known on entry to `predecessor`, and what its test teaches
-    /// on that edge (when it has a test).
-    static func outgoingFacts(_ predecessor: BlockID, into id: BlockID, _ graph: FlowGraph,
-                              _ flow: ValueFlow, _ entryFacts: [Facts], _ body: (Facts, Fact?) -> Void) {
-        let base = entryFacts[predecessor]
-        guard case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[predecessor].terminator,
-              let test = flow.tests[predecessor] else { return body(base, nil) }
-        for sense in [true, false] where (sense ? ifTrue : ifFalse) == id {
-            body(base, Fact(test: test, holds: sense != flow.inverted[predecessor], edge: BranchArm(predecessor, sense)))
-        }
-    }
 }
 
-/// A test's outcome and the branch arm that taught it.
+/// A test's outcome (the test by its number in `FactTree.tests`), learnt on a branch arm.
 struct Fact {
-    var test: Test
+    var test: Int
     var holds: Bool
-    var edge: BranchArm
 }
 
-/// Known outcomes of tests, each with the branch arm that taught it. Where paths meet, a fact
+/// Known outcomes of tests on one path: those on entry to a block (where paths meet, a fact
 /// survives only if every path took that same arm — the arm dominates the meeting point, which
-/// is how far libpcap's optimizer carries what it knows. (The same test learnt on different
+/// is how far libpcap's optimizer carries what it knows; the same test learnt on different
 /// arms of different paths would be true too, but libpcap does not use it, and a program it
-/// keeps must stay as long as libpcap's.) A handful at a time, so a plain list beats hashing.
+/// keeps must stay as long as libpcap's), then what following the path teaches. Where two facts
+/// about one test disagree (a path no packet takes), the first learnt counts.
 struct Facts {
-    private var entries: [Fact] = []
+    private let entry: FactTree
+    /// The node of the facts on entry to the block the path starts from.
+    private var node = 0
+    /// What the path learnt, by test number: an outcome counts where its stamp is the current
+    /// path's (one pair of arrays for all the paths of a pass, rather than a table per path).
+    private var stamp: [Int]
+    private var learnt: [Bool]
+    private var path = 0
+    private var learntEqualities: [Int] = []
 
-    subscript(test: Test) -> Bool? {
-        for entry in entries where entry.test == test { return entry.holds }
-        return nil
+    init(_ entry: FactTree) {
+        self.entry = entry
+        stamp = Array(repeating: 0, count: entry.tests.count)
+        learnt = Array(repeating: false, count: entry.tests.count)
     }
 
-    /// Makes the list its own, with room for `extra` more facts.
-    mutating func makeRoom(_ extra: Int) {
-        entries.reserveCapacity(entries.count + extra)
+    /// Forgets what the last path learnt, and starts a path from `block`.
+    mutating func start(at block: BlockID) {
+        node = entry.node[block]
+        path += 1
+        learntEqualities.removeAll(keepingCapacity: true)
     }
 
-    mutating func learn(_ test: Test, _ holds: Bool, on edge: BranchArm) {
-        if !entries.contains(where: { $0.test == test && $0.edge == edge }) { entries.append(Fact(test: test, holds: holds, edge: edge)) }
+    func testNumber(at block: BlockID) -> Int { entry.testNumber[block] }
+
+    func test(_ number: Int) -> Test { entry.tests[number] }
+
+    subscript(test: Int) -> Bool? {
+        entry.outcome(of: test, at: node) ?? (stamp[test] == path ? learnt[test] : nil)
     }
 
-    /// Keeps the facts that `other`, with `learnt` added, learnt on the same arms too — in
-    /// place, without building that list.
-    mutating func formCommon(with other: Facts, plus learnt: Fact?) {
-        entries.removeAll { entry in
-            if let learnt, learnt.test == entry.test, learnt.edge == entry.edge { return false }
-            return !other.entries.contains { $0.test == entry.test && $0.edge == entry.edge }
+    mutating func learn(_ test: Int, _ holds: Bool) {
+        if stamp[test] != path {
+            stamp[test] = path
+            learnt[test] = holds
         }
+        if holds, entry.tests[test].condition == .equal { learntEqualities.append(test) }
     }
 
-    func contains(where predicate: (Test, Bool) -> Bool) -> Bool {
-        entries.contains { predicate($0.test, $0.holds) }
+    /// Whether a fact known says that a value equals something, and `predicate` holds of it.
+    func containsEquality(where predicate: (Test) -> Bool) -> Bool {
+        entry.containsEquality(at: node, where: predicate) || learntEqualities.contains { predicate(entry.tests[$0]) }
     }
 }

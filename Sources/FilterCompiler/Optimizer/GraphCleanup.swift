@@ -61,40 +61,38 @@ extension FlowGraph {
         return changed
     }
 
-    /// Blocks with the same statements and the same ending behave the same: keep one.
+    /// Blocks with the same statements and the same ending behave the same: keep one, the
+    /// first in the program. Blocks whose successors are shared become the same in turn, so one
+    /// walk from the verdicts up finds them all: a block is named by its statements, its
+    /// rewritten-test identity (blocks are one only when those agree too, as the identity names
+    /// the value it tests, which the block's code alone does not) and its ending, with each
+    /// successor named by the kind of block it is.
     mutating func shareIdenticalBlocks() -> Bool {
-        var changed = false
-        for _ in 0..<blocks.count {
-            // A rewritten test's identity names the value it tests, which the block's code
-            // alone does not: blocks are one only when their identities agree too.
-            // The first block of each kind is found by its ending (cheap to hash), then along
-            // the chain of kept blocks that end the same way.
-            var latest: [Terminator: BlockID] = [:]
-            latest.reserveCapacity(blocks.count)
-            var sameEnding = [BlockID](repeating: -1, count: blocks.count)
-            var canonical = Array(blocks.indices)
-            var found = false
-            for (id, isReachable) in reachable.enumerated() where isReachable {
-                let ending = blocks[id].terminator
-                let newest = latest[ending] ?? -1
-                var candidate = newest
-                while candidate >= 0, blocks[candidate].statements != blocks[id].statements
-                        || foldedTests[candidate] != foldedTests[id] {
-                    candidate = sameEnding[candidate]
-                }
-                if candidate >= 0 {
-                    canonical[id] = candidate
-                    found = true
-                } else {
-                    sameEnding[id] = newest
-                    latest[ending] = id
-                }
-            }
-            guard found else { break }
-            _ = redirect { canonical[$0] }
-            changed = true
+        struct Kind: Hashable {
+            var statements: [Statement]
+            var terminator: Terminator
+            var folded: FoldedTest?
         }
-        return changed
+        let order = reversePostorder()
+        // Each block's kind, numbered by the first block of the kind met on the walk; a
+        // successor not yet met (only over a loop's back edge) stands for itself.
+        var kind = Array(blocks.indices)
+        var kinds: [Kind: BlockID] = [:]
+        kinds.reserveCapacity(order.count)
+        var first = Array(blocks.indices)  // the lowest-numbered block of each kind
+        for id in order.reversed() {
+            var block = blocks[id]
+            block.retarget { kind[$0] }
+            let key = Kind(statements: block.statements, terminator: block.terminator, folded: foldedTests[id])
+            if let existing = kinds[key] {
+                kind[id] = existing
+                first[existing] = min(first[existing], id)
+            } else {
+                kinds[key] = id
+            }
+        }
+        guard kinds.count < order.count else { return false }
+        return redirect { first[kind[$0]] }
     }
 
     /// While the first block's test goes the same way either way, start at the block it leads
