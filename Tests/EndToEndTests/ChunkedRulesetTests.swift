@@ -3,6 +3,7 @@ import XCTest
 import DifferentialTesting
 import EBPF
 import Kernel
+import Ruleset
 
 /// A ruleset too big for one program (programs chained by tail calls) applied with real
 /// traffic through a veth pair: the counters `xdpfw stats` reports equal libpcap's first match,
@@ -35,6 +36,13 @@ final class ChunkedRulesetTests: XCTestCase {
             let end = quiet.network.end(side)
             let directory = PinDirectory.root(forNamespace: end.namespace) + "/" + end.interfaceName + "/" + hook
             XCTAssertTrue(BPFFileSystem.exists(directory + "/" + PinDirectory.Entry.chunks), "\(hook): the program array is pinned")
+            let status = try Xdpfw.run(["-n", end.namespace, "status"])
+            let row = status.standardOutput.split(separator: "\n").first { $0.hasPrefix(end.interfaceName + " ") && $0.contains(" \(hook) ") }
+            let context: any HookContext = hook == "xdp" ? XDPHook() : TCHook()
+            let programs = try Ruleset.parse(ruleset.rulesText(policy: .pass), file: "chunked.conf").ebpfChunks(for: context).count
+            XCTAssertGreaterThan(programs, 1, "\(hook): the ruleset is split")
+            XCTAssertEqual(row.map { $0.split(separator: " ", omittingEmptySubsequences: true)[4] }, Substring(String(programs)),
+                           "\(hook): status shows how many programs: \(status.standardOutput)")
             try quiet.send(frames, from: .a)
             let counted = try quiet.counters(on: side, hook: hook, settlingAt: frames.count)
             let expected = ruleset.expectedCounters(frames)
