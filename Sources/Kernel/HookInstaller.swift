@@ -154,12 +154,14 @@ public enum HookInstaller {
                               root: String = PinDirectory.defaultRoot) throws(KernelError) -> Bool {
         let directory = PinDirectory(interface: name, hook: hook, root: root)
         guard directory.exists else { return false }
-        // Held until packets still running the detached program are done with its maps (a
-        // chain's program array is emptied when its last user reference goes).
-        let held = directory.entries.compactMap { try? OwnedDescriptor(openPinned(directory.path(of: $0))) }
+        // A chain's program array is held until packets still running the detached chain are
+        // done with it (the kernel empties it when its last user reference goes).
+        let chain = try? OwnedDescriptor(openPinned(directory.path(of: PinDirectory.Entry.chunks)))
         defer {
-            if !held.isEmpty { ProgramRuns.waitForRunsInProgress() }
-            held.forEach { $0.close() }
+            if let chain {
+                ProgramRuns.waitForRunsInProgress()
+                chain.close()
+            }
         }
         switch hook {
         case .xdp:

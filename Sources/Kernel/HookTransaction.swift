@@ -80,10 +80,13 @@ final class HookTransaction {
         return failures
     }
 
-    /// Lets go of the old objects (their pins, if any, keep them alive). Objects this apply
-    /// replaced are held until packets already running the old program have finished with them.
+    /// Lets go of the old objects (their pins, if any, keep them alive). A program array this
+    /// apply replaced is held until packets already running the old chain have finished with it
+    /// (the kernel empties it when its last user reference goes; the old program's other maps
+    /// live as long as the program).
     func close() {
-        if !replaced.isDisjoint(with: previous.keys) { ProgramRuns.waitForRunsInProgress() }
+        let chain = PinDirectory.Entry.chunks
+        if replaced.contains(chain) && previous[chain] != nil { ProgramRuns.waitForRunsInProgress() }
         for object in previous.values { object.close() }
         previous = [:]
     }
