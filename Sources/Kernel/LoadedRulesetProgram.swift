@@ -10,15 +10,12 @@ public struct LoadedRulesetProgram: Sendable {
     /// Every program of the ruleset in chain order, `program` first.
     public let programs: [BPFProgram]
     public let counters: BPFMap
-    /// The program array of a chained ruleset (entry i = chunk i), nil for one program. Its
-    /// entries are flushed when no descriptor or pin holds it any more: it is pinned with the
-    /// program (`pinnedMaps`), or kept open.
-    public let chunkTable: BPFMap?
     /// Instruction slots of the programs as loaded.
     public let instructionCount: Int
     /// Maps to pin beside the counters, by pin entry: the lookup tables (`LookupTable.pinEntry`),
     /// with room to grow, so that `xdpfw set add` can change their entries while the program runs,
-    /// and the program array of a chained ruleset (`PinDirectory.Entry.chunks`).
+    /// and the program array of a chained ruleset (`PinDirectory.Entry.chunks`, entry i = chunk i;
+    /// the kernel flushes its entries when no descriptor or pin holds it any more).
     public var pinnedMaps: [String: BPFMap] = [:]
 
     public static func load(_ instructions: [EBPFInstruction], type: BPFProgramType, name: String,
@@ -64,7 +61,7 @@ public struct LoadedRulesetProgram: Sendable {
                 pinned[PinDirectory.Entry.chunks] = chunkTable
             }
             return LoadedRulesetProgram(program: programs[0], programs: programs, counters: counters,
-                                        chunkTable: chunkTable, instructionCount: instructionCount, pinnedMaps: pinned)
+                                        instructionCount: instructionCount, pinnedMaps: pinned)
         } catch {
             programs.forEach { $0.close() }
             chunkTable?.close()
@@ -76,7 +73,6 @@ public struct LoadedRulesetProgram: Sendable {
 
     public func close() {
         programs.forEach { $0.close() }
-        chunkTable?.close()
         counters.close()
         pinnedMaps.values.forEach { $0.close() }
     }
