@@ -150,14 +150,11 @@ public struct Successors: RandomAccessCollection, Hashable, Sendable {
     }
 }
 
-/// One arm of a block's branch: the block and whether it is the true arm. The code generator
-/// keeps the arms of a sub-expression still to be connected; the optimizer, the arm a known
-/// outcome was learned on.
+/// One arm of a block's branch: the block and whether it is the true arm (the code generator
+/// keeps the arms of a sub-expression still to be connected).
 struct BranchArm: Hashable, Sendable {
     var block: BlockID
     var onTrue: Bool
-    init(block: BlockID, onTrue: Bool) { self.block = block; self.onTrue = onTrue }
-    init(_ block: BlockID, _ onTrue: Bool) { self.init(block: block, onTrue: onTrue) }
 }
 
 /// A whole filter: blocks and the one where execution starts. Blocks not reachable from

@@ -71,7 +71,9 @@ struct FlowGraph {
         var stack: [(BlockID, Int)] = [(entry, 0)]
         visited[entry] = true
         while let (id, next) = stack.popLast() {
-            if let successor = blocks[id].successor(next) {
+            let successors = blocks[id].successors
+            if next < successors.count {
+                let successor = successors[next]
                 stack.append((id, next + 1))
                 if !visited[successor] {
                     visited[successor] = true
@@ -92,7 +94,9 @@ struct FlowGraph {
         var stack: [(BlockID, Int)] = [(entry, 0)]
         state[entry] = 1
         while let (id, next) = stack.popLast() {
-            if let successor = blocks[id].successor(next) {
+            let successors = blocks[id].successors
+            if next < successors.count {
+                let successor = successors[next]
                 stack.append((id, next + 1))
                 if state[successor] == 1 { return true }
                 if state[successor] == 0 {
@@ -154,16 +158,6 @@ extension Block {
             terminator = .jump(rename(target))
         case .verdict:
             break
-        }
-    }
-
-    /// The successor at `index` (true arm first), without building an array.
-    @inline(__always)
-    func successor(_ index: Int) -> BlockID? {
-        switch terminator {
-        case let .branch(_, _, ifTrue, ifFalse): return index == 0 ? ifTrue : index == 1 ? ifFalse : nil
-        case let .jump(target): return index == 0 ? target : nil
-        case .verdict: return nil
         }
     }
 

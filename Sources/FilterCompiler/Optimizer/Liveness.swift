@@ -86,11 +86,7 @@ struct Liveness {
             for id in order.reversed() {
                 let block = graph.blocks[id]
                 var live = LocationSet()
-                var index = 0
-                while let successor = block.successor(index) {
-                    live = live.union(liveIn[successor])
-                    index += 1
-                }
+                for successor in block.successors { live = live.union(liveIn[successor]) }
                 liveOut[id] = live
                 live = live.union(block.endUses(isEntry: id == graph.entry))
                 for statement in block.statements.reversed() {
