@@ -42,8 +42,8 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         let text = try RulesInput.text(of: rules)
-        let file = rules == "-" ? "<stdin>" : rules
-        let ruleset = try RulesInput.ruleset(text: text, file: file)
+        let file = RulesInput.fileName(of: rules)
+        let ruleset = try RulesInput.ruleset(text: text, file: file, directory: RulesInput.directory(of: rules))
         try global.enterNetworkNamespace()
         let lock = try LockFile.acquire { Output.standardError("xdpfw: waiting for another xdpfw apply or detach to finish\n") }
         defer { lock.release() }

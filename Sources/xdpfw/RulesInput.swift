@@ -22,8 +22,15 @@ enum RulesInput {
 
     /// Reads and compiles a rules file. Every problem is reported, each with its line and caret.
     static func ruleset(at path: String, options: CompileOptions = .commandLine) throws -> Ruleset {
-        try ruleset(text: text(of: path), file: path == "-" ? "<stdin>" : path, options: options,
-                    directory: path == "-" ? nil : (path as NSString).deletingLastPathComponent)
+        try ruleset(text: text(of: path), file: fileName(of: path), options: options, directory: directory(of: path))
+    }
+
+    /// The name diagnostics give a rules file named `path` on the command line.
+    static func fileName(of path: String) -> String { path == "-" ? "<stdin>" : path }
+
+    /// Where the relative paths of a rules file's `set NAME file PATH` start: the file's folder.
+    static func directory(of path: String) -> String? {
+        path == "-" ? nil : (path as NSString).deletingLastPathComponent
     }
 
     /// `directory`: where the relative paths of `set NAME file PATH` start (the rules file's).

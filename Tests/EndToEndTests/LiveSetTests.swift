@@ -65,6 +65,30 @@ final class LiveSetTests: XCTestCase {
         return frames + (14..<frames[0].count).map { Array(frames[0].prefix($0)) }
     }
 
+    /// `set NAME file PATH` with a relative PATH is read beside the rules file, by `apply` as by
+    /// `check`, wherever xdpfw runs from.
+    func testApplyReadsRelativeSetFilesBesideTheRulesFile() throws {
+        try EndToEnd.requireRoot()
+        let network = try TestNetwork()
+        defer { network.close() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("xdpfw-setfile-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "10.0.0.0/8\n192.0.2.7\n".write(to: directory.appendingPathComponent("bl.txt"), atomically: true, encoding: .utf8)
+        let file = directory.appendingPathComponent("rules.conf")
+        try "set bl file bl.txt\ndrop src net @bl\n".write(to: file, atomically: true, encoding: .utf8)
+        let namespace = network.a.namespace, interface = network.a.interfaceName
+        let elsewhere = URL(fileURLWithPath: "/")
+        for verb in [["check", file.path], ["apply", file.path, interface]] {
+            let run = try XCTUnwrap(ProcessRun.run(ProcessRun.builtXdpfw, ["-n", namespace] + verb, directory: elsewhere, timeout: 120))
+            XCTAssertEqual(run.status, 0, "\(verb[0]): \(run.standardError)")
+        }
+        defer { _ = try? Xdpfw.run(["-n", namespace, "detach", interface]) }
+        let listed = try Xdpfw.run(["-n", namespace, "set", "list", interface, "bl"])
+        XCTAssertEqual(listed.status, 0, listed.standardError)
+        XCTAssert(listed.standardOutput.contains("10.0.0.0/8") && listed.standardOutput.contains("192.0.2.7"), listed.standardOutput)
+    }
+
     func testSetChangesDecideAsLibpcapWithTheNewEntriesAndKeepCounters() throws {
         try EndToEnd.requireRoot()
         // Quiet: no neighbour discovery or MLD frames of the namespaces' own reach the counters.
