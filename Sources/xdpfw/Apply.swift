@@ -13,6 +13,10 @@ struct Apply: ParsableCommand {
             fails, the rules already attached stay as they were. Concurrent apply and detach runs \
             wait for each other.
 
+            Replacing rules keeps the counters of every rule whose verdict and expression are \
+            unchanged (matched in order, as iptables-restore --counters does), and the policy's \
+            when its verdict is unchanged; --reset-counters starts them all at 0.
+
             --mode chooses how XDP attaches: native (in the driver), generic (in the stack, works \
             everywhere), or auto (native when the driver can run the program, else generic: the \
             loopback and many virtual devices; a note on standard error says why native was refused).
@@ -38,6 +42,9 @@ struct Apply: ParsableCommand {
     @Option(help: ArgumentHelp("How XDP attaches (see above).", valueName: "mode"))
     var mode: XDPMode = .auto
 
+    @Flag(help: "Start every counter at 0 (by default a rule whose verdict and expression are unchanged keeps its counters).")
+    var resetCounters = false
+
     func validate() throws {
         if hook != .xdp && mode != .auto { throw ValidationError("--mode is for --hook xdp only") }
     }
@@ -52,7 +59,7 @@ struct Apply: ParsableCommand {
         // Sets read from files are pinned with their entries: the text says what runs.
         let pinned = RulesFile.pinnedText(text, file: file, sets: ruleset.sets)
         let outcome = try AttachedRuleset.apply(ruleset, text: pinned, file: Apply.absolute(file), interface: interface,
-                                                hook: hook, mode: mode, pinRoot: global.pinRoot)
+                                                hook: hook, mode: mode, pinRoot: global.pinRoot, keepCounters: !resetCounters)
         if !outcome.replaced, let why = outcome.installation.record["native-refused"] {
             Output.standardError("xdpfw: \(why); attached in generic mode\n")
         }

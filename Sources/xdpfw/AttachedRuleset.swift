@@ -19,17 +19,39 @@ enum AttachedRuleset {
     /// Loads `ruleset` and attaches it, or swaps it in atomically for the rules already there.
     /// A failure anywhere (verifier, pinning, attaching) leaves the previous rules running.
     static func apply(_ ruleset: Ruleset, text: String, file: String, interface: String,
-                      hook: AttachPoint, mode: XDPMode, pinRoot: String) throws -> Outcome {
+                      hook: AttachPoint, mode: XDPMode, pinRoot: String, keepCounters: Bool = true) throws -> Outcome {
         _ = try NetworkInterface(name: interface)  // name the interface before compiling for nothing
         let before = HookInstallation.find(interface: interface, hook: hook, root: pinRoot)
         let loaded = try LoadedRuleset.load(ruleset, hook: hook.programHook)
         defer { loaded.close() }
+        if keepCounters, let before { try carryCounters(from: before, to: loaded) }
         let installation = try HookInstaller.apply(program: loaded.program,
                                                    maps: loaded.loaded.pinnedMaps.merging([PinDirectory.Entry.counters: loaded.counters]) { $1 },
                                                    rulesetText: text, extraRecord: [fileKey: file],
                                                    interface: interface, hook: hook, mode: mode, root: pinRoot)
         return Outcome(installation: installation,
                        replaced: before?.isAttached ?? false, instructions: loaded.instructionCount)
+    }
+
+    /// Copies the counters of the rules in force that the new ruleset keeps unchanged (and the
+    /// policy's, when its verdict is the same) into the new ruleset's counters, before it is
+    /// attached: packets the old rules count between this copy and the swap are not carried.
+    private static func carryCounters(from before: HookInstallation, to loaded: LoadedRuleset) throws {
+        guard let text = before.rulesetText, let old = try? RulesFile.parse(text, file: file(of: before)),
+              let oldCounters = try? before.map(named: PinDirectory.Entry.counters) else { return }
+        defer { oldCounters.close() }
+        let pairs = CounterCarry.slots(old: old.rules.map { ($0.verdict, $0.expression) }, oldPolicy: old.policy,
+                                       new: loaded.ruleset.rules.map { ($0.text.verdict, $0.text.expression) },
+                                       newPolicy: loaded.ruleset.policy)
+        guard !pairs.isEmpty else { return }
+        var values: [Int: [[UInt8]]] = [:]
+        for entry in try oldCounters.lookupBatchPerCPU() where entry.key.count == 4 {
+            values[Int(UInt32(entry.key[0]) | UInt32(entry.key[1]) << 8 | UInt32(entry.key[2]) << 16 | UInt32(entry.key[3]) << 24)] = entry.values
+        }
+        for (from, to) in pairs {
+            guard let counts = values[from], counts.contains(where: { $0.contains { $0 != 0 } }) else { continue }
+            try loaded.counters.update(key: BPFMap.key(index: UInt32(to)), perCPUValues: counts)
+        }
     }
 
     /// The rules file an installation came from, as given to `apply`.

@@ -27,7 +27,9 @@ struct Metrics: ParsableCommand {
               xdpfw_ruleset_applied_timestamp_seconds{interface,hook}       gauge (Unix time)
               xdpfw_set_entries{interface,hook,set}                         gauge
 
-            Counters start at 0 when a ruleset is applied (the applied timestamp tells when).
+            A re-apply keeps the counters of rules whose verdict and expression are unchanged \
+            (apply --reset-counters starts them all at 0); the applied timestamp tells when the \
+            rules in force were applied.
             """)
 
     @ParentCommand var global: XDPFW

@@ -34,8 +34,9 @@ final class LiveCounterTests: XCTestCase {
         // The sender's TC egress sees every frame sent; the receiver's XDP sees those egress let
         // through. Each policy is tried at each hook.
         for (egressPolicy, ingressPolicy) in [(Verdict.pass, Verdict.drop), (.drop, .pass)] {
-            try quiet.apply(ruleset.rulesText(policy: egressPolicy), on: .a, hook: "tc-egress")
-            try quiet.apply(ruleset.rulesText(policy: ingressPolicy), on: .b, hook: "xdp")
+            // The second round replaces the first round's rules: counters start again at 0.
+            try quiet.apply(ruleset.rulesText(policy: egressPolicy), on: .a, hook: "tc-egress", options: ["--reset-counters"])
+            try quiet.apply(ruleset.rulesText(policy: ingressPolicy), on: .b, hook: "xdp", options: ["--reset-counters"])
             let status = try Xdpfw.run(["-n", quiet.network.b.namespace, "status"]).standardOutput
             XCTAssertTrue(status.contains("native"), "veth takes XDP in native mode: \(status)")
             let passed = frames.filter { ruleset.verdict(for: $0, policy: egressPolicy) == .pass }

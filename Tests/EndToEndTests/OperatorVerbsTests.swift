@@ -89,6 +89,31 @@ final class OperatorVerbsTests: XCTestCase {
         }
     }
 
+    /// A re-apply keeps the counters of unchanged rules (and the policy's) and starts changed and
+    /// new rules at 0; `--reset-counters` starts all at 0.
+    func testReapplyKeepsCountersOfUnchangedRules() throws {
+        try EndToEnd.requireRoot()
+        let quiet = try QuietNetwork()
+        defer { quiet.close() }
+        try quiet.apply(Self.rules, on: .a, hook: "tc-egress", interface: "lo")
+        try quiet.network.run(in: .a) {
+            try LoopbackTraffic.ping(count: 3)
+            try LoopbackTraffic.sendUDP(count: 4, size: 50, to: 9999)
+        }
+        let before = try quiet.counters(on: .a, hook: "tc-egress", settlingAt: 7, interface: "lo")
+        XCTAssertEqual(before.map { $0[0] }, [0, 3, 4, 0])
+
+        // Rule 1 unchanged, a new rule 2, the old rule 2 changed (port 9998), rule 3 unchanged.
+        let changed = Self.rules.replacingOccurrences(of: "drop icmp\n", with: "drop icmp\ndrop udp dst port 7\n")
+            .replacingOccurrences(of: "9999", with: "9998")
+        try quiet.apply(changed, on: .a, hook: "tc-egress", interface: "lo")
+        XCTAssertEqual(try quiet.counters(on: .a, hook: "tc-egress", interface: "lo"),
+                       [before[0], before[1], [0, 0], [0, 0], before[3]])
+
+        try quiet.apply(changed, on: .a, hook: "tc-egress", options: ["--reset-counters"], interface: "lo")
+        XCTAssertEqual(try quiet.counters(on: .a, hook: "tc-egress", interface: "lo"), [[0, 0], [0, 0], [0, 0], [0, 0], [0, 0]])
+    }
+
     /// `name{labels} value` lines of a text exposition, by everything before the value.
     static func samples(_ text: String) -> [String: Double] {
         var samples: [String: Double] = [:]
