@@ -72,6 +72,9 @@ public enum KernelError: Error, Equatable, CustomStringConvertible, Sendable {
         }
     }
 
+    /// An errno as people read it: "Invalid argument (errno 22)".
+    public static func text(errno code: Int32) -> String { errnoText(code) }
+
     /// Maps an errno from a failed call to the most helpful case.
     static func from(errno code: Int32, operation: String, path: String? = nil) -> KernelError {
         switch code {

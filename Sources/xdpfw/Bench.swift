@@ -52,7 +52,9 @@ struct Bench: ParsableCommand {
         let compileStart = clock.now
         let ruleset = try RulesInput.ruleset(at: rules)
         let compiled = clock.now - compileStart
-        let packets = try benchPackets()
+        let baseline = try DoNothingProgram.load(hook)
+        defer { baseline.close() }
+        let packets = try benchPackets(baseline: baseline)
         let loadStart = clock.now
         let loaded = try LoadedRuleset.load(ruleset, hook: hook)
         let loadTime = clock.now - loadStart
@@ -60,8 +62,6 @@ struct Bench: ParsableCommand {
         // A ruleset split into chunks: the verifier's work and time summed over its programs.
         let verified = try loaded.loaded.programs.reduce(0) { $0 + Int(try $1.info().verifiedInstructions) }
         let verifyTime = loaded.loaded.programs.compactMap(\.loadDuration).reduce(Duration.zero, +)
-        let baseline = try loadBaseline()
-        defer { baseline.close() }
         // Alternate the two programs per packet so drift in the machine's load hits both alike.
         var rulesNanoseconds = 0.0, baselineNanoseconds = 0.0
         for packet in packets {
@@ -102,7 +102,9 @@ struct Bench: ParsableCommand {
         }
     }
 
-    private func benchPackets() throws -> [[UInt8]] {
+    /// The frames to measure with: the built-in mix, or those of --packets the kernel's test run
+    /// takes (whole, and at all: a frame it refuses to `baseline` too is skipped).
+    private func benchPackets(baseline: BPFProgram) throws -> [[UInt8]] {
         guard let pcap else {
             let traffic = DemoTraffic(sourceMAC: [2, 0, 0, 0, 0, 1], destinationMAC: [2, 0, 0, 0, 0, 2],
                                       sourceIPv4: [10, 0, 0, 1], destinationIPv4: [10, 0, 0, 2])
@@ -112,7 +114,8 @@ struct Bench: ParsableCommand {
         let limit = hook.programType.testRunLinearLimit
         var packets: [[UInt8]] = [], skipped = 0, firstReason: String?
         for packet in capture.packets where packets.count < 1000 {
-            if let problem = CaptureInput.untestable(packet.bytes.count, limit: limit) {
+            if let problem = CaptureInput.untestable(packet.bytes.count, limit: limit)
+                ?? DoNothingProgram.refusal(of: packet.bytes, by: baseline) {
                 skipped += 1
                 firstReason = firstReason ?? problem.reason
                 continue
@@ -124,18 +127,6 @@ struct Bench: ParsableCommand {
         }
         guard !packets.isEmpty else { throw CommandFailure("\(pcap): no frame the kernel's test run can take (14 to \(limit) bytes) to measure with") }
         return packets
-    }
-
-    /// A program of the same kind that returns "pass" at once: what the hook costs by itself.
-    private func loadBaseline() throws -> BPFProgram {
-        let returnCode = hook.context.returnCode(for: .pass)
-        let program = try Compile.assemble { () throws(AssemblerError) in
-            var assembler = Assembler()
-            assembler.move(.r0, returnCode)
-            assembler.exit()
-            return try assembler.assemble()
-        }
-        return try BPFProgram.load(type: hook.programType, instructions: program.encoded, name: "xdpfw_baseline")
     }
 
     static func tenths(_ value: Double) -> Double { (value * 10).rounded() / 10 }
