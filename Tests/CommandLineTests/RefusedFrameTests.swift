@@ -11,8 +11,7 @@ import XCTest
 final class RefusedFrameTests: XCTestCase {
     func testTCTestAndBenchCarryOnPastFramesTheKernelRefuses() throws {
         guard CommandRunner.isRoot else { throw XCTSkip("needs root: loads BPF programs") }
-        let traffic = DemoTraffic(sourceMAC: [2, 0, 0, 0, 0, 1], destinationMAC: [2, 0, 0, 0, 0, 2],
-                                  sourceIPv4: [10, 0, 0, 1], destinationIPv4: [10, 0, 0, 2])
+        let traffic = DemoTraffic.betweenTestHosts
         let ethernet = Array(traffic.udp(destinationPort: 53).prefix(12))
         let frames = [traffic.udp(destinationPort: 53), ethernet + [0x08, 0x00] + [UInt8](repeating: 0x45, count: 10),
                       traffic.icmpEcho(payload: 56), ethernet + [0x86, 0xdd] + [UInt8](repeating: 0x60, count: 20),
