@@ -30,22 +30,9 @@ struct Status: ParsableCommand {
     var json = false
 
     func run() throws {
-        try global.requireReadablePins()
-        var installations: [(namespace: String?, installation: HookInstallation)]
-        if let name = global.netns, !NetworkNamespace.exists(name: name),
-           case let leftovers = NamespaceLeftovers.installations(ofNamespace: name), !leftovers.isEmpty {
-            installations = leftovers.map { (name, $0) }
-        } else {
-            try global.enterNetworkNamespace()
-            installations = HookInstallation.all(root: global.pinRoot).map { (nil, $0) }
-            if global.netns == nil {
-                for name in NamespaceLeftovers.goneNamespaces() {
-                    installations += NamespaceLeftovers.installations(ofNamespace: name).map { (name, $0) }
-                }
-            }
-        }
+        let installations = try global.listedInstallations(withGoneNamespaces: true)
         if json {
-            Output.standardOutput(JSON.array(installations.map { Status.json($1, namespace: $0) }).text + "\n")
+            Output.standardOutput(JSON.array(installations.map { Status.json($0.installation, namespace: $0.namespace) }).text + "\n")
             return
         }
         guard !installations.isEmpty else {
@@ -54,7 +41,8 @@ struct Status: ParsableCommand {
         }
         var rows = [["interface", "hook", "state", "program", "programs", "mode", "rules", "policy", "file"]]
         var notes = ""
-        for (namespace, installation) in installations {
+        for listed in installations {
+            let namespace = listed.namespace, installation = listed.installation
             let rules = Status.rules(of: installation)
             let interface = namespace.map { "\(installation.interface) (netns \($0))" } ?? installation.interface
             rows.append([interface, installation.hook.rawValue,

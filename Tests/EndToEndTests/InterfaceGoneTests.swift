@@ -46,6 +46,13 @@ final class InterfaceGoneTests: XCTestCase {
             XCTAssertEqual(object["rules"] as? Int, 1)
             XCTAssertEqual(try stats(b, hook)["state"] as? String, "attached")
         }
+        // Someone removes the clsact qdisc: the TC filter is gone, the interface is not.
+        try IPCommand.run(["netns", "exec", b.namespace, "tc", "qdisc", "del", "dev", b.interfaceName, "clsact"])
+        XCTAssertFalse(try kernelRunsAProgram(at: .tcIngress, of: b))
+        XCTAssertEqual(try status(b.namespace, .tcIngress)["state"] as? String, "not attached")
+        XCTAssertEqual(try stats(b, .tcIngress)["state"] as? String, "not attached")
+        XCTAssertEqual(try status(b.namespace, .xdp)["state"] as? String, "attached")
+
         try IPCommand.run(["-n", b.namespace, "link", "del", b.interfaceName])
         try IPCommand.run(["-n", b.namespace, "link", "add", b.interfaceName, "type", "veth", "peer", "name", "xdpfw-peer"])
         for hook in hooks {
@@ -73,6 +80,8 @@ final class InterfaceGoneTests: XCTestCase {
         XCTAssertEqual(all.map { $0["hook"] as? String }, hooks.map(\.rawValue))
         XCTAssertEqual(Set(all.map { $0["state"] as? String }), ["interface gone"])
         XCTAssertEqual(try statusObjects(["-n", b.namespace]).count, hooks.count)
+        // stats -n of the deleted namespace shows what the counters held, not in force.
+        XCTAssertEqual(try notInForceCount(b), hooks.count)
     }
 
     func testDetachRemovesThePinsOfADeletedNamespace() throws {
