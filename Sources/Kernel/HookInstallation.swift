@@ -10,6 +10,10 @@ public struct HookInstallation: Sendable {
     public var program: BPFProgramInfo?
     /// The program the kernel runs at the hook now, when xdpfw's attachment is still in place.
     public var attachedProgramID: UInt32?
+    /// Whether the kernel runs the pinned program at the hook of the interface of that name now.
+    public var state: State = .notAttached
+    /// Why the state is not `.attached`, for people ("the interface was deleted", ...).
+    public var stateReason: String?
     /// XDP only: the mode the program runs in.
     public var xdpMode: XDPMode?
     /// The ruleset text pinned at apply time.
@@ -18,7 +22,21 @@ public struct HookInstallation: Sendable {
     public var record: [String: String]
 
     /// True when the kernel still runs xdpfw's program at this hook.
-    public var isAttached: Bool { attachedProgramID.map { $0 != 0 } ?? false }
+    public var isAttached: Bool { state == .attached }
+
+    /// The kernel's view of an installation against its pins.
+    public enum State: String, Sendable {
+        /// The kernel runs the pinned program at the hook of the interface it was applied to.
+        case attached
+        /// No interface of that name, or one re-created since (another ifindex): the rules went with it.
+        case interfaceGone = "interface gone"
+        /// The interface is there but the hook does not run xdpfw's pinned program.
+        case notAttached = "not attached"
+    }
+
+    /// The record key of the ifindex the rules were applied to (written by the caller of
+    /// `HookInstaller.apply`, so a re-created interface of the same name is told apart).
+    public static let interfaceIndexKey = "ifindex"
 
     /// Opens a map pinned in the directory by `apply` (e.g. `PinDirectory.Entry.counters`).
     public func map(named name: String) throws(KernelError) -> BPFMap {
@@ -28,25 +46,27 @@ public struct HookInstallation: Sendable {
     /// Reads the installation at `directory`, asking the kernel (in the current network namespace)
     /// what is attached now.
     public static func read(_ directory: PinDirectory) -> HookInstallation {
+        var installation = pinned(directory)
+        installation.compareWithKernel()
+        return installation
+    }
+
+    /// Reads the pins of an installation whose network namespace is gone, without asking the
+    /// kernel (an interface of the same name here is another one): `.interfaceGone`.
+    public static func leftover(_ directory: PinDirectory, namespace: String) -> HookInstallation {
+        var installation = pinned(directory)
+        installation.state = .interfaceGone
+        installation.stateReason = "its network namespace '\(namespace)' no longer exists"
+        return installation
+    }
+
+    private static func pinned(_ directory: PinDirectory) -> HookInstallation {
         let programPath = directory.path(of: PinDirectory.Entry.program)
         let program: BPFProgramInfo? = (try? BPFProgram.fromPinned(programPath)).flatMap { try? $0.info() }
         let text = try? PinnedText.read(at: directory.path(of: PinDirectory.Entry.ruleset))
         let record = (try? directory.record()) ?? [:]
-        var installation = HookInstallation(directory: directory, program: program, attachedProgramID: nil,
-                                            xdpMode: nil, rulesetText: text, record: record)
-        switch directory.hook {
-        case .xdp:
-            if let link = try? XDPAttachment.fromPinned(directory.path(of: PinDirectory.Entry.link)) {
-                installation.attachedProgramID = link.programID
-                let mode = link.mode == .auto ? record["mode"].flatMap(XDPMode.init(rawValue:)) : link.mode
-                installation.xdpMode = installation.isAttached ? mode : nil
-            }
-        case .tcIngress, .tcEgress:
-            if let attachment = try? directory.tcAttachment() {
-                installation.attachedProgramID = (try? attachment.programID()) ?? nil
-            }
-        }
-        return installation
+        return HookInstallation(directory: directory, program: program, attachedProgramID: nil,
+                                xdpMode: nil, rulesetText: text, record: record)
     }
 
     /// Every installation xdpfw has pinned under `root`.

@@ -4,6 +4,8 @@ import CSystemLibraries
 public enum KernelError: Error, Equatable, CustomStringConvertible, Sendable {
     /// EPERM/EACCES outside the verifier: not root, or CAP_BPF/CAP_NET_ADMIN missing.
     case permissionDenied(operation: String)
+    /// EPERM entering a network namespace (`-n`): that needs CAP_SYS_ADMIN besides the others.
+    case namespacePermissionDenied(operation: String)
     /// /sys/fs/bpf is not a bpffs and could not be mounted there.
     case bpfFileSystemMissing(path: String, errno: Int32)
     case unknownInterface(String)
@@ -26,6 +28,9 @@ public enum KernelError: Error, Equatable, CustomStringConvertible, Sendable {
         switch self {
         case .permissionDenied(let operation):
             return "\(operation): permission denied (run as root, or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)"
+        case .namespacePermissionDenied(let operation):
+            return "\(operation): permission denied (entering a network namespace needs CAP_SYS_ADMIN: run as root, "
+                + "or grant CAP_SYS_ADMIN as well as CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)"
         case .bpfFileSystemMissing(let path, let code):
             return "no BPF file system at \(path) and mounting one failed: \(errnoText(code)) (try `mount -t bpf bpf \(path)`)"
         case .unknownInterface(let name):
@@ -60,12 +65,15 @@ public enum KernelError: Error, Equatable, CustomStringConvertible, Sendable {
     /// The errno carried by the error, when there is one.
     public var errno: Int32? {
         switch self {
-        case .permissionDenied: return EPERM
+        case .permissionDenied, .namespacePermissionDenied: return EPERM
         case .bpfFileSystemMissing(_, let code), .verifierRejected(_, let code, _), .system(_, let code): return code
         case .notFound: return ENOENT
         default: return nil
         }
     }
+
+    /// An errno as people read it: "Invalid argument (errno 22)".
+    public static func text(errno code: Int32) -> String { errnoText(code) }
 
     /// Maps an errno from a failed call to the most helpful case.
     static func from(errno code: Int32, operation: String, path: String? = nil) -> KernelError {

@@ -19,7 +19,11 @@ public enum NetworkNamespace {
     public static func enter(path: String) throws(KernelError) {
         let fd = try checkLibc(xdpfw_open_read_only(path), "opening network namespace \(path)", path: path)
         defer { _ = close(fd) }
-        try checkLibc(xdpfw_setns_net(fd), "entering network namespace \(path)")
+        if xdpfw_setns_net(fd) != 0 {
+            let code = xdpfw_errno()
+            let operation = "entering network namespace \(path)"
+            throw code == EPERM ? .namespacePermissionDenied(operation: operation) : .from(errno: code, operation: operation)
+        }
     }
 
     /// Runs `body` inside the named namespace and brings the thread back to its namespace after,

@@ -20,14 +20,16 @@ enum AttachedRuleset {
     /// A failure anywhere (verifier, pinning, attaching) leaves the previous rules running.
     static func apply(_ ruleset: Ruleset, text: String, file: String, interface: String,
                       hook: AttachPoint, mode: XDPMode, pinRoot: String, keepCounters: Bool = true) throws -> Outcome {
-        _ = try NetworkInterface(name: interface)  // name the interface before compiling for nothing
+        // Name the interface before compiling for nothing; its index tells a re-created one apart later.
+        let index = try NetworkInterface(name: interface).index
         let before = HookInstallation.find(interface: interface, hook: hook, root: pinRoot)
         let loaded = try LoadedRuleset.load(ruleset, hook: hook.programHook)
         defer { loaded.close() }
         if keepCounters, let before { try carryCounters(from: before, to: loaded) }
         let installation = try HookInstaller.apply(program: loaded.program,
                                                    maps: loaded.loaded.pinnedMaps.merging([PinDirectory.Entry.counters: loaded.counters]) { $1 },
-                                                   rulesetText: text, extraRecord: [fileKey: file],
+                                                   rulesetText: text,
+                                                   extraRecord: [fileKey: file, HookInstallation.interfaceIndexKey: String(index)],
                                                    interface: interface, hook: hook, mode: mode, root: pinRoot)
         return Outcome(installation: installation,
                        replaced: before?.isAttached ?? false, instructions: loaded.instructionCount)
@@ -71,6 +73,7 @@ enum AttachedRuleset {
         return HookStatistics(
             interface: installation.interface, hook: installation.hook.rawValue, file: file, policy: rules.policy,
             policyCounter: try Counter(map: map, slot: Ruleset.counterSlot(ofRuleIndex: nil)),
-            rules: try rules.rules.map { ($0, try Counter(map: map, slot: Ruleset.counterSlot(ofRuleIndex: $0.index))) })
+            rules: try rules.rules.map { ($0, try Counter(map: map, slot: Ruleset.counterSlot(ofRuleIndex: $0.index))) },
+            state: installation.state, stateReason: installation.stateReason)
     }
 }

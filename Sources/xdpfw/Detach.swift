@@ -7,11 +7,14 @@ struct Detach: ParsableCommand {
         abstract: "Remove the rules xdpfw attached to an interface, and their pins.",
         discussion: """
             Without --hook, removes xdpfw's program from every hook of the interface. Programs \
-            attached by other tools are left alone.
+            attached by other tools are left alone. With -n NAME of a network namespace that was \
+            deleted (its interfaces and programs went with it), removes the pins xdpfw left for the \
+            interface (`xdpfw status` lists such leftovers).
 
             Examples:
               xdpfw detach eth0
               xdpfw detach eth0 --hook tc-ingress
+              xdpfw -n blue detach veth1         # also after `ip netns del blue`
             """)
 
     @ParentCommand var global: XDPFW
@@ -23,6 +26,7 @@ struct Detach: ParsableCommand {
     var hook: AttachPoint?
 
     func run() throws {
+        if try removeLeftoversOfGoneNamespace() { return }
         try global.enterNetworkNamespace()
         let lock = try LockFile.acquire { Output.standardError("xdpfw: waiting for another xdpfw apply or detach to finish\n") }
         defer { lock.release() }
@@ -37,5 +41,24 @@ struct Detach: ParsableCommand {
             throw CommandFailure("\(interface) has no xdpfw rules\(which) (see `xdpfw status`)")
         }
         global.removeEmptyPinRoot()
+    }
+
+    /// With `-n NAME` of a namespace that no longer exists, its interfaces went with it (and their
+    /// programs): unpins what xdpfw left for the interface. False when there is nothing to do here.
+    private func removeLeftoversOfGoneNamespace() throws -> Bool {
+        guard let name = global.netns, !NetworkNamespace.exists(name: name),
+              !NamespaceLeftovers.installations(ofNamespace: name).isEmpty else { return false }
+        let lock = try LockFile.acquire { Output.standardError("xdpfw: waiting for another xdpfw apply or detach to finish\n") }
+        defer { lock.release() }
+        let removed = try NamespaceLeftovers.remove(interface: interface, hook: hook, ofNamespace: name)
+        guard !removed.isEmpty else {
+            let which = hook.map { " at \($0.rawValue)" } ?? ""
+            throw CommandFailure("network namespace '\(name)' no longer exists and has no xdpfw pins for \(interface)\(which) (see `xdpfw status`)")
+        }
+        for hook in removed {
+            Output.standardOutput("removed the pins of \(interface) \(hook.rawValue) (network namespace '\(name)' no longer exists)\n")
+        }
+        global.removeEmptyPinRoot()
+        return true
     }
 }

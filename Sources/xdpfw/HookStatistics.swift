@@ -1,4 +1,5 @@
 import EBPF
+import Kernel
 import Ruleset
 
 /// Packets and bytes one counter slot has seen.
@@ -17,6 +18,10 @@ struct HookStatistics {
     var policy: Verdict
     var policyCounter: Counter
     var rules: [(rule: RuleText, counter: Counter)]
+    /// Whether the kernel runs these rules now ("attached", "interface gone", "not attached").
+    var state: HookInstallation.State = .attached
+    /// Why the rules are not in force, when they are not.
+    var stateReason: String?
 
     var totalPackets: UInt64 { rules.reduce(policyCounter.packets) { $0 + $1.counter.packets } }
 
@@ -37,6 +42,7 @@ struct HookStatistics {
                          ("bytes", .unsigned(counter.bytes))])
             })),
             ("file", .string(file)),
+            ("state", .string(state.rawValue)),
         ])
     }
 
@@ -61,7 +67,9 @@ struct HookStatistics {
         rows.append(["-", "-", policy.rawValue, String(policyCounter.packets), String(policyCounter.bytes),
                      share(policyCounter.packets), "(policy: no rule matched)"])
         let count = rules.count == 1 ? "1 rule" : "\(rules.count) rules"
-        return "\(interface) \(hook): \(file), \(count), policy \(policy.rawValue)\n" + TextTable.render(rows, leftAligned: [2, 6], indent: "  ")
+        let warning = state == .attached ? ""
+            : "  NOT IN FORCE (\(state.rawValue)): \(stateReason ?? "?"); these counters are what the rules counted before\n"
+        return "\(interface) \(hook): \(file), \(count), policy \(policy.rawValue)\n" + warning + TextTable.render(rows, leftAligned: [2, 6], indent: "  ")
     }
 }
 

@@ -53,7 +53,7 @@ struct Show: ParsableCommand {
         if let id = installation.program?.id { parts.append("program \(id)") }
         parts.append(installation.isAttached
                      ? "attached" + (installation.xdpMode.map { " (\($0.rawValue) mode)" } ?? "")
-                     : "NOT ATTACHED (interface gone? xdpfw detach cleans up)")
+                     : "NOT IN FORCE (\(installation.state.rawValue)): \(installation.stateReason ?? "?")")
         return "# \(installation.interface) \(installation.hook.rawValue): " + parts.joined(separator: ", ")
     }
 }

@@ -34,9 +34,7 @@ struct Stats: ParsableCommand {
     var json = false
 
     func run() throws {
-        try global.enterNetworkNamespace()
-        try global.requireReadablePins()
-        let installations = HookInstallation.all(root: global.pinRoot)
+        let installations = try global.listedInstallations(withGoneNamespaces: false).map(\.installation)
             .filter { (interface == nil || $0.interface == interface) && (hook == nil || $0.hook == hook) }
         if let interface, installations.isEmpty {
             let which = hook.map { " at \($0.rawValue)" } ?? ""

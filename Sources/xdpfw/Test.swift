@@ -10,7 +10,9 @@ struct Test: ParsableCommand {
             Each packet is run through the program with BPF_PROG_TEST_RUN: the same program apply \
             attaches, in the same kernel, but attached to nothing. Frames shorter than an Ethernet \
             header (14 bytes) or longer than the kernel's test run takes (3520 bytes at XDP, \
-            3712 at TC) are not run and are reported as such. With --json, prints one \
+            3712 at TC), and frames the kernel's test run refuses even to a program that does \
+            nothing (at TC, IPv4 and IPv6 frames shorter than their network header), are not run \
+            and are reported as such, with the reason. With --json, prints one \
             object per packet per line:
 
               {"index": 0, "verdict": "drop", "rule": 1}
@@ -40,16 +42,21 @@ struct Test: ParsableCommand {
         var seen = [UInt64](repeating: 0, count: ruleset.counterSlots)
         var output = ""
         var tally: [String: Int] = [:]
+        var doNothing: BPFProgram?  // loaded when the kernel first refuses a frame
+        defer { doNothing?.close() }
         for (index, packet) in capture.packets.enumerated() {
-            if let problem = CaptureInput.untestable(packet.bytes.count, limit: loaded.program.type.testRunLinearLimit) {
+            let result: TestRunResult
+            switch try Test.run(packet.bytes, loaded.program, doNothing: &doNothing, hook: hook) {
+            case .ran(let ran):
+                result = ran
+            case .notRun(let error, let reason):
                 tally["not run", default: 0] += 1
                 output += json
                     ? JSON.object([("index", .integer(Int64(index))), ("verdict", .null), ("rule", .null),
-                                   ("error", .string(problem.error))]).text + "\n"
-                    : Test.line(index, "-", "not run: " + problem.reason)
+                                   ("error", .string(error))]).text + "\n"
+                    : Test.line(index, "-", "not run: " + reason)
                 continue
             }
-            let result = try loaded.program.testRun(packet: packet.bytes)
             // The rule that decided is the counter slot that moved (all slots read in one batch).
             let now = try loaded.packetCounts()
             var decidingSlot: Int?
@@ -73,6 +80,28 @@ struct Test: ParsableCommand {
         Output.standardOutput(output)
         if let readError = capture.readError {
             throw CommandFailure("\(self.capture): stopped reading after \(capture.packets.count) packets: \(readError)")
+        }
+    }
+
+    private enum Outcome {
+        case ran(TestRunResult)
+        case notRun(error: String, reason: String)
+    }
+
+    /// Runs `packet` through `program`, or says why not: too short or long for the kernel's test
+    /// run, or refused by it to a program that does nothing as well (loaded into `doNothing` the
+    /// first time). Any other failure is the program's, and thrown.
+    private static func run(_ packet: [UInt8], _ program: BPFProgram, doNothing: inout BPFProgram?,
+                            hook: ProgramHook) throws -> Outcome {
+        if let problem = CaptureInput.untestable(packet.count, limit: program.type.testRunLinearLimit) {
+            return .notRun(error: problem.error, reason: problem.reason)
+        }
+        do {
+            return .ran(try program.testRun(packet: packet))
+        } catch {
+            if doNothing == nil { doNothing = try DoNothingProgram.load(hook) }
+            guard let problem = DoNothingProgram.refusal(of: packet, by: doNothing!) else { throw error }
+            return .notRun(error: problem.error, reason: problem.reason)
         }
     }
 

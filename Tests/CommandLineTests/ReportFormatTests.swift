@@ -17,7 +17,7 @@ final class ReportFormatTests: XCTestCase {
             {"interface": "veth0", "hook": "xdp", "policy": {"verdict": "pass", "packets": 6, "bytes": 600}, \
             "rules": [{"rule": 1, "line": 2, "verdict": "drop", "expression": "udp port 53", "packets": 3, "bytes": 180}, \
             {"rule": 2, "line": 3, "verdict": "pass", "expression": "tcp port \\"80\\"", "packets": 1, "bytes": 60}], \
-            "file": "/etc/r.conf"}
+            "file": "/etc/r.conf", "state": "attached"}
             """)
     }
 
