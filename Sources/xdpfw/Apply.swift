@@ -17,6 +17,10 @@ struct Apply: ParsableCommand {
             unchanged (matched in order, as iptables-restore --counters does), and the policy's \
             when its verdict is unchanged; --reset-counters starts them all at 0.
 
+            --dry-run compiles the file and loads it through the verifier, then prints what \
+            would change against the rules in force (rules removed and added, by rule number and \
+            line, the policy, set entries) and attaches nothing.
+
             --mode chooses how XDP attaches: native (in the driver), generic (in the stack, works \
             everywhere), or auto (native when the driver can run the program, else generic: the \
             loopback and many virtual devices; a note on standard error says why native was refused).
@@ -24,6 +28,7 @@ struct Apply: ParsableCommand {
             Examples:
               xdpfw apply rules.conf eth0
               xdpfw apply rules.conf lo                  # generic mode: lo has no native XDP
+              xdpfw apply --dry-run rules.conf eth0      # what would change; attaches nothing
               xdpfw apply rules.conf eth0 --hook tc-egress
               xdpfw -n blue apply rules.conf veth1 --mode generic
             """)
@@ -45,6 +50,9 @@ struct Apply: ParsableCommand {
     @Flag(help: "Start every counter at 0 (by default a rule whose verdict and expression are unchanged keeps its counters).")
     var resetCounters = false
 
+    @Flag(help: "Compile and verify, then print what would change against the rules in force; attach nothing.")
+    var dryRun = false
+
     func validate() throws {
         if hook != .xdp && mode != .auto { throw ValidationError("--mode is for --hook xdp only") }
     }
@@ -54,6 +62,10 @@ struct Apply: ParsableCommand {
         let file = RulesInput.fileName(of: rules)
         let ruleset = try RulesInput.ruleset(text: text, file: file, directory: RulesInput.directory(of: rules))
         try global.enterNetworkNamespace()
+        if dryRun {
+            try DryRun.report(ruleset, file: file, interface: interface, hook: hook, pinRoot: global.pinRoot)
+            return
+        }
         let lock = try LockFile.acquire { Output.standardError("xdpfw: waiting for another xdpfw apply or detach to finish\n") }
         defer { lock.release() }
         // Sets read from files are pinned with their entries: the text says what runs.

@@ -114,6 +114,35 @@ final class OperatorVerbsTests: XCTestCase {
         XCTAssertEqual(try quiet.counters(on: .a, hook: "tc-egress", interface: "lo"), [[0, 0], [0, 0], [0, 0], [0, 0], [0, 0]])
     }
 
+    /// `apply --dry-run` verifies and reports the change, diff-style, and changes nothing.
+    func testDryRunReportsTheChangeAndAttachesNothing() throws {
+        try EndToEnd.requireRoot()
+        let quiet = try QuietNetwork()
+        defer { quiet.close() }
+        let namespace = quiet.network.a.namespace
+        let first = try Xdpfw.run(["-n", namespace, "apply", "--dry-run", "-", "lo"], input: Self.rules)
+        XCTAssertEqual(first.status, 0, first.standardError)
+        XCTAssertTrue(first.standardOutput.contains("where xdpfw has no rules") && first.standardOutput.contains("+ rule 3, line 6: pass tcp dst port @web"),
+                      first.standardOutput)
+        XCTAssertFalse(BPFFileSystem.exists(PinDirectory.root(forNamespace: namespace)), "a dry run pins nothing")
+
+        try quiet.apply(Self.rules, on: .a, hook: "xdp", interface: "lo")
+        let status = try Xdpfw.run(["-n", namespace, "status"]).standardOutput
+        let changed = Self.rules.replacingOccurrences(of: "9999", with: "9998").replacingOccurrences(of: "80, 443", with: "80, 8080")
+            .replacingOccurrences(of: "policy pass", with: "policy drop")
+        let dry = try Xdpfw.run(["-n", namespace, "apply", "--dry-run", "-", "lo"], input: changed)
+        XCTAssertEqual(dry.status, 0, dry.standardError)
+        let lines = dry.standardOutput.split(separator: "\n").map(String.init)
+        XCTAssertEqual(Array(lines.dropFirst()), ["- rule 2, line 5: drop udp dst port 9999", "+ rule 2, line 5: drop udp dst port 9998",
+                                                  "policy pass -> drop", "set web: +1 (8080), -1 (443)",
+                                                  "2 kept (their counters carry over), 1 removed, 1 added; nothing attached"])
+        XCTAssertEqual(try Xdpfw.run(["-n", namespace, "status"]).standardOutput, status, "the rules in force are the same")
+
+        let broken = try Xdpfw.run(["-n", namespace, "apply", "--dry-run", "-", "lo"], input: "drop tcp port nosuchservice\n")
+        XCTAssertEqual(broken.status, 1)
+        XCTAssertTrue(broken.standardError.contains("<stdin>:1:"), broken.standardError)
+    }
+
     /// `name{labels} value` lines of a text exposition, by everything before the value.
     static func samples(_ text: String) -> [String: Double] {
         var samples: [String: Double] = [:]
