@@ -110,6 +110,11 @@ public struct Ruleset: Hashable, Sendable {
                 problems.append(setFile.problem("\(setFile.path): \(error.reason)"))
             }
         }
+        // A generator that failed and printed nothing must not replace a firewall with "pass all".
+        if source.rules.isEmpty && source.policyLine == nil && problems.isEmpty {
+            throw RulesetError([RulesetDiagnostic(file: file, message: "no rules and no policy (the input is empty, or only comments "
+                                                  + "and sets): nothing to apply; to pass every packet on purpose, write 'policy pass'")])
+        }
         let (ruleset, compileProblems) = compile(source, options: options)
         let all = problems + compileProblems
         guard all.isEmpty else {
