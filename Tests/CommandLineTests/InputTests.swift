@@ -37,4 +37,34 @@ final class InputTests: XCTestCase {
             XCTAssertTrue(result.standardError.hasPrefix("xdpfw: \(path): no rules and no policy"), "\(arguments): \(result.standardError)")
         }
     }
+
+    /// Item 4: a rules file, and a set's file, may be any stream that can be read: `/dev/stdin`,
+    /// a shell's `<(generate)`, a FIFO. Each listing is compared with the same rule written inline.
+    func testRulesAndSetFilesMayBeStreams() throws {
+        let udp = try CommandRunner.run(["compile", "-d", "udp"])
+        XCTAssertEqual(udp.status, 0, udp.standardError)
+
+        let stdin = try CommandRunner.run(["compile", "-d", "-f", "/dev/stdin"], input: "drop udp\n")
+        XCTAssertEqual(stdin.status, 0, stdin.standardError)
+        XCTAssertEqual(stdin.standardOutput, "# rule 1 (line 1): drop udp\n" + udp.standardOutput)
+
+        let xdpfw = CommandRunner.executable.path
+        let substituted = try CommandRunner.run(URL(fileURLWithPath: "/bin/bash"),
+                                                ["-c", #""$0" compile -d -f <(printf 'drop udp\n') udp"#, xdpfw])
+        XCTAssertEqual(substituted.status, 0, substituted.standardError)
+        XCTAssertEqual(substituted.standardOutput, udp.standardOutput)
+
+        // The writer gives up after 10 s if xdpfw never opens the FIFO, so the test cannot hang.
+        let fifo = directory.appendingPathComponent("rules.fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let script = #"timeout 10 sh -c 'printf "drop udp\n" > "$1"' _ "$1" & "$0" compile -d -f "$1" udp; status=$?; wait; exit $status"#
+        let piped = try CommandRunner.run(URL(fileURLWithPath: "/bin/sh"), ["-c", script, xdpfw, fifo], timeout: 30)
+        XCTAssertEqual(piped.status, 0, piped.standardError)
+        XCTAssertEqual(piped.standardOutput, udp.standardOutput)
+
+        let rules = try file("sets.conf", "set s file /dev/stdin\ndrop src net @s\n")
+        let set = try CommandRunner.run(["compile", "-d", "-f", rules, "src net @s"], input: "10.0.0.0/8\n192.0.2.1\n")
+        XCTAssertEqual(set.status, 0, set.standardError)
+        XCTAssertEqual(set.standardOutput, try CommandRunner.run(["compile", "-d", "src net 10.0.0.0/8 or 192.0.2.1"]).standardOutput)
+    }
 }
