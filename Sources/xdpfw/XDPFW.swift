@@ -44,8 +44,13 @@ extension XDPFW {
     /// Parses the command line, runs the verb, and exits: 0 on success, 1 when the verb failed,
     /// 2 when the command line itself was wrong. Help and --version go to standard output.
     static func runAndExit() -> Never {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let repeated = UsageChecks.repeatedOption(in: arguments) {
+            Output.standardError("xdpfw: \(repeated)\n")
+            Foundation.exit(2)
+        }
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(arguments)
             try command.run()
             Foundation.exit(0)
         } catch let failure as CommandFailure {
@@ -62,7 +67,7 @@ extension XDPFW {
                 Foundation.exit(0)
             }
             if code == .validationFailure {
-                Output.standardError(usageMessage(for: error))
+                Output.standardError(usageMessage(for: UsageChecks.unknownOption(in: arguments, of: XDPFW.self, after: error) ?? error))
                 Foundation.exit(2)
             }
             Output.standardError("xdpfw: \(message(for: error))\n")
