@@ -1,6 +1,8 @@
 /// Errors in a rules.conf file: each names `file:line:column`, shows the line and puts a caret
 /// under the exact place, like a compiler.
 
+import FilterLanguage
+
 /// One problem at one place in a rules.conf file.
 public struct RulesetDiagnostic: Hashable, Sendable, CustomStringConvertible {
     /// The file name as given (used only in messages).
@@ -28,11 +30,9 @@ public struct RulesetDiagnostic: Hashable, Sendable, CustomStringConvertible {
     /// `file:line:column: message`, the source line, and a caret line (`^~~~`) under the place.
     /// Tabs before the place are kept in the caret line so the caret lines up in a terminal.
     public var rendered: String {
-        guard line > 0 else { return description }
-        let before = sourceLine.prefix(column - 1)
-        let indent = String(before.map { $0 == "\t" ? "\t" : " " })
-        let caret = "^" + String(repeating: "~", count: width - 1)
-        return "\(file):\(line):\(column): \(message)\n\(sourceLine)\n\(indent)\(caret)"
+        guard line > 0 else { return TerminalText.message(description) }
+        let excerpt = TerminalText.excerpt(sourceLine, start: column - 1, width: width)
+        return "\(TerminalText.escaped(file)):\(line):\(column): \(TerminalText.message(message))\n\(excerpt.line)\n\(excerpt.caret)"
     }
 
     public var description: String { line > 0 ? "\(file):\(line):\(column): \(message)" : "\(file): \(message)" }

@@ -1,5 +1,6 @@
 import Foundation
 import FilterCompiler
+import FilterLanguage
 import Ruleset
 
 /// Reading rules files named on the command line (`-` is standard input).
@@ -7,10 +8,10 @@ enum RulesInput {
     /// The text of a rules file, or a failure that names the file and the reason.
     static func text(of path: String) throws -> String {
         if path == "-" {
-            return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            return TerminalText.decoding(Array(FileHandle.standardInput.readDataToEndOfFile()))
         }
         switch contents(of: path) {
-        case let .success(data): return String(decoding: data, as: UTF8.self)
+        case let .success(data): return TerminalText.decoding(Array(data))
         case let .failure(failure): throw CommandFailure("\(path): \(failure.reason)")
         }
     }
@@ -50,7 +51,7 @@ enum RulesInput {
     static func ruleset(text: String, file: String, options: CompileOptions = .commandLine, directory: String? = nil) throws -> Ruleset {
         func read(_ path: String) -> Result<String, SetFileError> {
             let full = path.hasPrefix("/") || (directory ?? "").isEmpty ? path : directory! + "/" + path
-            return contents(of: full).map { String(decoding: $0, as: UTF8.self) }
+            return contents(of: full).map { TerminalText.decoding(Array($0)) }
         }
         do {
             return try Ruleset.parse(text, file: file, options: options, readFile: read)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FilterLanguage
 import Foundation
 import Kernel
 
@@ -54,10 +55,11 @@ extension XDPFW {
             try command.run()
             Foundation.exit(0)
         } catch let failure as CommandFailure {
-            Output.standardError("xdpfw: \(failure.message)\n")
+            // Input quoted in a message is shown escaped, never as bytes a terminal acts on.
+            Output.standardError("xdpfw: \(TerminalText.escaped(failure.message))\n")
             Foundation.exit(failure.status)
         } catch let error as KernelError {
-            Output.standardError("xdpfw: \(error.description)\n")
+            Output.standardError("xdpfw: \(TerminalText.escaped(error.description))\n")
             Foundation.exit(1)
         } catch {
             // ArgumentParser's own outcomes: help and --version (success), usage errors.
@@ -70,7 +72,7 @@ extension XDPFW {
                 Output.standardError(usageMessage(for: UsageChecks.unknownOption(in: arguments, of: XDPFW.self, after: error) ?? error))
                 Foundation.exit(2)
             }
-            Output.standardError("xdpfw: \(message(for: error))\n")
+            Output.standardError("xdpfw: \(TerminalText.escaped(message(for: error)))\n")
             Foundation.exit(1)  // scripts see only 0, 1 and 2
         }
     }
@@ -121,6 +123,6 @@ extension XDPFW {
         if let first = text.first, first.isUppercase, text.dropFirst().first?.isLowercase == true {
             text = first.lowercased() + text.dropFirst()
         }
-        return "xdpfw: " + text + (text.hasSuffix("\n") ? "" : "\n")
+        return "xdpfw: " + TerminalText.escaped(text) + (text.hasSuffix("\n") ? "" : "\n")
     }
 }
