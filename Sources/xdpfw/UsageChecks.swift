@@ -5,7 +5,7 @@ enum UsageChecks {
     /// Every option that takes one value, with all its spellings. Given twice, the parser would
     /// silently keep the last (`--hook xdp --hook tc-ingress`): a script's mistake, refused.
     static let singleValuedOptions: [[String]] = [
-        ["-n", "--netns"], ["--hook"], ["--mode"], ["--packets", "--pcap"], ["--repeat"], ["-s"], ["-f"],
+        ["-n", "--netns"], ["--hook"], ["--mode"], ["--packets", "--pcap"], ["--repeat"], ["-s"], ["-f"], ["--prefix"], ["--subnet"],
     ]
 
     /// The first single-valued option given more than once, as a message; nil when none is.
