@@ -33,6 +33,9 @@ let package = Package(
         .executableTarget(name: "CompileBenchmark", dependencies: [
             "FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel",
         ], path: "Benchmarks/CompileBenchmark"),
+        // scripts/bench-live's rig: live frames out of a veth, and the rulesets it compares.
+        .executableTarget(name: "LiveTraffic", dependencies: ["EBPF", "Kernel", "DifferentialTesting"],
+                          path: "Benchmarks/LiveTraffic"),
 
         .testTarget(name: "FilterLanguageTests", dependencies: ["FilterLanguage"]),
         .testTarget(name: "FilterCompilerTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel", "DifferentialTesting"], exclude: ["Expressions.txt"]),
@@ -43,6 +46,6 @@ let package = Package(
         // Runs the built xdpfw as scripts do (exit statuses, tcpdump-identical output, verbs as root).
         .testTarget(name: "CommandLineTests", dependencies: ["xdpfw", "Ruleset", "EBPF", "Kernel", "DifferentialTesting"]),
         // Real traffic through veth pairs in test namespaces, judged against libpcap.
-        .testTarget(name: "EndToEndTests", dependencies: ["xdpfw", "FilterCompiler", "ClassicBPF", "Ruleset", "EBPF", "Kernel", "DifferentialTesting"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["xdpfw", "LiveTraffic", "FilterCompiler", "ClassicBPF", "Ruleset", "EBPF", "Kernel", "DifferentialTesting"]),
     ]
 )

@@ -11,7 +11,7 @@ import CSystemLibraries
 /// are put back as they were. Nothing is half-applied.
 public enum HookInstaller {
     /// Record keys the installer writes itself.
-    static let recordKeys = ["interface", "hook", "mode", "clsact", "handle", "priority"]
+    static let recordKeys = ["interface", "hook", "mode", "native-refused", "clsact", "handle", "priority"]
 
     /// Attaches `program` at `hook` of `interface` (in the current network namespace), pinning it,
     /// `maps` (by entry name, e.g. `PinDirectory.Entry.counters`) and `rulesetText`. `extraRecord`
@@ -106,6 +106,7 @@ public enum HookInstaller {
         try link.pin(at: linkPath)
         if link.mode.rawValue != record["mode"] {  // auto fell back to generic
             record["mode"] = link.mode.rawValue
+            record["native-refused"] = link.nativeRefusal
             try transaction.stageRecord(record)
         }
     }

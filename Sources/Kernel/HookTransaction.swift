@@ -20,11 +20,13 @@ final class HookTransaction {
         }
     }
 
-    /// Pins a new object as `<entry>-new` beside the old one.
+    /// Pins a new object as `<entry>-new` beside the old one. Staging the same entry again (the
+    /// attachment record, once XDP's auto mode knows the mode it got) replaces the staged pin:
+    /// `commit` renames each entry once.
     func stage(_ entry: String, _ pin: (String) throws(KernelError) -> Void) throws(KernelError) {
         let path = directory.path(of: entry + "-new")
         try BPFFileSystem.unpin(path)
-        staged.append(entry)
+        if !staged.contains(entry) { staged.append(entry) }
         try pin(path)
     }
 

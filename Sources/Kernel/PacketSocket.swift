@@ -44,9 +44,17 @@ public final class PacketSocket: @unchecked Sendable {
         throw .from(errno: code, operation: "sending a frame on \(interface)")
     }
 
-    /// Frames that arrive on the interface (not the ones it sends) and satisfy `matching`, until
-    /// `limit` of them came or `timeout` passed.
-    public func receive(limit: Int, timeout: Duration,
+    /// Which copies of a frame `receive` returns.
+    public enum Direction: Sendable {
+        /// Frames arriving on the interface.
+        case incoming
+        /// Frames the interface sends (on the loopback: every frame, before it comes back in).
+        case outgoing
+    }
+
+    /// Frames that arrive on the interface (with `.outgoing`, those it sends instead) and satisfy
+    /// `matching`, until `limit` of them came or `timeout` passed.
+    public func receive(limit: Int, timeout: Duration, direction: Direction = .incoming,
                         matching: ([UInt8]) -> Bool = { _ in true }) throws(KernelError) -> [[UInt8]] {
         var frames = [[UInt8]]()
         // GSO socket buffers (TCP over a veth with TSO) arrive whole: up to 64 KiB and more.
@@ -74,7 +82,7 @@ public final class PacketSocket: @unchecked Sendable {
                 if code == EAGAIN || code == EWOULDBLOCK || code == EINTR { continue }
                 throw .from(errno: code, operation: "receiving on \(interface)")
             }
-            if from.sll_pkttype == UInt8(PACKET_OUTGOING) { continue }
+            if (from.sll_pkttype == UInt8(PACKET_OUTGOING)) != (direction == .outgoing) { continue }
             let frame = Array(buffer[..<count])
             if matching(frame) { frames.append(frame) }
         }

@@ -40,6 +40,8 @@ public final class XDPAttachment: @unchecked Sendable {
     /// The mode the program runs in; `.auto` only for a pinned link whose mode cannot be seen from
     /// this network namespace.
     public let mode: XDPMode
+    /// Set when `.auto` fell back to generic mode: why native mode was refused.
+    public internal(set) var nativeRefusal: String?
 
     public var fd: Int32 { descriptor.raw }
 
@@ -52,33 +54,64 @@ public final class XDPAttachment: @unchecked Sendable {
     /// Closes our handle; a pinned link stays attached, an unpinned one detaches.
     public func close() { descriptor.close() }
 
-    /// Attaches `program` to `interface`. `.auto` tries native first, then generic.
-    /// Fails with `.foreignProgramAttached` when another program already holds the hook.
+    /// Attaches `program` to `interface`. `.auto` tries native first and falls back to generic
+    /// when the driver cannot run this program natively (`nativeRefusal` says why; nil when
+    /// native worked or was not tried). Fails with `.foreignProgramAttached` when another program
+    /// already holds the hook.
     public static func attach(_ program: BPFProgram, to interface: NetworkInterface,
                               mode: XDPMode = .auto) throws(KernelError) -> XDPAttachment {
         _ = libbpfSilenced
-        let attempts: [XDPMode] = mode == .auto ? [.native, .generic] : [mode]
-        var lastError = KernelError.system(operation: "attaching XDP", errno: EINVAL)
-        for attempt in attempts {
-            let result = try withZeroedOptions(bpf_link_create_opts.self, size: \.sz) { opts in
-                opts.pointee.flags = attempt.flags
-                return bpf_link_create(program.fd, Int32(bitPattern: interface.index), BPF_XDP, opts)
-            }
-            if result >= 0 { return XDPAttachment(fd: result, interface: interface, mode: attempt) }
-            let code = -result
-            if code == EBUSY || code == EEXIST {
-                let status = try query(interface)
-                let name = status.programID == 0 ? "" : ((try? BPFProgram.info(id: status.programID).name) ?? "?")
-                throw .foreignProgramAttached(interface: interface.name, hook: "XDP",
-                                              programID: status.programID, programName: name)
-            }
-            if code == EPERM || code == EACCES { throw .permissionDenied(operation: "attaching XDP to \(interface)") }
-            if code == ENODEV { throw .unknownInterface(interface.name) }
-            lastError = code == EOPNOTSUPP && attempt == .native
-                ? .unsupported("native XDP on \(interface) (its driver has no XDP support; use --mode generic)")
-                : .system(operation: "attaching XDP (\(attempt.rawValue) mode) to \(interface)", errno: code)
+        let first = try create(program, on: interface, mode: mode == .auto ? .native : mode)
+        if first >= 0 { return XDPAttachment(fd: first, interface: interface, mode: mode == .auto ? .native : mode) }
+        guard mode == .auto, let why = nativeRefusals[-first] else {
+            throw try failure(-first, attaching: mode == .auto ? .native : mode, to: interface)
         }
-        throw lastError
+        let generic = try create(program, on: interface, mode: .generic)
+        guard generic >= 0 else { throw try failure(-generic, attaching: .generic, to: interface) }
+        let link = XDPAttachment(fd: generic, interface: interface, mode: .generic)
+        link.nativeRefusal = "native XDP refused on \(interface.name) (\(String(cString: strerror(-first)))): \(why)"
+        return link
+    }
+
+    /// Errors of a native attach that mean "this driver can't run this program natively", with
+    /// what they usually mean there; `--mode auto` then attaches in generic mode (in the stack,
+    /// every device). Anything else (another program there, no permission, no such interface) is
+    /// reported as it is.
+    static let nativeRefusals: [Int32: String] = [
+        EOPNOTSUPP: "the driver has no native XDP (loopback, many virtual and older devices)",
+        524: "the driver has no native XDP",  // ENOTSUPP, the kernel-internal code some drivers return
+        ERANGE: "the MTU is too large for a single-buffer XDP program on this device",
+        EINVAL: "the driver refused the program in its current configuration (MTU, LRO, queues)",
+        ENOMEM: "the driver could not allocate its XDP resources (e.g. XDP_TX queues)",
+        ENOSPC: "the driver has too few queues for XDP",
+    ]
+
+    /// One bpf_link_create with the flags of `mode` (`.native` or `.generic`): the link's
+    /// descriptor, or -errno.
+    private static func create(_ program: BPFProgram, on interface: NetworkInterface,
+                               mode: XDPMode) throws(KernelError) -> Int32 {
+        try withZeroedOptions(bpf_link_create_opts.self, size: \.sz) { opts in
+            opts.pointee.flags = mode.flags
+            return bpf_link_create(program.fd, Int32(bitPattern: interface.index), BPF_XDP, opts)
+        }
+    }
+
+    /// The error to report for a failed attach in `mode`.
+    private static func failure(_ code: Int32, attaching mode: XDPMode,
+                                to interface: NetworkInterface) throws(KernelError) -> KernelError {
+        if code == EBUSY || code == EEXIST {
+            let status = try query(interface)
+            let name = status.programID == 0 ? "" : ((try? BPFProgram.info(id: status.programID).name) ?? "?")
+            return .foreignProgramAttached(interface: interface.name, hook: "XDP",
+                                           programID: status.programID, programName: name)
+        }
+        if code == EPERM || code == EACCES { return .permissionDenied(operation: "attaching XDP to \(interface)") }
+        if code == ENODEV { return .unknownInterface(interface.name) }
+        if mode == .native, let why = nativeRefusals[code] {
+            return .invalidArgument("cannot attach XDP to \(interface) in native mode: \(why) (\(String(cString: strerror(code)))); "
+                                    + "use --mode generic, or --mode auto to fall back by itself")
+        }
+        return .system(operation: "attaching XDP (\(mode.rawValue) mode) to \(interface)", errno: code)
     }
 
     /// Swaps in `program` atomically. With `expected`, the swap happens only if that program is

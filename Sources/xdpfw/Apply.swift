@@ -14,10 +14,12 @@ struct Apply: ParsableCommand {
             wait for each other.
 
             --mode chooses how XDP attaches: native (in the driver), generic (in the stack, works \
-            everywhere), or auto (native when the driver supports it, else generic).
+            everywhere), or auto (native when the driver can run the program, else generic: the \
+            loopback and many virtual devices; a note on standard error says why native was refused).
 
             Examples:
               xdpfw apply rules.conf eth0
+              xdpfw apply rules.conf lo                  # generic mode: lo has no native XDP
               xdpfw apply rules.conf eth0 --hook tc-egress
               xdpfw -n blue apply rules.conf veth1 --mode generic
             """)
@@ -51,6 +53,9 @@ struct Apply: ParsableCommand {
         let pinned = RulesFile.pinnedText(text, file: file, sets: ruleset.sets)
         let outcome = try AttachedRuleset.apply(ruleset, text: pinned, file: Apply.absolute(file), interface: interface,
                                                 hook: hook, mode: mode, pinRoot: global.pinRoot)
+        if !outcome.replaced, let why = outcome.installation.record["native-refused"] {
+            Output.standardError("xdpfw: \(why); attached in generic mode\n")
+        }
         let count = ruleset.rules.count == 1 ? "1 rule" : "\(ruleset.rules.count) rules"
         let how = outcome.installation.xdpMode.map { " (\($0.rawValue) mode)" } ?? ""
         let id = outcome.installation.attachedProgramID.map { ", program id \($0)" } ?? ""

@@ -14,8 +14,9 @@ struct Demo: ParsableCommand {
         discussion: """
             Creates two network namespaces joined by a veth pair, applies the built-in example \
             ruleset (rules/example.conf) at XDP on one end, sends a short, bounded burst of ICMP, \
-            UDP and TCP frames from the other end, prints the per-rule counters, detaches, and \
-            removes the namespaces again, also when interrupted. Nothing touches the host's own \
+            UDP and TCP frames from the other end, and prints the per-rule counters. Then it does \
+            the same on the loopback of one namespace (`apply ... lo`: generic mode, since lo has \
+            no native XDP), detaches, and removes the namespaces again, also when interrupted. Nothing touches the host's own \
             interfaces. Finally it compares `xdpfw compile -d` with `tcpdump -d` for one rule.
 
             Names and addresses: the namespaces are xdpfw-PID-N-a and xdpfw-PID-N-b (PID is the \
@@ -122,6 +123,8 @@ struct Demo: ParsableCommand {
             stack's own traffic (IPv6 neighbour discovery and the like).
             """)
 
+        try loopbackStep(ruleset, namespace: a.namespace, network: network, cleanup: cleanup)
+
         command("xdpfw -n \(b.namespace) detach \(b.interfaceName)")
         try NetworkNamespace.run(in: b.namespace) {
             if try HookInstaller.detach(interface: b.interfaceName, hook: .xdp, root: pinRoot) {
@@ -132,6 +135,71 @@ struct Demo: ParsableCommand {
         say("Removed both namespaces.")
 
         compareWithTcpdump(ruleset.rules[0])
+    }
+
+    /// `xdpfw apply rules.conf lo`, as people try first: the loopback has no native XDP, so auto
+    /// mode attaches in generic mode. Frames to 127.0.0.1 go out of lo and come back in through
+    /// the rules; the stack answers those that pass, and its answers are counted too.
+    private func loopbackStep(_ ruleset: Ruleset, namespace: String, network: TestNetwork, cleanup: DemoCleanup) throws {
+        let pinRoot = PinDirectory.root(forNamespace: namespace)
+        cleanup.add {
+            for directory in PinDirectory.all(root: pinRoot) { try? directory.remove() }
+            XDPFW.removeEmptyPinRoot(pinRoot)
+        }
+        say("The same rules on the loopback of \(namespace), where rule 2 (host 127.0.0.1 and port 80) applies:")
+        command("xdpfw -n \(namespace) apply \(ExampleRuleset.fileName) lo")
+        let outcome = try NetworkNamespace.run(in: namespace) {
+            try AttachedRuleset.apply(ruleset, text: ExampleRuleset.text, file: ExampleRuleset.fileName,
+                                      interface: "lo", hook: .xdp, mode: .auto, pinRoot: pinRoot)
+        }
+        if let why = outcome.installation.record["native-refused"] {
+            Output.standardOutput("xdpfw: \(why); attached in generic mode\n")
+        }
+        Output.standardOutput("attached \(ExampleRuleset.fileName) on lo xdp"
+                              + (outcome.installation.xdpMode.map { " (\($0.rawValue) mode)" } ?? "")
+                              + ": \(ruleset.rules.count) rules, policy \(ruleset.policy.rawValue), \(outcome.instructions) instructions\n")
+
+        // Frames written to lo come in without the route a local sender's carry: let 127/8
+        // through input routing in this namespace (route_localnet, accept_local), so the stack
+        // answers them as it answers its own.
+        try NetworkNamespace.run(in: namespace) {
+            for setting in ["route_localnet", "accept_local"] {
+                try "1\n".write(toFile: "/proc/sys/net/ipv4/conf/lo/\(setting)", atomically: false, encoding: .utf8)
+            }
+        }
+        say("Sending to 127.0.0.1 on lo:")
+        let loopback: [UInt8] = [127, 0, 0, 1]
+        let traffic = DemoTraffic(sourceMAC: [0, 0, 0, 0, 0, 0], destinationMAC: [0, 0, 0, 0, 0, 0],
+                                  sourceIPv4: loopback, destinationIPv4: loopback)
+        let bursts = [
+            DemoTraffic.Burst(label: "ICMP echo, 64 bytes", count: 3, frame: traffic.icmpEcho(payload: 56)),
+            DemoTraffic.Burst(label: "ICMP echo, 1242 bytes", count: 2, frame: traffic.icmpEcho(payload: 1200)),
+            DemoTraffic.Burst(label: "UDP to port 53 (DNS)", count: 2, frame: traffic.udp(destinationPort: 53)),
+            DemoTraffic.Burst(label: "TCP SYN to port 80", count: 2, frame: traffic.tcpSYN(destinationPort: 80)),
+        ]
+        for burst in bursts {
+            try network.send([burst.frame], from: .a, interface: "lo", copies: burst.count)
+            Output.standardOutput("    \(burst.count) × \(burst.label)\n")
+        }
+        Thread.sleep(forTimeInterval: 0.2)
+
+        command("xdpfw -n \(namespace) stats lo")
+        let statistics = try NetworkNamespace.run(in: namespace) { () throws -> [HookStatistics] in
+            try HookInstallation.all(root: pinRoot).map { try AttachedRuleset.statistics(of: $0) }
+        }
+        Output.standardOutput(statistics.map(\.table).joined(separator: "\n"))
+        say("""
+            Rule 2 passed the SYNs to port 80 and the resets the stack sent back (no one listens
+            there), rule 3 dropped the DNS datagrams, rule 4 the large pings; the small pings and
+            their replies passed by the policy.
+            """)
+
+        command("xdpfw -n \(namespace) detach lo")
+        try NetworkNamespace.run(in: namespace) {
+            if try HookInstaller.detach(interface: "lo", hook: .xdp, root: pinRoot) {
+                Output.standardOutput("detached lo xdp\n")
+            }
+        }
     }
 
     /// Prints `xdpfw compile -d` for a rule beside what tcpdump says, when tcpdump is installed.

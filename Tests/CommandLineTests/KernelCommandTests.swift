@@ -144,6 +144,34 @@ final class KernelCommandTests: XCTestCase {
         XCTAssertTrue(namespace.standardError.hasPrefix("xdpfw: network namespace 'xdpfw-no-such-namespace' not found"))
     }
 
+    /// The tour shows `apply ... lo` (generic mode: lo has no native XDP) and `detach lo`, with
+    /// counters for what it sent to 127.0.0.1, and leaves no namespace or pin behind.
+    func testDemoAppliesAndDetachesOnTheLoopback() throws {
+        try XCTSkipUnless(KernelSupport.isRoot, "needs root: the demo creates network namespaces and attaches XDP programs")
+        let demo = try CommandRunner.run(["demo"])
+        XCTAssertEqual(demo.status, 0, demo.standardError)
+        let output = demo.standardOutput
+        XCTAssertTrue(output.contains("apply rules/example.conf lo\nxdpfw: native XDP refused on lo"), output)
+        XCTAssertTrue(output.contains("attached rules/example.conf on lo xdp (generic mode): 4 rules"), output)
+        let table = output.components(separatedBy: "stats lo\n").last ?? ""
+        func packets(ofRule rule: Int) -> Int? {
+            let row = table.split(separator: "\n").first { $0.split(separator: " ").first == Substring(String(rule)) }
+            return row.flatMap { Int($0.split(separator: " ")[3]) }
+        }
+        // 2 SYNs to port 80 and the 2 resets they get, 2 DNS datagrams, 2 large pings.
+        XCTAssertEqual([2, 3, 4].map(packets(ofRule:)), [4, 2, 2], table)
+        XCTAssertTrue(output.contains("detach lo\ndetached lo xdp\n"), output)
+        let namespaces = try FileManager.default.contentsOfDirectory(atPath: NetworkNamespace.directory)
+        XCTAssertFalse(namespaces.contains { $0.contains("-\(demoProcessID(output) ?? -1)-") }, "\(namespaces)")
+        XCTAssertFalse(output.contains("xdpfw: ") && output.contains("failed"), output)
+    }
+
+    /// The process id in the demo's namespace names (`xdpfw-PID-N-a`).
+    private func demoProcessID(_ output: String) -> Int? {
+        guard let range = output.range(of: "xdpfw-") else { return nil }
+        return Int(output[range.upperBound...].prefix { $0.isNumber })
+    }
+
     func testInterruptedDemoRemovesItsNamespaces() throws {
         for delay in [0.2, 0.6] {
             let process = Process()

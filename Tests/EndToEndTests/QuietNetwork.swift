@@ -33,17 +33,22 @@ final class QuietNetwork {
 
     /// `xdpfw -n NAMESPACE apply - IFACE --hook HOOK` with `rules` on standard input; throws when
     /// it does not succeed.
-    func apply(_ rules: String, on side: TestNetwork.Side, hook: String, options: [String] = []) throws {
+    /// `interface` is the side's veth unless given (e.g. `lo`). Returns what `apply` printed.
+    @discardableResult
+    func apply(_ rules: String, on side: TestNetwork.Side, hook: String, options: [String] = [],
+               interface: String? = nil) throws -> ProcessRun {
         let end = network.end(side)
-        let result = try Xdpfw.run(["-n", end.namespace, "apply", "-", end.interfaceName, "--hook", hook] + options, input: rules)
+        let result = try Xdpfw.run(["-n", end.namespace, "apply", "-", interface ?? end.interfaceName, "--hook", hook] + options,
+                                   input: rules)
         guard result.status == 0 else { throw Xdpfw.Failure(description: "apply at \(hook): \(result.standardError)") }
+        return result
     }
 
     /// The counters `xdpfw stats --json` reports at one hook, in counter-slot order: the policy,
     /// then rule 1, 2, ... each as [packets, bytes].
-    func counters(on side: TestNetwork.Side, hook: String) throws -> [[UInt64]] {
+    func counters(on side: TestNetwork.Side, hook: String, interface: String? = nil) throws -> [[UInt64]] {
         let end = network.end(side)
-        let result = try Xdpfw.run(["-n", end.namespace, "stats", end.interfaceName, "--hook", hook, "--json"])
+        let result = try Xdpfw.run(["-n", end.namespace, "stats", interface ?? end.interfaceName, "--hook", hook, "--json"])
         guard result.status == 0,
               let object = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any],
               let policy = object["policy"] as? [String: Any], let rules = object["rules"] as? [[String: Any]] else {
@@ -57,12 +62,13 @@ final class QuietNetwork {
 
     /// Polls the counters until they add up to `total` packets (frames may still be on their way
     /// through the veth) or 3 seconds passed, and returns the last reading.
-    func counters(on side: TestNetwork.Side, hook: String, settlingAt total: Int) throws -> [[UInt64]] {
+    func counters(on side: TestNetwork.Side, hook: String, settlingAt total: Int,
+                  interface: String? = nil) throws -> [[UInt64]] {
         let deadline = Date().addingTimeInterval(3)
-        var reading = try counters(on: side, hook: hook)
+        var reading = try counters(on: side, hook: hook, interface: interface)
         while reading.reduce(0, { $0 + $1[0] }) < UInt64(total) && Date() < deadline {
             Thread.sleep(forTimeInterval: 0.05)
-            reading = try counters(on: side, hook: hook)
+            reading = try counters(on: side, hook: hook, interface: interface)
         }
         return reading
     }
