@@ -19,10 +19,9 @@ extension FilterError {
         let lineEnd = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
         let end = min(max(range.end, start + 1), lineEnd + 1)
         let line = String(decoding: bytes[lineStart..<lineEnd], as: UTF8.self)
-        // Keep tabs so the caret lines up under tab-indented text.
-        let indent = String(decoding: bytes[lineStart..<start], as: UTF8.self).map { $0 == "\t" ? "\t" : " " }.joined()
+        let column = String(decoding: bytes[lineStart..<start], as: UTF8.self).count
         let underlined = String(decoding: bytes[start..<min(end, lineEnd)], as: UTF8.self).count
-        let caret = "^" + String(repeating: "~", count: max(underlined - 1, 0))
-        return "\(message)\n\(line)\n\(indent)\(caret)"
+        let excerpt = TerminalText.excerpt(line, start: column, width: underlined)
+        return "\(TerminalText.message(message))\n\(excerpt.line)\n\(excerpt.caret)"
     }
 }

@@ -27,6 +27,13 @@ public struct CaptureFile: Sendable {
     /// DLT_EN10MB.
     public static let ethernet: Int32 = 1
 
+    /// The link type as tcpdump names it (`RAW (Raw IP)`), or its number when libpcap has no name.
+    public var linkTypeName: String {
+        guard let name = pcap_datalink_val_to_name(linkType) else { return "\(linkType)" }
+        let description = pcap_datalink_val_to_description(linkType).map { " (" + String(cString: $0) + ")" } ?? ""
+        return String(cString: name) + description
+    }
+
     public init(path: String) throws(CaptureFileError) {
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         guard let handle = pcap_open_offline(path, &errorBuffer) else {

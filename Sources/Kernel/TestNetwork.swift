@@ -19,23 +19,33 @@ public final class TestNetwork: @unchecked Sendable {
     public let a: End
     public let b: End
     private var closed = false
+    /// The namespaces this network made: only these are deleted (never one that was there before).
+    private var created: [String] = []
 
     public func end(_ side: Side) -> End { side == .a ? a : b }
 
     /// Creates the namespaces `xdpfw-PID-N-a` / `-b` with interfaces `xfw-a` / `xfw-b`, addresses
-    /// 10.199.N.1/24 / .2 and fd00:199:N::1/64 / ::2, everything up.
-    public init() throws(KernelError) {
+    /// 10.199.N.1/24 / .2 and fd00:199:N::1/64 / ::2, everything up. `namespacePrefix` names the
+    /// namespaces `PREFIX-a` / `-b` instead (refused when either exists), `ipv4Network` (the first
+    /// three bytes of a /24) gives the IPv4 addresses NETWORK.1 and .2 instead.
+    public init(namespacePrefix: String? = nil, ipv4Network: [UInt8]? = nil) throws(KernelError) {
         TestNetwork.removeAbandoned()
         let serial = TestNetwork.nextSerial()
-        let prefix = "xdpfw-\(getpid())-\(serial)"
+        let prefix = namespacePrefix ?? "xdpfw-\(getpid())-\(serial)"
         let third = serial % 250
+        let network = ipv4Network.map { $0.prefix(3).map(String.init).joined(separator: ".") } ?? "10.199.\(third)"
         a = End(namespace: prefix + "-a", interfaceName: "xfw-a", mac: [0x02, 0x78, 0x66, 0x00, UInt8(third), 0x01],
-                ipv4: "10.199.\(third).1", ipv6: "fd00:199:\(third)::1")
+                ipv4: network + ".1", ipv6: "fd00:199:\(third)::1")
         b = End(namespace: prefix + "-b", interfaceName: "xfw-b", mac: [0x02, 0x78, 0x66, 0x00, UInt8(third), 0x02],
-                ipv4: "10.199.\(third).2", ipv6: "fd00:199:\(third)::2")
-        do {
-            try IPCommand.run(["netns", "add", a.namespace])
-            try IPCommand.run(["netns", "add", b.namespace])
+                ipv4: network + ".2", ipv6: "fd00:199:\(third)::2")
+        do throws(KernelError) {
+            for namespace in [a.namespace, b.namespace] {
+                guard !NetworkNamespace.exists(name: namespace) else {
+                    throw .invalidArgument("network namespace '\(namespace)' exists already (left as it is): choose another name")
+                }
+                try IPCommand.run(["netns", "add", namespace])
+                created.append(namespace)
+            }
             try IPCommand.run(["-n", a.namespace, "link", "add", a.interfaceName, "address", TestNetwork.text(mac: a.mac),
                                "type", "veth", "peer", "name", b.interfaceName, "address", TestNetwork.text(mac: b.mac),
                                "netns", b.namespace])
@@ -73,7 +83,7 @@ public final class TestNetwork: @unchecked Sendable {
     public func close() {
         guard !closed else { return }
         closed = true
-        for namespace in [a.namespace, b.namespace] where NetworkNamespace.exists(name: namespace) {
+        for namespace in created where NetworkNamespace.exists(name: namespace) {
             _ = try? IPCommand.run(["netns", "del", namespace])
         }
     }

@@ -50,6 +50,11 @@ public struct RulesFile: Sendable {
     var setFiles: [(name: String, path: String, problem: @Sendable (String) -> RulesetDiagnostic)] = []
     /// The lines each set's statement spans (first...last), to write the set anew in place.
     var setStatementLines: [String: ClosedRange<Int>] = [:]
+    /// Where each set's entries are written, to report a bad entry at its own place.
+    var setEntryPlaces: [String: SetEntryPlaces] = [:]
+    /// Sets whose statement, file or entries were reported as wrong: a rule using one says
+    /// nothing more (the set's own problem is the one to fix).
+    var failedSets: Set<String> = []
 
     var lines: SourceLines
 
@@ -67,7 +72,7 @@ public struct RulesFile: Sendable {
         var problems: [RulesetDiagnostic] = []
         let (statements, dangling) = lines.joinedLines()
         for statement in statements {
-            if let problem = result.read(statement) { problems.append(problem) }
+            problems += result.read(statement)
         }
         if let line = dangling {
             let end = lines.lines[line - 1].utf8.count
@@ -77,8 +82,8 @@ public struct RulesFile: Sendable {
         return (result, problems)
     }
 
-    /// Adds one statement: the policy or a rule. Returns the problem with it, if any.
-    private mutating func read(_ statement: JoinedLine) -> RulesetDiagnostic? {
+    /// Adds one statement: the policy, a set or a rule. Returns the problems with it.
+    private mutating func read(_ statement: JoinedLine) -> [RulesetDiagnostic] {
         let words = Word.split(statement.text)
         let keyword = words[0]
         func problem(at word: Word, _ message: String) -> RulesetDiagnostic {
@@ -87,16 +92,16 @@ public struct RulesFile: Sendable {
         switch keyword.text {
         case "policy":
             guard words.count >= 2 else {
-                return problem(at: keyword, "'policy' needs a verdict: 'policy pass' or 'policy drop'")
+                return [problem(at: keyword, "'policy' needs a verdict: 'policy pass' or 'policy drop'")]
             }
             guard let verdict = Verdict(rawValue: words[1].text) else {
-                return problem(at: words[1], "unknown policy '\(words[1].text)': expected 'pass' or 'drop'")
+                return [problem(at: words[1], "unknown policy '\(words[1].text)': expected 'pass' or 'drop'")]
             }
             if words.count > 2 {
-                return problem(at: words[2], "unexpected '\(words[2].text)' after 'policy \(words[1].text)'")
+                return [problem(at: words[2], "unexpected '\(words[2].text)' after 'policy \(words[1].text)'")]
             }
             if let first = policyLine {
-                return problem(at: keyword, "the policy is set twice (first on line \(first)): keep one")
+                return [problem(at: keyword, "the policy is set twice (first on line \(first)): keep one")]
             }
             policy = verdict
             policyLine = statement.firstLine
@@ -105,18 +110,20 @@ public struct RulesFile: Sendable {
                 let (lines, file, path) = (lines, file, words[3])
                 setFiles.append((words[1].text, path.text, { lines.diagnostic(file: file, in: statement, from: path.start, to: path.end, $0) }))
                 setStatementLines[words[1].text] = statement.firstLine...statement.lastLine
-                return nil
+                return []
             }
-            let (set, diagnostic) = readSet(statement, words, report: problem)
+            let (set, diagnostics) = readSet(statement, words, report: problem)
             if let set {
                 sets[set.name] = set.entries
+                setEntryPlaces[set.name] = set.places
                 setStatementLines[set.name] = statement.firstLine...statement.lastLine
             }
-            return diagnostic
+            if !diagnostics.isEmpty, words.count >= 2, sets[words[1].text] == nil { failedSets.insert(words[1].text) }
+            return diagnostics
         case "pass", "drop":
             let verdict = Verdict(rawValue: keyword.text)!
             guard words.count >= 2 else {
-                return problem(at: keyword, "'\(keyword.text)' needs an expression, as in '\(keyword.text) tcp port 22' (to decide packets no rule matches, write 'policy \(keyword.text)')")
+                return [problem(at: keyword, "'\(keyword.text)' needs an expression, as in '\(keyword.text) tcp port 22' (to decide packets no rule matches, write 'policy \(keyword.text)')")]
             }
             let offset = words[1].start
             let start = statement.place(ofOffset: 0)
@@ -125,10 +132,11 @@ public struct RulesFile: Sendable {
                                   column: lines.column(line: start.line, lineOffset: start.lineOffset), verdict: verdict,
                                   expression: String(decoding: Array(statement.text.utf8)[offset...], as: UTF8.self),
                                   source: source, statement: statement, expressionOffset: offset))
+            return []
         default:
-            return problem(at: keyword, "unknown statement '\(keyword.text)': a rule starts with 'pass' or 'drop', 'policy pass' or 'policy drop' sets the default, 'set NAME { ... }' names a set")
+            return [problem(at: keyword, "unknown statement '\(keyword.text)': a rule starts with 'pass' or 'drop', 'policy pass' or 'policy drop' sets the default, 'set NAME { ... }' names a set")]
         }
-        return nil
+        return []
     }
 }
 
@@ -143,15 +151,14 @@ extension RulesFile {
 
     /// `set NAME { ENTRY, ENTRY ... }` (commas or blanks between entries).
     fileprivate func readSet(_ statement: JoinedLine, _ words: [Word], report: (Word, String) -> RulesetDiagnostic)
-        -> (set: (name: String, entries: [String])?, problem: RulesetDiagnostic?) {
-        func problem(_ word: Word, _ message: String) -> (set: (name: String, entries: [String])?, problem: RulesetDiagnostic?) {
-            (nil, report(word, message))
+        -> (set: (name: String, entries: [String], places: SetEntryPlaces)?, problems: [RulesetDiagnostic]) {
+        func problem(_ word: Word, _ message: String) -> (set: (name: String, entries: [String], places: SetEntryPlaces)?, problems: [RulesetDiagnostic]) {
+            (nil, [report(word, message)])
         }
         guard words.count >= 2 else { return problem(words[0], "'set' needs a name and entries: 'set web { 80, 443 }'") }
         let name = words[1]
-        guard let first = name.text.unicodeScalars.first, first.properties.isAlphabetic || first == "_",
-              name.text.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" }) else {
-            return problem(name, "a set's name is a letter or '_' followed by letters, digits, '_' or '-'")
+        guard SetExpansion.isSetName(name.text) else {
+            return problem(name, "a set's name is an ASCII letter or '_' followed by letters, digits, '_' or '-', as in 'set web_ports { ... }'")
         }
         if sets[name.text] != nil || setFiles.contains(where: { $0.name == name.text }) {
             return problem(name, "the set '\(name.text)' is defined twice: keep one")
@@ -161,39 +168,54 @@ extension RulesFile {
             return problem(words[2], "'set \(name.text) file' takes one path (a file with one entry a line)")
         }
         let bytes = Array(statement.text.utf8)
-        guard words[2].text.hasPrefix("{"), let close = bytes.lastIndex(of: UInt8(ascii: "}")), close > words[2].start else {
+        guard words[2].text.hasPrefix("{") else {
             return problem(words[2], "expected '{' and entries ending with '}' after 'set \(name.text)'")
         }
-        if close + 1 < bytes.count, let trailing = Word.split(String(decoding: bytes[(close + 1)...], as: UTF8.self)).first {
-            return (nil, lines.diagnostic(file: file, in: statement, from: close + 1 + trailing.start, to: close + 1 + trailing.end,
-                                             "unexpected '\(trailing.text)' after the set's '}'"))
+        guard let close = bytes.lastIndex(of: UInt8(ascii: "}")), close > words[2].start else {
+            // Unclosed, the set ran on to the end of the file: say where the '}' is missing.
+            return (nil, [lines.diagnostic(file: file, in: statement, from: bytes.count, to: bytes.count + 1,
+                                           "the set '\(name.text)' has no closing '}' (it opens on line \(statement.firstLine)), "
+                                           + "so every line after it was read as its entries")])
         }
-        let inside = String(decoding: bytes[(words[2].start + 1)..<close], as: UTF8.self)
+        if close + 1 < bytes.count, let trailing = Word.split(String(decoding: bytes[(close + 1)...], as: UTF8.self)).first {
+            return (nil, [lines.diagnostic(file: file, in: statement, from: close + 1 + trailing.start, to: close + 1 + trailing.end,
+                                           "unexpected '\(trailing.text)' after the set's '}'")])
+        }
         // Split as bytes: sets may hold 100,000 entries, and Character iteration is slow.
-        let entries = inside.utf8.split(whereSeparator: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
-            .map { String(decoding: $0, as: UTF8.self) }
+        var entries: [String] = [], places: [SetEntryPlaces.Place] = []
+        var index = words[2].start + 1
+        while index < close {
+            guard !RulesFile.separates(bytes[index]) else { index += 1; continue }
+            let start = index
+            while index < close, !RulesFile.separates(bytes[index]) { index += 1 }
+            entries.append(String(decoding: bytes[start..<index], as: UTF8.self))
+            let place = statement.place(ofOffset: start)
+            places.append((place.line, place.lineOffset, index - start))
+        }
+        let entryPlaces = SetEntryPlaces(file: file, lines: lines, places: places)
         if let message = RulesFile.problem(withSet: name.text, entries) { return problem(name, message) }
-        return ((name.text, entries), nil)
+        let forbidden = RulesFile.forbiddenEntries(entries, of: name.text, places: entryPlaces)
+        return forbidden.isEmpty ? ((name.text, entries, entryPlaces), []) : (nil, forbidden)
     }
 
-    /// What is wrong with a set's entries, if anything.
+    private static func separates(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: ",") || byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
+    }
+
+    /// What is wrong with a set's size, if anything.
     static func problem(withSet name: String, _ entries: [String]) -> String? {
         guard !entries.isEmpty else { return "the set '\(name)' is empty" }
         guard entries.count <= RulesFile.maximumSetSize else {
             return "the set '\(name)' has \(entries.count) entries; at most \(RulesFile.maximumSetSize)"
         }
-        let forbidden = Set("(){}@#!&|".utf8)
-        if let bad = entries.first(where: { $0.utf8.contains(where: forbidden.contains) }) {
-            return "the set '\(name)' has an entry '\(bad)' that is not an address, prefix or port"
-        }
         return nil
     }
 
-    /// A set file's entries: one a line, `#` comments and blank lines ignored.
-    static func setEntries(fromFile text: String) -> [String] {
-        SourceLines(text).lines.compactMap { line in
-            let content = String(line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmingBlanks
-            return content.isEmpty ? nil : content
+    /// Entries that are nothing in any use (`a(b`, `x@y`), each reported at its place.
+    static func forbiddenEntries(_ entries: [String], of name: String, places: SetEntryPlaces) -> [RulesetDiagnostic] {
+        let forbidden = Set("(){}@#!&|".utf8)
+        return entries.indices.filter { entries[$0].utf8.contains(where: forbidden.contains) }.map {
+            places.diagnostic(entry: $0, "'\(entries[$0])' in the set '\(name)' is not an address, prefix or port")
         }
     }
 }

@@ -97,23 +97,34 @@ public struct Ruleset: Hashable, Sendable {
                              readFile: ((String) -> Result<String, SetFileError>)? = nil) throws(RulesetError) -> Ruleset {
         var (source, problems) = RulesFile.read(text, file: file)
         for setFile in source.setFiles {
+            source.failedSets.insert(setFile.name)  // until its entries are read and found good
             guard let readFile else { problems.append(setFile.problem("sets read from files need a rules file on disk")); continue }
             switch readFile(setFile.path) {
             case let .success(contents):
-                let entries = RulesFile.setEntries(fromFile: contents)
+                let (entries, places) = SetEntryPlaces.reading(file: setFileName(setFile.path, besides: file), text: contents)
                 if let message = RulesFile.problem(withSet: setFile.name, entries) {
                     problems.append(setFile.problem("\(setFile.path): \(message)"))
-                } else {
-                    source.sets[setFile.name] = entries
+                    continue
                 }
+                let forbidden = RulesFile.forbiddenEntries(entries, of: setFile.name, places: places)
+                guard forbidden.isEmpty else { problems += forbidden; continue }
+                source.sets[setFile.name] = entries
+                source.setEntryPlaces[setFile.name] = places
+                source.failedSets.remove(setFile.name)
             case let .failure(error):
                 problems.append(setFile.problem("\(setFile.path): \(error.reason)"))
             }
         }
+        // A generator that failed and printed nothing must not replace a firewall with "pass all".
+        if source.rules.isEmpty && source.policyLine == nil && problems.isEmpty {
+            throw RulesetError([RulesetDiagnostic(file: file, message: "no rules and no policy (the input is empty, or only comments "
+                                                  + "and sets): nothing to apply; to pass every packet on purpose, write 'policy pass'")])
+        }
         let (ruleset, compileProblems) = compile(source, options: options)
         let all = problems + compileProblems
         guard all.isEmpty else {
-            throw RulesetError(all.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
+            // The rules file's problems first, then those in set files, each in file order.
+            throw RulesetError(all.sorted { ($0.file != file ? 1 : 0, $0.file, $0.line, $0.column) < ($1.file != file ? 1 : 0, $1.file, $1.line, $1.column) })
         }
         return ruleset
     }
@@ -150,12 +161,22 @@ public struct Ruleset: Hashable, Sendable {
         }
     }
 
+    /// How messages name the file of `set NAME file PATH`: as the rules file's verbs read it
+    /// (a relative PATH beside the rules file).
+    static func setFileName(_ path: String, besides rulesFile: String) -> String {
+        guard !path.hasPrefix("/"), let slash = rulesFile.lastIndex(of: "/") else { return path }
+        return String(rulesFile[...slash]) + path
+    }
+
     private static func compile(_ source: RulesFile, options: CompileOptions) -> (Ruleset, [RulesetDiagnostic]) {
         var rules: [Rule] = []
         var problems: [RulesetDiagnostic] = []
+        var failedSets = source.failedSets
         for text in source.rules {
-            do {
+            do throws(FilterError) {
                 if text.expression.utf8.contains(UInt8(ascii: "@")) {
+                    // A set already reported as wrong: its own problem is the one to fix.
+                    if SetExpansion.setNames(in: text.expression).contains(where: failedSets.contains) { continue }
                     // A lookup shape needs no `or` written out, however large its sets.
                     if let matches = SetExpansion.lookupMatches(text.expression, sets: source.sets) {
                         var rule = Rule(text: text, lookupMatches: matches, options: options)
@@ -163,7 +184,22 @@ public struct Ruleset: Hashable, Sendable {
                         rules.append(rule)
                         continue
                     }
-                    rules.append(Rule(text: text, program: try compileWrittenOut(text.expression, sets: source.sets, options: options)))
+                    // Bad entries are reported where they are written, and the rule says nothing more.
+                    // Looked for only when the rule does not compile (at once when a set is too
+                    // large to write out: finding why it is no lookup entry by entry is slower).
+                    let oversized = SetExpansion.oversizedSet(in: text.expression, sets: source.sets) != nil
+                    var entryProblems = oversized ? source.badEntryProblems(of: text, options: options) : (problems: [], sets: [])
+                    if entryProblems.problems.isEmpty {
+                        do throws(FilterError) {
+                            rules.append(Rule(text: text, program: try compileWrittenOut(text.expression, sets: source.sets, options: options)))
+                            continue
+                        } catch {
+                            if !oversized { entryProblems = source.badEntryProblems(of: text, options: options) }
+                            guard !entryProblems.problems.isEmpty else { throw error }
+                        }
+                    }
+                    problems += entryProblems.problems
+                    failedSets.formUnion(entryProblems.sets)
                     continue
                 }
                 if let tree = try? FilterParser.parse(text.expression), let matches = MergeableRule.matches(tree) {

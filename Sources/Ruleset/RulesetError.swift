@@ -1,6 +1,8 @@
 /// Errors in a rules.conf file: each names `file:line:column`, shows the line and puts a caret
 /// under the exact place, like a compiler.
 
+import FilterLanguage
+
 /// One problem at one place in a rules.conf file.
 public struct RulesetDiagnostic: Hashable, Sendable, CustomStringConvertible {
     /// The file name as given (used only in messages).
@@ -20,16 +22,20 @@ public struct RulesetDiagnostic: Hashable, Sendable, CustomStringConvertible {
         self.sourceLine = sourceLine; self.width = max(width, 1)
     }
 
+    /// A problem with the file as a whole (it is empty): no line, no caret.
+    public init(file: String, message: String) {
+        self.init(file: file, line: 0, column: 0, message: message, sourceLine: "")
+    }
+
     /// `file:line:column: message`, the source line, and a caret line (`^~~~`) under the place.
     /// Tabs before the place are kept in the caret line so the caret lines up in a terminal.
     public var rendered: String {
-        let before = sourceLine.prefix(column - 1)
-        let indent = String(before.map { $0 == "\t" ? "\t" : " " })
-        let caret = "^" + String(repeating: "~", count: width - 1)
-        return "\(file):\(line):\(column): \(message)\n\(sourceLine)\n\(indent)\(caret)"
+        guard line > 0 else { return TerminalText.message(description) }
+        let excerpt = TerminalText.excerpt(sourceLine, start: column - 1, width: width)
+        return "\(TerminalText.escaped(file)):\(line):\(column): \(TerminalText.message(message))\n\(excerpt.line)\n\(excerpt.caret)"
     }
 
-    public var description: String { "\(file):\(line):\(column): \(message)" }
+    public var description: String { line > 0 ? "\(file):\(line):\(column): \(message)" : "\(file): \(message)" }
 }
 
 /// Every problem found in a rules.conf file, in file order. A ruleset with any problem is not

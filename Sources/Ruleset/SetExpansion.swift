@@ -34,6 +34,9 @@ enum SetExpansion {
             let name = String(decoding: bytes[(index + 1)..<end], as: UTF8.self)
             guard !name.isEmpty else { return .failure(FilterError("expected a set's name after '@'", at: SourceRange(index, index + 1))) }
             guard let entries = sets[name] else {
+                guard isSetName(name) else {
+                    return .failure(FilterError("'@\(name)' names no set: a set's name starts with an ASCII letter or '_'", at: SourceRange(index, end)))
+                }
                 return .failure(FilterError("no set named '\(name)': define it with 'set \(name) { ... }'",
                                             at: SourceRange(index, end)))
             }

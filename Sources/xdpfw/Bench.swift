@@ -15,9 +15,11 @@ struct Bench: ParsableCommand {
             walked, and the time taken to compile the rules and to load them (maps filled, verifier, JIT). \
             With --json (keys after "repeat" are additions to the contract):
 
-              {"ns_per_packet": 3.1, "baseline_ns": 21.0, "instructions": 57, "packets": 8, "repeat": 100000,
-               "gross_ns_per_packet": 24.1, "verified_instructions": 80, "compile_ms": 1.2, "load_ms": 3.4,
-               "verify_ms": 2.9, "rules": 3, "lookup_tables": 0, "hook": "xdp", "programs": 1}
+              {"ns_per_packet": 3.1, "baseline_ns": 21.0, "instructions": 57,
+               "packets": 8, "repeat": 100000, "gross_ns_per_packet": 24.1,
+               "verified_instructions": 80, "compile_ms": 1.2, "load_ms": 3.4,
+               "verify_ms": 2.9, "rules": 3, "lookup_tables": 0, "hook": "xdp",
+               "programs": 1}
 
             At XDP, the two programs are attached natively to a veth pair in a private network \
             namespace (xdpfw-PID-bench, deleted after) while they are measured: the kernel's test \
@@ -41,7 +43,8 @@ struct Bench: ParsableCommand {
             help: ArgumentHelp("Measure with the frames of this Ethernet capture file (at most 1000; frames the kernel's test run cannot take are skipped).", valueName: "capture.pcap"))
     var pcap: String?
 
-    @Option(help: ArgumentHelp("Runs per packet and program.", valueName: "count"))
+    // Unconditional: `--repeat -5` is a bad count, not a missing one.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Runs per packet and program.", valueName: "count"))
     var `repeat`: UInt32 = 100_000
 
     @Flag(help: "Print JSON for scripts.")

@@ -7,7 +7,7 @@ enum CaptureInput {
         let capture: CaptureFile
         do { capture = try CaptureFile(path: path) } catch { throw CommandFailure(error.message) }
         guard capture.linkType == CaptureFile.ethernet else {
-            throw CommandFailure("\(path): link type \(capture.linkType) is not Ethernet; xdpfw filters Ethernet frames")
+            throw CommandFailure("\(path): link-type \(capture.linkTypeName) is not Ethernet (EN10MB); xdpfw filters Ethernet frames")
         }
         return capture
     }

@@ -13,7 +13,7 @@ struct Compile: ParsableCommand {
         usage: """
             xdpfw compile [-O] (-d | -dd | -ddd) [-s <snaplen>] [<expression> ...]
             xdpfw compile [-O] (-d | -dd | -ddd) [-s <snaplen>] -f <rules.conf> [<expression> ...]
-            xdpfw compile --ebpf [--hook xdp|tc] [-O] (<expression> ... | -f <rules.conf>)
+            xdpfw compile --ebpf [--hook xdp|tc-ingress|tc-egress] [-O] (<expression> ... | -f <rules.conf>)
             """,
         discussion: """
             The expression is pcap-filter syntax exactly as tcpdump takes it; its words are joined \
@@ -45,7 +45,8 @@ struct Compile: ParsableCommand {
           help: "Print classic BPF: -d as assembly, -dd as a C array, -ddd as decimal numbers (as tcpdump).")
     var dumpLevel: Int
 
-    @Option(name: .customShort("s"),
+    // Unconditional, as tcpdump's getopt: `-s -5` is a bad snaplen, not a missing one.
+    @Option(name: .customShort("s"), parsing: .unconditional,
             help: ArgumentHelp("The snapshot length accepted packets return (0 means 262144, as tcpdump).",
                                valueName: "snaplen"))
     var snapLength: String?

@@ -18,7 +18,45 @@ struct Demo: ParsableCommand {
             the same on the loopback of one namespace (`apply ... lo`: generic mode, since lo has \
             no native XDP), detaches, and removes the namespaces again, also when interrupted. Nothing touches the host's own \
             interfaces. Finally it compares `xdpfw compile -d` with `tcpdump -d` for one rule.
+
+            Names and addresses: the namespaces are xdpfw-PID-N-a and xdpfw-PID-N-b (PID is the \
+            demo's process id, N a counter), the veth ends xfw-a and xfw-b, with 10.199.N.1/24 and \
+            10.199.N.2/24 (and fd00:199:N::1/64, ::2). The addresses exist only inside those \
+            namespaces, never on the host; --prefix and --subnet choose others, e.g. where \
+            10.199.0.0/16 means something on your network. A namespace that exists already is \
+            never used or removed: the demo stops instead.
+
+            Example:
+              xdpfw demo --prefix fwdemo --subnet 192.168.77.0/24
             """)
+
+    @Option(help: ArgumentHelp("Name the namespaces PREFIX-a and PREFIX-b (default xdpfw-PID-N).", valueName: "prefix"))
+    var prefix: String?
+
+    @Option(help: ArgumentHelp("Give the veth ends .1 and .2 of this /24 (default 10.199.N.0/24).", valueName: "a.b.c.0/24"))
+    var subnet: String?
+
+    func validate() throws {
+        if let prefix {
+            let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-".utf8)
+            guard !prefix.isEmpty, prefix.utf8.count <= 64, prefix.utf8.allSatisfy(allowed.contains), !prefix.hasPrefix(".") else {
+                throw ValidationError("--prefix is 1 to 64 letters, digits, '_', '.' or '-' (not starting with '.'): the namespaces are PREFIX-a and PREFIX-b")
+            }
+        }
+        if subnet != nil && subnetBytes == nil {
+            throw ValidationError("--subnet takes a /24 such as 192.168.77.0/24: the veth ends get .1 and .2 of it")
+        }
+    }
+
+    /// The first three bytes of --subnet, nil when it is not `A.B.C.0/24` (or `A.B.C.0`).
+    private var subnetBytes: [UInt8]? {
+        guard let subnet else { return nil }
+        let parts = subnet.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count <= 2, parts.count == 1 || parts[1] == "24" else { return nil }
+        let bytes = parts[0].split(separator: ".", omittingEmptySubsequences: false)
+        guard bytes.count == 4, bytes[3] == "0", bytes.allSatisfy({ !$0.isEmpty && $0.count <= 3 && UInt8($0) != nil }) else { return nil }
+        return bytes.prefix(3).compactMap { UInt8($0) }
+    }
 
     func run() throws {
         let ruleset = try RulesInput.ruleset(text: ExampleRuleset.text, file: ExampleRuleset.fileName)
@@ -43,7 +81,7 @@ struct Demo: ParsableCommand {
 
         // An interrupt while the namespaces are being made waits until they exist and can go again.
         let network = try cleanup.uninterrupted { () throws -> TestNetwork in
-            let network = try TestNetwork()
+            let network = try TestNetwork(namespacePrefix: prefix, ipv4Network: subnetBytes)
             let pinRoot = PinDirectory.root(forNamespace: network.b.namespace)
             cleanup.add {
                 for directory in PinDirectory.all(root: pinRoot) { try? directory.remove() }

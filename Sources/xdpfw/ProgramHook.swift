@@ -6,6 +6,20 @@ import Kernel
 enum ProgramHook: String, CaseIterable, ExpressibleByArgument {
     case xdp, tc
 
+    /// `--hook` takes the spellings `apply` takes too: `tc-ingress` and `tc-egress` run the one
+    /// TC program, as `tc` does.
+    init?(argument: String) {
+        if let hook = ProgramHook(rawValue: argument) {
+            self = hook
+        } else if let point = AttachPoint(argument: argument) {
+            self = point.programHook
+        } else {
+            return nil
+        }
+    }
+
+    static var allValueStrings: [String] { ["xdp", "tc", "tc-ingress", "tc-egress"] }
+
     var context: any HookContext { self == .xdp ? XDPHook() : TCHook() }
     var programType: BPFProgramType { self == .xdp ? .xdp : .schedCLS }
 }

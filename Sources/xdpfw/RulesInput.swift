@@ -1,5 +1,6 @@
 import Foundation
 import FilterCompiler
+import FilterLanguage
 import Ruleset
 
 /// Reading rules files named on the command line (`-` is standard input).
@@ -7,17 +8,30 @@ enum RulesInput {
     /// The text of a rules file, or a failure that names the file and the reason.
     static func text(of path: String) throws -> String {
         if path == "-" {
-            return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            return TerminalText.decoding(Array(FileHandle.standardInput.readDataToEndOfFile()))
         }
+        switch contents(of: path) {
+        case let .success(data): return TerminalText.decoding(Array(data))
+        case let .failure(failure): throw CommandFailure("\(path): \(failure.reason)")
+        }
+    }
+
+    /// The bytes of a file or of any other stream that can be read: a FIFO, `/dev/stdin`, the
+    /// `/dev/fd/63` of a shell's `<(generate)`. Read to its end, so it is read once.
+    static func contents(of path: String) -> Result<Data, SetFileError> {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw CommandFailure("\(path): no such file")
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return .failure(SetFileError("no such file")) }
+        guard !isDirectory.boolValue else { return .failure(SetFileError("is a directory, not a file of rules or entries")) }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            let reason = access(path, R_OK) == 0 ? "cannot open it" : String(cString: strerror(errno))
+            return .failure(SetFileError("cannot read it: \(reason.prefix(1).lowercased() + reason.dropFirst())"))
         }
-        guard !isDirectory.boolValue else { throw CommandFailure("\(path): is a directory, not a rules file") }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CommandFailure("\(path): cannot read it (permission denied?)")
+        defer { try? handle.close() }
+        do {
+            return .success(try handle.readToEnd() ?? Data())
+        } catch {
+            return .failure(SetFileError("cannot read it: \(error.localizedDescription)"))
         }
-        return String(decoding: data, as: UTF8.self)
     }
 
     /// Reads and compiles a rules file. Every problem is reported, each with its line and caret.
@@ -37,8 +51,7 @@ enum RulesInput {
     static func ruleset(text: String, file: String, options: CompileOptions = .commandLine, directory: String? = nil) throws -> Ruleset {
         func read(_ path: String) -> Result<String, SetFileError> {
             let full = path.hasPrefix("/") || (directory ?? "").isEmpty ? path : directory! + "/" + path
-            guard let data = FileManager.default.contents(atPath: full) else { return .failure(SetFileError("cannot read the file")) }
-            return .success(String(decoding: data, as: UTF8.self))
+            return contents(of: full).map { TerminalText.decoding(Array($0)) }
         }
         do {
             return try Ruleset.parse(text, file: file, options: options, readFile: read)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FilterLanguage
 import Foundation
 import Kernel
 
@@ -44,15 +45,21 @@ extension XDPFW {
     /// Parses the command line, runs the verb, and exits: 0 on success, 1 when the verb failed,
     /// 2 when the command line itself was wrong. Help and --version go to standard output.
     static func runAndExit() -> Never {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let repeated = UsageChecks.repeatedOption(in: arguments) {
+            Output.standardError("xdpfw: \(repeated)\n")
+            Foundation.exit(2)
+        }
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(arguments)
             try command.run()
             Foundation.exit(0)
         } catch let failure as CommandFailure {
-            Output.standardError("xdpfw: \(failure.message)\n")
+            // Input quoted in a message is shown escaped, never as bytes a terminal acts on.
+            Output.standardError("xdpfw: \(TerminalText.escaped(failure.message))\n")
             Foundation.exit(failure.status)
         } catch let error as KernelError {
-            Output.standardError("xdpfw: \(error.description)\n")
+            Output.standardError("xdpfw: \(TerminalText.escaped(error.description))\n")
             Foundation.exit(1)
         } catch {
             // ArgumentParser's own outcomes: help and --version (success), usage errors.
@@ -62,10 +69,10 @@ extension XDPFW {
                 Foundation.exit(0)
             }
             if code == .validationFailure {
-                Output.standardError(usageMessage(for: error))
+                Output.standardError(usageMessage(for: UsageChecks.unknownOption(in: arguments, of: XDPFW.self, after: error) ?? error))
                 Foundation.exit(2)
             }
-            Output.standardError("xdpfw: \(message(for: error))\n")
+            Output.standardError("xdpfw: \(TerminalText.escaped(message(for: error)))\n")
             Foundation.exit(1)  // scripts see only 0, 1 and 2
         }
     }
@@ -116,6 +123,6 @@ extension XDPFW {
         if let first = text.first, first.isUppercase, text.dropFirst().first?.isLowercase == true {
             text = first.lowercased() + text.dropFirst()
         }
-        return "xdpfw: " + text + (text.hasSuffix("\n") ? "" : "\n")
+        return "xdpfw: " + TerminalText.escaped(text) + (text.hasSuffix("\n") ? "" : "\n")
     }
 }

@@ -106,6 +106,13 @@ final class KernelCommandTests: XCTestCase {
         let broken = try CommandRunner.run(["-n", namespace, "apply", "-", interface], input: "drop tcp port nosuchservice\n")
         XCTAssertEqual(broken.status, 1)
         XCTAssertEqual(try CommandRunner.run(["-n", namespace, "status"]).standardOutput, before)
+        // So does empty input: a generator that failed and printed nothing (issue 9, item 2).
+        for input in ["", "\n# generated: nothing\n"] {
+            let empty = try CommandRunner.run(["-n", namespace, "apply", "-", interface], input: input)
+            XCTAssertEqual(empty.status, 1, empty.standardOutput)
+            XCTAssertTrue(empty.standardError.hasPrefix("xdpfw: <stdin>: no rules and no policy"), empty.standardError)
+            XCTAssertEqual(try CommandRunner.run(["-n", namespace, "status"]).standardOutput, before)
+        }
 
         // Changing the XDP mode would mean a moment without rules: refused, nothing changes.
         let other = before.contains("native") ? "generic" : "native"

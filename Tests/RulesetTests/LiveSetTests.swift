@@ -193,7 +193,9 @@ final class LiveSetPlanTests: XCTestCase {
         }
         let withName = "set big { \(unique.prefix(2000).joined(separator: ", ")), www.example.com }\n"
         XCTAssertThrowsError(try Ruleset.parse(withName + "drop src net @big\n", file: "big.conf")) {
-            XCTAssert(($0 as? RulesetError)?.description.contains("big.conf:2:6: 'www.example.com' in the set 'big' is not an address or prefix") ?? false, "\($0)")
+            // Reported where the entry is written (issue 9, item 3), not at the rule.
+            let column = withName.utf8.count - " www.example.com }\n".utf8.count + 2
+            XCTAssert(($0 as? RulesetError)?.description.hasPrefix("big.conf:1:\(column): unknown network 'www.example.com' (an entry of the set 'big'") ?? false, "\($0)")
         }
         XCTAssertThrowsError(try Ruleset.parse(sets + "drop tcp and src net @big\n", file: "big.conf")) {
             XCTAssert(($0 as? RulesetError)?.description.contains("big.conf:2:14: the set 'big' has \(unique.count) entries, too many to write out") ?? false, "\($0)")

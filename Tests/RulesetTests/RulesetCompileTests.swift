@@ -35,8 +35,14 @@ final class RulesetCompileTests: XCTestCase {
         }
     }
 
-    func testEmptyFileHasPassPolicyAndNoRules() throws {
-        let ruleset = try Ruleset.parse("# nothing yet\n", file: "empty.conf")
+    /// Issue 9, item 2: a generator that fails and prints nothing must not become "pass all".
+    func testEmptyInputIsAnErrorAndAPolicyAloneIsNot() throws {
+        for text in ["", "\n", "  \t\n# nothing yet\n\n", "set web { 80 }  # a set, but no rule uses it\n"] {
+            XCTAssertThrowsError(try Ruleset.parse(text, file: "empty.conf"), "\(text.debugDescription)") {
+                XCTAssert(($0 as? RulesetError)?.description.hasPrefix("empty.conf: no rules and no policy") ?? false, "\($0)")
+            }
+        }
+        let ruleset = try Ruleset.parse("# pass everything, on purpose\npolicy pass\n", file: "open.conf")
         XCTAssertEqual(ruleset.policy, .pass)
         XCTAssertTrue(ruleset.rules.isEmpty)
         XCTAssertEqual(ruleset.counterSlots, 1)

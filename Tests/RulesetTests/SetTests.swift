@@ -26,8 +26,9 @@ final class SetTests: XCTestCase {
         XCTAssertEqual(file.rules.map(\.expression), ["src net @bad", "tcp"])
         XCTAssertEqual(file.rules.map(\.line), [6, 7])
         XCTAssertThrowsError(try RulesFile.parse("set bad {\n  10.0.0.1\ndrop src host @bad\n", file: "r.conf")) {
-            XCTAssert(($0 as? RulesetError)?.description.contains("r.conf:1:9: expected '{' and entries ending with '}'") ?? false,
-                      "an unclosed set is reported at its brace: \($0)")
+            XCTAssertEqual(($0 as? RulesetError)?.description,
+                           "r.conf:3:19: the set 'bad' has no closing '}' (it opens on line 1), so every line after it was read as its entries",
+                           "an unclosed set is reported where its '}' is missing: the end")
         }
     }
 
@@ -53,5 +54,68 @@ final class SetTests: XCTestCase {
         XCTAssert(message("set a { }\n").contains("is empty"))
         XCTAssert(message("set a file x\ndrop src host @a\n").contains("r.conf:1:12: sets read from files need a rules file on disk"))
         XCTAssert(message("drop src host @\n").contains("expected a set's name after '@'"))
+    }
+
+    private func diagnostics(_ text: String, file: String = "r.conf", setFiles: [String: String] = [:]) -> [RulesetDiagnostic] {
+        do {
+            _ = try Ruleset.parse(text, file: file, readFile: { path in
+                setFiles[path].map { .success($0) } ?? .failure(SetFileError("no such file"))
+            })
+            return []
+        } catch {
+            return error.diagnostics
+        }
+    }
+
+    /// What the compiler says of the entry alone, used as the set uses it: the message a bad entry gets.
+    private func message(of usage: String, _ entry: String) throws -> String {
+        do {
+            _ = try Ruleset.compileWrittenOut(usage, sets: ["s": [entry]], options: .init())
+        } catch {
+            return error.message
+        }
+        throw XCTSkip("'\(entry)' compiles as \(usage)")
+    }
+
+    /// Issue 9, item 3: each bad entry of a set file at its own line, every one, once, and no
+    /// message about the rule or the set's size.
+    func testBadEntriesOfASetFileAreReportedInThatFile() throws {
+        var entries = (0..<2000).map { "10.\($0 / 256).\($0 % 256).0/24" }
+        entries[1499] = "10.0.0.999"
+        entries[1800] = "  10.0.0.300/8   # a comment"
+        let text = "policy drop\n\nset bl file list.txt\ndrop src net @bl\npass dst net @bl and tcp\n"
+        let found = diagnostics(text, file: "conf/rules.conf", setFiles: ["list.txt": entries.joined(separator: "\n") + "\n"])
+        XCTAssertEqual(found.map { "\($0.file):\($0.line):\($0.column)" }, ["conf/list.txt:1500:1", "conf/list.txt:1801:3"])
+        XCTAssertEqual(found.map(\.width), [10, 12])
+        XCTAssertTrue(found[0].message.hasPrefix(try message(of: "src net @s", "10.0.0.999")), found[0].message)
+        XCTAssertTrue(found[1].message.hasPrefix(try message(of: "src net @s", "10.0.0.300/8")), found[1].message)
+        XCTAssertTrue(found.allSatisfy { $0.message.contains("the set 'bl'") && $0.message.contains("line 4") }, "\(found)")
+    }
+
+    func testBadEntriesOfAnInlineSetAreReportedWhereTheyAreWritten() throws {
+        let text = "set s { 10.0.0.1, 10.0.0.999,\n  # more\n  10.0.0.256 }\ndrop host @s\ndrop src host @s\nset t { 1.2.3.4, a(b }\npass host @t\n"
+        let found = diagnostics(text)
+        XCTAssertEqual(found.map { "\($0.line):\($0.column)" }, ["1:19", "3:3", "6:18"])
+        XCTAssertTrue(found[0].message.hasPrefix(try message(of: "host @s", "10.0.0.999")), found[0].message)
+        XCTAssertTrue(found[1].message.hasPrefix(try message(of: "host @s", "10.0.0.256")), found[1].message)
+        XCTAssertTrue(found[2].message.hasPrefix("'a(b' in the set 't'"), found[2].message)
+    }
+
+    /// A set that is wrong is reported once, by its own problem: the rules using it add nothing
+    /// (no "no set named"), and no message suggests a name that is not a set's name.
+    func testASetsOwnProblemIsTheOnlyOneReported() throws {
+        let cases: [(String, String)] = [
+            ("set 1 { 80 }\ndrop port @1\n", "1:5"),
+            ("set s 10.0.0.1\ndrop host @s\n", "1:7"),
+            ("set s { }\ndrop host @s\n", "1:5"),
+            ("set s file missing.txt\ndrop host @s\n", "1:12"),
+            ("set s {\n  10.0.0.1\ndrop host @s\n", "3:13"),
+        ]
+        for (text, place) in cases {
+            let found = diagnostics(text)
+            XCTAssertEqual(found.map { "\($0.line):\($0.column)" }, [place], "\(text.debugDescription): \(found)")
+            XCTAssertFalse(found.contains { $0.message.contains("no set named") || $0.message.contains("'set 1") }, "\(found)")
+        }
+        XCTAssertTrue(diagnostics("drop port @1\n").allSatisfy { !$0.message.contains("'set 1") }, "\(diagnostics("drop port @1\n"))")
     }
 }
