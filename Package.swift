@@ -33,6 +33,7 @@ let package = Package(
         .executableTarget(name: "CompileBenchmark", dependencies: [
             "FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel",
         ], path: "Benchmarks/CompileBenchmark"),
+        .executableTarget(name: "RulesetFamilies", dependencies: ["DifferentialTesting"], path: "Benchmarks/RulesetFamilies"),
 
         .testTarget(name: "FilterLanguageTests", dependencies: ["FilterLanguage"]),
         .testTarget(name: "FilterCompilerTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel", "DifferentialTesting"], exclude: ["Expressions.txt"]),
