@@ -34,6 +34,7 @@ let package = Package(
             "FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel",
         ], path: "Benchmarks/CompileBenchmark"),
         .executableTarget(name: "RulesetFamilies", dependencies: ["DifferentialTesting"], path: "Benchmarks/RulesetFamilies"),
+        .executableTarget(name: "ClassifierProbe", dependencies: ["DifferentialTesting", "EBPF", "Kernel"], path: "Benchmarks/ClassifierProbe"),
 
         .testTarget(name: "FilterLanguageTests", dependencies: ["FilterLanguage"]),
         .testTarget(name: "FilterCompilerTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel", "DifferentialTesting"], exclude: ["Expressions.txt"]),
