@@ -117,8 +117,7 @@ do {
 }
 
 for words in quick ? [16, 160] : [16, 160, 1_600] {
-    for (place, word) in [("first word", 0), ("last word", words - 1)] {
-        let fields = 5
+    for (fields, place, word) in [(5, "first word", 0), (5, "last word", words - 1), (3, "last word", words - 1)] {
         let vectors = try BPFMap.create(type: .array, keySize: 4, valueSize: 8 * words, maxEntries: fields, name: "probe_vectors")
         for field in 0..<fields {   // field 0 has one bit (37 of `word`), the others all ones
             let value: [UInt64] = (0..<words).map { field > 0 ? .max : $0 == word ? 1 << 37 : 0 }

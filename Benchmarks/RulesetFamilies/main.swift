@@ -7,10 +7,12 @@ import Foundation
 // rule, spread over the list), for `xdpfw bench NAME.conf --packets NAME.pcap`.
 
 let usage = """
-    usage: RulesetFamilies acl|firewall|ipchain COUNT [--seed N] [--frames N] [--name NAME] [--output DIR]
+    usage: RulesetFamilies acl|firewall|ipchain COUNT [--seed N] [--frames N] [--name NAME] [--output DIR] [--stats]
       Writes NAME.conf (COUNT rules of the family, the same for the same seed) and NAME.pcap
       (up to N frames, default 64, each aimed at one rule, spread evenly down to the last rule).
       NAME defaults to FAMILY-COUNT, DIR to the current directory, the seed to 1.
+      --stats also prints what the ruleset asks of a classifier's tables (distinct prefixes,
+      port intervals, tuples, wildcards, bit-vector bytes).
     """
 
 func fail(_ message: String, status: Int32 = 2) -> Never {
@@ -19,6 +21,8 @@ func fail(_ message: String, status: Int32 = 2) -> Never {
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
+let wantsStatistics = arguments.contains("--stats")
+arguments.removeAll { $0 == "--stats" }
 if arguments.contains("--help") || arguments.contains("-h") { print(usage); exit(0) }
 var options: [String: String] = [:]
 var positional: [String] = []
@@ -53,3 +57,33 @@ do {
 let ipv6 = ruleset.rules.filter(\.isIPv6).count
 print("\(name).conf: \(count) \(family.rawValue) rules (\(ipv6) IPv6), seed \(seed); "
       + "\(name).pcap: \(aimed.count) frames aimed at rules \(aimed.first.map { $0.rule + 1 } ?? 0)…\(aimed.last.map { $0.rule + 1 } ?? 0)")
+if wantsStatistics {
+    let statistics = FieldStatistics(ruleset.rules)
+    print("""
+        \(name): \(statistics.rules) rules, \(statistics.ipv6Rules) IPv6, \(statistics.words) words a bit vector
+          distinct prefixes: source \(statistics.sourcePrefixes.ipv4) IPv4 + \(statistics.sourcePrefixes.ipv6) IPv6, \
+        destination \(statistics.destinationPrefixes.ipv4) IPv4 + \(statistics.destinationPrefixes.ipv6) IPv6
+          port ranges: source \(statistics.sourcePortRanges) (\(statistics.sourcePortIntervals) intervals), \
+        destination \(statistics.destinationPortRanges) (\(statistics.destinationPortIntervals) intervals)
+          wildcards: source \(statistics.wildcards.source), destination \(statistics.wildcards.destination), \
+        source port \(statistics.wildcards.sourcePort), destination port \(statistics.wildcards.destinationPort), \
+        protocol \(statistics.wildcards.protocol)
+          ranges split into prefixes: \(statistics.prefixExpandedEntries) entries in \(statistics.tuples) tuples
+          bit vectors (LBVS): \(statistics.bitVectorBytes) bytes
+        """)
+    let flows = aimed.filter { !$0.flow.isIPv6 }
+    for partition in CutTreeEstimate.Partition.allCases {
+        let tree = CutTreeEstimate(ruleset.rules, partition: partition)
+        let walks = flows.map { tree.walk($0.flow) }
+        func mean(_ values: [Int]) -> String { String(format: "%.1f", Double(values.reduce(0, +)) / Double(max(1, values.count))) }
+        let right = zip(walks, flows).filter { $0.0.rule == $0.1.rule }.count
+        print("""
+              cut trees, IPv4 rules, partition by \(partition.rawValue): \(tree.trees) trees, \(tree.nodes) nodes, \
+            \(tree.references) rule references, \(tree.bytes) bytes, depth \(tree.depth), \(tree.overfullLeaves) overfull leaves\
+            \(tree.gaveUp ? " (gave up growing)" : "")
+                aimed IPv4 frames: mean \(mean(walks.map(\.levels))) levels, \
+            mean \(mean(walks.map(\.checked))) and most \(walks.map(\.checked).max() ?? 0) leaf rules checked, \
+            \(right) of \(flows.count) answers right
+            """)
+    }
+}

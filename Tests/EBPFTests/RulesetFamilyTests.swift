@@ -1,5 +1,5 @@
 import XCTest
-import DifferentialTesting
+@testable import DifferentialTesting
 import EBPF
 import Kernel
 import Ruleset
@@ -88,5 +88,62 @@ final class RulesetFamilyTests: XCTestCase {
             try compareFirstMatch(generated.expressions, packets: generated.aimedFlows(count: 60).map(\.flow.frame),
                                   policy: .drop, label: family.rawValue)
         }
+    }
+}
+
+/// The counts the design's memory estimates rest on, on rules small enough to count by hand.
+final class FieldStatisticsTests: XCTestCase {
+    func testPortRangesSplitIntoTheFewestPrefixesThatCoverThem() {
+        // 1024-65535 = 1024/6 + 2048/5 + 4096/4 + 8192/3 + 16384/2 + 32768/1.
+        XCTAssertEqual(FieldStatistics(rules: [PortRange(1024, 65535)]).prefixExpandedEntries, 6)
+        XCTAssertEqual(FieldStatistics(rules: [PortRange(80, 80)]).prefixExpandedEntries, 1)
+        XCTAssertEqual(FieldStatistics(rules: [PortRange(1, 65534)]).prefixExpandedEntries, 30, "the worst case")
+        var random = SeededRandom(seed: 9)
+        for _ in 0..<200 {   // the prefixes tile the range: their sizes add up to its width
+            let lower = random.next(65536), upper = lower + random.next(65536 - lower)
+            let lengths = FieldStatistics.prefixLengths(PortRange(UInt16(lower), UInt16(upper)))
+            XCTAssertLessThanOrEqual(lengths.count, 30)
+            XCTAssertEqual(lengths.map { 1 << (16 - $0) }.reduce(0, +), upper - lower + 1, "\(lower)-\(upper)")
+        }
+    }
+
+    func testElementaryIntervalsAndTuples() {
+        let web = FieldRule(verdict: .drop, source: nil, destination: AddressPrefix([192, 0, 2, 5], length: 32), transport: .tcp,
+                            sourcePorts: nil, destinationPorts: PortRange(80, 80))
+        var high = web
+        high.destinationPorts = PortRange(1024, 65535)
+        high.source = AddressPrefix([10, 1, 0, 0], length: 16)
+        let statistics = FieldStatistics([web, high, web])
+        XCTAssertEqual(statistics.destinationPortIntervals, 4, "0-79, 80, 81-1023, 1024-65535")
+        XCTAssertEqual(statistics.sourcePortIntervals, 1)
+        XCTAssertEqual(statistics.destinationPrefixes.ipv4, 1)
+        XCTAssertEqual(statistics.sourcePrefixes.ipv4, 1)
+        XCTAssertEqual(statistics.prefixExpandedEntries, 1 + 6 + 1)
+        XCTAssertEqual(statistics.tuples, 1 + 6, "(0, 32, tcp, 0, 16) and six of (16, 32, tcp, 0, n)")
+        XCTAssertEqual(statistics.wildcards.source, 2)
+    }
+
+    /// The cut trees whose size the design quotes must answer each aimed frame's rule (libpcap's
+    /// first match, as RulesetFamilyTests checks), or their counts measure the wrong tree.
+    func testCutTreesAnswerTheAimedRule() {
+        for family in RulesetFamily.allCases {
+            let generated = GeneratedRuleset(family: family, count: 100, seed: 17)
+            let flows = generated.aimedFlows(count: 40).filter { !$0.flow.isIPv6 }
+            for partition in CutTreeEstimate.Partition.allCases {
+                let tree = CutTreeEstimate(generated.rules, partition: partition)
+                XCTAssertFalse(tree.gaveUp, "\(family.rawValue), \(partition.rawValue)")
+                XCTAssertGreaterThan(tree.references, 0)
+                for (rule, flow) in flows {
+                    XCTAssertEqual(tree.walk(flow).rule, rule, "\(family.rawValue), \(partition.rawValue): '\(generated.rules[rule].expression)'")
+                }
+            }
+        }
+    }
+}
+
+extension FieldStatistics {
+    /// Statistics of one TCP rule per destination port range.
+    init(rules ranges: [PortRange]) {
+        self.init(ranges.map { FieldRule(verdict: .drop, source: nil, destination: nil, transport: .tcp, sourcePorts: nil, destinationPorts: $0) })
     }
 }
