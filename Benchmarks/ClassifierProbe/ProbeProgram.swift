@@ -84,9 +84,10 @@ enum ProbeProgram {
     }
 
     /// `fields` lookups in the array map "vectors" (keys 0…fields-1, values of `words` 64-bit
-    /// words), then the words ANDed across fields in a bounded loop until one is not zero;
-    /// returns word × 64 + the index of its lowest set bit (found by halving, eBPF has no ctz).
-    static func bitVectorSearch(fields: Int, words: Int) throws -> [EBPFInstruction] {
+    /// words), then the words ANDed across fields in a bounded loop, `unrolled` words an
+    /// iteration, until one is not zero; returns word × 64 + the index of its lowest set bit
+    /// (found by halving, eBPF has no ctz). `words` must be a multiple of `unrolled`.
+    static func bitVectorSearch(fields: Int, words: Int, unrolled: Int = 1) throws -> [EBPFInstruction] {
         var asm = Assembler()
         for field in 0..<fields {
             asm.store(.word, to: .framePointer, offset: -4, immediate: Int32(field))
@@ -102,16 +103,23 @@ enum ProbeProgram {
         asm.jump(if: .greaterOrEqual, .r6, Int32(words), to: "none")
         asm.move(.r7, .r6)
         asm.alu(.shiftLeft, .r7, 3)
-        for field in 0..<fields {
-            let word: Register = field == 0 ? .r9 : .r8
-            asm.load(.double, .r8, from: .framePointer, offset: Int16(-16 - 8 * field))
-            asm.add(.r8, .r7)
-            asm.load(.double, word, from: .r8, offset: 0)
-            if field > 0 { asm.alu(.and, .r9, .r8) }
+        for step in 0..<unrolled {
+            for field in 0..<fields {
+                let word: Register = field == 0 ? .r9 : .r8
+                asm.load(.double, .r8, from: .framePointer, offset: Int16(-16 - 8 * field))
+                asm.add(.r8, .r7)
+                asm.load(.double, word, from: .r8, offset: Int16(8 * step))
+                if field > 0 { asm.alu(.and, .r9, .r8) }
+            }
+            asm.jump(if: .notEqual, .r9, 0, to: "hit\(step)")
         }
-        asm.jump(if: .notEqual, .r9, 0, to: "found")
-        asm.add(.r6, 1)
+        asm.add(.r6, Int32(unrolled))
         asm.jump(to: "loop")
+        for step in 0..<unrolled {
+            asm.label("hit\(step)")
+            asm.add(.r6, Int32(step))
+            asm.jump(to: "found")
+        }
         asm.label("found")
         asm.move(.r1, .r9)            // the lowest set bit alone: x & -x
         asm.negate(.r1)

@@ -117,14 +117,16 @@ do {
 }
 
 for words in quick ? [16, 160] : [16, 160, 1_600] {
-    for (fields, place, word) in [(5, "first word", 0), (5, "last word", words - 1), (3, "last word", words - 1)] {
+    for (fields, unrolled, place, word) in [(5, 1, "first word", 0), (5, 1, "last word", words - 1), (3, 1, "last word", words - 1),
+                                            (5, 4, "last word", words - 1)] {
         let vectors = try BPFMap.create(type: .array, keySize: 4, valueSize: 8 * words, maxEntries: fields, name: "probe_vectors")
         for field in 0..<fields {   // field 0 has one bit (37 of `word`), the others all ones
             let value: [UInt64] = (0..<words).map { field > 0 ? .max : $0 == word ? 1 << 37 : 0 }
             try vectors.update(key: le32(UInt32(field)), value: value.flatMap { withUnsafeBytes(of: $0.littleEndian) { Array($0) } })
         }
-        probes.append(Probe(name: "bit vectors: AND of \(fields) × \(words) words, first set bit in the \(place)",
-                            program: try load("probe_bits", try ProbeProgram.bitVectorSearch(fields: fields, words: words), maps: ["vectors": vectors]),
+        probes.append(Probe(name: "bit vectors: AND of \(fields) × \(words) words\(unrolled > 1 ? " (×\(unrolled) unrolled)" : ""), first set bit in the \(place)",
+                            program: try load("probe_bits", try ProbeProgram.bitVectorSearch(fields: fields, words: words, unrolled: unrolled),
+                                              maps: ["vectors": vectors]),
                             maps: [vectors], packets: baselinePackets, expected: [UInt32(word * 64 + 37)]))
     }
 }
