@@ -25,13 +25,18 @@ enum ProbeProgram {
         asm.jump(if: .greater, .r4, .r3, to: "out")
     }
 
-    /// Looks the key at fp+`key` up in `map`; to "out" when absent, else returns the u32 value.
-    private static func lookUpAndReturnValue(_ asm: inout Assembler, map: String, key: Int16) {
+    /// `r0` = the entry of `map` for the key stored at fp+`offset`; to `missing` when there is none.
+    private static func lookUp(_ asm: inout Assembler, map: String, keyAt offset: Int16, missing: String = "out") {
         asm.loadMap(.r1, named: map)
         asm.move(.r2, .framePointer)
-        asm.add(.r2, Int32(key))
+        asm.add(.r2, Int32(offset))
         asm.call(.mapLookupElement)
-        asm.jump(if: .equal, .r0, 0, to: "out")
+        asm.jump(if: .equal, .r0, 0, to: missing)
+    }
+
+    /// Looks the key at fp+`key` up in `map`; to "out" when absent, else returns the u32 value.
+    private static func lookUpAndReturnValue(_ asm: inout Assembler, map: String, key: Int16) {
+        lookUp(&asm, map: map, keyAt: key)
         asm.load(.word, .r0, from: .r0, offset: 0)
         asm.exit()
         asm.label("out")
@@ -51,6 +56,39 @@ enum ProbeProgram {
         let key = -4 * (words + 1)
         asm.store(.word, to: .framePointer, offset: key, immediate: ipv6 ? 128 : 32)
         lookUpAndReturnValue(&asm, map: "table", key: key)
+        return try asm.assemble()
+    }
+
+    /// The IPv4 source address looked up in a multibit trie held in the array map "trie"
+    /// (strides 16, 8, 8; see ArrayTrie): entries with bit 31 set lead to a 256-entry node,
+    /// others are the answer + 1 (0: no prefix). Returns the answer (-1 for none).
+    static func arrayTrieLookup() throws -> [EBPFInstruction] {
+        var asm = Assembler()
+        requireFrame(&asm, length: 54)
+        asm.load(.word, .r6, from: .r2, offset: 26)
+        asm.byteSwapFromBigEndian(.r6, bits: 32)
+        asm.move(.r1, .r6)
+        asm.alu(.shiftRight, .r1, 16)
+        for (level, shift) in [(0, -1), (1, 8), (2, 0)] {
+            if level > 0 {   // r1 = node base + the next byte of the address
+                asm.move(.r2, .r6)
+                if shift > 0 { asm.alu(.shiftRight, .r2, Int32(shift)) }
+                asm.alu(.and, .r2, 0xff)
+                asm.alu(.and, .r1, 0x7fff_ffff)
+                asm.add(.r1, .r2)
+            }
+            asm.store(.word, to: .framePointer, offset: -4, from: .r1)
+            lookUp(&asm, map: "trie", keyAt: -4)
+            asm.load(.word, .r1, from: .r0, offset: 0)
+            asm.jump(if: .greaterOrEqual, .r1, Int32(bitPattern: 0x8000_0000), to: "deeper\(level)", width: .bits32)
+            asm.move(.r0, .r1)
+            asm.add(.r0, -1)
+            asm.exit()
+            asm.label("deeper\(level)")
+        }
+        asm.label("out")
+        asm.move(.r0, notFound)
+        asm.exit()
         return try asm.assemble()
     }
 
@@ -91,11 +129,7 @@ enum ProbeProgram {
         var asm = Assembler()
         for field in 0..<fields {
             asm.store(.word, to: .framePointer, offset: -4, immediate: Int32(field))
-            asm.loadMap(.r1, named: "vectors")
-            asm.move(.r2, .framePointer)
-            asm.add(.r2, -4)
-            asm.call(.mapLookupElement)
-            asm.jump(if: .equal, .r0, 0, to: "none")
+            lookUp(&asm, map: "vectors", keyAt: -4, missing: "none")
             asm.store(.double, to: .framePointer, offset: Int16(-16 - 8 * field), from: .r0)
         }
         asm.move(.r6, 0)
@@ -156,11 +190,7 @@ enum ProbeProgram {
         asm.move(.r6, 0)
         for level in 0...levels {
             asm.store(.word, to: .framePointer, offset: -4, from: .r6)
-            asm.loadMap(.r1, named: "nodes")
-            asm.move(.r2, .framePointer)
-            asm.add(.r2, -4)
-            asm.call(.mapLookupElement)
-            asm.jump(if: .equal, .r0, 0, to: "out")
+            lookUp(&asm, map: "nodes", keyAt: -4)
             asm.load(.word, .r1, from: .r0, offset: 12)
             asm.jump(if: .equal, .r1, notFound, to: "leaf", width: .bits32)
             if level == levels { asm.jump(to: "out"); break }

@@ -56,3 +56,31 @@ struct CutTree {
         return index
     }
 }
+
+/// IPv4 prefixes as a multibit trie with strides 16, 8, 8 and leaf pushing, laid out for one
+/// array map: entries 0…65535 are the first level, then 256-entry nodes. An entry is either
+/// 0x80000000 | the first index of a node, or the index of the longest prefix there + 1 (0: none).
+struct ArrayTrie {
+    var entries: [UInt32] = Array(repeating: 0, count: 65_536)
+
+    init(_ prefixes: [AddressPrefix]) {
+        // Shorter prefixes first: a longer one overwrites them, a new node inherits the entry it replaces.
+        for index in prefixes.indices.sorted(by: { prefixes[$0].length < prefixes[$1].length }) {
+            let prefix = prefixes[index], bytes = prefix.bytes.map(Int.init)
+            let value = UInt32(index + 1)
+            var base = 0, used = 16, slot = bytes[0] << 8 | bytes[1]
+            while prefix.length > used {
+                if entries[base + slot] & 0x8000_0000 == 0 {
+                    let inherited = entries[base + slot]
+                    entries[base + slot] = 0x8000_0000 | UInt32(entries.count)
+                    entries += Array(repeating: inherited, count: 256)
+                }
+                base = Int(entries[base + slot] & 0x7fff_ffff)
+                slot = bytes[used / 8]
+                used += 8
+            }
+            let span = 1 << (used - prefix.length)
+            for entry in (base + slot)..<(base + slot + span) { entries[entry] = value }
+        }
+    }
+}

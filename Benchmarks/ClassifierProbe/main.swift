@@ -87,6 +87,18 @@ for ipv6 in [false, true] {
     }
 }
 
+for count in [1_000, 10_000] {   // the same kind of prefixes as the LPM tries, in an array
+    let prefixes = PrefixTable(count: count, ipv6: false, random: &random)
+    let trie = ArrayTrie(prefixes.prefixes)
+    let map = try BPFMap.create(type: .array, keySize: 4, valueSize: 4, maxEntries: trie.entries.count, name: "probe_trie")
+    try map.updateBatch(trie.entries.enumerated().map { (le32(UInt32($0)), le32($1)) })
+    let addresses = (0..<8).map { _ in prefixes.prefixes[random.next(count)].randomAddress(using: &random) }
+    probes.append(Probe(name: "array trie 16-8-8 IPv4, \(count) prefixes",
+                        program: try load("probe_trie", try ProbeProgram.arrayTrieLookup(), maps: ["trie": map]),
+                        maps: [map], packets: addresses.map { ipv4Frame(source: $0) },
+                        expected: addresses.map { prefixes.longestMatch($0).map(UInt32.init) ?? UInt32.max }))
+}
+
 do {
     let ports = try BPFMap.create(type: .array, keySize: 4, valueSize: 4, maxEntries: 65_536, name: "probe_ports")
     try ports.updateBatch((0..<65_536).map { (le32(UInt32($0)), le32(UInt32($0) ^ 0x5a5a)) })
