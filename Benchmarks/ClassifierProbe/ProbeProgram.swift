@@ -17,7 +17,7 @@ enum ProbeProgram {
     }
 
     /// `r2` = data, `r3` = data_end; to "out" unless `length` bytes are there. `r1` is kept.
-    private static func requireFrame(_ asm: inout Assembler, length: Int32) {
+    static func requireFrame(_ asm: inout Assembler, length: Int32) {
         asm.load(.word, .r2, from: .r1, offset: xdp.dataOffset)
         asm.load(.word, .r3, from: .r1, offset: xdp.dataEndOffset)
         asm.move(.r4, .r2)
@@ -26,7 +26,7 @@ enum ProbeProgram {
     }
 
     /// `r0` = the entry of `map` for the key stored at fp+`offset`; to `missing` when there is none.
-    private static func lookUp(_ asm: inout Assembler, map: String, keyAt offset: Int16, missing: String = "out") {
+    static func lookUp(_ asm: inout Assembler, map: String, keyAt offset: Int16, missing: String = "out") {
         asm.loadMap(.r1, named: map)
         asm.move(.r2, .framePointer)
         asm.add(.r2, Int32(offset))
@@ -60,36 +60,43 @@ enum ProbeProgram {
     }
 
     /// The IPv4 source address looked up in a multibit trie held in the array map "trie"
-    /// (strides 16, 8, 8; see ArrayTrie): entries with bit 31 set lead to a 256-entry node,
-    /// others are the answer + 1 (0: no prefix). Returns the answer (-1 for none).
+    /// (strides 16, 8, 8; see ArrayTrie). Returns the answer (-1 for none).
     static func arrayTrieLookup() throws -> [EBPFInstruction] {
         var asm = Assembler()
         requireFrame(&asm, length: 54)
         asm.load(.word, .r6, from: .r2, offset: 26)
         asm.byteSwapFromBigEndian(.r6, bits: 32)
+        walkArrayTrie(&asm, map: "trie", leaf: "leaf")
+        asm.label("leaf")
+        asm.move(.r0, .r1)
+        asm.add(.r0, -1)
+        asm.exit()
+        asm.label("out")
+        asm.move(.r0, notFound)
+        asm.exit()
+        return try asm.assemble()
+    }
+
+    /// Walks the array trie `map` for the IPv4 address (host order) in r6: entries with bit 31
+    /// set lead to a 256-entry node, the others are leaves (the answer + 1, 0: none). Leaves the
+    /// leaf in r1 and goes on at `leaf`.
+    static func walkArrayTrie(_ asm: inout Assembler, map: String, leaf: String) {
         asm.move(.r1, .r6)
         asm.alu(.shiftRight, .r1, 16)
-        for (level, shift) in [(0, -1), (1, 8), (2, 0)] {
-            if level > 0 {   // r1 = node base + the next byte of the address
+        for shift: Int32 in [16, 8, 0] {
+            if shift < 16 {   // r1 = node base + the next byte of the address
                 asm.move(.r2, .r6)
-                if shift > 0 { asm.alu(.shiftRight, .r2, Int32(shift)) }
+                if shift > 0 { asm.alu(.shiftRight, .r2, shift) }
                 asm.alu(.and, .r2, 0xff)
                 asm.alu(.and, .r1, 0x7fff_ffff)
                 asm.add(.r1, .r2)
             }
             asm.store(.word, to: .framePointer, offset: -4, from: .r1)
-            lookUp(&asm, map: "trie", keyAt: -4)
+            lookUp(&asm, map: map, keyAt: -4)
             asm.load(.word, .r1, from: .r0, offset: 0)
-            asm.jump(if: .greaterOrEqual, .r1, Int32(bitPattern: 0x8000_0000), to: "deeper\(level)", width: .bits32)
-            asm.move(.r0, .r1)
-            asm.add(.r0, -1)
-            asm.exit()
-            asm.label("deeper\(level)")
+            if shift > 0 { asm.jump(if: .less, .r1, Int32(bitPattern: 0x8000_0000), to: leaf, width: .bits32) }
         }
-        asm.label("out")
-        asm.move(.r0, notFound)
-        asm.exit()
-        return try asm.assemble()
+        asm.jump(to: leaf)
     }
 
     /// An array lookup keyed by the TCP destination port (an IPv4 frame).
@@ -132,6 +139,15 @@ enum ProbeProgram {
             lookUp(&asm, map: "vectors", keyAt: -4, missing: "none")
             asm.store(.double, to: .framePointer, offset: Int16(-16 - 8 * field), from: .r0)
         }
+        firstCommonBit(&asm, fields: fields, words: words, unrolled: unrolled, pointersAt: -16)
+        return try asm.assemble()
+    }
+
+    /// The scan shared by the bit-vector programs: the `fields` vector pointers stored at
+    /// fp+`pointers`, fp+`pointers`-8, … are ANDed word by word (`unrolled` words an iteration)
+    /// until a word is not zero; returns word × 64 + its lowest set bit (found by halving: eBPF has
+    /// no ctz), or `notFound` ("none") when no bit is common. Uses r6–r9.
+    static func firstCommonBit(_ asm: inout Assembler, fields: Int, words: Int, unrolled: Int = 1, pointersAt pointers: Int16) {
         asm.move(.r6, 0)
         asm.label("loop")
         asm.jump(if: .greaterOrEqual, .r6, Int32(words), to: "none")
@@ -140,7 +156,7 @@ enum ProbeProgram {
         for step in 0..<unrolled {
             for field in 0..<fields {
                 let word: Register = field == 0 ? .r9 : .r8
-                asm.load(.double, .r8, from: .framePointer, offset: Int16(-16 - 8 * field))
+                asm.load(.double, .r8, from: .framePointer, offset: pointers - Int16(8 * field))
                 asm.add(.r8, .r7)
                 asm.load(.double, word, from: .r8, offset: Int16(8 * step))
                 if field > 0 { asm.alu(.and, .r9, .r8) }
@@ -172,7 +188,6 @@ enum ProbeProgram {
         asm.label("none")
         asm.move(.r0, notFound)
         asm.exit()
-        return try asm.assemble()
     }
 
     /// A cut tree walked through the array map "nodes": each node is {field, shift, mask,

@@ -1,4 +1,5 @@
 import DifferentialTesting
+import EBPF
 
 /// Distinct prefixes of mixed lengths, as a routing or IP-chain table has them: IPv4 mostly
 /// /24 and /32 with the rest spread over /8…/31; IPv6 /32…/128 with /48 and /64 the most common.
@@ -17,7 +18,7 @@ struct PrefixTable {
             }
             var address = (0..<(ipv6 ? 16 : 4)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
             if ipv6 { address[0] = 0x20; address[1] = 0x01 } else { address[0] = 1 + address[0] % 223 }
-            let prefix = AddressPrefix(address, length: length)
+            let prefix = AddressPrefix(masking: address, length: length)
             if seen.insert(prefix).inserted { prefixes.append(prefix) }
         }
     }

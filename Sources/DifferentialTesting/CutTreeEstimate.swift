@@ -1,3 +1,5 @@
+import EBPF
+
 /// A HiCuts-style decision tree built over a generated ruleset, only to count what such a tree
 /// costs: nodes, rule references (rules are copied into every cut they overlap: the replication
 /// wildcards cause), depth, and for given flows the levels walked and the leaf rules checked.

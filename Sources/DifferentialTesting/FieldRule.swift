@@ -1,29 +1,28 @@
 import EBPF
 
-/// An IPv4 or IPv6 prefix as the ruleset generators write it: the address with its host bits
-/// zero (libpcap refuses `net` with host bits set) and a length; full length is a host.
-public struct AddressPrefix: Hashable, Sendable {
-    public var bytes: [UInt8]
-    public var length: Int
-
-    public init(_ address: [UInt8], length: Int) {
-        self.length = length
-        bytes = address.enumerated().map { index, byte in
+/// What the ruleset generators need of the compiler's address prefix (EBPF's `AddressPrefix`:
+/// the address with its host bits zero, as libpcap wants `net` written, and a length).
+extension AddressPrefix {
+    /// `address` (4 or 16 bytes) with the bits past `length` cleared.
+    public init(masking address: [UInt8], length: Int) {
+        let masked = address.enumerated().map { index, byte in
             let kept = max(0, min(8, length - index * 8))
             return kept == 8 ? byte : byte & ~(0xff >> UInt8(kept))
         }
+        self.init(bytes: masked, length: length)!
     }
 
-    public var isIPv6: Bool { bytes.count == 16 }
-    public var isHost: Bool { length == bytes.count * 8 }
+    public var isIPv6: Bool { family == .ipv6 }
+    public var isHost: Bool { length == family.width * 8 }
 
     public func contains(_ address: [UInt8]) -> Bool {
-        address.count == bytes.count && AddressPrefix(address, length: length).bytes == bytes
+        address.count == family.width && AddressPrefix(masking: address, length: length) == self
     }
 
     /// An address inside the prefix, host bits drawn from `random`.
     public func randomAddress(using random: inout SeededRandom) -> [UInt8] {
-        bytes.enumerated().map { index, byte in
+        let bytes = self.bytes
+        return bytes.enumerated().map { index, byte in
             let kept = max(0, min(8, length - index * 8))
             return byte | UInt8(truncatingIfNeeded: random.next()) & (0xff >> UInt8(kept))
         }
@@ -31,6 +30,7 @@ public struct AddressPrefix: Hashable, Sendable {
 
     /// `192.0.2.5`, `10.1.0.0/16`, `2001:db8::/48`.
     public var text: String {
+        let bytes = self.bytes
         let address = isIPv6 ? Self.ipv6Text(bytes) : bytes.map(String.init).joined(separator: ".")
         return isHost ? address : "\(address)/\(length)"
     }

@@ -1,3 +1,5 @@
+import EBPF
+
 /// What a 5-tuple ruleset asks of a classifier's tables, field by field: the counts that size
 /// per-field lookups (distinct prefixes, elementary port intervals), tuple spaces (distinct
 /// prefix-length combinations once port ranges are split into prefixes) and cut trees (the

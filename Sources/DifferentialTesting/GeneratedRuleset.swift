@@ -63,7 +63,7 @@ public struct GeneratedRuleset: Sendable {
         let ipv6 = rule.source != nil || rule.destination != nil ? rule.isIPv6
             : rule.transport == .icmp ? false : random.next(100) < 15
         func address(_ prefix: AddressPrefix?) -> [UInt8] {
-            (prefix ?? AddressPrefix(Array(repeating: 0, count: ipv6 ? 16 : 4), length: 0)).randomAddress(using: &random)
+            (prefix ?? AddressPrefix(masking: Array(repeating: 0, count: ipv6 ? 16 : 4), length: 0)).randomAddress(using: &random)
         }
         let ipProtocol: UInt8 = switch rule.transport {
         case .tcp: IPProtocolNumber.tcp

@@ -125,15 +125,15 @@ struct AddressSites {
 
     func host(ipv6: Bool, random: inout SeededRandom) -> AddressPrefix {
         let site = ipv6 ? self.ipv6[random.next(self.ipv6.count)] : ipv4[random.next(ipv4.count)]
-        let address = AddressPrefix(site, length: ipv6 ? 48 : 16).randomAddress(using: &random)
-        return AddressPrefix(address, length: address.count * 8)
+        let address = AddressPrefix(masking: site, length: ipv6 ? 48 : 16).randomAddress(using: &random)
+        return AddressPrefix(masking: address, length: address.count * 8)
     }
 
     /// An IPv4 prefix of `lengths`, or an IPv6 one of a length as common there (/32 … /127).
     func prefix(ipv6: Bool, lengths: ClosedRange<Int>, random: inout SeededRandom) -> AddressPrefix {
         let length = ipv6 ? [32, 40, 44, 48, 52, 56, 60, 64, 64, 64, 96, 112, 120, 127][random.next(14)]
             : lengths.lowerBound + random.next(lengths.count)
-        return AddressPrefix(host(ipv6: ipv6, random: &random).bytes, length: length)
+        return AddressPrefix(masking: host(ipv6: ipv6, random: &random).bytes, length: length)
     }
 }
 

@@ -108,11 +108,11 @@ final class FieldStatisticsTests: XCTestCase {
     }
 
     func testElementaryIntervalsAndTuples() {
-        let web = FieldRule(verdict: .drop, source: nil, destination: AddressPrefix([192, 0, 2, 5], length: 32), transport: .tcp,
+        let web = FieldRule(verdict: .drop, source: nil, destination: AddressPrefix(masking: [192, 0, 2, 5], length: 32), transport: .tcp,
                             sourcePorts: nil, destinationPorts: PortRange(80, 80))
         var high = web
         high.destinationPorts = PortRange(1024, 65535)
-        high.source = AddressPrefix([10, 1, 0, 0], length: 16)
+        high.source = AddressPrefix(masking: [10, 1, 0, 0], length: 16)
         let statistics = FieldStatistics([web, high, web])
         XCTAssertEqual(statistics.destinationPortIntervals, 4, "0-79, 80, 81-1023, 1024-65535")
         XCTAssertEqual(statistics.sourcePortIntervals, 1)
