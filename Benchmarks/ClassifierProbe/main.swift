@@ -154,6 +154,43 @@ for levels in [2, 4, 8] {
                         expected: flows.map { UInt32(tree.leaf(source: $0.0, destination: $0.1, port: $0.2)) }))
 }
 
+for family in RulesetFamily.allCases {   // the recommended structure whole, on the generated families
+    for count in quick ? [1_000] : [1_000, 10_000] {
+        let generated = GeneratedRuleset(family: family, count: count, seed: 1)
+        let classifier = BitVectorClassifier(generated.rules)
+        func array(_ name: String, _ values: [[UInt8]]) throws -> BPFMap {
+            let map = try BPFMap.create(type: .array, keySize: 4, valueSize: values[0].count, maxEntries: values.count, name: name)
+            try map.updateBatch(values.enumerated().map { (le32(UInt32($0)), $1) })
+            return map
+        }
+        let maps = [
+            "vectors": try array("probe_vectors", classifier.vectors.map { $0.flatMap { withUnsafeBytes(of: $0.littleEndian) { Array($0) } } }),
+            "sourceTrie": try array("probe_trie", classifier.sourceTrie.entries.map(le32)),
+            "destinationTrie": try array("probe_trie", classifier.destinationTrie.entries.map(le32)),
+            "protocols": try array("probe_protocols", classifier.protocols.map(le32)),
+            "sourcePorts": try array("probe_ports", classifier.sourcePorts.map(le32)),
+            "destinationPorts": try array("probe_ports", classifier.destinationPorts.map(le32)),
+        ]
+        let program = try load("probe_lbvs", try classifier.program(), maps: maps)
+        let aimed = generated.aimedFlows(count: 16).map(\.flow).filter { !$0.isIPv6 }
+        var unmatched: [Flow] = []
+        for _ in 0..<1_000 where unmatched.count < 8 {
+            let flow = Flow(source: (0..<4).map { _ in UInt8(random.next(256)) }, destination: (0..<4).map { _ in UInt8(random.next(256)) },
+                            ipProtocol: random.next(2) == 0 ? 6 : 17, sourcePort: UInt16(random.next(65_536)), destinationPort: UInt16(random.next(65_536)))
+            if classifier.firstMatch(flow) == UInt32.max { unmatched.append(flow) }
+        }
+        for flow in aimed + unmatched where classifier.classify(flow) != classifier.firstMatch(flow) {
+            throw KernelError.invalidArgument("\(family.rawValue) \(count): the tables give rule \(classifier.classify(flow)), "
+                                              + "the rules' first match is \(classifier.firstMatch(flow)) for \(flow)")
+        }
+        for (what, flows) in [("frames aimed at rules", aimed), ("frames no rule matches", unmatched)] where !flows.isEmpty {
+            probes.append(Probe(name: "bit-vector classifier, \(family.rawValue) \(count) (\(classifier.rules.count) IPv4), \(what)",
+                                program: program, maps: what == "frames aimed at rules" ? Array(maps.values) : [],
+                                packets: flows.map(\.frame), expected: flows.map(classifier.firstMatch)))
+        }
+    }
+}
+
 // MARK: Measuring
 
 /// Mean kernel-measured ns per run over `packets`, after checking each answer.

@@ -142,6 +142,14 @@ public struct Flow: Hashable, Sendable {
     public var sourcePort: UInt16
     public var destinationPort: UInt16
 
+    public init(source: [UInt8], destination: [UInt8], ipProtocol: UInt8, sourcePort: UInt16, destinationPort: UInt16) {
+        self.source = source
+        self.destination = destination
+        self.ipProtocol = ipProtocol
+        self.sourcePort = sourcePort
+        self.destinationPort = destinationPort
+    }
+
     public var isIPv6: Bool { source.count == 16 }
 
     public var frame: [UInt8] {
