@@ -8,13 +8,17 @@ import Kernel
 //   ClassifierProbe [--repeat N] [--rounds N] [--quick]     (root)
 // Prints one line per probe (gross ns, net ns = gross − baseline, map memory as the kernel counts
 // it) and, with --json, one JSON object per line instead. Each program's answer is checked.
+// docs/design-classifier.md reads these figures.
 
 let usage = """
     usage: ClassifierProbe [--repeat N] [--rounds N] [--quick] [--json]
-      Measures LPM trie, array, hash, bit-vector AND + find-first-set and cut-tree walks in the
-      kernel (BPF_PROG_TEST_RUN, XDP), each against a do-nothing program in the same run.
+      Measures LPM and array tries, array and hash lookups, bit-vector AND + find-first-set,
+      cut-tree walks, and a whole bit-vector classifier of each generated family (1,000 and
+      10,000 rules) in the kernel (BPF_PROG_TEST_RUN, XDP), each against a do-nothing program
+      in the same run; every program's answers are checked first. Needs root.
       --repeat N  runs per packet and call (default 20000); --rounds N  median of N rounds (default 3);
-      --quick     skip the 100,000-prefix tries and W = 1,600.
+      --quick     skip the 100,000-prefix tries, W = 1,600 and the 10,000-rule classifiers;
+      --json      one object per probe and line: probe, gross_ns, net_ns, baseline_ns, map_bytes.
     """
 let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String, default value: Int) -> Int {
