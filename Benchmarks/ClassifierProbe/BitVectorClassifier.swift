@@ -96,21 +96,60 @@ struct BitVectorClassifier {
 
     /// What the program computes, computed here: tells a wrong table from a wrong program.
     func classify(_ flow: Flow) -> UInt32 {
+        let keys = classes(flow)
+        for word in 0..<words {
+            let common = keys.reduce(UInt64.max) { $0 & vectors[$1][word] }
+            if common != 0 { return UInt32(word * 64 + common.trailingZeroBitCount) }
+        }
+        return UInt32.max
+    }
+
+    /// The vector keys of the flow's five classes.
+    func classes(_ flow: Flow) -> [Int] {
         func leaf(_ trie: ArrayTrie, _ address: [UInt8]) -> Int {
             var entry = trie.entries[Int(address[0]) << 8 | Int(address[1])]
             for byte in address[2...] where entry & 0x8000_0000 != 0 { entry = trie.entries[Int(entry & 0x7fff_ffff) + Int(byte)] }
             return Int(entry)
         }
         let carriesPorts = [6, 17, 132].contains(flow.ipProtocol)
-        let keys = [sourceBase + leaf(sourceTrie, flow.source), destinationBase + leaf(destinationTrie, flow.destination),
-                    Int(protocols[Int(flow.ipProtocol)]),
-                    carriesPorts ? Int(sourcePorts[Int(flow.sourcePort)]) : sourcePortsAbsent,
-                    carriesPorts ? Int(destinationPorts[Int(flow.destinationPort)]) : destinationPortsAbsent]
+        return [sourceBase + leaf(sourceTrie, flow.source), destinationBase + leaf(destinationTrie, flow.destination),
+                Int(protocols[Int(flow.ipProtocol)]),
+                carriesPorts ? Int(sourcePorts[Int(flow.sourcePort)]) : sourcePortsAbsent,
+                carriesPorts ? Int(destinationPorts[Int(flow.destinationPort)]) : destinationPortsAbsent]
+    }
+
+    /// Words scanned up to the first match (all of them when none), and how many of those are
+    /// non-zero in all five vectors: what a scan guided by per-vector summaries (one bit per
+    /// non-zero word) would still have to AND.
+    func scan(_ flow: Flow) -> (scanned: Int, candidates: Int) {
+        let keys = classes(flow)
+        var candidates = 0
         for word in 0..<words {
-            let common = keys.reduce(UInt64.max) { $0 & vectors[$1][word] }
-            if common != 0 { return UInt32(word * 64 + common.trailingZeroBitCount) }
+            if keys.allSatisfy({ vectors[$0][word] != 0 }) { candidates += 1 }
+            if keys.reduce(UInt64.max, { $0 & vectors[$1][word] }) != 0 { return (word + 1, candidates) }
         }
-        return UInt32.max
+        return (words, candidates)
+    }
+
+    /// The same scan with the rules split by which address fields they leave out (EffiCuts'
+    /// partition), each group numbering its own rules: per group, the words of its own vectors
+    /// non-zero in every field (what per-vector summaries leave to AND) up to its first match,
+    /// summed over the groups. Counts only, no program.
+    func partitionedScan(_ flow: Flow) -> (words: Int, candidates: Int) {
+        let keys = classes(flow)
+        let groups = Dictionary(grouping: rules.indices) { [rules[$0].source == nil, rules[$0].destination == nil] }
+        var words = 0, candidates = 0
+        for members in groups.values {
+            words += (members.count + 63) / 64
+            for start in stride(from: 0, to: members.count, by: 64) {
+                let chunk = members[start..<min(start + 64, members.count)]
+                let allowed = keys.map { key in chunk.filter { vectors[key][$0 / 64] & 1 << UInt64($0 % 64) != 0 } }
+                guard allowed.allSatisfy({ !$0.isEmpty }) else { continue }
+                candidates += 1
+                if chunk.contains(where: { rule in allowed.allSatisfy { $0.contains(rule) } }) { break }
+            }
+        }
+        return (words, candidates)
     }
 
     /// The XDP program: fields to the stack, five classes to five vector pointers, the scan.

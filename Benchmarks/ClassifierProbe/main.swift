@@ -188,6 +188,11 @@ for family in RulesetFamily.allCases {   // the recommended structure whole, on 
                                               + "the rules' first match is \(classifier.firstMatch(flow)) for \(flow)")
         }
         for (what, flows) in [("frames aimed at rules", aimed), ("frames no rule matches", unmatched)] where !flows.isEmpty {
+            let scans = flows.map(classifier.scan)
+            FileHandle.standardError.write(Data(("\(family.rawValue) \(count), \(what): \(classifier.words) words; mean "
+                + "\(scans.map(\.scanned).reduce(0, +) / scans.count) scanned, \(scans.map(\.candidates).reduce(0, +) / scans.count) "
+                + "non-zero in all five vectors; split in groups by address wildcards: \(flows.map { classifier.partitionedScan($0).words }.max() ?? 0) "
+                + "words, mean \(flows.map { classifier.partitionedScan($0).candidates }.reduce(0, +) / flows.count) of them non-zero in every field\n").utf8))
             probes.append(Probe(name: "bit-vector classifier, \(family.rawValue) \(count) (\(classifier.rules.count) IPv4), \(what)",
                                 program: program, maps: what == "frames aimed at rules" ? Array(maps.values) : [],
                                 packets: flows.map(\.frame), expected: flows.map(classifier.firstMatch)))
