@@ -36,6 +36,8 @@ let package = Package(
         // scripts/bench-live's rig: live frames out of a veth, and the rulesets it compares.
         .executableTarget(name: "LiveTraffic", dependencies: ["EBPF", "Kernel", "DifferentialTesting"],
                           path: "Benchmarks/LiveTraffic"),
+        .executableTarget(name: "RulesetFamilies", dependencies: ["DifferentialTesting"], path: "Benchmarks/RulesetFamilies"),
+        .executableTarget(name: "ClassifierProbe", dependencies: ["DifferentialTesting", "EBPF", "Kernel"], path: "Benchmarks/ClassifierProbe"),
 
         .testTarget(name: "FilterLanguageTests", dependencies: ["FilterLanguage"]),
         .testTarget(name: "FilterCompilerTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel", "DifferentialTesting"], exclude: ["Expressions.txt"]),
