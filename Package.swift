@@ -3,7 +3,8 @@ import PackageDescription
 
 // The folders follow the pipeline: FilterLanguage (text → AST) → FilterCompiler (AST → IR, optimizer)
 // → ClassicBPF / EBPF (IR → instructions) → Ruleset (rules.conf → one program) → Kernel (the only
-// module with syscalls and unsafe pointers) → xdpfw (the command line).
+// module with syscalls and unsafe pointers) → xdpfw (the command line). PacketFormats, the protocol
+// table, serves them all. docs/architecture.md draws the graph.
 let package = Package(
     name: "xdpfw",
     platforms: [.macOS(.v13)],
@@ -18,8 +19,11 @@ let package = Package(
         .systemLibrary(name: "CSystemLibraries", pkgConfig: "libbpf",
                        providers: [.apt(["libbpf-dev", "libelf-dev", "libpcap-dev"])]),
 
+        // The one table of protocol knowledge (ethertypes, IP protocols, header offsets, the
+        // packet fields, address parsing): no dependencies, used by every stage below.
+        .target(name: "PacketFormats"),
         .target(name: "FilterLanguage"),
-        .target(name: "FilterCompiler", dependencies: ["FilterLanguage"]),
+        .target(name: "FilterCompiler", dependencies: ["FilterLanguage", "PacketFormats"]),
         .target(name: "ClassicBPF", dependencies: ["FilterCompiler"]),
         .target(name: "EBPF", dependencies: ["FilterCompiler"]),
         .target(name: "Ruleset", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF"]),
