@@ -22,11 +22,11 @@ let package = Package(
         // The one table of protocol knowledge (ethertypes, IP protocols, header offsets, the
         // packet fields, address parsing): no dependencies, used by every stage below.
         .target(name: "PacketFormats"),
-        .target(name: "FilterLanguage"),
+        .target(name: "FilterLanguage", dependencies: ["PacketFormats"]),
         .target(name: "FilterCompiler", dependencies: ["FilterLanguage", "PacketFormats"]),
         .target(name: "ClassicBPF", dependencies: ["FilterCompiler"]),
         .target(name: "EBPF", dependencies: ["FilterCompiler"]),
-        .target(name: "Ruleset", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF"]),
+        .target(name: "Ruleset", dependencies: ["PacketFormats", "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF"]),
         .target(name: "Kernel", dependencies: ["CSystemLibraries", "FilterCompiler", "EBPF"]),
         // Used by the tests only: libpcap as the oracle, corpus location, packet builders,
         // libpcap-vs-ours comparisons, test streams. Never a dependency of the product.
@@ -39,6 +39,8 @@ let package = Package(
             "FilterLanguage", "FilterCompiler", "ClassicBPF", "DifferentialTesting",
         ], path: "Benchmarks/CompileBenchmark"),
 
+        // The protocol table and the field model checked against libpcap's code and inet_pton.
+        .testTarget(name: "PacketFormatsTests", dependencies: ["PacketFormats", "ClassicBPF", "DifferentialTesting"]),
         .testTarget(name: "FilterLanguageTests", dependencies: ["FilterLanguage"]),
         .testTarget(name: "FilterCompilerTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel", "DifferentialTesting"], exclude: ["Expressions.txt"]),
         .testTarget(name: "ClassicBPFTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel", "DifferentialTesting"]),
