@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "FilterLanguage", dependencies: ["PacketFormats"]),
         .target(name: "FilterCompiler", dependencies: ["FilterLanguage", "PacketFormats"]),
         .target(name: "ClassicBPF", dependencies: ["FilterCompiler"]),
-        .target(name: "EBPF", dependencies: ["FilterCompiler"]),
+        .target(name: "EBPF", dependencies: ["PacketFormats", "FilterCompiler"]),
         .target(name: "Ruleset", dependencies: ["PacketFormats", "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF"]),
         .target(name: "Kernel", dependencies: ["CSystemLibraries", "FilterCompiler", "EBPF"]),
         // Used by the tests only: libpcap as the oracle, corpus location, packet builders,

@@ -15,6 +15,12 @@ public enum Protocols {
         public static let maximumLength: UInt32 = 1500
         /// From the start of the LLC header to the network layer when there is no SNAP header.
         public static let llcLength: UInt32 = 3
+        /// The smallest type field that is an ethertype (Linux's ETH_P_802_3_MIN).
+        public static let minimumEtherType: UInt32 = 0x0600
+        /// The protocol Linux gives 802.3 frames in `skb->protocol`: Novell raw 802.3 (ETH_P_802_3)
+        /// when the payload starts 0xffff, else 802.2 LLC (ETH_P_802_2).
+        public static let linuxRaw8023: UInt32 = 0x0001
+        public static let linuxLLC8022: UInt32 = 0x0004
     }
 
     /// Ethertypes (and, below 1500, LLC service access points) named in expressions.
@@ -86,6 +92,10 @@ public enum Protocols {
     // MARK: IPv4, IPv6, ARP
 
     public enum IPv4 {
+        /// Version and header length (IHL, the low four bits, in 32-bit words).
+        public static let headerLengthField: UInt32 = 0
+        public static let headerLengthMask: UInt32 = 0x0f
+        public static let headerLengthUnit: UInt32 = 4
         public static let protocolField: UInt32 = 9
         public static let fragmentField: UInt32 = 6
         public static let fragmentOffsetMask: UInt32 = 0x1fff
@@ -131,6 +141,17 @@ public enum Protocols {
     public enum Port {
         public static let source: UInt32 = 0
         public static let destination: UInt32 = 2
+    }
+
+    /// From the start of the TCP header.
+    public enum TCP {
+        public static let flagsField: UInt32 = 13
+    }
+
+    /// From the start of the ICMP and ICMPv6 headers.
+    public enum ICMP {
+        public static let typeField: UInt32 = 0
+        public static let codeField: UInt32 = 1
     }
 
     // MARK: Encapsulations
