@@ -30,9 +30,9 @@ let package = Package(
         .target(name: "Kernel", dependencies: ["CSystemLibraries", "FilterCompiler", "EBPF"]),
         // Used by the tests only: libpcap as the oracle, corpus location, packet builders,
         // libpcap-vs-ours comparisons, test streams. Never a dependency of the product.
-        .target(name: "DifferentialTesting", dependencies: ["CSystemLibraries", "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Kernel"]),
+        .target(name: "DifferentialTesting", dependencies: ["CSystemLibraries", "PacketFormats", "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Kernel"]),
         .executableTarget(name: "xdpfw", dependencies: [
-            "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Ruleset", "Kernel",
+            "PacketFormats", "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Ruleset", "Kernel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "CompileBenchmark", dependencies: [

@@ -96,6 +96,9 @@ public enum Protocols {
         public static let headerLengthField: UInt32 = 0
         public static let headerLengthMask: UInt32 = 0x0f
         public static let headerLengthUnit: UInt32 = 4
+        /// The header without options (IHL 5).
+        public static let minimumHeaderLength: UInt32 = 20
+        public static let version: UInt32 = 4
         public static let protocolField: UInt32 = 9
         public static let fragmentField: UInt32 = 6
         public static let fragmentOffsetMask: UInt32 = 0x1fff

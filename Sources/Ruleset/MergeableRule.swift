@@ -7,6 +7,10 @@ import EBPF
 import PacketFormats
 
 enum MergeableRule {
+    private static let tcp = UInt8(Protocols.IPProtocol.tcp)
+    private static let udp = UInt8(Protocols.IPProtocol.udp)
+    private static let sctp = UInt8(Protocols.IPProtocol.sctp)
+
     /// The lookups an expression amounts to (it matches when any does), or nil when it is not
     /// one of the merged shapes: `[src|dst|src or dst] (host ADDR | net ADDR/LEN)`, an `or` of
     /// such with one direction (`src host A or B or C`), and such an address part `and` a port
@@ -108,10 +112,10 @@ enum MergeableRule {
               let port = UInt16(exactly: number) else { return nil }
         let transports: [UInt8]
         switch qualifiers.proto {
-        case nil: transports = [6, 17, 132]
-        case .tcp?: transports = [6]
-        case .udp?: transports = [17]
-        case .sctp?: transports = [132]
+        case nil: transports = [tcp, udp, sctp]
+        case .tcp?: transports = [tcp]
+        case .udp?: transports = [udp]
+        case .sctp?: transports = [sctp]
         default: return nil
         }
         switch qualifiers.direction {
@@ -159,8 +163,8 @@ enum MergeableRule {
               let port = UInt16(exactly: number) else { return nil }
         let transport: UInt8
         switch qualifiers.proto {
-        case .tcp?: transport = 6
-        case .udp?: transport = 17
+        case .tcp?: transport = tcp
+        case .udp?: transport = udp
         default: return nil
         }
         switch qualifiers.direction {
