@@ -99,6 +99,7 @@ public enum Protocols {
         /// The header without options (IHL 5).
         public static let minimumHeaderLength: UInt32 = 20
         public static let version: UInt32 = 4
+        public static let checksumField: UInt32 = 10
         public static let protocolField: UInt32 = 9
         public static let fragmentField: UInt32 = 6
         public static let fragmentOffsetMask: UInt32 = 0x1fff
@@ -149,12 +150,14 @@ public enum Protocols {
     /// From the start of the TCP header.
     public enum TCP {
         public static let flagsField: UInt32 = 13
+        public static let checksumField: UInt32 = 16
     }
 
     /// From the start of the ICMP and ICMPv6 headers.
     public enum ICMP {
         public static let typeField: UInt32 = 0
         public static let codeField: UInt32 = 1
+        public static let checksumField: UInt32 = 2
     }
 
     // MARK: Encapsulations

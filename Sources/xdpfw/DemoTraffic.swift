@@ -34,7 +34,7 @@ struct DemoTraffic {
     func icmpEcho(payload: Int) -> [UInt8] {
         var icmp: [UInt8] = [8, 0, 0, 0, 0x78, 0x66, 0, 1] + (0..<payload).map { UInt8($0 & 0xff) }
         let sum = DemoTraffic.checksum(icmp)
-        icmp[2] = UInt8(sum >> 8); icmp[3] = UInt8(sum & 0xff)
+        DemoTraffic.store(sum, at: Protocols.ICMP.checksumField, in: &icmp)
         return ipv4(protocol: UInt8(Protocols.IPProtocol.icmp), payload: icmp)
     }
 
@@ -50,7 +50,7 @@ struct DemoTraffic {
             + [0x50, 0x02] + DemoTraffic.be16(64240) + [0, 0, 0, 0]
         let pseudo = (source ?? sourceIPv4) + destinationIPv4 + [0, UInt8(Protocols.IPProtocol.tcp)] + DemoTraffic.be16(UInt16(tcp.count))
         let sum = DemoTraffic.checksum(pseudo + tcp)
-        tcp[16] = UInt8(sum >> 8); tcp[17] = UInt8(sum & 0xff)
+        DemoTraffic.store(sum, at: Protocols.TCP.checksumField, in: &tcp)
         return ipv4(protocol: UInt8(Protocols.IPProtocol.tcp), payload: tcp, source: source)
     }
 
@@ -60,7 +60,7 @@ struct DemoTraffic {
         var header: [UInt8] = [versionAndLength, 0] + DemoTraffic.be16(UInt16(headerLength) + UInt16(payload.count)) + [0, 0, 0x40, 0, 64, number, 0, 0]
         header += (source ?? sourceIPv4) + destinationIPv4
         let sum = DemoTraffic.checksum(header)
-        header[10] = UInt8(sum >> 8); header[11] = UInt8(sum & 0xff)
+        DemoTraffic.store(sum, at: Protocols.IPv4.checksumField, in: &header)
         return destinationMAC + sourceMAC + DemoTraffic.be16(UInt16(Protocols.EtherType.ip)) + header + payload
     }
 
@@ -75,6 +75,11 @@ struct DemoTraffic {
     }
 
     static func be16(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xff)] }
+
+    /// Writes a checksum big-endian into its header field.
+    private static func store(_ sum: UInt16, at field: UInt32, in header: inout [UInt8]) {
+        header.replaceSubrange(Int(field)..<Int(field) + 2, with: be16(sum))
+    }
 
     static func ipv4Bytes(_ text: String) -> [UInt8] { text.split(separator: ".").compactMap { UInt8($0) } }
 }
