@@ -3,7 +3,8 @@ import PackageDescription
 
 // The folders follow the pipeline: FilterLanguage (text → AST) → FilterCompiler (AST → IR, optimizer)
 // → ClassicBPF / EBPF (IR → instructions) → Ruleset (rules.conf → one program) → Kernel (the only
-// module with syscalls and unsafe pointers) → xdpfw (the command line).
+// module with syscalls and unsafe pointers) → xdpfw (the command line). PacketFormats, the protocol
+// table, serves them all. docs/architecture.md draws the graph.
 let package = Package(
     name: "xdpfw",
     platforms: [.macOS(.v13)],
@@ -18,20 +19,24 @@ let package = Package(
         .systemLibrary(name: "CSystemLibraries", pkgConfig: "libbpf",
                        providers: [.apt(["libbpf-dev", "libelf-dev", "libpcap-dev"])]),
 
-        .target(name: "FilterLanguage"),
-        .target(name: "FilterCompiler", dependencies: ["FilterLanguage"]),
+        // The one table of protocol knowledge (ethertypes, IP protocols, header offsets, the
+        // packet fields, address parsing): no dependencies, used by every stage below.
+        .target(name: "PacketFormats"),
+        .target(name: "FilterLanguage", dependencies: ["PacketFormats"]),
+        .target(name: "FilterCompiler", dependencies: ["FilterLanguage", "PacketFormats"]),
         .target(name: "ClassicBPF", dependencies: ["FilterCompiler"]),
-        .target(name: "EBPF", dependencies: ["FilterCompiler"]),
-        .target(name: "Ruleset", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF"]),
-        .target(name: "Kernel", dependencies: ["CSystemLibraries", "FilterCompiler", "ClassicBPF", "EBPF"]),
-        // Used by the tests only: corpus location, packet builders, libpcap-vs-ours comparisons.
-        .target(name: "DifferentialTesting", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Kernel"]),
+        .target(name: "EBPF", dependencies: ["PacketFormats", "FilterCompiler"]),
+        .target(name: "Ruleset", dependencies: ["PacketFormats", "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF"]),
+        .target(name: "Kernel", dependencies: ["CSystemLibraries", "FilterCompiler", "EBPF"]),
+        // Used by the tests only: libpcap as the oracle, corpus location, packet builders,
+        // libpcap-vs-ours comparisons, test streams. Never a dependency of the product.
+        .target(name: "DifferentialTesting", dependencies: ["CSystemLibraries", "PacketFormats", "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Kernel"]),
         .executableTarget(name: "xdpfw", dependencies: [
-            "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Ruleset", "Kernel",
+            "PacketFormats", "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Ruleset", "Kernel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "CompileBenchmark", dependencies: [
-            "FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel",
+            "FilterLanguage", "FilterCompiler", "ClassicBPF", "DifferentialTesting",
         ], path: "Benchmarks/CompileBenchmark"),
         // scripts/bench-live's rig: live frames out of a veth, and the rulesets it compares.
         .executableTarget(name: "LiveTraffic", dependencies: ["EBPF", "Kernel", "DifferentialTesting"],
@@ -39,6 +44,8 @@ let package = Package(
         .executableTarget(name: "RulesetFamilies", dependencies: ["DifferentialTesting"], path: "Benchmarks/RulesetFamilies"),
         .executableTarget(name: "ClassifierProbe", dependencies: ["DifferentialTesting", "EBPF", "Kernel"], path: "Benchmarks/ClassifierProbe"),
 
+        // The protocol table and the field model checked against libpcap's code and inet_pton.
+        .testTarget(name: "PacketFormatsTests", dependencies: ["PacketFormats", "ClassicBPF", "DifferentialTesting"]),
         .testTarget(name: "FilterLanguageTests", dependencies: ["FilterLanguage"]),
         .testTarget(name: "FilterCompilerTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel", "DifferentialTesting"], exclude: ["Expressions.txt"]),
         .testTarget(name: "ClassicBPFTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel", "DifferentialTesting"]),

@@ -10,7 +10,7 @@ import ClassicBPF
 import FilterCompiler
 import FilterLanguage
 import Foundation
-import Kernel
+import DifferentialTesting
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 let listing = arguments.first == "--listing"

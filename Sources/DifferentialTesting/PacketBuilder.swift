@@ -1,3 +1,5 @@
+import PacketFormats
+
 /// Builds frames byte by byte for the differential tests: every header is spelled out here
 /// from the protocol's wire format, so a test can make the packets a filter should (or should
 /// not) match. Checksums are left zero: filters never read them.
@@ -23,12 +25,13 @@ public enum PacketBuilder {
     public static func llc(dsap: UInt8, ssap: UInt8, control: UInt8 = 0x03, _ payload: [UInt8],
                            destination: [UInt8] = hostA, source: [UInt8] = hostB) -> [UInt8] {
         let body = [dsap, ssap, control] + payload
-        return destination + source + be16(UInt16(min(body.count, 1500))) + body
+        return destination + source + be16(UInt16(min(body.count, Int(Protocols.Ethernet.maximumLength)))) + body
     }
 
     /// 802.2 SNAP: LLC AA AA 03, an OUI and a type.
     public static func snap(oui: [UInt8] = [0, 0, 0], type: UInt16, _ payload: [UInt8]) -> [UInt8] {
-        llc(dsap: 0xaa, ssap: 0xaa, oui + be16(type) + payload)
+        let snap = Protocols.LLCSAP.snap
+        return llc(dsap: snap[0], ssap: snap[1], control: snap[2], oui + be16(type) + payload)
     }
 
     /// MPLS label stack entries (label, TTL 64), the last with bottom-of-stack set.
@@ -56,9 +59,9 @@ public enum PacketBuilder {
                             _ payload: [UInt8]) -> [UInt8] {
         var options = options
         while options.count % 4 != 0 { options.append(0) }
-        let headerLength = 20 + options.count
-        let flags: UInt16 = (moreFragments ? 0x2000 : 0) | (fragmentOffset & 0x1fff)
-        return [UInt8(0x40 | headerLength / 4), 0] + be16(UInt16(truncatingIfNeeded: headerLength + payload.count))
+        let headerLength = Int(Protocols.IPv4.minimumHeaderLength) + options.count
+        let flags: UInt16 = (moreFragments ? 0x2000 : 0) | (fragmentOffset & UInt16(Protocols.IPv4.fragmentOffsetMask))
+        return [UInt8(Protocols.IPv4.version << 4) | UInt8(headerLength / Int(Protocols.IPv4.headerLengthUnit)), 0] + be16(UInt16(truncatingIfNeeded: headerLength + payload.count))
             + be16(0x1234) + be16(flags) + [64, number] + be16(0) + source + destination + options + payload
     }
 
@@ -93,7 +96,7 @@ public enum PacketBuilder {
     public static let authenticationBody: [UInt8] = [4, 0, 0] + be32(0x100) + be32(1) + Array(repeating: 0xaa, count: 12)
 
     public static func arp(operation: UInt16, senderIP: [UInt8] = [1, 2, 3, 4], targetIP: [UInt8] = [5, 6, 7, 8]) -> [UInt8] {
-        be16(1) + be16(0x0800) + [6, 4] + be16(operation) + hostB + senderIP + hostA + targetIP
+        be16(1) + be16(UInt16(Protocols.EtherType.ip)) + [6, 4] + be16(operation) + hostB + senderIP + hostA + targetIP
     }
 
     // MARK: Transport layer

@@ -1,4 +1,5 @@
 import FilterCompiler
+import PacketFormats
 
 /// Emits the eBPF code of one filter (the IR of one pcap-filter expression) into an
 /// assembler: it runs the classic filter machine on the hook's packet and continues at
@@ -230,14 +231,15 @@ struct FilterEmitter {
             asm.load(.word, a, from: .r10, offset: tci ? Layout.vlanTCISlot : Layout.vlanPresentSlot)
         case .etherTypeFromFrame:
             let done = freshLabel("ethertype"), llc = freshLabel("llc")
-            emitPacketLoad(.half, offset: 12, indexed: false, into: a, onFailure: noMatchLabel, asm: &asm)
-            asm.jump(if: .greaterOrEqual, a, 0x600, to: done, width: .bits32)
-            emitPacketLoad(.half, offset: 14, indexed: false, into: Layout.limit, onFailure: llc, asm: &asm)
-            asm.jump(if: .notEqual, Layout.limit, 0xffff, to: llc, width: .bits32)
-            asm.move(a, 0x0001, width: .bits32)     // ETH_P_802_3: Novell raw 802.3
+            typealias Ethernet = Protocols.Ethernet
+            emitPacketLoad(.half, offset: Ethernet.typeField, indexed: false, into: a, onFailure: noMatchLabel, asm: &asm)
+            asm.jump(if: .greaterOrEqual, a, Int32(Ethernet.minimumEtherType), to: done, width: .bits32)
+            emitPacketLoad(.half, offset: Ethernet.headerLength, indexed: false, into: Layout.limit, onFailure: llc, asm: &asm)
+            asm.jump(if: .notEqual, Layout.limit, Int32(Protocols.LLCSAP.rawIPX), to: llc, width: .bits32)
+            asm.move(a, Int32(Ethernet.linuxRaw8023), width: .bits32)
             asm.jump(to: done)
             asm.label(llc)
-            asm.move(a, 0x0004, width: .bits32)     // ETH_P_802_2: 802.2 LLC
+            asm.move(a, Int32(Ethernet.linuxLLC8022), width: .bits32)
             asm.label(done)
         }
     }

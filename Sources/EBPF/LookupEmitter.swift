@@ -1,3 +1,5 @@
+import PacketFormats
+
 /// The code of one lookup group: reads the packet's addresses (and port) where libpcap's
 /// filters for the group's rules read them, looks each up in its trie, and keeps the lowest
 /// rule slot found. A field beyond the end of the packet is not looked up (the rules testing
@@ -19,10 +21,26 @@ struct LookupEmitter {
     private var prefix: String { "lookup\(group.number)." }
 
     /// Where a family's addresses are, for each link-layer type that carries them (libpcap's
-    /// `host`/`net` test IPv4, ARP and RARP for IPv4 addresses).
-    private static let addressOffsets: [(etherType: Int32, family: AddressFamily, source: Int16, destination: Int16)] = [
-        (0x0800, .ipv4, 26, 30), (0x0806, .ipv4, 28, 38), (0x8035, .ipv4, 28, 38), (0x86dd, .ipv6, 22, 38),
-    ]
+    /// `host`/`net` test IPv4, ARP and RARP for IPv4 addresses), from the field model.
+    private static let addressOffsets: [(etherType: Int32, family: AddressFamily, source: Int16, destination: Int16)] = {
+        func ip(_ family: AddressFamily) -> (Int32, AddressFamily, Int16, Int16) {
+            (Int32(family.etherType), family, frameOffset(.sourceAddress, family), frameOffset(.destinationAddress, family))
+        }
+        let sender = Int16(Protocols.Ethernet.headerLength + Protocols.ARP.senderProtocolAddress)
+        let target = Int16(Protocols.Ethernet.headerLength + Protocols.ARP.targetProtocolAddress)
+        return [ip(.ipv4), (Int32(Protocols.EtherType.arp), .ipv4, sender, target),
+                (Int32(Protocols.EtherType.reverseARP), .ipv4, sender, target), ip(.ipv6)]
+    }()
+
+    /// Where `field` is in an untagged Ethernet frame of `family` (a field with a fixed place).
+    private static func frameOffset(_ field: PacketField, _ family: AddressFamily) -> Int16 {
+        Int16(field.location(in: family)!.frameOffset(in: family)!)
+    }
+
+    /// Where a port is from the start of the transport header.
+    private static func portOffset(_ side: PacketSide) -> Int16 {
+        Int16(PacketField.port(source: side == .source).location(in: .ipv4)!.offset)
+    }
 
     func emit(into asm: inout Assembler) {
         asm.store(.double, to: .r10, offset: Layout.contextSlot, from: Layout.context)
@@ -32,9 +50,9 @@ struct LookupEmitter {
         let done = prefix + "done"
         // The Ethernet type.
         asm.move(Layout.address, Layout.data)
-        asm.add(Layout.address, 14)
+        asm.add(Layout.address, Int32(Protocols.Ethernet.headerLength))
         asm.jump(if: .greater, Layout.address, Layout.dataEnd, to: done)
-        asm.load(.half, Layout.limit, from: Layout.data, offset: 12)
+        asm.load(.half, Layout.limit, from: Layout.data, offset: Self.frameOffset(.etherType, .ipv4))
         asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
         if group.kind == .port {
             emitPorts(done: done, into: &asm)
@@ -62,11 +80,11 @@ struct LookupEmitter {
             sides.formUnion(memberSides); transports.insert(transport)
         }
         let ipv6 = prefix + "ports.ipv6"
-        asm.jump(if: .equal, Layout.limit, 0x86dd, to: ipv6, width: .bits32)
-        asm.jump(if: .notEqual, Layout.limit, 0x0800, to: done, width: .bits32)
+        asm.jump(if: .equal, Layout.limit, Int32(AddressFamily.ipv6.etherType), to: ipv6, width: .bits32)
+        asm.jump(if: .notEqual, Layout.limit, Int32(AddressFamily.ipv4.etherType), to: done, width: .bits32)
         for family in AddressFamily.allCases {
             if family == .ipv6 { asm.label(ipv6) }
-            let protocolOffset: Int16 = family == .ipv4 ? 23 : 20
+            let protocolOffset = Self.frameOffset(.ipProtocol, family)
             boundsCheck(end: Int32(protocolOffset) + 1, onFailure: done, into: &asm)
             asm.load(.byte, Layout.limit, from: Layout.data, offset: protocolOffset)
             let known = prefix + "ports.\(family.rawValue).transport"
@@ -76,19 +94,13 @@ struct LookupEmitter {
             // The key's u32 group, then protocol, side and port (written per side below).
             asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, immediate: Int32(group.number))
             asm.store(.byte, to: .r10, offset: Layout.lookupKeySlot + 4, from: Layout.limit)
-            if family == .ipv4 {
-                asm.load(.half, Layout.limit, from: Layout.data, offset: 20)
-                asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
-                asm.jump(if: .bitsSet, Layout.limit, 0x1fff, to: done)
-            }
+            if family == .ipv4 { jumpIfLaterFragment(to: done, into: &asm) }
             for side in PacketSide.allCases where sides.contains(side) {
-                let portOffset: Int16 = side == .source ? 0 : 2
                 if family == .ipv4 {
                     // Recomputed for each side: the lookup's call clobbers the registers.
-                    loadIPv4Port(at: portOffset, onFailure: done, into: &asm)
+                    loadIPv4Port(at: Self.portOffset(side), onFailure: done, into: &asm)
                 } else {
-                    boundsCheck(end: Int32(54 + portOffset + 2), onFailure: done, into: &asm)
-                    asm.load(.half, Layout.limit, from: Layout.data, offset: 54 + portOffset)
+                    loadIPv6Port(side, onFailure: done, into: &asm)
                 }
                 if group.portArrayBase != nil {
                     lookUpPortArray(side: side, family: family, into: &asm)
@@ -104,7 +116,7 @@ struct LookupEmitter {
 
     private func emitAddresses(done: String, into asm: inout Assembler) {
         let links = LookupEmitter.addressOffsets.enumerated().filter { _, link in
-            tables.contains { $0.family == link.family } && (group.kind == .address || link.etherType != 0x0806 && link.etherType != 0x8035)
+            tables.contains { $0.family == link.family } && (group.kind == .address || link.etherType == Int32(link.family.etherType))
         }
         // ARP and RARP keep their addresses at the same offsets: one piece of code serves both.
         func first(_ link: (etherType: Int32, family: AddressFamily, source: Int16, destination: Int16)) -> Int {
@@ -200,21 +212,18 @@ struct LookupEmitter {
         // (IPv4: one word; IPv6: the port lies beyond it).
         let width = table.family.width
         let addressOffset = addressSide == .source ? link.source : link.destination
-        let portOffset: Int16 = portSide == .source ? 0 : 2
-        let protocolOffset: Int16 = table.family == .ipv4 ? 23 : 20
+        let protocolOffset = Self.frameOffset(.ipProtocol, table.family)
         boundsCheck(end: Int32(addressOffset) + Int32(width), onFailure: onFailure, into: &asm)
         boundsCheck(end: Int32(protocolOffset) + 1, onFailure: onFailure, into: &asm)
         asm.load(.byte, Layout.limit, from: Layout.data, offset: protocolOffset)
         asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + 8, from: Layout.limit)   // protocol, 0, port 0
         if table.family == .ipv4 {
-            boundsCheck(end: 22, onFailure: onFailure, into: &asm)
-            asm.load(.half, Layout.limit, from: Layout.data, offset: 20)
-            asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
-            asm.jump(if: .bitsSet, Layout.limit, 0x1fff, to: onFailure)
-            loadIPv4Port(at: portOffset, onFailure: onFailure, into: &asm)
+            let fragment = Self.frameOffset(.fragmentOffset, .ipv4)
+            boundsCheck(end: Int32(fragment) + 2, onFailure: onFailure, into: &asm)
+            jumpIfLaterFragment(to: onFailure, into: &asm)
+            loadIPv4Port(at: Self.portOffset(portSide), onFailure: onFailure, into: &asm)
         } else {
-            boundsCheck(end: Int32(54 + portOffset + 2), onFailure: onFailure, into: &asm)
-            asm.load(.half, Layout.limit, from: Layout.data, offset: 54 + portOffset)
+            loadIPv6Port(portSide, onFailure: onFailure, into: &asm)
         }
         asm.store(.half, to: .r10, offset: Layout.lookupKeySlot + 10, from: Layout.limit)
     }
@@ -241,15 +250,33 @@ struct LookupEmitter {
         asm.label(next)
     }
 
+    /// To `target` when the IPv4 packet is a later fragment (nonzero fragment offset: no
+    /// transport header), the fragment field in bounds already.
+    private func jumpIfLaterFragment(to target: String, into asm: inout Assembler) {
+        let fragment = PacketField.fragmentOffset.location(in: .ipv4)!
+        asm.load(.half, Layout.limit, from: Layout.data, offset: Self.frameOffset(.fragmentOffset, .ipv4))
+        asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
+        asm.jump(if: .bitsSet, Layout.limit, Int32(fragment.mask!), to: target)
+    }
+
+    /// The limit register = the port of `side` right after IPv6's fixed header, or `onFailure`
+    /// when it is beyond the packet.
+    private func loadIPv6Port(_ side: PacketSide, onFailure: String, into asm: inout Assembler) {
+        let offset = Self.frameOffset(.port(source: side == .source), .ipv6)
+        boundsCheck(end: Int32(offset) + 2, onFailure: onFailure, into: &asm)
+        asm.load(.half, Layout.limit, from: Layout.data, offset: offset)
+    }
+
     /// The limit register = the port at `portOffset` after the IPv4 header (14 + 4 * IHL, any
     /// IHL, as libpcap's `ldxb 4*([14]&0xf)`), or `onFailure` when it is beyond the packet.
     private func loadIPv4Port(at portOffset: Int16, onFailure: String, into asm: inout Assembler) {
-        asm.load(.byte, Layout.limit, from: Layout.data, offset: 14)
-        asm.alu(.and, Layout.limit, 0x0f)
-        asm.alu(.shiftLeft, Layout.limit, 2)
+        let network = Int32(Protocols.Ethernet.headerLength)
+        asm.load(.byte, Layout.limit, from: Layout.data, offset: Int16(network) + Int16(Protocols.IPv4.headerLengthField))
+        asm.alu(.and, Layout.limit, Int32(Protocols.IPv4.headerLengthMask))
+        asm.alu(.shiftLeft, Layout.limit, Int32(Protocols.IPv4.headerLengthUnit.trailingZeroBitCount))
         asm.move(Layout.address, Layout.data)
         asm.add(Layout.address, Layout.limit)
-        asm.add(Layout.address, Int32(14 + portOffset))
+        asm.add(Layout.address, network + Int32(portOffset))
         asm.move(Layout.limit, Layout.address)
         asm.add(Layout.limit, 2)
         asm.jump(if: .greater, Layout.limit, Layout.dataEnd, to: onFailure)

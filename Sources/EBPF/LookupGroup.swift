@@ -10,12 +10,7 @@
 /// names the rule (its counter slot) and its verdict, so counters stay exact per rule and
 /// verdicts may differ inside a run.
 
-/// IPv4 or IPv6 and where the link layer says which: the tries are per family.
-public enum AddressFamily: String, Hashable, Sendable, CaseIterable {
-    case ipv4, ipv6
-    /// Address size in bytes.
-    public var width: Int { self == .ipv4 ? 4 : 16 }
-}
+import PacketFormats
 
 /// Which address (or port) of a packet a rule tests.
 public enum PacketSide: String, Hashable, Sendable, CaseIterable {

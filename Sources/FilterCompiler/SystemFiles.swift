@@ -1,4 +1,5 @@
 import Foundation
+import PacketFormats
 import Synchronization
 
 /// Name lookups in /etc/services, /etc/protocols, /etc/networks, /etc/hosts and /etc/ethers.

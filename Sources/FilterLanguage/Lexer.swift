@@ -1,3 +1,5 @@
+import PacketFormats
+
 /// The scanner: pcap-filter text to tokens, with libpcap's rules for which shape wins.
 ///
 /// Like libpcap's scanner, each token is the longest text any token shape matches at that point;
@@ -275,11 +277,7 @@ struct Lexer {
     static func isValidIPv6(_ address: String) -> Bool {
         guard let last = address.split(separator: ":", omittingEmptySubsequences: false).last,
               last.contains(".") else { return true }
-        return last.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { part in
-            guard !part.isEmpty, part.utf8.count <= 3, part.utf8.allSatisfy(isDigit),
-                  !(part.utf8.count > 1 && part.hasPrefix("0")), let value = Int(part) else { return false }
-            return value <= 255
-        }
+        return AddressText.dottedBytes(String(last), spelling: .canonical) != nil
     }
 
     /// `B:` then one or more `B:` (colons may repeat): an address libpcap calls bogus.

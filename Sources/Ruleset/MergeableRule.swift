@@ -4,8 +4,13 @@
 
 import FilterLanguage
 import EBPF
+import PacketFormats
 
 enum MergeableRule {
+    private static let tcp = UInt8(Protocols.IPProtocol.tcp)
+    private static let udp = UInt8(Protocols.IPProtocol.udp)
+    private static let sctp = UInt8(Protocols.IPProtocol.sctp)
+
     /// The lookups an expression amounts to (it matches when any does), or nil when it is not
     /// one of the merged shapes: `[src|dst|src or dst] (host ADDR | net ADDR/LEN)`, an `or` of
     /// such with one direction (`src host A or B or C`), and such an address part `and` a port
@@ -107,10 +112,10 @@ enum MergeableRule {
               let port = UInt16(exactly: number) else { return nil }
         let transports: [UInt8]
         switch qualifiers.proto {
-        case nil: transports = [6, 17, 132]
-        case .tcp?: transports = [6]
-        case .udp?: transports = [17]
-        case .sctp?: transports = [132]
+        case nil: transports = [tcp, udp, sctp]
+        case .tcp?: transports = [tcp]
+        case .udp?: transports = [udp]
+        case .sctp?: transports = [sctp]
         default: return nil
         }
         switch qualifiers.direction {
@@ -132,26 +137,19 @@ enum MergeableRule {
         }
         switch (qualifiers.type, identifier) {
         case (nil, let .dotted(text)), (.host?, let .dotted(text)):
-            guard let bytes = dottedQuad(text), bytes.count == 4 else { return nil }
+            guard let bytes = AddressText.dottedBytes(text, spelling: .canonical), bytes.count == 4 else { return nil }
             return AddressPrefix(bytes: bytes, length: 32).map { ($0, sides) }
         case (nil, let .ipv6(text)), (.host?, let .ipv6(text)):
-            return ipv6(text).flatMap { AddressPrefix(bytes: $0, length: 128) }.map { ($0, sides) }
+            return AddressText.ipv6(text, dottedTail: nil).flatMap { AddressPrefix(bytes: $0, length: 128) }.map { ($0, sides) }
         case let (.net?, .ipv6(text)):
             // `net 2001:db8::1` is `net 2001:db8::1/128`.
-            return ipv6(text).flatMap { AddressPrefix(bytes: $0, length: 128) }.map { ($0, sides) }
+            return AddressText.ipv6(text, dottedTail: nil).flatMap { AddressPrefix(bytes: $0, length: 128) }.map { ($0, sides) }
         case let (.net?, .dotted(text)):
             // `net 192.0.2.7` is `net 192.0.2.7/32`, `net 10.1` is `net 10.1.0.0/16` (libpcap's code is the same).
-            guard let parts = dottedQuad(text), parts.count > 1 else { return nil }
+            guard let parts = AddressText.dottedBytes(text, spelling: .canonical), parts.count > 1 else { return nil }
             return AddressPrefix(bytes: parts + [UInt8](repeating: 0, count: 4 - parts.count), length: 8 * parts.count).map { ($0, sides) }
         case let (.net?, .prefix(text, length)):
-            let bytes: [UInt8]
-            if let v4 = dottedQuad(text) {
-                bytes = v4 + [UInt8](repeating: 0, count: 4 - v4.count)   // `10/8` is 10.0.0.0/8
-            } else if let v6 = ipv6(text) {
-                bytes = v6
-            } else {
-                return nil
-            }
+            guard let bytes = AddressText.networkBytes(text) else { return nil }   // `10/8` is 10.0.0.0/8
             // `net 0/0` loads no address at all: it stays a filter.
             guard length > 0 else { return nil }
             return AddressPrefix(bytes: bytes, length: Int(length)).map { ($0, sides) }
@@ -165,8 +163,8 @@ enum MergeableRule {
               let port = UInt16(exactly: number) else { return nil }
         let transport: UInt8
         switch qualifiers.proto {
-        case .tcp?: transport = 6
-        case .udp?: transport = 17
+        case .tcp?: transport = tcp
+        case .udp?: transport = udp
         default: return nil
         }
         switch qualifiers.direction {
@@ -174,58 +172,5 @@ enum MergeableRule {
         case .destination?: return (transport, port, .destination)
         default: return nil
         }
-    }
-
-    /// One to four decimal parts of 0...255 without leading zeros; nil for anything else.
-    static func dottedQuad(_ text: String) -> [UInt8]? {
-        var bytes: [UInt8] = []
-        var value = 0, digits = 0, leadingZero = false
-        func endPart() -> Bool {
-            guard digits > 0, value <= 255, !(leadingZero && digits > 1), bytes.count < 4 else { return false }
-            bytes.append(UInt8(value))
-            value = 0; digits = 0; leadingZero = false
-            return true
-        }
-        for byte in text.utf8 {
-            if byte == UInt8(ascii: ".") {
-                guard endPart() else { return nil }
-            } else if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
-                if digits == 0 { leadingZero = byte == UInt8(ascii: "0") }
-                value = value * 10 + Int(byte - UInt8(ascii: "0"))
-                digits += 1
-                guard digits <= 3 else { return nil }
-            } else {
-                return nil
-            }
-        }
-        return endPart() ? bytes : nil
-    }
-
-    /// Eight groups of up to four hex digits, or fewer around one `::`; nil for anything else
-    /// (including an embedded dotted IPv4 tail, which stays a filter).
-    static func ipv6(_ text: String) -> [UInt8]? {
-        func groups(_ part: Substring) -> [UInt16]? {
-            if part.isEmpty { return [] }
-            var values: [UInt16] = []
-            for group in part.split(separator: ":", omittingEmptySubsequences: false) {
-                guard (1...4).contains(group.count), let value = UInt16(group, radix: 16) else { return nil }
-                values.append(value)
-            }
-            return values
-        }
-        let halves = text.components(separatedBy: "::")
-        let words: [UInt16]
-        switch halves.count {
-        case 1:
-            guard let all = groups(Substring(text)), all.count == 8 else { return nil }
-            words = all
-        case 2:
-            guard let head = groups(Substring(halves[0])), let tail = groups(Substring(halves[1])),
-                  head.count + tail.count <= 7 else { return nil }
-            words = head + [UInt16](repeating: 0, count: 8 - head.count - tail.count) + tail
-        default:
-            return nil
-        }
-        return words.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }
     }
 }

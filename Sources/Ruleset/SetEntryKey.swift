@@ -4,6 +4,7 @@
 /// port compare as written.
 
 import EBPF
+import PacketFormats
 
 enum SetEntryKey: Hashable {
     case number(UInt32)
@@ -16,25 +17,19 @@ enum SetEntryKey: Hashable {
             self = .number(value)
         case let .dotted(text)?:
             // `10.1` is the network 10.1.0.0/16, as `net 10.1` is in pcap-filter.
-            if let parts = MergeableRule.dottedQuad(text), parts.count > 1,
+            if let parts = AddressText.dottedBytes(text, spelling: .canonical), parts.count > 1,
                let prefix = AddressPrefix(bytes: parts + [UInt8](repeating: 0, count: 4 - parts.count), length: 8 * parts.count) {
                 self = .address(prefix)
             } else {
                 self = .text(entry)
             }
         case let .ipv6(text)?:
-            self = MergeableRule.ipv6(text).flatMap { AddressPrefix(bytes: $0, length: 128) }.map(SetEntryKey.address) ?? .text(entry)
+            self = AddressText.ipv6(text, dottedTail: nil).flatMap { AddressPrefix(bytes: $0, length: 128) }.map(SetEntryKey.address) ?? .text(entry)
         case let .prefix(text, length)?:
-            self = SetEntryKey.prefixBytes(text).flatMap { AddressPrefix(bytes: $0, length: Int(length)) }.map(SetEntryKey.address) ?? .text(entry)
+            self = AddressText.networkBytes(text).flatMap { AddressPrefix(bytes: $0, length: Int(length)) }.map(SetEntryKey.address) ?? .text(entry)
         default:
             self = .text(entry)
         }
-    }
-
-    /// The address of `ADDRESS/LENGTH` in network order: `10/8` is 10.0.0.0/8.
-    private static func prefixBytes(_ text: String) -> [UInt8]? {
-        if let v4 = MergeableRule.dottedQuad(text) { return v4 + [UInt8](repeating: 0, count: 4 - v4.count) }
-        return MergeableRule.ipv6(text)
     }
 
     /// The entries without those that mean the same as an earlier one, in order.
@@ -58,7 +53,7 @@ enum SetEntryKey: Hashable {
 
     /// `192.0.2.1/24`: the address has bits set beyond the prefix, which libpcap refuses.
     static func hostBitsProblem(_ entry: String) -> String? {
-        guard case let .prefix(text, length)? = SetExpansion.identifier(entry), let bytes = prefixBytes(text),
+        guard case let .prefix(text, length)? = SetExpansion.identifier(entry), let bytes = AddressText.networkBytes(text),
               Int(length) <= bytes.count * 8, AddressPrefix(bytes: bytes, length: Int(length)) == nil else { return nil }
         let network = AddressPrefix(bytes: bytes, length: bytes.count * 8)!.truncated(to: Int(length))
         return "\(entry) has host bits set (libpcap refuses it too): write \(network.written)"

@@ -1,4 +1,5 @@
 import Kernel
+import PacketFormats
 
 /// Reading capture files named on the command line for the kernel's test runs (`test`, `bench`).
 enum CaptureInput {
@@ -16,9 +17,10 @@ enum CaptureInput {
     /// refuses it (TC) or hands the program only the first `limit` bytes (XDP), so any verdict
     /// or time would be for another packet.
     static func untestable(_ count: Int, limit: Int) -> (error: String, reason: String)? {
-        if count < 14 {
+        let ethernetHeader = Int(Protocols.Ethernet.headerLength)
+        if count < ethernetHeader {
             return ("frame of \(count) bytes is shorter than an Ethernet header",
-                    "the frame has \(count) bytes, shorter than an Ethernet header (14)")
+                    "the frame has \(count) bytes, shorter than an Ethernet header (\(ethernetHeader))")
         }
         if count > limit {
             return ("frame of \(count) bytes is longer than the \(limit) bytes the kernel's test run takes",

@@ -1,3 +1,5 @@
+import PacketFormats
+
 /// The frames `xdpfw demo` sends from one end of its veth pair to the other: Ethernet + IPv4
 /// with ICMP, UDP or TCP, checksums filled in so the receiving stack answers the ones the rules
 /// let through.
@@ -32,32 +34,34 @@ struct DemoTraffic {
     func icmpEcho(payload: Int) -> [UInt8] {
         var icmp: [UInt8] = [8, 0, 0, 0, 0x78, 0x66, 0, 1] + (0..<payload).map { UInt8($0 & 0xff) }
         let sum = DemoTraffic.checksum(icmp)
-        icmp[2] = UInt8(sum >> 8); icmp[3] = UInt8(sum & 0xff)
-        return ipv4(protocol: 1, payload: icmp)
+        DemoTraffic.store(sum, at: Protocols.ICMP.checksumField, in: &icmp)
+        return ipv4(protocol: UInt8(Protocols.IPProtocol.icmp), payload: icmp)
     }
 
     func udp(destinationPort: UInt16, from source: [UInt8]? = nil) -> [UInt8] {
         let data = Array("xdpfw demo".utf8)
         let length = UInt16(8 + data.count)
         let header = DemoTraffic.be16(40000) + DemoTraffic.be16(destinationPort) + DemoTraffic.be16(length) + [0, 0]
-        return ipv4(protocol: 17, payload: header + data, source: source)  // UDP checksum 0: none
+        return ipv4(protocol: UInt8(Protocols.IPProtocol.udp), payload: header + data, source: source)  // UDP checksum 0: none
     }
 
     func tcpSYN(destinationPort: UInt16, from source: [UInt8]? = nil) -> [UInt8] {
         var tcp = DemoTraffic.be16(40001) + DemoTraffic.be16(destinationPort) + [0, 0, 0x12, 0x34] + [0, 0, 0, 0]
             + [0x50, 0x02] + DemoTraffic.be16(64240) + [0, 0, 0, 0]
-        let pseudo = (source ?? sourceIPv4) + destinationIPv4 + [0, 6] + DemoTraffic.be16(UInt16(tcp.count))
+        let pseudo = (source ?? sourceIPv4) + destinationIPv4 + [0, UInt8(Protocols.IPProtocol.tcp)] + DemoTraffic.be16(UInt16(tcp.count))
         let sum = DemoTraffic.checksum(pseudo + tcp)
-        tcp[16] = UInt8(sum >> 8); tcp[17] = UInt8(sum & 0xff)
-        return ipv4(protocol: 6, payload: tcp, source: source)
+        DemoTraffic.store(sum, at: Protocols.TCP.checksumField, in: &tcp)
+        return ipv4(protocol: UInt8(Protocols.IPProtocol.tcp), payload: tcp, source: source)
     }
 
     func ipv4(protocol number: UInt8, payload: [UInt8], source: [UInt8]? = nil) -> [UInt8] {
-        var header: [UInt8] = [0x45, 0] + DemoTraffic.be16(UInt16(20 + payload.count)) + [0, 0, 0x40, 0, 64, number, 0, 0]
+        let headerLength = Protocols.IPv4.minimumHeaderLength
+        let versionAndLength = UInt8(Protocols.IPv4.version << 4 | headerLength / Protocols.IPv4.headerLengthUnit)
+        var header: [UInt8] = [versionAndLength, 0] + DemoTraffic.be16(UInt16(headerLength) + UInt16(payload.count)) + [0, 0, 0x40, 0, 64, number, 0, 0]
         header += (source ?? sourceIPv4) + destinationIPv4
         let sum = DemoTraffic.checksum(header)
-        header[10] = UInt8(sum >> 8); header[11] = UInt8(sum & 0xff)
-        return destinationMAC + sourceMAC + [0x08, 0x00] + header + payload
+        DemoTraffic.store(sum, at: Protocols.IPv4.checksumField, in: &header)
+        return destinationMAC + sourceMAC + DemoTraffic.be16(UInt16(Protocols.EtherType.ip)) + header + payload
     }
 
     /// The Internet checksum (RFC 1071).
@@ -71,6 +75,11 @@ struct DemoTraffic {
     }
 
     static func be16(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xff)] }
+
+    /// Writes a checksum big-endian into its header field.
+    private static func store(_ sum: UInt16, at field: UInt32, in header: inout [UInt8]) {
+        header.replaceSubrange(Int(field)..<Int(field) + 2, with: be16(sum))
+    }
 
     static func ipv4Bytes(_ text: String) -> [UInt8] { text.split(separator: ".").compactMap { UInt8($0) } }
 }

@@ -1,7 +1,7 @@
 import XCTest
 import FilterLanguage
 import FilterCompiler
-import Kernel
+import DifferentialTesting
 
 /// Random combinations of primitives (encapsulations in any position, long programs whose
 /// branches need `ja` stepping stones) compared with libpcap's unoptimized code.

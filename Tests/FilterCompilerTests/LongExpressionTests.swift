@@ -3,7 +3,7 @@ import Foundation
 @testable import FilterLanguage
 import FilterCompiler
 import ClassicBPF
-import Kernel
+import DifferentialTesting
 
 /// Long and deep expressions against the installed libpcap: what it takes we take, up to our
 /// limits (Parser.maximumOperators, Parser.maximumDepth), with the same unoptimized listing; past

@@ -2,7 +2,7 @@ import XCTest
 import Foundation
 @testable import FilterCompiler
 
-/// The file-based name service and the address notations, on files and text the tests write.
+/// The file-based name service, on files and text the tests write.
 final class NameServiceTests: XCTestCase {
     func withFiles(_ files: [String: String], _ body: (SystemFiles) throws -> Void) throws {
         let root = NSTemporaryDirectory() + "xdpfw-names-\(UUID().uuidString)"
@@ -42,29 +42,6 @@ final class NameServiceTests: XCTestCase {
             XCTAssertNil(names.ipProtocol("tcp"))
             XCTAssertEqual(names.hostAddresses("localhost"), [])
             XCTAssertNil(names.etherHost("gw"))
-        }
-    }
-
-    func testAddressNotations() {
-        XCTAssertEqual(AddressText.ipv4("10.1")?.0, 0x0a01)
-        XCTAssertEqual(AddressText.ipv4("10.1")?.1, 16)
-        XCTAssertNil(AddressText.ipv4("1.2.3.256"))
-        XCTAssertNil(AddressText.ipv4("1.2.3.4.5"))
-        XCTAssertEqual(AddressText.ipv6("::ffff:1.2.3.4"), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4])
-        XCTAssertEqual(AddressText.ipv6("fe80::1")?.first, 0xfe)
-        XCTAssertEqual(AddressText.ipv6("1:2:3:4:5:6:7:8")?.last, 8)
-        XCTAssertEqual(AddressText.mac("0011.2233.4455"), [0, 0x11, 0x22, 0x33, 0x44, 0x55])
-        XCTAssertEqual(AddressText.mac("a-b-c-d-e-f"), [0xa, 0xb, 0xc, 0xd, 0xe, 0xf])
-        XCTAssertEqual(AddressText.decnet("50.764"), 50 << 10 | 764)
-        // Malformed text is refused, never a crash.
-        for text in [":", "::", ":::", "1::2::3", "1:2:3:4:5:6:7:8:9", "::1.2.3", "1.2.3.4::", "g::1", "", "::ffff:1.2.3.4.5", ":1", "1:"] {
-            _ = AddressText.ipv6(text)
-        }
-        XCTAssertNotNil(AddressText.ipv6("::"))
-        XCTAssertNil(AddressText.ipv6("1::2::3"))
-        XCTAssertNil(AddressText.ipv6("1:2:3:4:5:6:7:8:9"))
-        for text in ["", ".", "1.2.3", "0:1:2:3:4", "001122334455667", "zz:zz:zz:zz:zz:zz"] {
-            XCTAssertNil(AddressText.mac(text), text)
         }
     }
 }

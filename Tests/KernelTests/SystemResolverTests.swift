@@ -1,6 +1,7 @@
 import XCTest
 import ClassicBPF
 import FilterCompiler
+import DifferentialTesting
 import Kernel
 
 /// Host names resolved through getaddrinfo give the program libpcap gives for the same name.

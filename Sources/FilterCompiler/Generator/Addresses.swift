@@ -1,4 +1,5 @@
 import FilterLanguage
+import PacketFormats
 
 /// Host and network tests: IPv4 (with ARP and RARP), IPv6, DECnet, and `gateway`.
 extension Generator {

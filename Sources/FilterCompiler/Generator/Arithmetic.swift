@@ -1,4 +1,5 @@
 import FilterLanguage
+import PacketFormats
 
 /// The scratch slots M[0..15], handed out round-robin from the last slot given: a slot freed
 /// right after it was taken is taken again, others only when the turn comes round.

@@ -1,4 +1,5 @@
 import FilterLanguage
+import PacketFormats
 
 /// `vlan`, `mpls`, `pppoes` and `geneve`: each tests for its header and then moves the link
 /// layout, so that every primitive written after it looks inside the encapsulation.

@@ -1,4 +1,5 @@
 import FilterLanguage
+import PacketFormats
 
 /// How to compile an expression.
 public struct CompileOptions: Sendable {

@@ -1,4 +1,5 @@
 import FilterLanguage
+import PacketFormats
 
 /// Link-layer tests on Ethernet: what the frame carries (Ethernet II type, 802.2 LLC service
 /// access point, SNAP), Ethernet addresses, and the Linux packet metadata.

@@ -1,4 +1,5 @@
 import FilterLanguage
+import PacketFormats
 
 /// Where packet fields are: the layers an offset can be relative to, and the loads and
 /// comparisons built on them.

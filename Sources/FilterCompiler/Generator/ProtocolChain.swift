@@ -1,4 +1,5 @@
 import FilterLanguage
+import PacketFormats
 
 /// `protochain N`: walks the IPv6 extension headers (and IPv4 AH headers) in a loop until it
 /// finds protocol N or a header it cannot step over.

@@ -1,4 +1,5 @@
 import FilterLanguage
+import PacketFormats
 
 /// `qualifiers id`: what the id means depends on its form (number, dotted, name, MAC, IPv6,
 /// prefix) and on the type qualifier in force.

@@ -1,4 +1,5 @@
 import FilterLanguage
+import PacketFormats
 
 /// Network-layer protocol tests (`proto`), transport ports and port ranges.
 extension Generator {

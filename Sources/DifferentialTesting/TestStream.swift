@@ -1,6 +1,6 @@
-import CSystemLibraries
 import Foundation
 import Glibc
+import Kernel
 
 extension TestNetwork {
     /// Sends `payload` over one TCP connection from `side` to the other end's IPv4 address and
@@ -17,19 +17,19 @@ extension TestNetwork {
         let listener = try run(in: receiver) {
             let socket = try TestNetwork.streamSocket(timeout: timeout)
             var yes: Int32 = 1
-            try checkLibc(setsockopt(socket.raw, SOL_SOCKET, SO_REUSEADDR, &yes, 4), "setting SO_REUSEADDR")
-            try TestNetwork.withSocketAddress(address) { try checkLibc(bind(socket.raw, $0, $1), "binding to port \(port)") }
-            try checkLibc(listen(socket.raw, 1), "listening on port \(port)")
+            try checked(setsockopt(socket.raw, SOL_SOCKET, SO_REUSEADDR, &yes, 4), "setting SO_REUSEADDR")
+            try TestNetwork.withSocketAddress(address) { try checked(bind(socket.raw, $0, $1), "binding to port \(port)") }
+            try checked(listen(socket.raw, 1), "listening on port \(port)")
             return socket
         }
         defer { listener.close() }
         let client = try run(in: side) {
             let socket = try TestNetwork.streamSocket(timeout: timeout)
-            try TestNetwork.withSocketAddress(address) { try checkLibc(connect(socket.raw, $0, $1), "connecting to port \(port)") }
+            try TestNetwork.withSocketAddress(address) { try checked(connect(socket.raw, $0, $1), "connecting to port \(port)") }
             return socket
         }
         defer { client.close() }
-        let server = OwnedDescriptor(try checkLibc(Glibc.accept(listener.raw, nil, nil), "accepting on port \(port)"))
+        let server = StreamSocket(try checked(Glibc.accept(listener.raw, nil, nil), "accepting on port \(port)"))
         defer { server.close() }
         try TestNetwork.setTimeouts(server.raw, timeout)
 
@@ -61,8 +61,8 @@ extension TestNetwork {
         return received
     }
 
-    private static func streamSocket(timeout: Duration) throws(KernelError) -> OwnedDescriptor {
-        let socket = OwnedDescriptor(try checkLibc(Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0),
+    private static func streamSocket(timeout: Duration) throws(KernelError) -> StreamSocket {
+        let socket = StreamSocket(try checked(Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0),
                                                    "opening a TCP socket"))
         try setTimeouts(socket.raw, timeout)
         return socket
@@ -72,7 +72,7 @@ extension TestNetwork {
         let (seconds, attoseconds) = timeout.components
         var wait = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
         for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
-            try checkLibc(setsockopt(socket, SOL_SOCKET, option, &wait, socklen_t(MemoryLayout<timeval>.size)), "setting a socket timeout")
+            try checked(setsockopt(socket, SOL_SOCKET, option, &wait, socklen_t(MemoryLayout<timeval>.size)), "setting a socket timeout")
         }
     }
 
@@ -91,4 +91,21 @@ extension TestNetwork {
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { try body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
     }
+}
+
+/// A test socket's descriptor, closed exactly once (Kernel keeps its own descriptor owner internal).
+private final class StreamSocket: @unchecked Sendable {
+    private(set) var raw: Int32
+    init(_ raw: Int32) { self.raw = raw }
+    func close() {
+        if raw >= 0 { _ = Glibc.close(raw); raw = -1 }
+    }
+    deinit { close() }
+}
+
+/// A libc call's result, or the errno it left as a thrown error.
+@discardableResult
+private func checked(_ result: Int32, _ operation: @autoclosure () -> String) throws(KernelError) -> Int32 {
+    if result >= 0 { return result }
+    throw KernelError.system(operation: operation(), errno: errno)
 }
