@@ -156,3 +156,16 @@ public struct FilterError: Error, Hashable, Sendable, CustomStringConvertible {
     public init(_ message: String, at range: SourceRange) { self.message = message; self.range = range }
     public var description: String { message }
 }
+
+extension FilterExpression {
+    /// Whether the expression tests 802.1Q/802.1ad tags with the `vlan` keyword somewhere.
+    public var testsVLANTags: Bool {
+        switch self {
+        case .empty, .qualified, .proto, .comparison: false
+        case let .and(left, right), let .or(left, right): left.testsVLANTags || right.testsVLANTags
+        case let .not(inner, _): inner.testsVLANTags
+        case let .special(primitive, _):
+            if case .encapsulation(.vlan, _) = primitive { true } else { false }
+        }
+    }
+}

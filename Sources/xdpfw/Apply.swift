@@ -1,4 +1,5 @@
 import ArgumentParser
+import FilterLanguage
 import Foundation
 import Kernel
 import Ruleset
@@ -74,6 +75,11 @@ struct Apply: ParsableCommand {
                                                 hook: hook, mode: mode, pinRoot: global.pinRoot, keepCounters: !resetCounters)
         if !outcome.replaced, let why = outcome.installation.record["native-refused"] {
             Output.standardError("xdpfw: \(why); attached in generic mode\n")
+        }
+        if hook == .xdp, let rule = ruleset.rules.first(where: { (try? FilterParser.parse($0.text.expression))?.testsVLANTags ?? false }) {
+            Output.standardError("xdpfw: note: rule \(rule.text.number) (line \(rule.text.line)) tests VLAN tags: at XDP a tag the "
+                                 + "NIC strips (rx-vlan offload; see `ethtool -k \(interface) | grep rx-vlan`) is not seen; "
+                                 + "turn the offload off (`ethtool -K \(interface) rxvlan off`) or apply at --hook tc-ingress\n")
         }
         let count = ruleset.rules.count == 1 ? "1 rule" : "\(ruleset.rules.count) rules"
         let how = outcome.installation.xdpMode.map { " (\($0.rawValue) mode)" } ?? ""

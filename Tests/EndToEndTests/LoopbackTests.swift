@@ -128,6 +128,19 @@ final class LoopbackTests: XCTestCase {
         XCTAssertEqual(counted, [[0, 0], [1, 14 + 20 + 8 + 8_000]], "generic XDP sees the whole 8,000-byte datagram")
     }
 
+    /// At XDP a VLAN tag the NIC moved into metadata is not seen: apply says so for rules that
+    /// test VLAN tags, at XDP only.
+    func testApplyNotesThatXDPDoesNotSeeStrippedVLANTags() throws {
+        try EndToEnd.requireRoot()
+        let quiet = try QuietNetwork()
+        defer { quiet.close() }
+        let rules = "pass icmp\ndrop udp and (vlan 10 or vlan 20)\n"
+        let xdp = try quiet.apply(rules, on: .a, hook: "xdp", interface: "lo")
+        XCTAssertTrue(xdp.standardError.contains("note: rule 2 (line 2) tests VLAN tags: at XDP a tag the NIC strips"), xdp.standardError)
+        let tc = try quiet.apply(rules, on: .a, hook: "tc-ingress", interface: "lo")
+        XCTAssertEqual(tc.standardError, "", "TC ingress puts a stripped tag back inline: no note")
+    }
+
     private func assertStatus(_ namespace: String, hook: String, rules: Int) throws {
         let status = try Xdpfw.run(["-n", namespace, "status"])
         XCTAssertEqual(status.status, 0, status.standardError)

@@ -116,3 +116,13 @@ enum Canonical {
         }
     }
 }
+
+/// `testsVLANTags` finds the `vlan` keyword at any depth, and nothing else.
+final class VLANKeywordTests: XCTestCase {
+    func testFindsVLANAtAnyDepth() throws {
+        for (text, expected) in [("vlan", true), ("vlan 10 and udp", true), ("tcp or not (udp and vlan 3)", true),
+                                 ("ether[12:2] = 0x8100", false), ("mpls and udp", false), ("host 10.0.0.1", false)] {
+            XCTAssertEqual(try FilterParser.parse(text).testsVLANTags, expected, text)
+        }
+    }
+}
