@@ -35,7 +35,7 @@ struct Apply: ParsableCommand {
               xdpfw apply rules.conf eth0
               xdpfw apply rules.conf lo                  # generic mode: lo has no native XDP
               xdpfw apply --dry-run rules.conf eth0      # what would change; attaches nothing
-              xdpfw apply --watch /etc/xdpfw/eth0.conf eth0   # re-apply whenever the file changes
+              xdpfw apply --watch rules.conf eth0        # again on every change
               xdpfw apply rules.conf eth0 --hook tc-egress
               xdpfw -n blue apply rules.conf veth1 --mode generic
             """)
