@@ -5,7 +5,7 @@ import DifferentialTesting
 /// deploy/kubernetes: the DaemonSet manifest read with PyYAML (Debian's python3-yaml) and held to
 /// what the CLI and the kernel need, its Containerfile's packages checked against apt, and the
 /// commands its containers run executed as written, on the loopback of a test namespace with the
-/// ConfigMap laid out as the kubelet mounts it.
+/// ConfigMap laid out as the kubelet mounts it (`apply` with only the capabilities it is granted).
 final class KubernetesManifestTests: XCTestCase {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("deploy/kubernetes")
@@ -81,7 +81,10 @@ final class KubernetesManifestTests: XCTestCase {
         XCTAssertEqual(command.first, "xdpfw")
         let arguments = command.dropFirst().map { $0 == rulesPath ? folder.path(key) : $0 }
 
-        let watcher = try WatchProcess(quiet: quiet, arguments: arguments)
+        // With no capability but those the manifest grants (root's others are dropped).
+        let capabilities = Manifest.capabilities(of: apply).map { "+" + $0.lowercased() }.joined(separator: ",")
+        let watcher = try WatchProcess(quiet: quiet, arguments: arguments,
+                                       runner: ["/usr/bin/setpriv", "--bounding-set=-all,\(capabilities)"])
         defer { watcher.stop() }
         try watcher.waitForRules(rules)
         // `kubectl edit configmap`: the kubelet swaps ..data.

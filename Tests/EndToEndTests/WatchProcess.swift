@@ -41,12 +41,14 @@ final class WatchProcess {
     let errorFile: URL
     static let patience: TimeInterval = 15
 
-    init(quiet: QuietNetwork, arguments: [String]) throws {
+    /// `runner`: a program that runs xdpfw, with its options (e.g. `setpriv --bounding-set=...`).
+    init(quiet: QuietNetwork, arguments: [String], runner: [String] = []) throws {
         self.quiet = quiet
         errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("xdpfw-watch-\(getpid())-\(UUID().uuidString.prefix(8)).err")
-        FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-        process.executableURL = ProcessRun.builtXdpfw
-        process.arguments = ["-n", quiet.network.a.namespace] + arguments
+        guard FileManager.default.createFile(atPath: errorFile.path, contents: nil) else { throw Xdpfw.Failure(description: "cannot create \(errorFile.path)") }
+        let command = runner + [ProcessRun.builtXdpfw.path, "-n", quiet.network.a.namespace] + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: errorFile)
         try process.run()
@@ -88,7 +90,8 @@ final class WatchProcess {
             Thread.sleep(forTimeInterval: 0.1)
         }
         if try condition() { return }
-        XCTFail("waited \(Self.patience) s for: \(what); running: \(process.isRunning); it said: \(errors())")
+        let why = process.isRunning ? "still not after \(Self.patience) s" : "xdpfw exited (status \(process.terminationStatus))"
+        XCTFail("\(why), waiting for: \(what); it said: \(errors())")
         throw Xdpfw.Failure(description: what)
     }
 
