@@ -32,8 +32,8 @@ final class WatchTests: XCTestCase {
         try folder.remove("..v1")
         try watcher.waitForRules(second)
         try quiet.network.run(in: .a) { try LoopbackTraffic.sendUDP(count: 3, size: 30, to: 9998) }
-        XCTAssertEqual(try quiet.counters(on: .a, hook: "xdp", settlingAt: 3, interface: "lo")[1][0], 3,
-                       "the program in force drops what the second version drops")
+        let counters = try quiet.counters(on: .a, hook: "xdp", settlingAt: 3, interface: "lo")
+        XCTAssertEqual(counters[1][0], 3, "the program in force drops what the second version drops")
 
         // A broken version: reported where it is wrong, and the second version stays in force.
         try folder.writeVersion("..v3", rules: "policy pass\ndrop udp dst port nosuchservice\n")
@@ -42,10 +42,12 @@ final class WatchTests: XCTestCase {
         XCTAssertEqual(try watcher.rulesInForce(), second)
         XCTAssertTrue(watcher.errors().contains("not applied: the rules in force stay"), watcher.errors())
 
-        // Fixed in place (the version folder's file rewritten): applied again.
-        let fourth = "policy drop\n"
+        // Fixed in place (the version folder's file rewritten): applied again, and the unchanged
+        // rule keeps its counters as `apply` keeps them.
+        let fourth = "policy drop\ndrop udp dst port 9998\npass tcp\n"
         try fourth.write(toFile: folder.path("..v3/rules.conf"), atomically: false, encoding: .utf8)
         try watcher.waitForRules(fourth)
+        XCTAssertEqual(try quiet.counters(on: .a, hook: "xdp", interface: "lo")[1], counters[1], "rule 1's counters carried over")
 
         // SIGTERM: exit status 0, the rules stay attached.
         XCTAssertEqual(try watcher.terminate(), 0, watcher.errors())
