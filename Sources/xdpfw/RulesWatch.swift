@@ -47,7 +47,11 @@ struct RulesWatch {
     /// The folder of the path as given, and of the file it resolves to through symlinks.
     private func watchFolders(_ watch: DirectoryWatch) throws {
         let given = (apply.rules as NSString).deletingLastPathComponent
-        try watch.watch(given.isEmpty ? "." : given)
+        do {
+            try watch.watch(given.isEmpty ? "." : given)
+        } catch KernelError.notFound {
+            throw CommandFailure("\(apply.rules): no such file (the folder \(given) does not exist)")
+        }
         let resolved = URL(fileURLWithPath: apply.rules).resolvingSymlinksInPath().deletingLastPathComponent().path
         try? watch.watch(resolved)  // absent while the file is missing; the given folder is enough then
     }

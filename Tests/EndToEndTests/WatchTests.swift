@@ -78,6 +78,15 @@ final class WatchTests: XCTestCase {
         XCTAssertEqual(try watcher.state(), nil, "--detach-on-exit removes the rules")
     }
 
+    func testAMissingFileEndsItAtOnce() throws {
+        for (path, message) in [("/nonexistent-xdpfw.conf", "/nonexistent-xdpfw.conf: no such file"),
+                                ("/nonexistent-xdpfw/lo.conf", "/nonexistent-xdpfw/lo.conf: no such file (the folder /nonexistent-xdpfw does not exist)")] {
+            let result = try Xdpfw.run(["apply", "--watch", path, "lo"], timeout: 20)
+            XCTAssertEqual(result.status, 1)
+            XCTAssertEqual(result.standardError, "xdpfw: \(message)\n")
+        }
+    }
+
     func testRefusesStandardInputAndDetachOnExitAlone() throws {
         for arguments in [["apply", "--watch", "-", "lo"], ["apply", "--detach-on-exit", "rules.conf", "lo"],
                           ["apply", "--watch", "--dry-run", "rules.conf", "lo"]] {
