@@ -77,6 +77,11 @@ final class WatchProcess {
         try waitUntil("the rules in force are \(rules.debugDescription)") { try self.rulesInForce() == rules }
     }
 
+    /// Until the rules `show` prints pass `test` (sets read from files are written out there).
+    func waitForRules(_ test: @escaping (String) -> Bool) throws {
+        try waitUntil("the rules in force (\(try rulesInForce() ?? "none") at first) to change as expected") { try self.rulesInForce().map(test) ?? false }
+    }
+
     func waitForError(containing text: String) throws {
         try waitUntil("standard error says \(text.debugDescription)") { self.errors().contains(text) }
     }

@@ -4,9 +4,9 @@ import DifferentialTesting
 import Kernel
 
 /// `xdpfw apply --watch` on the loopback of a test namespace: the rules follow the file through a
-/// Kubernetes-style `..data` symlink swap, an edit in place and a rename over it; a broken
-/// version is reported with file:line:column and the rules in force stay; SIGTERM leaves them in
-/// force, or detaches them with --detach-on-exit.
+/// Kubernetes-style `..data` symlink swap, an edit in place, a rename over it and a change of a set
+/// file beside it; a broken version is reported with file:line:column and the rules in force stay;
+/// SIGTERM leaves them in force, or detaches them with --detach-on-exit.
 final class WatchTests: XCTestCase {
     func testFollowsConfigMapSymlinkSwapsKeepsRulesOnErrorsAndOnSIGTERM() throws {
         try EndToEnd.requireRoot()
@@ -55,7 +55,7 @@ final class WatchTests: XCTestCase {
         XCTAssertEqual(try watcher.rulesInForce(), fourth)
     }
 
-    func testRenameOverTheFileAndDetachOnExit() throws {
+    func testRenameOverTheFileASetFileChangeAndDetachOnExit() throws {
         try EndToEnd.requireRoot()
         let quiet = try QuietNetwork()
         defer { quiet.close() }
@@ -73,6 +73,14 @@ final class WatchTests: XCTestCase {
         try second.write(toFile: folder.path(".lo.conf.tmp"), atomically: false, encoding: .utf8)
         XCTAssertEqual(rename(folder.path(".lo.conf.tmp"), folder.path("lo.conf")), 0)
         try watcher.waitForRules(second)
+
+        // A set file beside it changes: applied again with the new entries (written out in the pins).
+        try "80\n".write(toFile: folder.path("web.txt"), atomically: false, encoding: .utf8)
+        let third = "set web file web.txt\npass tcp dst port @web\n"
+        try third.write(toFile: folder.path("lo.conf"), atomically: false, encoding: .utf8)
+        try watcher.waitForRules { $0.contains("pass tcp dst port @web") && $0.contains("80") && !$0.contains("8080") }
+        try "80\n8080\n".write(toFile: folder.path("web.txt"), atomically: false, encoding: .utf8)
+        try watcher.waitForRules { $0.contains("8080") }
 
         XCTAssertEqual(try watcher.terminate(), 0, watcher.errors())
         XCTAssertEqual(try watcher.state(), nil, "--detach-on-exit removes the rules")
