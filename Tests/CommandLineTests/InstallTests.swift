@@ -46,6 +46,19 @@ final class InstallTests: XCTestCase {
         XCTAssertEqual(FileManager.default.contents(atPath: path("bin/xdpfw")), FileManager.default.contents(atPath: CommandRunner.executable.path))
     }
 
+    func testUsageAndRefusedArguments() throws {
+        let install = CommandRunner.packageRoot.appendingPathComponent("scripts/install")
+        let help = try CommandRunner.run(install, ["--help"])
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.standardOutput.contains("Usage: scripts/install [--prefix DIR] [--binary PATH]"), help.standardOutput)
+        XCTAssertFalse(help.standardOutput.contains("set -e"), "the help is the header comment only")
+        for arguments in [["--bogus"], ["--prefix"], ["--binary"]] {
+            let refused = try CommandRunner.run(install, arguments)
+            XCTAssertEqual(refused.status, 2, "\(arguments)")
+            XCTAssertTrue(refused.standardError.hasPrefix("install: "), refused.standardError)
+        }
+    }
+
     func testCompletionsAreWhatTheParserGenerates() throws {
         for (shell, file) in [("bash", "share/bash-completion/completions/xdpfw"), ("zsh", "share/zsh/site-functions/_xdpfw"),
                               ("fish", "share/fish/vendor_completions.d/xdpfw.fish")] {
