@@ -111,22 +111,10 @@ public final class HTTPEndpoint: @unchecked Sendable {
     }
 }
 
-/// Set by the handler `stopOnSignals` installs.
-nonisolated(unsafe) private var stopSignal: Int32 = 0
-
 extension HTTPEndpoint {
-    /// Makes `signals` (SIGTERM, SIGINT) end `serve` instead of the process: a blocked `accept`
-    /// returns (no SA_RESTART) and `stopRequested` turns true.
-    public static func stopOnSignals(_ signals: [Int32]) {
-        for number in signals {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { stopSignal = $0 }
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = 0
-            sigaction(number, &action, nil)
-        }
-    }
+    /// Makes `signals` (SIGTERM, SIGINT) end `serve` instead of the process (see `StopSignal`).
+    public static func stopOnSignals(_ signals: [Int32]) { StopSignal.install(signals) }
 
     /// The signal that asked `serve` to stop, 0 while none did.
-    public static var stopRequested: Int32 { stopSignal }
+    public static var stopRequested: Int32 { StopSignal.received }
 }

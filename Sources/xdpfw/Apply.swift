@@ -22,6 +22,12 @@ struct Apply: ParsableCommand {
             would change against the rules in force (rules removed and added, by rule number and \
             line, the policy, set entries) and attaches nothing.
 
+            --watch applies the file, then stays running and applies it again whenever it \
+            changes: written in place, renamed over, or replaced by a symlink swap in its folder \
+            (a Kubernetes ConfigMap volume's ..data). A version that does not compile or load is \
+            reported on standard error (file:line:column) and the rules in force stay. SIGTERM or \
+            SIGINT stops it and leaves the rules in force, unless --detach-on-exit.
+
             --mode chooses how XDP attaches: native (in the driver), generic (in the stack, works \
             everywhere), or auto (native when the driver can run the program, else generic: the \
             loopback and many virtual devices; a note on standard error says why native was refused).
@@ -30,6 +36,7 @@ struct Apply: ParsableCommand {
               xdpfw apply rules.conf eth0
               xdpfw apply rules.conf lo                  # generic mode: lo has no native XDP
               xdpfw apply --dry-run rules.conf eth0      # what would change; attaches nothing
+              xdpfw apply --watch rules.conf eth0        # again on every change
               xdpfw apply rules.conf eth0 --hook tc-egress
               xdpfw -n blue apply rules.conf veth1 --mode generic
             """)
@@ -54,24 +61,56 @@ struct Apply: ParsableCommand {
     @Flag(help: "Compile and verify, then print what would change against the rules in force; attach nothing.")
     var dryRun = false
 
+    @Flag(help: "Stay running and apply the file again whenever it changes (see above).")
+    var watch = false
+
+    @Flag(help: "With --watch: detach the rules when stopped (by default they stay in force).")
+    var detachOnExit = false
+
     func validate() throws {
         if hook != .xdp && mode != .auto { throw ValidationError("--mode is for --hook xdp only") }
+        if watch && rules == "-" { throw ValidationError("--watch needs a rules file, not standard input") }
+        if watch && dryRun { throw ValidationError("--watch and --dry-run cannot be used together") }
+        if detachOnExit && !watch { throw ValidationError("--detach-on-exit is for --watch only") }
     }
 
     func run() throws {
+        if watch {
+            try RulesWatch(apply: self).run()
+            return
+        }
+        let prepared = try prepare()
+        try global.enterNetworkNamespace()
+        if dryRun {
+            try DryRun.report(prepared.ruleset, file: prepared.file, interface: interface, hook: hook, pinRoot: global.pinRoot)
+            return
+        }
+        try attach(prepared, resetCounters: resetCounters)
+    }
+
+    /// A rules file read and compiled, not yet loaded.
+    struct PreparedRules {
+        var ruleset: Ruleset
+        var file: String
+        /// The text pinned beside the program: the file with the entries of its set files written out.
+        var pinnedText: String
+    }
+
+    /// Reads and compiles the rules file; every problem is reported with its line and caret.
+    func prepare() throws -> PreparedRules {
         let text = try RulesInput.text(of: rules)
         let file = RulesInput.fileName(of: rules)
         let ruleset = try RulesInput.ruleset(text: text, file: file, directory: RulesInput.directory(of: rules))
-        try global.enterNetworkNamespace()
-        if dryRun {
-            try DryRun.report(ruleset, file: file, interface: interface, hook: hook, pinRoot: global.pinRoot)
-            return
-        }
+        // Sets read from files are pinned with their entries: the text says what runs.
+        return PreparedRules(ruleset: ruleset, file: file, pinnedText: RulesFile.pinnedText(text, file: file, sets: ruleset.sets))
+    }
+
+    /// Loads and attaches compiled rules (or replaces those in force atomically) and says what it did.
+    func attach(_ prepared: PreparedRules, resetCounters: Bool) throws {
         let lock = try LockFile.acquire { Output.standardError("xdpfw: waiting for another xdpfw apply or detach to finish\n") }
         defer { lock.release() }
-        // Sets read from files are pinned with their entries: the text says what runs.
-        let pinned = RulesFile.pinnedText(text, file: file, sets: ruleset.sets)
-        let outcome = try AttachedRuleset.apply(ruleset, text: pinned, file: Apply.absolute(file), interface: interface,
+        let ruleset = prepared.ruleset
+        let outcome = try AttachedRuleset.apply(ruleset, text: prepared.pinnedText, file: Apply.absolute(prepared.file), interface: interface,
                                                 hook: hook, mode: mode, pinRoot: global.pinRoot, keepCounters: !resetCounters)
         if !outcome.replaced, let why = outcome.installation.record["native-refused"] {
             Output.standardError("xdpfw: \(why); attached in generic mode\n")
@@ -84,7 +123,7 @@ struct Apply: ParsableCommand {
         let count = ruleset.rules.count == 1 ? "1 rule" : "\(ruleset.rules.count) rules"
         let how = outcome.installation.xdpMode.map { " (\($0.rawValue) mode)" } ?? ""
         let id = outcome.installation.attachedProgramID.map { ", program id \($0)" } ?? ""
-        Output.standardOutput("\(outcome.replaced ? "replaced" : "attached") \(file) on \(interface) \(hook.rawValue)\(how): "
+        Output.standardOutput("\(outcome.replaced ? "replaced" : "attached") \(prepared.file) on \(interface) \(hook.rawValue)\(how): "
                               + "\(count), policy \(ruleset.policy.rawValue)\(id), \(outcome.instructions) instructions\n")
     }
 

@@ -25,6 +25,9 @@ struct XDPFW: ParsableCommand {
               xdpfw detach eth0
               xdpfw compile -d tcp port 80       # same text as tcpdump -d tcp port 80
 
+            Shell completions: xdpfw --generate-completion-script bash|zsh|fish prints the script \
+            (scripts/install puts them where the shells look; see also man xdpfw).
+
             Exit status: 0 success, 1 an error (bad rules, kernel refused, interface not found...), \
             2 a usage error (unknown option, missing argument). Errors go to standard error as \
             "xdpfw: ...".
