@@ -1,0 +1,70 @@
+/// Rules that can never match because an earlier rule matches every packet they do (first
+/// match wins), decided exactly on the rules' field constraints and never guessed: a rule that
+/// does not decompose is only ever found a duplicate of an earlier rule with the same text.
+
+import PacketFormats
+
+/// A warning `check` prints about a rule that never matches.
+public struct RuleWarning: Hashable, Sendable {
+    public enum Kind: String, Hashable, Sendable {
+        /// The same expression as the earlier rule, or the same field constraints.
+        case duplicate
+        /// The earlier rule matches every packet this one does, and more.
+        case shadowed
+    }
+
+    public var kind: Kind
+    /// The rule that never matches.
+    public var rule: RuleText
+    /// The earlier rule that matches its packets first.
+    public var earlier: RuleText
+
+    /// `rules.conf:5: warning: rule 3 never matches: rule 1 (line 2) matches every packet it does`.
+    public func message(file: String) -> String {
+        let why = kind == .duplicate ? "it duplicates rule \(earlier.number) (line \(earlier.line))"
+            : "rule \(earlier.number) (line \(earlier.line)) matches every packet it does"
+        var text = "\(file):\(rule.line): warning: rule \(rule.number) never matches: \(why)"
+        if earlier.verdict != rule.verdict {
+            text += ", and \(earlier.verdict == .drop ? "drops" : "passes") them: rule \(rule.number) would \(rule.verdict.rawValue) them"
+        }
+        return text
+    }
+}
+
+public enum RuleShadowing {
+    /// A warning for every rule that never matches, naming the first earlier rule that hides it.
+    public static func warnings(_ ruleset: Ruleset) -> [RuleWarning] {
+        var warnings: [RuleWarning] = []
+        var firstWithText: [String: Int] = [:]
+        var decomposed: [(index: Int, conjunctions: [FieldConjunction])] = []
+        for (index, rule) in ruleset.rules.enumerated() {
+            let text = rule.expression.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
+            if let earlier = firstWithText[text] {
+                warnings.append(RuleWarning(kind: .duplicate, rule: rule.text, earlier: ruleset.rules[earlier].text))
+                continue
+            }
+            firstWithText[text] = index
+            guard let conjunctions = RuleDecomposition.conjunctions(of: rule) else { continue }
+            if let earlier = decomposed.first(where: { hides($0.conjunctions, conjunctions) }) {
+                let same = Set(earlier.conjunctions) == Set(conjunctions)
+                warnings.append(RuleWarning(kind: same ? .duplicate : .shadowed, rule: rule.text, earlier: ruleset.rules[earlier.index].text))
+                continue
+            }
+            decomposed.append((index, conjunctions))
+        }
+        return warnings
+    }
+
+    /// Whether a rule of `earlier`'s conjunctions matches every packet a rule of `later`'s
+    /// matches: each of `later`'s conjunctions is covered by one of `earlier`'s, and none of
+    /// `earlier`'s conjunctions of that frame family reads further into the frame than the
+    /// covered one does. (libpcap stops at the first load past the captured bytes and rejects
+    /// the packet: on a short frame, a test of a field the later rule never reads could keep the
+    /// earlier rule from matching.)
+    static func hides(_ earlier: [FieldConjunction], _ later: [FieldConjunction]) -> Bool {
+        later.allSatisfy { narrow in
+            earlier.contains { $0.covers(narrow) }
+                && earlier.allSatisfy { $0.family != narrow.family || $0.reach.isWithin(narrow.reach) }
+        }
+    }
+}
