@@ -67,6 +67,14 @@ struct FrameReach: Hashable {
 
     /// Every field the reach `self` reads is read by `other` too, or lies before one it reads.
     func isWithin(_ other: FrameReach) -> Bool { fixed <= other.fixed && transport <= other.transport }
+
+    /// As far as the further of the two, in each part.
+    func union(_ other: FrameReach) -> FrameReach { FrameReach(fixed: max(fixed, other.fixed), transport: max(transport, other.transport)) }
+
+    static func union(_ a: FrameReach?, _ b: FrameReach?) -> FrameReach? {
+        guard let a else { return b }
+        return b.map(a.union) ?? a
+    }
 }
 
 extension AddressPrefix {

@@ -38,69 +38,78 @@ public enum RuleDecomposition {
         return conjunctions(of: tree)
     }
 
-    /// The conjunctions in the order libpcap's code tries them. A rule decomposes only when,
-    /// within each frame family, no conjunction reads further into the frame than a later one:
-    /// then on a short frame no conjunction tried earlier can stop libpcap at a load past the
-    /// end before a later one matches, and the `or` of the conjunctions is exactly libpcap's
-    /// verdict (`tcp src port 80 or src net 10.0.0.0/8` does not decompose: on a TCP frame cut
-    /// in its ports libpcap rejects before it looks at the address).
+    /// A rule decomposes only when no conjunction can lose its match to a load past the end of
+    /// a short frame: libpcap stops there and rejects, so every test it may run before a
+    /// conjunction matches (earlier halves of an `or`, earlier primitives of an `and`) must read
+    /// no further into the frame than the conjunction itself (`tcp src port 80 or src net
+    /// 10.0.0.0/8` does not decompose: on a TCP frame cut in its ports libpcap rejects before it
+    /// looks at the address). Then the `or` of the conjunctions is exactly libpcap's verdict.
     public static func conjunctions(of expression: FilterExpression) -> [FieldConjunction]? {
-        guard let terms = terms(of: expression) else { return nil }
-        var furthest: [FrameFamily: FrameReach] = [:]
-        for term in terms {
-            guard let family = term.family else { continue }
-            if let before = furthest[family] {
-                guard before.isWithin(term.reach) else { return nil }
-            }
-            furthest[family] = term.reach
-        }
-        return distinct(terms.compactMap(\.conjunction))
+        guard let tree = decomposition(of: expression),
+              tree.terms.allSatisfy({ term in term.before.map { $0.isWithin(term.conjunction.reach) } ?? true }) else { return nil }
+        return distinct(tree.terms.map(\.conjunction))
     }
 
-    /// One conjunction in libpcap's order; nil for a pair of an `and` that cannot both hold,
-    /// kept for what its earlier half reads before the pair fails.
+    /// A conjunction, and how far into a frame of its family the tests libpcap may run before
+    /// it matches read (nil: none).
     private struct Term {
-        var conjunction: FieldConjunction?
-        var family: FrameFamily?
-        var reach: FrameReach
+        var conjunction: FieldConjunction
+        var before: FrameReach?
+    }
 
-        init(_ conjunction: FieldConjunction) {
-            self.conjunction = conjunction
-            family = conjunction.family
-            reach = conjunction.reach
+    /// A subexpression's conjunctions in libpcap's order, and how far into frames of each
+    /// family all its tests may read.
+    private struct Decomposition {
+        var terms: [Term]
+        var reads: [FrameFamily: FrameReach]
+
+        init(_ conjunctions: [FieldConjunction]) {
+            terms = []
+            reads = [:]
+            for conjunction in conjunctions {
+                let family = conjunction.family
+                terms.append(Term(conjunction: conjunction, before: family.flatMap { reads[$0] }))
+                if let family { reads[family] = reads[family].map { $0.union(conjunction.reach) } ?? conjunction.reach }
+            }
         }
 
-        /// Both terms: the conjunction of both, or a term of no conjunction that reads what
-        /// libpcap may read before it finds that they exclude each other.
-        func and(_ other: Term) -> Term {
-            if let one = conjunction, let two = other.conjunction, let both = one.intersection(two) { return Term(both) }
-            var failed = self
-            failed.conjunction = nil
-            if family == other.family {
-                failed.reach = FrameReach(fixed: max(reach.fixed, other.reach.fixed), transport: max(reach.transport, other.reach.transport))
+        init(terms: [Term], reads: [FrameFamily: FrameReach]) { self.terms = terms; self.reads = reads }
+
+        static func or(_ left: Decomposition, _ right: Decomposition) -> Decomposition {
+            let later = right.terms.map { term in
+                Term(conjunction: term.conjunction, before: FrameReach.union(term.before, term.conjunction.family.flatMap { left.reads[$0] }))
             }
-            return failed
+            return Decomposition(terms: left.terms + later, reads: left.reads.merging(right.reads) { $0.union($1) })
+        }
+
+        static func and(_ left: Decomposition, _ right: Decomposition) -> Decomposition {
+            let pairs = left.terms.flatMap { one in
+                right.terms.compactMap { other in
+                    one.conjunction.intersection(other.conjunction).map { Term(conjunction: $0, before: FrameReach.union(one.before, other.before)) }
+                }
+            }
+            return Decomposition(terms: pairs, reads: left.reads.merging(right.reads) { $0.union($1) })
         }
     }
 
-    private static func terms(of expression: FilterExpression) -> [Term]? {
+    private static func decomposition(of expression: FilterExpression) -> Decomposition? {
         switch expression {
         case .empty:
-            return [Term(FieldConjunction())]
+            return Decomposition([FieldConjunction()])
         case let .or(left, right):
-            guard let left = terms(of: left), let right = terms(of: right),
-                  left.count + right.count <= maximumConjunctions else { return nil }
-            return left + right
+            guard let left = decomposition(of: left), let right = decomposition(of: right),
+                  left.terms.count + right.terms.count <= maximumConjunctions else { return nil }
+            return .or(left, right)
         case let .and(left, right):
-            guard let left = terms(of: left), let right = terms(of: right),
-                  left.count * right.count <= maximumConjunctions else { return nil }
-            return left.flatMap { one in right.map { one.and($0) } }
+            guard let left = decomposition(of: left), let right = decomposition(of: right),
+                  left.terms.count * right.terms.count <= maximumConjunctions else { return nil }
+            return .and(left, right)
         case let .proto(name, _):
-            return protocolName(name)?.map(Term.init)
+            return protocolName(name).map(Decomposition.init)
         case let .qualified(qualifiers, identifier, _, _):
             switch qualifiers.type {
-            case .port?, .portrange?: return ports(qualifiers, identifier)?.map(Term.init)
-            case nil, .host?, .net?: return addresses(qualifiers, identifier)?.map(Term.init)
+            case .port?, .portrange?: return ports(qualifiers, identifier).map(Decomposition.init)
+            case nil, .host?, .net?: return addresses(qualifiers, identifier).map(Decomposition.init)
             default: return nil
             }
         case .not, .comparison, .special:

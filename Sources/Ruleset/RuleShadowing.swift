@@ -56,15 +56,10 @@ public enum RuleShadowing {
     }
 
     /// Whether a rule of `earlier`'s conjunctions matches every packet a rule of `later`'s
-    /// matches: each of `later`'s conjunctions is covered by one of `earlier`'s, and none of
-    /// `earlier`'s conjunctions of that frame family reads further into the frame than the
-    /// covered one does. (libpcap stops at the first load past the captured bytes and rejects
-    /// the packet: on a short frame, a test of a field the later rule never reads could keep the
-    /// earlier rule from matching.)
+    /// matches: each of `later`'s conjunctions is covered by one of `earlier`'s. (Short frames
+    /// change nothing: a covering conjunction reads no further than the one it covers, and in a
+    /// rule that decomposes nothing libpcap tests before a conjunction reads further than it.)
     static func hides(_ earlier: [FieldConjunction], _ later: [FieldConjunction]) -> Bool {
-        later.allSatisfy { narrow in
-            earlier.contains { $0.covers(narrow) }
-                && earlier.allSatisfy { $0.family != narrow.family || $0.reach.isWithin(narrow.reach) }
-        }
+        later.allSatisfy { narrow in earlier.contains { $0.covers(narrow) } }
     }
 }

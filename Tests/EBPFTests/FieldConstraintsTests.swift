@@ -55,6 +55,64 @@ final class FieldConstraintsTests: XCTestCase {
         }
     }
 
+    /// Every warning in random rulesets is true: libpcap's first match never picks a warned rule.
+    func testWarnedRulesAreNeverLibpcapsFirstMatch() throws {
+        var rules = DecomposableRules(seed: 5)
+        var warned: [RuleWarning.Kind: Int] = [:]
+        var differentVerdicts = 0
+        for round in 0..<150 {
+            var lines: [String] = []
+            while lines.count < 6 {
+                let expression = rules.random.next(2) == 0 ? rules.primitive() : rules.expression()
+                guard (try? Libpcap.compile(expression, optimize: true).get()) != nil else { continue }
+                lines.append("\(rules.random.next(2) == 0 ? "drop" : "pass") \(expression)")
+            }
+            // Now and then the same text again, or blanks apart.
+            if rules.random.next(4) == 0 { lines.append(lines[rules.random.next(lines.count)].replacingOccurrences(of: " ", with: "  ")) }
+            guard let ruleset = try? Ruleset.parse(lines.joined(separator: "\n"), file: "r\(round).conf") else { continue }
+            let warnings = RuleShadowing.warnings(ruleset)
+            guard !warnings.isEmpty else { continue }
+            let oracle = try LibpcapRuleset(ruleset.rules.map { ($0.expression, $0.verdict) })
+            for warning in warnings {
+                warned[warning.kind, default: 0] += 1
+                if warning.rule.verdict != warning.earlier.verdict { differentVerdicts += 1 }
+                let filter = Libpcap.PreparedFilter(oracle.classic[warning.rule.index])
+                for packet in Self.packets where filter.run(packet: packet, wireLength: UInt32(packet.count)) != 0 {
+                    let first = oracle.slot(for: packet) - 1
+                    XCTAssertLessThan(first, warning.rule.index, "\(warning.message(file: ruleset.file)), yet libpcap picks it for "
+                                      + packet.prefix(64).map { String($0, radix: 16) }.joined(separator: " ") + "\n" + lines.joined(separator: "\n"))
+                    if first >= warning.rule.index { break }
+                }
+            }
+        }
+        XCTAssertGreaterThan(warned[.shadowed, default: 0], 20, "random rulesets have shadowed rules")
+        XCTAssertGreaterThan(warned[.duplicate, default: 0], 10, "random rulesets have duplicate rules")
+        XCTAssertGreaterThan(differentVerdicts, 5)
+    }
+
+    func testWarningsSayWhichRuleHidesWhich() throws {
+        let ruleset = try Ruleset.parse("""
+            policy pass
+            drop src net 10.0.0.0/8
+            pass tcp dst port 22
+            pass src host 10.1.2.3 and tcp dst port 22
+            pass tcp  dst port 22
+            drop udp port 53
+            drop udp dst port 53 and src net 192.168.0.0/16
+            pass not tcp
+            pass not tcp
+            drop tcp src port 80 or src net 10.0.0.0/8
+            drop src host 10.9.9.9 and tcp
+            """, file: "rules.conf")
+        XCTAssertEqual(RuleShadowing.warnings(ruleset).map { $0.message(file: ruleset.file) }, [
+            "rules.conf:4: warning: rule 3 never matches: rule 1 (line 2) matches every packet it does, and drops them: rule 3 would pass them",
+            "rules.conf:5: warning: rule 4 never matches: it duplicates rule 2 (line 3)",
+            "rules.conf:7: warning: rule 6 never matches: rule 5 (line 6) matches every packet it does",
+            "rules.conf:9: warning: rule 8 never matches: it duplicates rule 7 (line 8)",
+            "rules.conf:11: warning: rule 10 never matches: rule 1 (line 2) matches every packet it does",
+        ])
+    }
+
     private func assertAgreesWithLibpcap(_ expression: String, _ conjunctions: [FieldConjunction],
                                          file: StaticString = #filePath, line: UInt = #line) throws {
         // libpcap's optimizer finds some satisfiable rules "reject all packets"
