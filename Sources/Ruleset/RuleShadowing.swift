@@ -36,7 +36,7 @@ public enum RuleShadowing {
     public static func warnings(_ ruleset: Ruleset) -> [RuleWarning] {
         var warnings: [RuleWarning] = []
         var firstWithText: [String: Int] = [:]
-        var decomposed: [(index: Int, conjunctions: [FieldConjunction])] = []
+        var decomposed = CoverIndex()
         for (index, rule) in ruleset.rules.enumerated() {
             let text = rule.expression.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
             if let earlier = firstWithText[text] {
@@ -45,12 +45,12 @@ public enum RuleShadowing {
             }
             firstWithText[text] = index
             guard let conjunctions = RuleDecomposition.conjunctions(of: rule) else { continue }
-            if let earlier = decomposed.first(where: { hides($0.conjunctions, conjunctions) }) {
+            if let earlier = decomposed.firstHiding(conjunctions, hides) {
                 let same = Set(earlier.conjunctions) == Set(conjunctions)
                 warnings.append(RuleWarning(kind: same ? .duplicate : .shadowed, rule: rule.text, earlier: ruleset.rules[earlier.index].text))
                 continue
             }
-            decomposed.append((index, conjunctions))
+            decomposed.insert(index: index, conjunctions)
         }
         return warnings
     }

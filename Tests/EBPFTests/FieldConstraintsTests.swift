@@ -90,6 +90,34 @@ final class FieldConstraintsTests: XCTestCase {
         XCTAssertGreaterThan(differentVerdicts, 5)
     }
 
+    /// The index `check` finds hiding rules with names the same earlier rule as comparing
+    /// with every earlier rule does, on the generated ACL, firewall and IP-chain rulesets.
+    func testIndexedSearchFindsTheFirstHidingRuleAsAScanDoes() throws {
+        for family in RulesetFamily.allCases {
+            let ruleset = try Ruleset.parse(GeneratedRuleset(family: family, count: 1500, seed: 3).text, file: "f.conf")
+            var scanned: [Int: Int] = [:]
+            var earlier: [(index: Int, conjunctions: [FieldConjunction])] = []
+            var texts: [String: Int] = [:]
+            for rule in ruleset.rules {
+                // The same text first: a duplicate of the first rule written so.
+                if let first = texts[rule.expression] {
+                    scanned[rule.index] = first
+                    continue
+                }
+                texts[rule.expression] = rule.index
+                let conjunctions = try XCTUnwrap(RuleDecomposition.conjunctions(of: rule), rule.expression)
+                if let hiding = earlier.first(where: { one in conjunctions.allSatisfy { b in one.conjunctions.contains { $0.covers(b) } } }) {
+                    scanned[rule.index] = hiding.index
+                } else {
+                    earlier.append((rule.index, conjunctions))
+                }
+            }
+            let warnings = RuleShadowing.warnings(ruleset)
+            XCTAssertGreaterThan(scanned.count, 100, family.rawValue)
+            XCTAssertEqual(Dictionary(uniqueKeysWithValues: warnings.map { ($0.rule.index, $0.earlier.index) }), scanned, family.rawValue)
+        }
+    }
+
     func testWarningsSayWhichRuleHidesWhich() throws {
         let ruleset = try Ruleset.parse("""
             policy pass
