@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import DifferentialTesting
 import Ruleset
@@ -13,10 +14,16 @@ final class FieldConstraintsTests: XCTestCase {
         return PacketCatalog.differentialSet.map(\.bytes) + rules.frames(count: 400)
     }()
 
+    /// SEED and COUNT in the environment run the random tests on other or more rules
+    /// (`SEED=11 COUNT=600 swift test --filter FieldConstraintsTests`).
+    static func setting<T: FixedWidthInteger>(_ name: String, _ fallback: T) -> T {
+        ProcessInfo.processInfo.environment[name].flatMap { T($0) } ?? fallback
+    }
+
     func testDecomposedRulesMatchExactlyWhatLibpcapMatches() throws {
-        var rules = DecomposableRules(seed: 1)
+        var rules = DecomposableRules(seed: Self.setting("SEED", 1))
         var decomposed = 0
-        for _ in 0..<300 {
+        for _ in 0..<Self.setting("COUNT", 300) {
             let expression = rules.expression()
             // Some do not: an `or` whose first half reads further into the frame than its second.
             guard let conjunctions = RuleDecomposition.conjunctions(of: expression) else { continue }
@@ -57,10 +64,10 @@ final class FieldConstraintsTests: XCTestCase {
 
     /// Every warning in random rulesets is true: libpcap's first match never picks a warned rule.
     func testWarnedRulesAreNeverLibpcapsFirstMatch() throws {
-        var rules = DecomposableRules(seed: 5)
+        var rules = DecomposableRules(seed: Self.setting("SEED", 5))
         var warned: [RuleWarning.Kind: Int] = [:]
         var differentVerdicts = 0
-        for round in 0..<150 {
+        for round in 0..<Self.setting("COUNT", 150) {
             var lines: [String] = []
             while lines.count < 6 {
                 let expression = rules.random.next(2) == 0 ? rules.primitive() : rules.expression()
