@@ -1,6 +1,7 @@
 /// Rules that can never match because an earlier rule matches every packet they do (first
 /// match wins), decided exactly on the rules' field constraints and never guessed: a rule that
-/// does not decompose is only ever found a duplicate of an earlier rule with the same text.
+/// does not decompose is only ever found a duplicate of an earlier rule with the same text that
+/// compiled to the same program.
 
 import PacketFormats
 
@@ -39,11 +40,11 @@ public enum RuleShadowing {
         var decomposed = CoverIndex()
         for (index, rule) in ruleset.rules.enumerated() {
             let text = rule.expression.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
-            if let earlier = firstWithText[text] {
+            if let earlier = firstWithText[text], sameMeaning(ruleset.rules[earlier], rule) {
                 warnings.append(RuleWarning(kind: .duplicate, rule: rule.text, earlier: ruleset.rules[earlier].text))
                 continue
             }
-            firstWithText[text] = index
+            if firstWithText[text] == nil { firstWithText[text] = index }
             guard let conjunctions = RuleDecomposition.conjunctions(of: rule) else { continue }
             if let earlier = decomposed.firstHiding(conjunctions, hides) {
                 let same = Set(earlier.conjunctions) == Set(conjunctions)
@@ -53,6 +54,14 @@ public enum RuleShadowing {
             decomposed.insert(index: index, conjunctions)
         }
         return warnings
+    }
+
+    /// Whether two rules of the same text compiled to the same test: the same lookups, or the
+    /// same program (a host name may resolve to other addresses the second time).
+    static func sameMeaning(_ one: Rule, _ other: Rule) -> Bool {
+        if !one.lookupMatches.isEmpty || !other.lookupMatches.isEmpty { return one.lookupMatches == other.lookupMatches }
+        guard let first = try? one.writtenOutProgram(), let second = try? other.writtenOutProgram() else { return false }
+        return first == second
     }
 
     /// Whether a rule of `earlier`'s conjunctions matches every packet a rule of `later`'s
