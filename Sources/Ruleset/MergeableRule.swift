@@ -135,24 +135,30 @@ enum MergeableRule {
         case .destination?: sides = [.destination]
         default: return nil
         }
-        switch (qualifiers.type, identifier) {
+        return prefix(qualifiers.type, identifier).map { ($0, sides) }
+    }
+
+    /// The prefix a `host` or `net` operand (or an untyped address) means, when certain: four-part
+    /// dotted hosts, IPv6 addresses, `net` with two to four dotted parts, `ADDR/LEN` with LEN > 0.
+    static func prefix(_ type: TypeQualifier?, _ identifier: Identifier) -> AddressPrefix? {
+        switch (type, identifier) {
         case (nil, let .dotted(text)), (.host?, let .dotted(text)):
             guard let bytes = AddressText.dottedBytes(text, spelling: .canonical), bytes.count == 4 else { return nil }
-            return AddressPrefix(bytes: bytes, length: 32).map { ($0, sides) }
+            return AddressPrefix(bytes: bytes, length: 32)
         case (nil, let .ipv6(text)), (.host?, let .ipv6(text)):
-            return AddressText.ipv6(text, dottedTail: nil).flatMap { AddressPrefix(bytes: $0, length: 128) }.map { ($0, sides) }
+            return AddressText.ipv6(text, dottedTail: nil).flatMap { AddressPrefix(bytes: $0, length: 128) }
         case let (.net?, .ipv6(text)):
             // `net 2001:db8::1` is `net 2001:db8::1/128`.
-            return AddressText.ipv6(text, dottedTail: nil).flatMap { AddressPrefix(bytes: $0, length: 128) }.map { ($0, sides) }
+            return AddressText.ipv6(text, dottedTail: nil).flatMap { AddressPrefix(bytes: $0, length: 128) }
         case let (.net?, .dotted(text)):
             // `net 192.0.2.7` is `net 192.0.2.7/32`, `net 10.1` is `net 10.1.0.0/16` (libpcap's code is the same).
             guard let parts = AddressText.dottedBytes(text, spelling: .canonical), parts.count > 1 else { return nil }
-            return AddressPrefix(bytes: parts + [UInt8](repeating: 0, count: 4 - parts.count), length: 8 * parts.count).map { ($0, sides) }
+            return AddressPrefix(bytes: parts + [UInt8](repeating: 0, count: 4 - parts.count), length: 8 * parts.count)
         case let (.net?, .prefix(text, length)):
             guard let bytes = AddressText.networkBytes(text) else { return nil }   // `10/8` is 10.0.0.0/8
             // `net 0/0` loads no address at all: it stays a filter.
             guard length > 0 else { return nil }
-            return AddressPrefix(bytes: bytes, length: Int(length)).map { ($0, sides) }
+            return AddressPrefix(bytes: bytes, length: Int(length))
         default:
             return nil
         }

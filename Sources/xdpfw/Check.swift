@@ -9,6 +9,11 @@ struct Check: ParsableCommand {
             Every problem is reported as file:line:column with the line and a caret under the place; \
             the exit status is 0 only when `xdpfw apply` would accept the file.
 
+            A rule that can never match (an earlier rule matches every packet it does, or it \
+            duplicates one) gets a warning on standard error, `file:line: warning: ...`, and the \
+            exit status stays 0 (1 with --strict). Such rules are found where rules decompose \
+            into addresses, protocols and ports; other rules are only compared by their text.
+
             Example:
               xdpfw check /etc/xdpfw/rules.conf && xdpfw apply /etc/xdpfw/rules.conf eth0
             """)
@@ -19,8 +24,13 @@ struct Check: ParsableCommand {
     @Option(help: ArgumentHelp("Verify only the program for this hook (default: both).", valueName: "hook"))
     var hook: ProgramHook?
 
+    @Flag(help: "Exit with status 1 when there are warnings (rules that never match).")
+    var strict = false
+
     func run() throws {
         let ruleset = try RulesInput.ruleset(at: rules)
+        let warnings = RuleShadowing.warnings(ruleset)
+        Output.standardError(warnings.map { $0.message(file: ruleset.file) + "\n" }.joined())
         var loaded: [String] = []
         for hook in hook.map({ [$0] }) ?? ProgramHook.allCases {
             let program = try LoadedRuleset.load(ruleset, hook: hook)
@@ -31,5 +41,9 @@ struct Check: ParsableCommand {
         let count = ruleset.rules.count == 1 ? "1 rule" : "\(ruleset.rules.count) rules"
         Output.standardOutput("\(ruleset.file): \(count), policy \(ruleset.policy.rawValue): OK "
                               + "(verifier accepted \(loaded.joined(separator: ", ")))\n")
+        if strict && !warnings.isEmpty {
+            let count = warnings.count == 1 ? "1 warning" : "\(warnings.count) warnings"
+            throw CommandFailure("\(ruleset.file): \(count), and --strict makes warnings errors")
+        }
     }
 }

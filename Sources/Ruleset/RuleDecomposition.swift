@@ -1,0 +1,225 @@
+/// From a rule's syntax tree to its field constraints, only where the meaning is certain: what
+/// libpcap's code tests for each primitive on an Ethernet frame, written as conjunctions.
+///
+/// - `tcp`, `udp`, `sctp`: IPv4 protocol N, IPv6 next header N, or IPv6 next header 44 (a
+///   fragment header) whose own next header is N. `icmp` is IPv4 only, `icmp6` IPv6 only.
+/// - `[tcp|udp|sctp] [src|dst] port N` / `portrange A-B`: on IPv6 the next header of the fixed
+///   header and the ports after it; on IPv4 the protocol, a fragment offset of zero, and the
+///   ports after the header IHL says. No protocol named means TCP, UDP or SCTP.
+/// - `[src|dst] host|net` with an IPv4 address: IPv4 addresses, and the sender/target protocol
+///   addresses of ARP and RARP (unless `ip`, `arp` or `rarp` names one). IPv6: IPv6 only.
+/// - `src or dst` (the default) is an `or` of the two sides, `src and dst` one conjunction.
+/// Anything else (`not`, names, masks, `proto`, arithmetic, `vlan`, `len`...) does not decompose.
+
+import FilterLanguage
+import EBPF
+import PacketFormats
+
+public enum RuleDecomposition {
+    /// More conjunctions than this and the rule is left undecomposed (an `and` of `or`s multiplies).
+    public static let maximumConjunctions = 4096
+    /// Sets with more entries in all than this are not written out to be decomposed.
+    public static let maximumSetEntries = 1024
+
+    /// The rule's conjunctions (it matches when any does), nil when it does not decompose.
+    public static func conjunctions(of rule: Rule) -> [FieldConjunction]? {
+        conjunctions(of: rule.expression, sets: rule.sets)
+    }
+
+    /// An expression's conjunctions, its sets (`@NAME`) written out entry by entry.
+    public static func conjunctions(of expression: String, sets: [String: [String]] = [:]) -> [FieldConjunction]? {
+        var text = expression
+        if expression.utf8.contains(UInt8(ascii: "@")) {
+            let used = SetExpansion.setNames(in: expression).reduce(0) { $0 + (sets[$1]?.count ?? 0) }
+            guard used <= maximumSetEntries, case let .success(expanded) = SetExpansion.expanding(expression, sets: sets) else { return nil }
+            text = expanded.text
+        }
+        guard let tree = try? FilterParser.parse(text) else { return nil }
+        return conjunctions(of: tree)
+    }
+
+    /// A rule decomposes only when no conjunction can lose its match to a load past the end of
+    /// a short frame: libpcap stops there and rejects, so every test it may run before a
+    /// conjunction matches (earlier halves of an `or`, earlier primitives of an `and`) must read
+    /// no further into the frame than the conjunction itself (`tcp src port 80 or src net
+    /// 10.0.0.0/8` does not decompose: on a TCP frame cut in its ports libpcap rejects before it
+    /// looks at the address). Then the `or` of the conjunctions is exactly libpcap's verdict.
+    public static func conjunctions(of expression: FilterExpression) -> [FieldConjunction]? {
+        guard let tree = decomposition(of: expression),
+              tree.terms.allSatisfy({ term in term.before.map { $0.isWithin(term.conjunction.reach) } ?? true }) else { return nil }
+        return distinct(tree.terms.map(\.conjunction))
+    }
+
+    /// A conjunction, and how far into a frame of its family the tests libpcap may run before
+    /// it matches read (nil: none).
+    private struct Term {
+        var conjunction: FieldConjunction
+        var before: FrameReach?
+    }
+
+    /// A subexpression's conjunctions in libpcap's order, and how far into frames of each
+    /// family all its tests may read.
+    private struct Decomposition {
+        var terms: [Term]
+        var reads: [FrameFamily: FrameReach]
+
+        init(_ conjunctions: [FieldConjunction]) {
+            terms = []
+            reads = [:]
+            for conjunction in conjunctions {
+                let family = conjunction.family
+                terms.append(Term(conjunction: conjunction, before: family.flatMap { reads[$0] }))
+                if let family { reads[family] = reads[family].map { $0.union(conjunction.reach) } ?? conjunction.reach }
+            }
+        }
+
+        init(terms: [Term], reads: [FrameFamily: FrameReach]) { self.terms = terms; self.reads = reads }
+
+        static func or(_ left: Decomposition, _ right: Decomposition) -> Decomposition {
+            let later = right.terms.map { term in
+                Term(conjunction: term.conjunction, before: FrameReach.union(term.before, term.conjunction.family.flatMap { left.reads[$0] }))
+            }
+            return Decomposition(terms: left.terms + later, reads: left.reads.merging(right.reads) { $0.union($1) })
+        }
+
+        static func and(_ left: Decomposition, _ right: Decomposition) -> Decomposition {
+            let pairs = left.terms.flatMap { one in
+                right.terms.compactMap { other in
+                    one.conjunction.intersection(other.conjunction).map { Term(conjunction: $0, before: FrameReach.union(one.before, other.before)) }
+                }
+            }
+            return Decomposition(terms: pairs, reads: left.reads.merging(right.reads) { $0.union($1) })
+        }
+    }
+
+    private static func decomposition(of expression: FilterExpression) -> Decomposition? {
+        switch expression {
+        case .empty:
+            return Decomposition([FieldConjunction()])
+        case let .or(left, right):
+            guard let left = decomposition(of: left), let right = decomposition(of: right),
+                  left.terms.count + right.terms.count <= maximumConjunctions else { return nil }
+            return .or(left, right)
+        case let .and(left, right):
+            guard let left = decomposition(of: left), let right = decomposition(of: right),
+                  left.terms.count * right.terms.count <= maximumConjunctions else { return nil }
+            return .and(left, right)
+        case let .proto(name, _):
+            return protocolName(name).map(Decomposition.init)
+        case let .qualified(qualifiers, identifier, _, _):
+            switch qualifiers.type {
+            case .port?, .portrange?: return ports(qualifiers, identifier).map(Decomposition.init)
+            case nil, .host?, .net?: return addresses(qualifiers, identifier).map(Decomposition.init)
+            default: return nil
+            }
+        case .not, .comparison, .special:
+            return nil
+        }
+    }
+
+    // MARK: Primitives
+
+    /// The protocols that carry ports.
+    private static let transportNumbers: [ProtocolQualifier: UInt32] = [
+        .tcp: Protocols.IPProtocol.tcp, .udp: Protocols.IPProtocol.udp, .sctp: Protocols.IPProtocol.sctp,
+    ]
+
+    /// `tcp`, `udp`, `sctp`, `icmp`, `icmp6`, `ip`, `ip6`, `arp`, `rarp` written alone.
+    private static func protocolName(_ name: ProtocolQualifier) -> [FieldConjunction]? {
+        switch name {
+        case .ip: return [FieldConjunction(family: .ipv4)]
+        case .ip6: return [FieldConjunction(family: .ipv6)]
+        case .arp: return [FieldConjunction(family: .arp)]
+        case .rarp: return [FieldConjunction(family: .reverseARP)]
+        case .icmp: return [carrying(.ipv4, Protocols.IPProtocol.icmp)]
+        case .icmp6: return ipv6Carrying(Protocols.IPProtocol.icmp6)
+        case .tcp, .udp, .sctp:
+            let number = transportNumbers[name]!
+            return [carrying(.ipv4, number)] + ipv6Carrying(number)
+        default: return nil
+        }
+    }
+
+    private static func carrying(_ family: FrameFamily, _ number: UInt32) -> FieldConjunction {
+        var conjunction = FieldConjunction(family: family)
+        conjunction.ipProtocol = UInt8(number)
+        return conjunction
+    }
+
+    /// IPv6 next header N, or a fragment header first whose next header is N.
+    private static func ipv6Carrying(_ number: UInt32) -> [FieldConjunction] {
+        var fragment = carrying(.ipv6, Protocols.IPProtocol.fragment)
+        fragment.fragmentNextHeader = UInt8(number)
+        return [carrying(.ipv6, number), fragment]
+    }
+
+    private static func ports(_ qualifiers: Qualifiers, _ identifier: Identifier) -> [FieldConjunction]? {
+        let range: ClosedRange<UInt16>
+        switch (qualifiers.type, identifier) {
+        case let (_, .number(number)):
+            guard let port = UInt16(exactly: number) else { return nil }
+            range = port...port
+        case let (.portrange?, .name(text)):
+            let bounds = text.split(separator: "-", omittingEmptySubsequences: false)
+            guard bounds.count == 2, bounds.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } }),
+                  let low = UInt16(bounds[0]), let high = UInt16(bounds[1]) else { return nil }
+            range = min(low, high)...max(low, high)
+        default:
+            return nil
+        }
+        let named = qualifiers.proto.map { transportNumbers[$0].map { [$0] } }
+        guard let protocols = named ?? [Protocols.IPProtocol.tcp, Protocols.IPProtocol.udp, Protocols.IPProtocol.sctp] else { return nil }
+        guard let sides = sides(qualifiers.direction) else { return nil }
+        var all: [FieldConjunction] = []
+        for family in [FrameFamily.ipv6, .ipv4] {
+            for number in protocols {
+                var base = carrying(family, number)
+                base.firstFragment = family == .ipv4
+                all += sides.map { side in
+                    var conjunction = base
+                    if side.contains(.source) { conjunction.sourcePorts = range }
+                    if side.contains(.destination) { conjunction.destinationPorts = range }
+                    return conjunction
+                }
+            }
+        }
+        return all
+    }
+
+    private static func addresses(_ qualifiers: Qualifiers, _ identifier: Identifier) -> [FieldConjunction]? {
+        guard let prefix = MergeableRule.prefix(qualifiers.type, identifier), let sides = sides(qualifiers.direction) else { return nil }
+        let families: [FrameFamily]
+        switch (prefix.family, qualifiers.proto) {
+        case (.ipv4, nil): families = [.ipv4, .arp, .reverseARP]
+        case (.ipv4, .ip?): families = [.ipv4]
+        case (.ipv4, .arp?): families = [.arp]
+        case (.ipv4, .rarp?): families = [.reverseARP]
+        case (.ipv6, nil), (.ipv6, .ip6?): families = [.ipv6]
+        default: return nil
+        }
+        return families.flatMap { family in
+            sides.map { side in
+                var conjunction = FieldConjunction(family: family)
+                if side.contains(.source) { conjunction.source = prefix }
+                if side.contains(.destination) { conjunction.destination = prefix }
+                return conjunction
+            }
+        }
+    }
+
+    /// The conjunctions a direction stands for, each the sides it tests.
+    private static func sides(_ direction: DirectionQualifier?) -> [Set<PacketSide>]? {
+        switch direction {
+        case nil, .sourceOrDestination?: return [[.source], [.destination]]
+        case .source?: return [[.source]]
+        case .destination?: return [[.destination]]
+        case .sourceAndDestination?: return [[.source, .destination]]
+        default: return nil
+        }
+    }
+
+    private static func distinct(_ conjunctions: [FieldConjunction]) -> [FieldConjunction] {
+        var seen = Set<FieldConjunction>()
+        return conjunctions.filter { seen.insert($0).inserted }
+    }
+}
