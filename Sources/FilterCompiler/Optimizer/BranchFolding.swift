@@ -10,25 +10,13 @@ enum BranchFolding {
     static func run(_ graph: inout FlowGraph) -> Bool {
         var unchanged = false
         let flow = graph.valueFlow(changed: &unchanged)
+        var changed = decideConstantTests(&graph, flow)
+        // Once constants fold (libpcap's second stage) no branch moves: a test decided only
+        // then stays, with its constant load.
+        guard !graph.foldsConstants else { return changed }
         let liveness = graph.liveness(order: flow.order)
         var known = Facts(FactTree(graph, flow))
-        var changed = false
 
-        // A test of a constant: both arms go where the test goes. The block keeps its
-        // constant load and its (now idle) comparison, as libpcap's optimizer leaves them.
-        for id in flow.order {
-            if case let .branch(.bitsSet, .constant(0), ifTrue, ifFalse) = graph.blocks[id].terminator, ifTrue != ifFalse {
-                graph.blocks[id].terminator = .branch(.bitsSet, .constant(0), ifTrue: ifFalse, ifFalse: ifFalse)
-                changed = true
-                continue
-            }
-            guard case let .branch(condition, operand, ifTrue, ifFalse) = graph.blocks[id].terminator,
-                  ifTrue != ifFalse, let test = flow.tests[id],
-                  let outcome = decideByConstants(test, flow.table) else { continue }
-            let target = outcome != flow.inverted[id] ? ifTrue : ifFalse
-            graph.blocks[id].terminator = .branch(condition, operand, ifTrue: target, ifFalse: target)
-            changed = true
-        }
         // An edge whose facts decide the test of the block it enters jumps over that block.
         for id in flow.order {
             guard case let .branch(condition, operand, ifTrue, ifFalse) = graph.blocks[id].terminator,
@@ -47,6 +35,30 @@ enum BranchFolding {
         return changed
     }
 
+    /// A test of a constant: both arms go where the test goes. The block keeps its constant
+    /// load and its (now idle) comparison; edges into it are threaded past it while branches
+    /// still move (see `thread`).
+    static func decideConstantTests(_ graph: inout FlowGraph, _ flow: ValueFlow) -> Bool {
+        var changed = false
+        for id in flow.order {
+            guard case let .branch(condition, operand, ifTrue, ifFalse) = graph.blocks[id].terminator,
+                  ifTrue != ifFalse else { continue }
+            let outcome: Bool
+            switch operand {
+            case .constant(0) where condition == .bitsSet: outcome = false
+            case let .constant(k):
+                guard let a = flow.table.constant(flow.exitState[id].a) else { continue }
+                outcome = condition.holds(a, k)
+            case .x:
+                continue
+            }
+            let target = outcome ? ifTrue : ifFalse
+            graph.blocks[id].terminator = .branch(condition, operand, ifTrue: target, ifFalse: target)
+            changed = true
+        }
+        return changed
+    }
+
     /// Follows the edge from `source` into `target` past every block whose test `known` decides,
     /// and returns the furthest block where skipping the blocks in between changes nothing the
     /// block reads.
@@ -55,6 +67,12 @@ enum BranchFolding {
         var current = target
         var landing = target
         for _ in 0..<graph.blocks.count {
+            // A branch that goes one way whatever it tests is passed over, as an empty block.
+            if current != source, let next = graph.blocks[current].onlySuccessor {
+                if agree(flow.exitState[source], flow.exitState[current], on: liveness.liveIn[next]) { landing = next }
+                current = next
+                continue
+            }
             guard current != source,
                   case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[current].terminator, ifTrue != ifFalse,
                   case let test = known.testNumber(at: current), test >= 0,
@@ -77,12 +95,6 @@ enum BranchFolding {
         guard same(.a), same(.x) else { return false }
         for slot in 0..<FilterProgram.scratchSlots where !same(.scratch(slot)) { return false }
         return true
-    }
-
-    /// The outcome of a comparison of two constants.
-    static func decideByConstants(_ test: Test, _ table: ValueTable) -> Bool? {
-        guard let a = table.constant(test.a), let b = table.constant(test.operand) else { return nil }
-        return test.condition.holds(a, b)
     }
 
     /// The outcome of test number `number` if the facts known settle it.
