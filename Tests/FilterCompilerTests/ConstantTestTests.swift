@@ -24,6 +24,11 @@ final class ConstantTestTests: XCTestCase {
         "icmp and 2 + 3 = 5", "icmp and 2 + 3 = 6", "tcp and 4 * 0 = 0", "icmp and 0 - 1 = 4294967295",
         "tcp and -2 = 4294967294", "icmp and ip[0] & 0 != 0", "icmp and ip[0] * 0 = 0", "ip and 6 / 3 = 2",
         "net 0.0.0.0/0 and tcp", "tcp and net 0.0.0.0/0",
+        // One value against two constants: once the `sub` of `a = b` is folded into the test,
+        // equal to one constant means unequal to the other (found by the mutation fuzz).
+        "ip[6:2] & 0x1fff = 0 and ip[6:2] & 0x1fff = 8", "ip[6:2] & 0x1fff = 8 and ip[6:2] & 0x1fff = 0",
+        "ip[2:2] & 3 = 1 and ip[2:2] & 3 = 2", "ip[9] - 6 = 0 and ip[9] - 17 = 0", "ip[2:2] = 100 and ip[2:2] = 200",
+        "ip[0] + 1 = 5 and ip[0] + 1 = 6", "len - 14 = 100 and len - 14 = 200",
     ]
 
     func testConstantComparisonsOptimizeAsLibpcap() {

@@ -102,13 +102,26 @@ enum BranchFolding {
         if let outcome = known[number] { return outcome }
         let test = known.test(number)
         // A value equal to one constant differs from every other.
-        if test.condition == .equal, let k = table.constant(test.operand) {
+        if let (value, k) = comparedConstant(test, table) {
             let differs = known.containsEquality { fact in
-                fact.a == test.a && fact.rewritten == test.rewritten && table.constant(fact.operand).map { $0 != k } == true
+                guard fact.rewritten == test.rewritten, let (factValue, c) = comparedConstant(fact, table) else { return false }
+                return factValue == value && c != k
             }
             if differs { return false }
         }
         return nil
+    }
+
+    /// The value an equality test compares and the constant it compares it with: a test
+    /// rewritten from `sub #c; jeq #0` (or `sub x` with a constant X) asks whether the value
+    /// before the subtraction is c, as libpcap's asks once the `sub` is gone.
+    static func comparedConstant(_ test: Test, _ table: ValueTable) -> (ValueNumber, UInt32)? {
+        guard test.condition == .equal, let k = table.constant(test.operand) else { return nil }
+        if test.rewritten, case let .arithmetic(.subtract, value, subtracted) = table.expression(test.a),
+           let c = table.constant(subtracted) {
+            return (value, k &+ c)
+        }
+        return (test.a, k)
     }
 }
 
