@@ -29,6 +29,8 @@ final class ConstantTestTests: XCTestCase {
         "ip[6:2] & 0x1fff = 0 and ip[6:2] & 0x1fff = 8", "ip[6:2] & 0x1fff = 8 and ip[6:2] & 0x1fff = 0",
         "ip[2:2] & 3 = 1 and ip[2:2] & 3 = 2", "ip[9] - 6 = 0 and ip[9] - 17 = 0", "ip[2:2] = 100 and ip[2:2] = 200",
         "ip[0] + 1 = 5 and ip[0] + 1 = 6", "len - 14 = 100 and len - 14 = 200",
+        // A subtraction of 0 stays unless it is folded into a comparison.
+        "ip[3] - 0 > 7", "ip[3] - 0 = 7", "tcp and len - 0 >= 100",
     ]
 
     func testConstantComparisonsOptimizeAsLibpcap() {

@@ -164,7 +164,8 @@ struct ValueFlow {
             guard let a = state.a else { return statement }
             if k == 0, foldsConstants {
                 switch op {
-                case .add, .subtract, .or, .xor, .shiftLeft, .shiftRight: return nil
+                // `sub #0` stays, as in libpcap (its peephole may fold it into a comparison).
+                case .add, .or, .xor, .shiftLeft, .shiftRight: return nil
                 case .multiply, .and: return setA(.constant(0), .loadConstant(0), &state)
                 default: break
                 }
