@@ -36,6 +36,13 @@ public enum Optimizer {
     static let roundLimit = 64
 
     public static func optimize(_ program: FilterProgram) -> FilterProgram {
+        var work = OptimizerWork()
+        return optimize(program, work: &work)
+    }
+
+    /// `optimize`, telling in `work` how much it did: a bound the tests can hold it to that
+    /// does not depend on how busy the machine is.
+    public static func optimize(_ program: FilterProgram, work: inout OptimizerWork) -> FilterProgram {
         guard var graph = FlowGraph(program) else { return program }
         if graph.blocks.contains(where: { if case .jump = $0.terminator { true } else { false } }) || graph.hasCycle {
             return program
@@ -44,7 +51,7 @@ public enum Optimizer {
             ValueNumbering.run, DeadStatements.run, Peephole.run, BranchFolding.run, ChainReordering.run,
             { $0.simplify() },
         ]
-        runRounds(moving, on: &graph)
+        runRounds(moving, on: &graph, &work)
         // libpcap's second stage: statements are rewritten and constants folded, branches
         // stay where they are (a test decided now keeps its block).
         graph.foldsConstants = true
@@ -52,20 +59,35 @@ public enum Optimizer {
         let folding: [(inout FlowGraph) -> Bool] = [
             ValueNumbering.run, DeadStatements.run, Peephole.run, BranchFolding.run, { $0.absorbSoleSuccessors() },
         ]
-        runRounds(folding, on: &graph)
+        runRounds(folding, on: &graph, &work)
         _ = graph.shareIdenticalBlocks()
         graph.startPastIdleTests()
         return graph.program
     }
 
     /// Round after round, until every pass has run once since the last change.
-    static func runRounds(_ passes: [(inout FlowGraph) -> Bool], on graph: inout FlowGraph) {
+    static func runRounds(_ passes: [(inout FlowGraph) -> Bool], on graph: inout FlowGraph, _ work: inout OptimizerWork) {
         var sinceChange = 0
         var index = 0
         for _ in 0..<(roundLimit * passes.count) {
+            work.passRuns += 1
+            work.blockVisits += graph.blocks.count
             if passes[index](&graph) { sinceChange = 0 } else { sinceChange += 1 }
-            if sinceChange >= passes.count { break }
+            if sinceChange >= passes.count { return }
             index = (index + 1) % passes.count
         }
+        work.reachedRoundLimit = true
     }
+}
+
+/// How much one optimization did.
+public struct OptimizerWork: Sendable {
+    /// Passes run, over both stages.
+    public var passRuns = 0
+    /// The blocks of the graph each pass run had before it (every pass walks them all).
+    public var blockVisits = 0
+    /// Whether a stage stopped at `Optimizer.roundLimit` rather than because nothing changed.
+    public var reachedRoundLimit = false
+
+    public init() {}
 }
