@@ -26,8 +26,9 @@ public struct ExpressionMutator {
         "src", "dst", "len", "vlan", "mpls", "broadcast", "multicast", "less", "greater", "mask", "tcpflags",
         "tcp-syn", "icmptype", "icmp-echo",
     ]
-    /// Names every test machine answers from its own files (no name service is asked).
-    static let names = ["localhost", "http", "domain", "ssh", "\\tcp", "\\udp", "\\icmp"]
+    /// Names every test machine answers from its own files. (Service names like `ssh` are left
+    /// out: where a host name may stand, libpcap would ask the machine's name server for them.)
+    static let names = ["localhost", "\\tcp", "\\udp", "\\icmp"]
 
     /// The expression split at white space and around brackets, parentheses and comparison or
     /// arithmetic operators (`-`, `/` and `:` stay inside names, ranges and addresses).
