@@ -1,5 +1,4 @@
 import ClassicBPF
-import DifferentialTesting
 import FilterCompiler
 import Kernel
 import EBPF

@@ -46,20 +46,23 @@ final class KernelDifferentialTests: XCTestCase {
     /// Our whole pipeline: parser, code generator, optimizer, eBPF back end.
     /// (FilterCompiler.compile, once it lands, is exactly these three steps.)
     func testOurCompilerGivesLibpcapsVerdictInTheKernel() throws {
-        try compareWithLibpcap(frontEnd: "our compiler") { expression, _ in
-            guard let syntax = try? FilterParser.parse(expression),
-                  let program = try? FilterCodeGenerator.generate(syntax, options: CompileOptions()) else { return nil }
-            return Optimizer.optimize(program)
-        }
+        try compareWithLibpcap(frontEnd: "our compiler") { expression, _ in Self.ourProgram(expression) }
+    }
+
+    static func ourProgram(_ expression: String) -> FilterProgram? {
+        guard let syntax = try? FilterParser.parse(expression),
+              let program = try? FilterCodeGenerator.generate(syntax, options: CompileOptions()) else { return nil }
+        return Optimizer.optimize(program)
     }
 
     /// Every corpus expression and our own, through `frontEnd`, at XDP and TC: loaded (the
     /// verifier must accept each) and run on every packet; the verdict must be libpcap's.
-    func compareWithLibpcap(frontEnd: String, _ compile: (String, [ClassicInstruction]) -> FilterProgram?) throws {
+    func compareWithLibpcap(frontEnd: String, expressions chosen: [String]? = nil,
+                            _ compile: (String, [ClassicInstruction]) -> FilterProgram?) throws {
         try XCTSkipUnless(KernelSupport.isRoot, "loading programs and BPF_PROG_TEST_RUN need root (CAP_BPF)")
         guard Corpus.directory != nil else { throw XCTSkip(Corpus.missingMessage) }
         var seen = Set<String>()
-        let expressions = (Corpus.acceptedExpressions.map(\.text) + Self.ownExpressions).filter { seen.insert($0).inserted }
+        let expressions = (chosen ?? Corpus.acceptedExpressions.map(\.text) + Self.ownExpressions).filter { seen.insert($0).inserted }
         var distinct = Set<[UInt8]>()
         let packets = (Corpus.captures.packets.map(\.packet.bytes) + TestPackets.all)
             .filter { $0.count >= 14 && $0.count <= Self.testRunLimit && distinct.insert($0).inserted }

@@ -10,25 +10,13 @@ enum BranchFolding {
     static func run(_ graph: inout FlowGraph) -> Bool {
         var unchanged = false
         let flow = graph.valueFlow(changed: &unchanged)
+        var changed = decideConstantTests(&graph, flow)
+        // Once constants fold (libpcap's second stage) no branch moves: a test decided only
+        // then stays, with its constant load.
+        guard !graph.foldsConstants else { return changed }
         let liveness = graph.liveness(order: flow.order)
         var known = Facts(FactTree(graph, flow))
-        var changed = false
 
-        // A test of a constant: both arms go where the test goes. The block keeps its
-        // constant load and its (now idle) comparison, as libpcap's optimizer leaves them.
-        for id in flow.order {
-            if case let .branch(.bitsSet, .constant(0), ifTrue, ifFalse) = graph.blocks[id].terminator, ifTrue != ifFalse {
-                graph.blocks[id].terminator = .branch(.bitsSet, .constant(0), ifTrue: ifFalse, ifFalse: ifFalse)
-                changed = true
-                continue
-            }
-            guard case let .branch(condition, operand, ifTrue, ifFalse) = graph.blocks[id].terminator,
-                  ifTrue != ifFalse, let test = flow.tests[id],
-                  let outcome = decideByConstants(test, flow.table) else { continue }
-            let target = outcome != flow.inverted[id] ? ifTrue : ifFalse
-            graph.blocks[id].terminator = .branch(condition, operand, ifTrue: target, ifFalse: target)
-            changed = true
-        }
         // An edge whose facts decide the test of the block it enters jumps over that block.
         for id in flow.order {
             guard case let .branch(condition, operand, ifTrue, ifFalse) = graph.blocks[id].terminator,
@@ -47,6 +35,30 @@ enum BranchFolding {
         return changed
     }
 
+    /// A test of a constant: both arms go where the test goes. The block keeps its constant
+    /// load and its (now idle) comparison; edges into it are threaded past it while branches
+    /// still move (see `thread`).
+    static func decideConstantTests(_ graph: inout FlowGraph, _ flow: ValueFlow) -> Bool {
+        var changed = false
+        for id in flow.order {
+            guard case let .branch(condition, operand, ifTrue, ifFalse) = graph.blocks[id].terminator,
+                  ifTrue != ifFalse else { continue }
+            let outcome: Bool
+            switch operand {
+            case .constant(0) where condition == .bitsSet: outcome = false
+            case let .constant(k):
+                guard let a = flow.table.constant(flow.exitState[id].a) else { continue }
+                outcome = condition.holds(a, k)
+            case .x:
+                continue
+            }
+            let target = outcome ? ifTrue : ifFalse
+            graph.blocks[id].terminator = .branch(condition, operand, ifTrue: target, ifFalse: target)
+            changed = true
+        }
+        return changed
+    }
+
     /// Follows the edge from `source` into `target` past every block whose test `known` decides,
     /// and returns the furthest block where skipping the blocks in between changes nothing the
     /// block reads.
@@ -55,6 +67,12 @@ enum BranchFolding {
         var current = target
         var landing = target
         for _ in 0..<graph.blocks.count {
+            // A branch that goes one way whatever it tests is passed over, as an empty block.
+            if current != source, let next = graph.blocks[current].onlySuccessor {
+                if agree(flow.exitState[source], flow.exitState[current], on: liveness.liveIn[next]) { landing = next }
+                current = next
+                continue
+            }
             guard current != source,
                   case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[current].terminator, ifTrue != ifFalse,
                   case let test = known.testNumber(at: current), test >= 0,
@@ -79,24 +97,31 @@ enum BranchFolding {
         return true
     }
 
-    /// The outcome of a comparison of two constants.
-    static func decideByConstants(_ test: Test, _ table: ValueTable) -> Bool? {
-        guard let a = table.constant(test.a), let b = table.constant(test.operand) else { return nil }
-        return test.condition.holds(a, b)
-    }
-
     /// The outcome of test number `number` if the facts known settle it.
     static func decideByFacts(_ number: Int, _ known: Facts, _ table: ValueTable) -> Bool? {
         if let outcome = known[number] { return outcome }
         let test = known.test(number)
         // A value equal to one constant differs from every other.
-        if test.condition == .equal, let k = table.constant(test.operand) {
+        if let (value, k) = comparedConstant(test, table) {
             let differs = known.containsEquality { fact in
-                fact.a == test.a && fact.rewritten == test.rewritten && table.constant(fact.operand).map { $0 != k } == true
+                guard fact.rewritten == test.rewritten, let (factValue, c) = comparedConstant(fact, table) else { return false }
+                return factValue == value && c != k
             }
             if differs { return false }
         }
         return nil
+    }
+
+    /// The value an equality test compares and the constant it compares it with: a test
+    /// rewritten from `sub #c; jeq #0` (or `sub x` with a constant X) asks whether the value
+    /// before the subtraction is c, as libpcap's asks once the `sub` is gone.
+    static func comparedConstant(_ test: Test, _ table: ValueTable) -> (ValueNumber, UInt32)? {
+        guard test.condition == .equal, let k = table.constant(test.operand) else { return nil }
+        if test.rewritten, case let .arithmetic(.subtract, value, subtracted) = table.expression(test.a),
+           let c = table.constant(subtracted) {
+            return (value, k &+ c)
+        }
+        return (test.a, k)
     }
 }
 

@@ -12,6 +12,12 @@ struct FlowGraph {
     /// How many more tests the chain reordering may pull up: each pull adds blocks, so a
     /// budget (the program's size) keeps an odd graph from growing it without end.
     var pullBudget = 0
+    /// Whether arithmetic on constants is folded into constants. libpcap's optimizer first
+    /// moves branches without rewriting statements (a constant reaches a test only when loaded
+    /// as one: `ld #k`, a scratch slot holding one), then rewrites statements and folds constants
+    /// but moves no branch; a test it decides only then stays in the program. Off for the first
+    /// stage, on for the second.
+    var foldsConstants = false
     /// The last analyses, kept for a pass that asks again before the graph changed.
     var analyses = Analyses()
 

@@ -28,6 +28,8 @@ struct ValueFlow {
     var tests: [Test?]
     /// Whether a block's true arm is taken when its test fails (see `FoldedTest`).
     var inverted: [Bool]
+    /// `FlowGraph.foldsConstants` of the graph analysed.
+    let foldsConstants: Bool
 
     /// Analyses `graph`, rewriting its statements to cheaper equivalents on the way; `changed`
     /// tells whether a statement was rewritten or deleted.
@@ -36,6 +38,7 @@ struct ValueFlow {
         table = graph.values
         graph.values = ValueTable()
         defer { graph.values = table }
+        foldsConstants = graph.foldsConstants
         order = graph.reversePostorder()
         predecessors = graph.predecessors(of: order)
         entryState = Array(repeating: .unknown, count: graph.blocks.count)
@@ -148,20 +151,21 @@ struct ValueFlow {
             state.scratch[slot] = state.x
             return statement
         case let .arithmetic(op, .x):
-            if let k = table.constant(state.x), acceptsConstant(op, k) {
+            if foldsConstants, let k = table.constant(state.x), acceptsConstant(op, k) {
                 return step(.arithmetic(op, .constant(k)), &state)
             }
             guard let a = state.a, let x = state.x else { state.a = nil; return statement }
             state.a = table.number(.arithmetic(op, a, x))
             return statement
         case let .arithmetic(op, .constant(k)):
-            if let a = table.constant(state.a), let result = fold(op, a, k) {
+            if foldsConstants, let a = table.constant(state.a), let result = fold(op, a, k) {
                 return setA(.constant(result), .loadConstant(result), &state)
             }
             guard let a = state.a else { return statement }
-            if k == 0 {
+            if k == 0, foldsConstants {
                 switch op {
-                case .add, .subtract, .or, .xor, .shiftLeft, .shiftRight: return nil
+                // `sub #0` stays, as in libpcap (its peephole may fold it into a comparison).
+                case .add, .or, .xor, .shiftLeft, .shiftRight: return nil
                 case .multiply, .and: return setA(.constant(0), .loadConstant(0), &state)
                 default: break
                 }
@@ -169,7 +173,7 @@ struct ValueFlow {
             state.a = table.number(.arithmetic(op, a, table.number(.constant(k))))
             return statement
         case .negate:
-            if let a = table.constant(state.a) {
+            if foldsConstants, let a = table.constant(state.a) {
                 return setA(.constant(0 &- a), .loadConstant(0 &- a), &state)
             }
             guard let a = state.a else { return statement }

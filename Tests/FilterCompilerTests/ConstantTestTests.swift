@@ -1,0 +1,65 @@
+import ClassicBPF
+import DifferentialTesting
+import FilterCompiler
+import FilterLanguage
+import Kernel
+import XCTest
+
+/// Comparisons whose operands are both known constants, behind other tests (issue 14): libpcap
+/// decides such a test while it still moves branches when A holds a constant loaded as one
+/// (`ld #k`, a scratch slot holding one, `sub x` folded into the comparison), and then threads
+/// every edge past the block, whose two arms now meet — often down to "expression rejects all
+/// packets". A test it can decide only once it folds arithmetic (`2 + 3 = 5`) keeps its block.
+/// Our `compile` must give the same `-d` text or the same refusal, computed by libpcap here.
+final class ConstantTestTests: XCTestCase {
+    static let expressions = [
+        // The issue's four, then the same shapes at other depths and in other combinations.
+        "icmp and 2 = 8", "tcp and 2 = 8", "ip6 and 10 = 58", "icmp and icmp-echoreply = icmp-echo",
+        "icmp and 2 = 2", "icmp and 2 > 8", "icmp and 8 < 2", "icmp and 8 >= 2", "icmp and 2 != 8",
+        "tcp port 80 and 2 = 8", "tcp port 80 and 2 = 2", "(2 = 8 or tcp) and udp", "icmp and (2 = 8 or udp)",
+        "not (icmp and 2 = 8)", "icmp and 2 = 8 or udp", "icmp and not 2 = 8", "vlan and 1 = 1 and ip",
+        "ip and 1 = 1 and 2 = 2 and tcp", "ip[0] = 2 and 3 = 3", "ip6 and tcp and 5 = 6 or arp",
+        "host 10.0.0.1 and 1 = 0", "udp port 53 and len = len", "icmp and 2 & 1 != 0", "icmp and 2 & 2 != 0",
+        // Decided only once constants fold: the block stays, as in libpcap.
+        "icmp and 2 + 3 = 5", "icmp and 2 + 3 = 6", "tcp and 4 * 0 = 0", "icmp and 0 - 1 = 4294967295",
+        "tcp and -2 = 4294967294", "icmp and ip[0] & 0 != 0", "icmp and ip[0] * 0 = 0", "ip and 6 / 3 = 2",
+        "net 0.0.0.0/0 and tcp", "tcp and net 0.0.0.0/0",
+        // One value against two constants: once the `sub` of `a = b` is folded into the test,
+        // equal to one constant means unequal to the other (found by the mutation fuzz).
+        "ip[6:2] & 0x1fff = 0 and ip[6:2] & 0x1fff = 8", "ip[6:2] & 0x1fff = 8 and ip[6:2] & 0x1fff = 0",
+        "ip[2:2] & 3 = 1 and ip[2:2] & 3 = 2", "ip[9] - 6 = 0 and ip[9] - 17 = 0", "ip[2:2] = 100 and ip[2:2] = 200",
+        "ip[0] + 1 = 5 and ip[0] + 1 = 6", "len - 14 = 100 and len - 14 = 200",
+        // A subtraction of 0 stays unless it is folded into a comparison.
+        "ip[3] - 0 > 7", "ip[3] - 0 = 7", "tcp and len - 0 >= 100",
+    ]
+
+    func testConstantComparisonsOptimizeAsLibpcap() {
+        var differences: [String] = []
+        for expression in Self.expressions {
+            let theirs = Libpcap.compile(expression, optimize: true).map { Libpcap.image($0) }
+            let ours = Self.ours(expression)
+            switch (theirs, ours) {
+            case let (.success(expected), .success(actual)) where expected != actual:
+                differences.append("\(expression):\nlibpcap:\n\(expected)ours:\n\(actual)")
+            case let (.success, .failure(error)):
+                differences.append("\(expression): we refuse it (\(error.message)), libpcap compiles it")
+            case let (.failure(error), .success(actual)):
+                differences.append("\(expression): libpcap refuses it (\(error.message)), we compile it:\n\(actual)")
+            case let (.failure(expected), .failure(actual)) where expected.message != actual.message:
+                differences.append("\(expression): libpcap says \(expected.message), we say \(actual.message)")
+            default:
+                break
+            }
+        }
+        XCTAssertEqual(differences, [], differences.joined(separator: "\n"))
+    }
+
+    /// `xdpfw compile -d`: the listing, or the refusal.
+    static func ours(_ expression: String) -> Result<String, FilterError> {
+        do {
+            return .success(ClassicPrinter.format(ClassicCodeGenerator.generate(try FilterCompiler.compile(expression)), as: .assembly))
+        } catch {
+            return .failure(error)
+        }
+    }
+}
