@@ -159,7 +159,9 @@ extension Generator {
 
     mutating func broadcast(_ qualifier: ProtocolQualifier?) throws(FilterError) -> Fragment {
         switch qualifier {
-        case nil, .link, .ether:
+        // libpcap's scanner reads fddi, tr, wlan, ppp and slip as `link`: on Ethernet they test
+        // the Ethernet header too.
+        case nil, .link, .ether, .fddi, .tr, .wlan, .ppp, .slip:
             if link.isPPP { throw fail("not a broadcast link") }
             let check = linkHeaderPresent()
             let test = compareBytes(.linkHeader, Protocols.Ethernet.destination, [UInt8](repeating: 0xff, count: 6))
@@ -178,7 +180,7 @@ extension Generator {
 
     mutating func multicast(_ qualifier: ProtocolQualifier?) throws(FilterError) -> Fragment {
         switch qualifier {
-        case nil, .link, .ether:
+        case nil, .link, .ether, .fddi, .tr, .wlan, .ppp, .slip:
             if link.isPPP { throw fail("link-layer multicast filters supported only on ethernet/FDDI/token ring/ARCNET/802.11/ATM LANE/Fibre Channel") }
             let check = linkHeaderPresent()
             let test = graph.branch(load(.linkHeader, Protocols.Ethernet.destination, .byte), .bitsSet, .constant(1))
