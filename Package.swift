@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "ClassicBPF", dependencies: ["FilterCompiler"]),
         .target(name: "EBPF", dependencies: ["PacketFormats", "FilterCompiler"]),
         .target(name: "Ruleset", dependencies: ["PacketFormats", "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF"]),
-        .target(name: "Kernel", dependencies: ["CSystemLibraries", "FilterCompiler", "EBPF"]),
+        .target(name: "Kernel", dependencies: ["CSystemLibraries", "PacketFormats", "FilterCompiler", "EBPF"]),
         // Used by the tests only: libpcap as the oracle, corpus location, packet builders,
         // libpcap-vs-ours comparisons, test streams. Never a dependency of the product.
         .target(name: "DifferentialTesting", dependencies: ["CSystemLibraries", "PacketFormats", "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Kernel"]),
@@ -39,7 +39,7 @@ let package = Package(
             "FilterLanguage", "FilterCompiler", "ClassicBPF", "DifferentialTesting",
         ], path: "Benchmarks/CompileBenchmark"),
         // scripts/bench-live's rig: live frames out of a veth, and the rulesets it compares.
-        .executableTarget(name: "LiveTraffic", dependencies: ["EBPF", "Kernel", "DifferentialTesting"],
+        .executableTarget(name: "LiveTraffic", dependencies: ["PacketFormats", "EBPF", "Kernel", "DifferentialTesting"],
                           path: "Benchmarks/LiveTraffic"),
         .executableTarget(name: "RulesetFamilies", dependencies: ["DifferentialTesting"], path: "Benchmarks/RulesetFamilies"),
         .executableTarget(name: "ClassifierProbe", dependencies: ["DifferentialTesting", "EBPF", "Kernel"], path: "Benchmarks/ClassifierProbe"),
@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "KernelTests", dependencies: ["Ruleset", "Kernel", "ClassicBPF", "EBPF", "DifferentialTesting"]),
         .testTarget(name: "RulesetTests", dependencies: ["Ruleset", "FilterLanguage"]),
         // Runs the built xdpfw as scripts do (exit statuses, tcpdump-identical output, verbs as root).
-        .testTarget(name: "CommandLineTests", dependencies: ["xdpfw", "Ruleset", "EBPF", "Kernel", "DifferentialTesting"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["xdpfw", "PacketFormats", "Ruleset", "EBPF", "Kernel", "DifferentialTesting"]),
         // Real traffic through veth pairs in test namespaces, judged against libpcap.
         .testTarget(name: "EndToEndTests", dependencies: ["xdpfw", "LiveTraffic", "FilterCompiler", "ClassicBPF", "Ruleset", "EBPF", "Kernel", "DifferentialTesting"]),
     ]

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import PacketFormats
 
 /// Real traffic through the loopback of the calling thread's network namespace, made by the
 /// kernel's own stack (not hand-built frames): UDP datagrams and a TCP connection to listeners on
@@ -92,9 +93,7 @@ public enum LoopbackTraffic {
         for sequence in 0..<count {
             var request: [UInt8] = [8, 0, 0, 0, 0x78, 0x66, UInt8(sequence >> 8), UInt8(sequence & 0xff)]
                 + [UInt8](repeating: 0x70, count: 56)
-            let sum = internetChecksum(request)
-            request[2] = UInt8(sum >> 8)
-            request[3] = UInt8(sum & 0xff)
+            InternetChecksum.fill(&request, at: Protocols.ICMP.checksumField)
             try withLoopback(port: 0) { address, length in
                 try check(Int32(request.withUnsafeBytes { sendto(socket, $0.baseAddress, $0.count, 0, address, length) }),
                           "sending an ICMP echo request")
@@ -114,15 +113,6 @@ public enum LoopbackTraffic {
             }
         }
         return replies
-    }
-
-    static func internetChecksum(_ bytes: [UInt8]) -> UInt16 {
-        var sum: UInt32 = 0
-        for i in stride(from: 0, to: bytes.count, by: 2) {
-            sum += UInt32(bytes[i]) << 8 | UInt32(i + 1 < bytes.count ? bytes[i + 1] : 0)
-        }
-        while sum > 0xffff { sum = (sum & 0xffff) + (sum >> 16) }
-        return ~UInt16(sum)
     }
 
     static func open(_ type: __socket_type, _ proto: Int, timeout: TimeInterval = 2) throws -> Int32 {

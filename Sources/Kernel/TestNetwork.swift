@@ -1,5 +1,6 @@
 import CSystemLibraries
 import Foundation
+import PacketFormats
 
 /// Two fresh network namespaces joined by a veth pair, for tests that need real traffic.
 /// Nothing touches the host's interfaces: both ends live inside the namespaces, with addresses from
@@ -183,10 +184,7 @@ public final class TestNetwork: @unchecked Sendable {
         let udpLength = 8 + payload.count
         var ip: [UInt8] = [0x45, 0, UInt8((20 + udpLength) >> 8), UInt8((20 + udpLength) & 0xff), 0, 0, 0x40, 0, 64, 17, 0, 0]
         ip += TestNetwork.bytes(ipv4: source.ipv4) + TestNetwork.bytes(ipv4: destination.ipv4)
-        var sum: UInt32 = 0
-        for i in stride(from: 0, to: 20, by: 2) { sum += UInt32(ip[i]) << 8 | UInt32(ip[i + 1]) }
-        while sum > 0xffff { sum = (sum & 0xffff) + (sum >> 16) }
-        ip[10] = UInt8((~sum >> 8) & 0xff); ip[11] = UInt8(~sum & 0xff)
+        InternetChecksum.fill(&ip, at: Protocols.IPv4.checksumField)
         let udp: [UInt8] = [UInt8(sourcePort >> 8), UInt8(sourcePort & 0xff), UInt8(destinationPort >> 8), UInt8(destinationPort & 0xff),
                             UInt8(udpLength >> 8), UInt8(udpLength & 0xff), 0, 0]
         return destination.mac + source.mac + [0x08, 0x00] + ip + udp + payload

@@ -33,8 +33,7 @@ struct DemoTraffic {
 
     func icmpEcho(payload: Int) -> [UInt8] {
         var icmp: [UInt8] = [8, 0, 0, 0, 0x78, 0x66, 0, 1] + (0..<payload).map { UInt8($0 & 0xff) }
-        let sum = DemoTraffic.checksum(icmp)
-        DemoTraffic.store(sum, at: Protocols.ICMP.checksumField, in: &icmp)
+        InternetChecksum.fill(&icmp, at: Protocols.ICMP.checksumField)
         return ipv4(protocol: UInt8(Protocols.IPProtocol.icmp), payload: icmp)
     }
 
@@ -49,8 +48,7 @@ struct DemoTraffic {
         var tcp = DemoTraffic.be16(40001) + DemoTraffic.be16(destinationPort) + [0, 0, 0x12, 0x34] + [0, 0, 0, 0]
             + [0x50, 0x02] + DemoTraffic.be16(64240) + [0, 0, 0, 0]
         let pseudo = (source ?? sourceIPv4) + destinationIPv4 + [0, UInt8(Protocols.IPProtocol.tcp)] + DemoTraffic.be16(UInt16(tcp.count))
-        let sum = DemoTraffic.checksum(pseudo + tcp)
-        DemoTraffic.store(sum, at: Protocols.TCP.checksumField, in: &tcp)
+        InternetChecksum.fill(&tcp, at: Protocols.TCP.checksumField, pseudoHeader: pseudo)
         return ipv4(protocol: UInt8(Protocols.IPProtocol.tcp), payload: tcp, source: source)
     }
 
@@ -59,27 +57,11 @@ struct DemoTraffic {
         let versionAndLength = UInt8(Protocols.IPv4.version << 4 | headerLength / Protocols.IPv4.headerLengthUnit)
         var header: [UInt8] = [versionAndLength, 0] + DemoTraffic.be16(UInt16(headerLength) + UInt16(payload.count)) + [0, 0, 0x40, 0, 64, number, 0, 0]
         header += (source ?? sourceIPv4) + destinationIPv4
-        let sum = DemoTraffic.checksum(header)
-        DemoTraffic.store(sum, at: Protocols.IPv4.checksumField, in: &header)
+        InternetChecksum.fill(&header, at: Protocols.IPv4.checksumField)
         return destinationMAC + sourceMAC + DemoTraffic.be16(UInt16(Protocols.EtherType.ip)) + header + payload
     }
 
-    /// The Internet checksum (RFC 1071).
-    static func checksum(_ bytes: [UInt8]) -> UInt16 {
-        var sum: UInt32 = 0
-        var index = 0
-        while index + 1 < bytes.count { sum += UInt32(bytes[index]) << 8 | UInt32(bytes[index + 1]); index += 2 }
-        if index < bytes.count { sum += UInt32(bytes[index]) << 8 }
-        while sum > 0xffff { sum = (sum & 0xffff) + (sum >> 16) }
-        return ~UInt16(sum)
-    }
-
     static func be16(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xff)] }
-
-    /// Writes a checksum big-endian into its header field.
-    private static func store(_ sum: UInt16, at field: UInt32, in header: inout [UInt8]) {
-        header.replaceSubrange(Int(field)..<Int(field) + 2, with: be16(sum))
-    }
 
     static func ipv4Bytes(_ text: String) -> [UInt8] { text.split(separator: ".").compactMap { UInt8($0) } }
 }

@@ -1,5 +1,6 @@
 import XCTest
 import EBPF
+import PacketFormats
 import Ruleset
 @testable import xdpfw
 
@@ -42,13 +43,13 @@ final class ReportFormatTests: XCTestCase {
                                   sourceIPv4: [10, 0, 0, 1], destinationIPv4: [10, 0, 0, 2])
         for burst in traffic.bursts() {
             let ip = Array(burst.frame[14..<34])
-            XCTAssertEqual(DemoTraffic.checksum(ip), 0, "IPv4 header of \(burst.label)")
+            XCTAssertEqual(InternetChecksum.of(ip), 0, "IPv4 header of \(burst.label)")
             let length = Int(ip[2]) << 8 | Int(ip[3])
             XCTAssertEqual(length, burst.frame.count - 14, burst.label)
             let payload = Array(burst.frame[34...])
             switch ip[9] {
-            case 1: XCTAssertEqual(DemoTraffic.checksum(payload), 0, burst.label)
-            case 6: XCTAssertEqual(DemoTraffic.checksum(Array(ip[12..<20]) + [0, 6, 0, UInt8(payload.count)] + payload), 0, burst.label)
+            case 1: XCTAssertEqual(InternetChecksum.of(payload), 0, burst.label)
+            case 6: XCTAssertEqual(InternetChecksum.of(Array(ip[12..<20]) + [0, 6, 0, UInt8(payload.count)] + payload), 0, burst.label)
             default: break
             }
         }
