@@ -17,6 +17,16 @@ public struct BPFProgramInfo: Sendable, Equatable {
     public var verifiedInstructions: UInt32
     /// Boot-time nanoseconds at load.
     public var loadTime: UInt64
+
+    /// When the program was loaded, in seconds since the Unix epoch (`loadTime` is on the
+    /// CLOCK_BOOTTIME clock, which the wall clock is offset from).
+    public var loadedAtUnixTime: Double {
+        var boot = timespec(), real = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &boot)
+        clock_gettime(CLOCK_REALTIME, &real)
+        let bootedAt = Double(real.tv_sec) + Double(real.tv_nsec) / 1e9 - Double(boot.tv_sec) - Double(boot.tv_nsec) / 1e9
+        return bootedAt + Double(loadTime) / 1e9
+    }
     public var mapIDs: [UInt32]
 
     public var isXDP: Bool { type == BPF_PROG_TYPE_XDP.rawValue }

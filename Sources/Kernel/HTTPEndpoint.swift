@@ -110,11 +110,3 @@ public final class HTTPEndpoint: @unchecked Sendable {
         }
     }
 }
-
-extension HTTPEndpoint {
-    /// Makes `signals` (SIGTERM, SIGINT) end `serve` instead of the process (see `StopSignal`).
-    public static func stopOnSignals(_ signals: [Int32]) { StopSignal.install(signals) }
-
-    /// The signal that asked `serve` to stop, 0 while none did.
-    public static var stopRequested: Int32 { StopSignal.received }
-}

@@ -48,20 +48,16 @@ struct Exporter: ParsableCommand {
         let (host, port) = Self.split(listen)!
         let endpoint = try HTTPEndpoint(host: host, port: port)
         defer { endpoint.close() }
-        HTTPEndpoint.stopOnSignals([SIGTERM, SIGINT])
+        StopSignal.install([SIGTERM, SIGINT])
         let shown = host.contains(":") ? "[\(host)]" : (host.isEmpty ? "0.0.0.0" : host)
         Output.standardError("xdpfw: serving metrics on http://\(shown):\(endpoint.port)/metrics\n")
         let root = global.pinRoot
-        endpoint.serve(until: { HTTPEndpoint.stopRequested != 0 }) { request in
+        endpoint.serve(until: { StopSignal.received != 0 }) { request in
             switch (request.method, request.path.split(separator: "?").first.map(String.init) ?? "") {
             case ("GET", "/metrics"), ("HEAD", "/metrics"):
                 do {
-                    var exposition = MetricsExposition()
-                    for installation in HookInstallation.all(root: root) {
-                        exposition.add(installation, statistics: try AttachedRuleset.statistics(of: installation))
-                    }
-                    return HTTPEndpoint.Response(status: 200, reason: "OK",
-                                                 contentType: "text/plain; version=0.0.4; charset=utf-8", body: exposition.text)
+                    return HTTPEndpoint.Response(status: 200, reason: "OK", contentType: "text/plain; version=0.0.4; charset=utf-8",
+                                                 body: try MetricsExposition(HookInstallation.all(root: root)).text)
                 } catch {
                     return HTTPEndpoint.Response(status: 500, reason: "Internal Server Error",
                                                  contentType: "text/plain; charset=utf-8", body: "xdpfw: \(error)\n")

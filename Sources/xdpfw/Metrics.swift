@@ -41,12 +41,7 @@ struct Metrics: ParsableCommand {
     var hook: AttachPoint?
 
     func run() throws {
-        let installations = try global.installations(at: interface, hook: hook)
-        var exposition = MetricsExposition()
-        for installation in installations {
-            exposition.add(installation, statistics: try AttachedRuleset.statistics(of: installation))
-        }
-        Output.standardOutput(exposition.text)
+        Output.standardOutput(try MetricsExposition(try global.installations(at: interface, hook: hook)).text)
     }
 }
 
@@ -66,7 +61,14 @@ struct MetricsExposition {
 
     private var samples: [String: [String]] = [:]
 
-    mutating func add(_ installation: HookInstallation, statistics: HookStatistics) {
+    /// The samples of `installations`, their counters read now.
+    init(_ installations: [HookInstallation]) throws {
+        for installation in installations {
+            add(installation, statistics: try AttachedRuleset.statistics(of: installation))
+        }
+    }
+
+    private mutating func add(_ installation: HookInstallation, statistics: HookStatistics) {
         let hook = [("interface", statistics.interface), ("hook", statistics.hook)]
         for (rule, counter) in statistics.rules {
             let labels = hook + [("rule", String(rule.number)), ("line", String(rule.line)), ("verdict", rule.verdict.rawValue)]
@@ -79,8 +81,8 @@ struct MetricsExposition {
         sample("xdpfw_policy_bytes_total", policy, String(statistics.policyCounter.bytes))
         sample("xdpfw_ruleset_rules", hook, String(statistics.rules.count))
         sample("xdpfw_ruleset_attached", hook, installation.isAttached ? "1" : "0")
-        if let loaded = installation.program?.loadTime {
-            sample("xdpfw_ruleset_applied_timestamp_seconds", hook, String(format: "%.3f", Self.unixTime(ofBootTime: loaded)))
+        if let program = installation.program {
+            sample("xdpfw_ruleset_applied_timestamp_seconds", hook, String(format: "%.3f", program.loadedAtUnixTime))
         }
         if let text = installation.rulesetText, let rules = try? RulesFile.parse(text, file: statistics.file) {
             for (name, entries) in rules.sets.sorted(by: { $0.key < $1.key }) {
@@ -108,14 +110,4 @@ struct MetricsExposition {
             .replacingOccurrences(of: "\n", with: "\\n")
     }
 
-    /// A CLOCK_BOOTTIME instant in nanoseconds (what the kernel stamps a program's load with) as
-    /// Unix time.
-    static func unixTime(ofBootTime nanoseconds: UInt64) -> Double {
-        var boot = timespec(), real = timespec()
-        clock_gettime(CLOCK_BOOTTIME, &boot)
-        clock_gettime(CLOCK_REALTIME, &real)
-        let sinceBoot = Double(boot.tv_sec) + Double(boot.tv_nsec) / 1e9
-        let now = Double(real.tv_sec) + Double(real.tv_nsec) / 1e9
-        return now - sinceBoot + Double(nanoseconds) / 1e9
-    }
 }

@@ -43,12 +43,12 @@ struct Show: ParsableCommand {
 
     static func heading(_ installation: HookInstallation) -> String {
         var parts = [AttachedRuleset.file(of: installation)]
-        if let loaded = installation.program?.loadTime {
+        if let program = installation.program {
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")
             formatter.timeZone = TimeZone(identifier: "UTC")
             formatter.dateFormat = "yyyy-MM-dd HH:mm:ss 'UTC'"
-            parts.append("applied " + formatter.string(from: Date(timeIntervalSince1970: MetricsExposition.unixTime(ofBootTime: loaded))))
+            parts.append("applied " + formatter.string(from: Date(timeIntervalSince1970: program.loadedAtUnixTime)))
         }
         if let id = installation.program?.id { parts.append("program \(id)") }
         parts.append(installation.isAttached
