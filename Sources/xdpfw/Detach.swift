@@ -36,10 +36,7 @@ struct Detach: ParsableCommand {
             Output.standardOutput("detached \(interface) \(hook.rawValue)\n")
             detached = true
         }
-        guard detached else {
-            let which = hook.map { " at \($0.rawValue)" } ?? ""
-            throw CommandFailure("\(interface) has no xdpfw rules\(which) (see `xdpfw status`)")
-        }
+        guard detached else { throw CommandFailure.noRules(at: interface, hook: hook) }
         global.removeEmptyPinRoot()
     }
 

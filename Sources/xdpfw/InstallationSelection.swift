@@ -6,11 +6,16 @@ extension XDPFW {
     func installations(at interface: String?, hook: AttachPoint?) throws -> [HookInstallation] {
         try enterNetworkNamespace()
         try requireReadablePins()
-        let installations = HookInstallation.all(root: pinRoot)
-            .filter { (interface == nil || $0.interface == interface) && (hook == nil || $0.hook == hook) }
-        if let interface, installations.isEmpty {
-            throw CommandFailure("\(interface) has no xdpfw rules\(hook.map { " at \($0.rawValue)" } ?? "") (see `xdpfw status`)")
+        return try Self.select(HookInstallation.all(root: pinRoot), interface: interface, hook: hook)
+    }
+
+    /// Those of `installations` at `interface` and `hook` (nil: any); naming an interface that
+    /// has none there is an error.
+    static func select(_ installations: [HookInstallation], interface: String?, hook: AttachPoint?) throws -> [HookInstallation] {
+        let selected = installations.filter { (interface == nil || $0.interface == interface) && (hook == nil || $0.hook == hook) }
+        if let interface, selected.isEmpty {
+            throw CommandFailure.noRules(at: interface, hook: hook)
         }
-        return installations
+        return selected
     }
 }

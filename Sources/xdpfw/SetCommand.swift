@@ -89,7 +89,7 @@ struct SetCommand: ParsableCommand {
             .compactMap { HookInstallation.find(interface: interface, hook: $0, root: global.pinRoot) }
         guard !found.isEmpty else {
             _ = try NetworkInterface(name: interface)  // no such interface: say so, as the other verbs do
-            throw CommandFailure("\(interface) has no xdpfw rules\(hook.map { " at \($0.rawValue)" } ?? "") (see `xdpfw status`)")
+            throw CommandFailure.noRules(at: interface, hook: hook)
         }
         return try found.map { installation in
             guard let text = installation.rulesetText else {

@@ -34,12 +34,8 @@ struct Stats: ParsableCommand {
     var json = false
 
     func run() throws {
-        let installations = try global.listedInstallations(withGoneNamespaces: false).map(\.installation)
-            .filter { (interface == nil || $0.interface == interface) && (hook == nil || $0.hook == hook) }
-        if let interface, installations.isEmpty {
-            let which = hook.map { " at \($0.rawValue)" } ?? ""
-            throw CommandFailure("\(interface) has no xdpfw rules\(which) (see `xdpfw status`)")
-        }
+        let installations = try XDPFW.select(global.listedInstallations(withGoneNamespaces: false).map(\.installation),
+                                             interface: interface, hook: hook)
         if json, let interface, installations.count > 1 {
             // One object per interface is the contract: a shape that changed with what is
             // attached would break scripts.
