@@ -34,6 +34,13 @@ public enum CounterCarry {
     }
 
     static func key(_ rule: (verdict: Verdict, expression: String)) -> String {
-        rule.verdict.rawValue + " " + rule.expression.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
+        rule.verdict.rawValue + " " + RuleText.blanksCollapsed(rule.expression)
+    }
+}
+
+extension RuleText {
+    /// An expression as rules compare by text: runs of blanks as one space, none at the ends.
+    static func blanksCollapsed(_ expression: String) -> String {
+        expression.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
     }
 }

@@ -39,7 +39,7 @@ public enum RuleShadowing {
         var firstWithText: [String: Int] = [:]
         var decomposed = CoverIndex()
         for (index, rule) in ruleset.rules.enumerated() {
-            let text = rule.expression.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
+            let text = RuleText.blanksCollapsed(rule.expression)
             if let earlier = firstWithText[text], sameMeaning(ruleset.rules[earlier], rule) {
                 warnings.append(RuleWarning(kind: .duplicate, rule: rule.text, earlier: ruleset.rules[earlier].text))
                 continue
