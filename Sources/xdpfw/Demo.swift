@@ -91,32 +91,17 @@ struct Demo: ParsableCommand {
             return network
         }
         let (a, b) = (network.a, network.b)
-        let pinRoot = PinDirectory.root(forNamespace: b.namespace)
         say("Created namespaces \(a.namespace) (\(a.interfaceName), \(a.ipv4)) and \(b.namespace) (\(b.interfaceName), \(b.ipv4)), joined by a veth pair.")
 
-        command("xdpfw -n \(b.namespace) apply \(ExampleRuleset.fileName) \(b.interfaceName)")
-        let outcome = try NetworkNamespace.run(in: b.namespace) {
-            try AttachedRuleset.apply(ruleset, text: ExampleRuleset.text, file: ExampleRuleset.fileName,
-                                      interface: b.interfaceName, hook: .xdp, mode: .auto, pinRoot: pinRoot)
-        }
-        Output.standardOutput("attached \(ExampleRuleset.fileName) on \(b.interfaceName) xdp"
-                              + (outcome.installation.xdpMode.map { " (\($0.rawValue) mode)" } ?? "")
-                              + ": \(ruleset.rules.count) rules, policy \(ruleset.policy.rawValue), \(outcome.instructions) instructions\n")
+        try apply(ruleset, on: b.interfaceName, in: b.namespace)
 
         say("Sending from \(a.namespace) to \(b.ipv4):")
         let traffic = DemoTraffic(sourceMAC: a.mac, destinationMAC: b.mac,
                                   sourceIPv4: DemoTraffic.ipv4Bytes(a.ipv4), destinationIPv4: DemoTraffic.ipv4Bytes(b.ipv4))
-        for burst in traffic.bursts() {
-            try network.send([burst.frame], from: .a, copies: burst.count)
-            Output.standardOutput("    \(burst.count) × \(burst.label)\n")
-        }
+        try send(traffic.bursts(), through: network, interface: a.interfaceName)
         Thread.sleep(forTimeInterval: 0.3)  // let the receiving side's NAPI poll run
 
-        command("xdpfw -n \(b.namespace) stats \(b.interfaceName)")
-        let statistics = try NetworkNamespace.run(in: b.namespace) { () throws -> [HookStatistics] in
-            try HookInstallation.all(root: pinRoot).map { try AttachedRuleset.statistics(of: $0) }
-        }
-        Output.standardOutput(statistics.map(\.table).joined(separator: "\n"))
+        try showStatistics(of: b.interfaceName, in: b.namespace)
         say("""
             Rule 1 dropped the SYNs to port 22 from 192.0.2.7 (those from 10.x pass), rule 3 the DNS
             and NTP datagrams, rule 4 the large pings; the rest passed by the policy, along with the
@@ -125,12 +110,7 @@ struct Demo: ParsableCommand {
 
         try loopbackStep(ruleset, namespace: a.namespace, network: network, cleanup: cleanup)
 
-        command("xdpfw -n \(b.namespace) detach \(b.interfaceName)")
-        try NetworkNamespace.run(in: b.namespace) {
-            if try HookInstaller.detach(interface: b.interfaceName, hook: .xdp, root: pinRoot) {
-                Output.standardOutput("detached \(b.interfaceName) xdp\n")
-            }
-        }
+        try detach(b.interfaceName, in: b.namespace)
         cleanup.run()
         say("Removed both namespaces.")
 
@@ -147,17 +127,7 @@ struct Demo: ParsableCommand {
             XDPFW.removeEmptyPinRoot(pinRoot)
         }
         say("The same rules on the loopback of \(namespace), where rule 2 (host 127.0.0.1 and port 80) applies:")
-        command("xdpfw -n \(namespace) apply \(ExampleRuleset.fileName) lo")
-        let outcome = try NetworkNamespace.run(in: namespace) {
-            try AttachedRuleset.apply(ruleset, text: ExampleRuleset.text, file: ExampleRuleset.fileName,
-                                      interface: "lo", hook: .xdp, mode: .auto, pinRoot: pinRoot)
-        }
-        if let why = outcome.installation.record["native-refused"] {
-            Output.standardOutput("xdpfw: \(why); attached in generic mode\n")
-        }
-        Output.standardOutput("attached \(ExampleRuleset.fileName) on lo xdp"
-                              + (outcome.installation.xdpMode.map { " (\($0.rawValue) mode)" } ?? "")
-                              + ": \(ruleset.rules.count) rules, policy \(ruleset.policy.rawValue), \(outcome.instructions) instructions\n")
+        try apply(ruleset, on: "lo", in: namespace)
 
         // Frames written to lo come in without the route a local sender's carry: let 127/8
         // through input routing in this namespace (route_localnet, accept_local), so the stack
@@ -177,27 +147,57 @@ struct Demo: ParsableCommand {
             DemoTraffic.Burst(label: "UDP to port 53 (DNS)", count: 2, frame: traffic.udp(destinationPort: 53)),
             DemoTraffic.Burst(label: "TCP SYN to port 80", count: 2, frame: traffic.tcpSYN(destinationPort: 80)),
         ]
-        for burst in bursts {
-            try network.send([burst.frame], from: .a, interface: "lo", copies: burst.count)
-            Output.standardOutput("    \(burst.count) × \(burst.label)\n")
-        }
+        try send(bursts, through: network, interface: "lo")
         Thread.sleep(forTimeInterval: 0.2)
 
-        command("xdpfw -n \(namespace) stats lo")
-        let statistics = try NetworkNamespace.run(in: namespace) { () throws -> [HookStatistics] in
-            try HookInstallation.all(root: pinRoot).map { try AttachedRuleset.statistics(of: $0) }
-        }
-        Output.standardOutput(statistics.map(\.table).joined(separator: "\n"))
+        try showStatistics(of: "lo", in: namespace)
         say("""
             Rule 2 passed the SYNs to port 80 and the resets the stack sent back (no one listens
             there), rule 3 dropped the DNS datagrams, rule 4 the large pings; the small pings and
             their replies passed by the policy.
             """)
 
-        command("xdpfw -n \(namespace) detach lo")
+        try detach("lo", in: namespace)
+    }
+
+    /// `xdpfw -n NAMESPACE apply rules.conf INTERFACE` with the example ruleset, as apply prints it.
+    private func apply(_ ruleset: Ruleset, on interface: String, in namespace: String) throws {
+        command("xdpfw -n \(namespace) apply \(ExampleRuleset.fileName) \(interface)")
+        let outcome = try NetworkNamespace.run(in: namespace) {
+            try AttachedRuleset.apply(ruleset, text: ExampleRuleset.text, file: ExampleRuleset.fileName, interface: interface,
+                                      hook: .xdp, mode: .auto, pinRoot: PinDirectory.root(forNamespace: namespace))
+        }
+        if let why = outcome.installation.record["native-refused"] {
+            Output.standardOutput("xdpfw: \(why); attached in generic mode\n")
+        }
+        Output.standardOutput("attached \(ExampleRuleset.fileName) on \(interface) xdp"
+                              + (outcome.installation.xdpMode.map { " (\($0.rawValue) mode)" } ?? "")
+                              + ": \(ruleset.rules.count) rules, policy \(ruleset.policy.rawValue), \(outcome.instructions) instructions\n")
+    }
+
+    /// Sends each burst out of `interface` of the sending namespace, saying what it sends.
+    private func send(_ bursts: [DemoTraffic.Burst], through network: TestNetwork, interface: String) throws {
+        for burst in bursts {
+            try network.send([burst.frame], from: .a, interface: interface, copies: burst.count)
+            Output.standardOutput("    \(burst.count) × \(burst.label)\n")
+        }
+    }
+
+    /// `xdpfw -n NAMESPACE stats INTERFACE`.
+    private func showStatistics(of interface: String, in namespace: String) throws {
+        command("xdpfw -n \(namespace) stats \(interface)")
+        let statistics = try NetworkNamespace.run(in: namespace) { () throws -> [HookStatistics] in
+            try HookInstallation.all(root: PinDirectory.root(forNamespace: namespace)).map { try AttachedRuleset.statistics(of: $0) }
+        }
+        Output.standardOutput(statistics.map(\.table).joined(separator: "\n"))
+    }
+
+    /// `xdpfw -n NAMESPACE detach INTERFACE`.
+    private func detach(_ interface: String, in namespace: String) throws {
+        command("xdpfw -n \(namespace) detach \(interface)")
         try NetworkNamespace.run(in: namespace) {
-            if try HookInstaller.detach(interface: "lo", hook: .xdp, root: pinRoot) {
-                Output.standardOutput("detached lo xdp\n")
+            if try HookInstaller.detach(interface: interface, hook: .xdp, root: PinDirectory.root(forNamespace: namespace)) {
+                Output.standardOutput("detached \(interface) xdp\n")
             }
         }
     }
