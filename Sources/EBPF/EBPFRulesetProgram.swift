@@ -96,6 +96,9 @@ public enum EBPFRulesetProgram {
             let emitter = LookupEmitter(group: group, hook: hook, tables: group.layouts,
                                         matchLabel: "count", noMatchLabel: "segment\(index + 1)")
             emitter.emit(into: &asm)
+        case let .classifier(classifier):
+            ClassifierEmitter(classifier: classifier, hook: hook, matchLabel: "count", noMatchLabel: "segment\(index + 1)")
+                .emit(into: &asm)
         }
     }
 }
@@ -105,6 +108,8 @@ public enum RulesetSegment: Hashable, Sendable {
     /// A rule's filter; `slot` is its counter slot (rule index + 1).
     case filter(FilterProgram, verdict: Verdict, slot: Int)
     case lookup(LookupGroup)
+    /// A run of rules decomposed into field constraints, matched by one packet classifier.
+    case classifier(PacketClassifier)
 }
 
 /// One filter alone, without counters: `onMatch` when it matches, `otherwise` when not

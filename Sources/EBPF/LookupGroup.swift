@@ -107,8 +107,11 @@ public struct LookupTable: Hashable, Sendable {
     /// The address this trie is looked up with; nil for two-field groups (the kind says).
     public var side: PacketSide?
     public var keySize: Int
-    public static let valueSize = 8
+    /// The size of the lookup groups' values: u32 slot, u32 return code.
+    public static let slotValueSize = 8
     public var entries: [(key: [UInt8], value: [UInt8])]
+    /// Bytes of each value (`slotValueSize` but for the classifier's tables).
+    public var valueSize = LookupTable.slotValueSize
     /// A hash map holding the prefixes of one length (looked up with the address cut to that
     /// length) instead of an LPM trie holding all.
     public var isHash = false

@@ -44,6 +44,13 @@ enum MachineLayout {
     /// The key of a lookup group's trie lookup: up to 28 bytes (u32 prefix length, group,
     /// protocol and port, IPv6 address), 8-byte aligned as the verifier wants stack accesses.
     static let lookupKeySlot: Int16 = -224
+    /// A packet classifier's row of each field (u32 in an 8-byte slot; PacketClassifier.Field).
+    static func classifierRowSlot(_ field: Int) -> Int16 { Int16(-232 - 8 * field) }
+    /// The vector pointers of the classifier's rows, spilled until the scan.
+    static func classifierVectorSlot(_ field: Int) -> Int16 { Int16(-272 - 8 * field) }
+    /// The summarized scan's best slot so far (-1: none) and its verdict.
+    static let classifierBestSlot: Int16 = -312
+    static let classifierBestVerdictSlot: Int16 = -320
     /// `bpf_skb_vlan_push`'s protocol argument: ETH_P_8021Q in network byte order.
     static let placeholderVLANProtocol: Int32 = 0x0081
 

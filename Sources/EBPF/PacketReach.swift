@@ -31,7 +31,7 @@ public struct PacketReach: Hashable, Sendable {
         self = segments.reduce(PacketReach.nothing) { reach, segment in
             switch segment {
             case let .filter(filter, _, _): reach.union(PacketReach(filter: filter))
-            case .lookup: reach.union(.lookupGroup)
+            case .lookup, .classifier: reach.union(.lookupGroup)
             }
         }
     }

@@ -92,7 +92,7 @@ extension LookupGroup {
                 bytes += [transport, side == .source ? 0 : 1, UInt8(port >> 8), UInt8(truncatingIfNeeded: port)]
             }
             var value: [UInt8] = []
-            value.reserveCapacity(LookupTable.valueSize)
+            value.reserveCapacity(LookupTable.slotValueSize)
             LookupGroup.appendLittleEndian(UInt32(rule.slot), to: &value)
             LookupGroup.appendLittleEndian(codes[rule.verdict]!, to: &value)
             entries.append((bytes, value))

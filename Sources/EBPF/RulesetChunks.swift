@@ -90,8 +90,10 @@ extension EBPFRulesetProgram {
             var scratch = Assembler()
             emit(segment, index: index, hook: hook, into: &scratch)
             let jumps = scratch.conditionalJumpCount
-            let onFirstWay = scratch.branchesPendingOnFirstWay(to: ["segment\(index + 1)", "count"]) ?? jumps
-            let walk = ChunkBudget.walk(scratch)
+            // A classifier's scan loop is walked once per word, each with a pending branch.
+            let scanned = if case let .classifier(classifier) = segment { classifier.scanSteps } else { 0 }
+            let onFirstWay = (scratch.branchesPendingOnFirstWay(to: ["segment\(index + 1)", "count"]) ?? jumps) + scanned
+            let walk = ChunkBudget.walk(scratch) + scanned * ClassifierEmitter.walkedPerStep
             if index > start && (pending + onFirstWay + max(widest, jumps) > budget.pendingBranches
                                  || size + walk > budget.walkedInstructions) {
                 ranges.append(start..<index)
@@ -112,6 +114,7 @@ extension RulesetSegment {
         switch self {
         case let .filter(_, _, slot): [slot]
         case let .lookup(group): group.members.map(\.slot)
+        case let .classifier(classifier): classifier.entries.map(\.slot).filter { $0 > 0 }
         }
     }
 }

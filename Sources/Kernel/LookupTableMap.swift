@@ -10,7 +10,7 @@ extension BPFMap {
         // with spare room are made to.
         // An array has its length from the start (its entries cannot be deleted, only zeroed).
         let map = try BPFMap.create(type: table.arrayLength != nil ? .array : table.isHash ? .hash : .lpmTrie, keySize: table.keySize,
-                                    valueSize: LookupTable.valueSize,
+                                    valueSize: table.valueSize,
                                     maxEntries: table.arrayLength ?? max(table.entries.count + spare, 1), name: "xdpfw_lookup",
                                     flags: table.isHash && spare > 0 ? UInt32(BPF_F_NO_PREALLOC) : 0)
         do {

@@ -156,7 +156,7 @@ public struct LiveSetChange: Sendable {
             let removed = before.entries.filter { !kept.contains($0.key) }.map { ($0.key, $0.value) }
             if after.arrayLength != nil {
                 // An array's entries are never absent: a removed one is zeroed (slot 0: no rule).
-                let empty = [UInt8](repeating: 0, count: LookupTable.valueSize)
+                let empty = [UInt8](repeating: 0, count: LookupTable.slotValueSize)
                 change.updates[after.name] = updates.map { ($0.key, $0.value, $0.previous ?? empty) }
                     + removed.map { ($0.0, empty, $0.1) }
                 change.deletions[after.name] = []

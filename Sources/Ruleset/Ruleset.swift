@@ -25,6 +25,10 @@ public struct Rule: Hashable, Sendable {
     var sets: [String: [String]] = [:]
     /// True when the rule names a set (`@NAME`).
     public var usesSets: Bool { !sets.isEmpty }
+    /// The rule as field constraints the packet classifier reads (`ClassifierBuilder.accepts`),
+    /// nil when it does not decompose so (or names a set: a set stays a lookup `xdpfw set`
+    /// can change).
+    public internal(set) var conjunctions: [FieldConjunction]?
 
     public init(text: RuleText, program: FilterProgram, lookupMatches: [LookupMatch] = []) {
         self.text = text
@@ -84,6 +88,11 @@ public struct Ruleset: Hashable, Sendable {
     public var rules: [Rule]
     /// The file's sets with their entries (those of `set NAME file PATH` read from the file).
     public var sets: [String: [String]] = [:]
+    /// Runs of at least this many rules that decompose become a packet classifier
+    /// (`defaultClassifierMinimumRun`; `Int.max`: never).
+    public var classifierMinimumRun = Ruleset.defaultClassifierMinimumRun
+    /// Classifiers of more entries than this scan by row summaries (`ClassifierBuilder.summaryThreshold`).
+    public var classifierSummaryThreshold = ClassifierBuilder.summaryThreshold
 
     public init(file: String, policy: Verdict, rules: [Rule]) {
         self.file = file; self.policy = policy; self.rules = rules
@@ -202,11 +211,15 @@ public struct Ruleset: Hashable, Sendable {
                     failedSets.formUnion(entryProblems.sets)
                     continue
                 }
-                if let tree = try? FilterParser.parse(text.expression), let matches = MergeableRule.matches(tree) {
-                    rules.append(Rule(text: text, lookupMatches: matches, options: options))
-                    continue
+                let tree = try? FilterParser.parse(text.expression)
+                var rule: Rule
+                if let tree, let matches = MergeableRule.matches(tree) {
+                    rule = Rule(text: text, lookupMatches: matches, options: options)
+                } else {
+                    rule = Rule(text: text, program: try FilterCompiler.compile(text.expression, options: options))
                 }
-                rules.append(Rule(text: text, program: try FilterCompiler.compile(text.expression, options: options)))
+                if let tree { rule.conjunctions = ClassifierBuilder.conjunctions(of: tree) }
+                rules.append(rule)
             } catch {
                 let start = text.expressionOffset + error.range.start
                 let end = text.expressionOffset + max(error.range.end, error.range.start + 1)

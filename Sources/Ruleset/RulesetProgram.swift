@@ -36,11 +36,63 @@ extension Ruleset {
     /// `keepingHashedLengths`: see `LookupGroup.choosingHashTables(_:keeping:)`.
     public func segments(minimumRun: Int? = nil, keepingHashedLengths: [String: [Int]]? = nil) -> [RulesetSegment] {
         var segments: [RulesetSegment] = []
+        var done = 0
+        for run in classifierRuns(minimumRun: minimumRun) {
+            appendSegments(of: done..<run.lowerBound, minimumRun: minimumRun, to: &segments)
+            let members = rules[run].map { ClassifierBuilder.Member(conjunctions: $0.conjunctions!, slot: $0.index + 1, verdict: $0.verdict) }
+            segments.append(.classifier(ClassifierBuilder.build(members, number: segments.count, summaryThreshold: classifierSummaryThreshold)))
+            done = run.upperBound
+        }
+        appendSegments(of: done..<rules.count, minimumRun: minimumRun, to: &segments)
+        return LookupGroup.choosingHashTables(segments, keeping: keepingHashedLengths)
+    }
+
+    /// Rules a classifier takes in a run of at least this many (fewer are as cheap as filters
+    /// and lookups; see docs/design-classifier.md).
+    public static let defaultClassifierMinimumRun = 32
+    /// A program holds at most this many classifiers (six maps each; a program may use 64).
+    public static let maximumClassifiers = 6
+
+    /// The runs of consecutive rules a classifier takes: rules that decompose
+    /// (`Rule.conjunctions`), apart from runs of one lookup shape that stay lookups — those
+    /// with a set (`xdpfw set` changes them in place) and those long enough that a trie or hash
+    /// lookup beats a vector of their bits (a 100,000-address blocklist).
+    func classifierRuns(minimumRun: Int?) -> [Range<Int>] {
+        let longLookup = minimumRun ?? (rules.count > 256 ? 64 : Ruleset.defaultMinimumRun)
+        var classifiable = rules.map { $0.conjunctions != nil && !$0.usesSets }
         var index = 0
         while index < rules.count {
             var end = index + 1
             if let kind = rules[index].lookupKind {
                 while end < rules.count, rules[end].lookupKind == kind { end += 1 }
+                let entries = rules[index..<end].reduce(0) { $0 + $1.lookupMatches.count }
+                if entries >= max(longLookup, 1) || rules[index..<end].contains(where: \.usesSets) {
+                    for rule in index..<end { classifiable[rule] = false }
+                }
+            }
+            index = end
+        }
+        var runs: [Range<Int>] = []
+        index = 0
+        while index < rules.count, runs.count < Ruleset.maximumClassifiers {
+            guard classifiable[index] else { index += 1; continue }
+            var end = index + 1
+            while end < rules.count, classifiable[end] { end += 1 }
+            if end - index >= classifierMinimumRun { runs.append(index..<end) }
+            index = end
+        }
+        return runs
+    }
+
+    /// Rules `range` as filters and lookup groups: each run of consecutive rules of one
+    /// lookup kind with at least `minimumRun` lookup entries, or with a rule using a set,
+    /// becomes one group.
+    private func appendSegments(of range: Range<Int>, minimumRun: Int?, to segments: inout [RulesetSegment]) {
+        var index = range.lowerBound
+        while index < range.upperBound {
+            var end = index + 1
+            if let kind = rules[index].lookupKind {
+                while end < range.upperBound, rules[end].lookupKind == kind { end += 1 }
             }
             // A run is long enough by its entries: one rule with a set of 100 addresses is 100.
             // A run with a set is a lookup however short, so that `xdpfw set add` can change it.
@@ -62,7 +114,6 @@ extension Ruleset {
             }
             index = end
         }
-        return LookupGroup.choosingHashTables(segments, keeping: keepingHashedLengths)
     }
 
     /// The program `apply` loads at `hook`: it returns each packet's verdict and counts it.
@@ -96,11 +147,15 @@ extension Ruleset {
         Ruleset.lookupTables(segments: segments(minimumRun: minimumRun, keepingHashedLengths: keepingHashedLengths), hook: hook)
     }
 
-    /// The tables of segments' lookup groups, those of one name put together.
+    /// The tables of segments' lookup groups, those of one name put together, and of their
+    /// classifiers.
     static func lookupTables(segments: [RulesetSegment], hook: any HookContext) -> [LookupTable] {
         LookupTable.combined(segments.flatMap { segment -> [LookupTable] in
-            if case let .lookup(group) = segment { return group.tables(hook: hook) }
-            return []
+            switch segment {
+            case let .lookup(group): group.tables(hook: hook)
+            case let .classifier(classifier): classifier.tables(hook: hook)
+            case .filter: []
+            }
         })
     }
 }

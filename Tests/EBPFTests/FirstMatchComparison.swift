@@ -10,9 +10,10 @@ extension XCTestCase {
     /// every rule's counter (packets, bytes) with libpcap running each rule's own program in
     /// order. `text`: the rules file when it is not the rules one a line (sets).
     func compareFirstMatch(_ rules: [(expression: String, verdict: Verdict)], packets: [[UInt8]], policy: Verdict, label: String,
-                         text ours: String? = nil) throws {
+                         text ours: String? = nil, configure: (inout Ruleset) -> Void = { _ in }) throws {
         let text = ours ?? "policy \(policy.rawValue)\n" + rules.map { "\($0.verdict.rawValue) \($0.expression)\n" }.joined()
-        let ruleset = try Ruleset.parse(text, file: "merged.conf")
+        var ruleset = try Ruleset.parse(text, file: "merged.conf")
+        configure(&ruleset)
         let oracle = try LibpcapRuleset(rules)
         let expectedSlots = packets.map(oracle.slot(for:))
         XCTAssertGreaterThanOrEqual(Set(expectedSlots).count, min(rules.count, 3), "\(label): the packets reach several rules")
