@@ -309,27 +309,11 @@ struct ClassifierEmitter {
         asm.add(word, 1)
         asm.jump(if: .less, word, Int32(classifier.words), to: loop)
         asm.jump(to: noMatch)
-        // The lowest set bit alone, then its number by halving.
+        // Its lowest set bit's number, plus 64 per word before it.
         asm.label(found)
-        asm.move(other, .r0)
-        asm.negate(other)
-        asm.alu(.and, .r0, other)
         asm.move(other, word)
         asm.alu(.shiftLeft, other, 6)
-        asm.move(.r2, .r0)
-        asm.alu(.shiftLeft, .r2, 32)
-        asm.jump(if: .notEqual, .r2, 0, to: found + ".16")
-        asm.alu(.shiftRight, .r0, 32)
-        asm.add(other, 32)
-        for width in [16, 8, 4, 2, 1] {
-            asm.label(found + ".\(width)")
-            asm.move(.r2, .r0)
-            asm.alu(.and, .r2, Int32((1 << width) - 1))
-            asm.jump(if: .notEqual, .r2, 0, to: found + ".\(width).low")
-            asm.alu(.shiftRight, .r0, Int32(width))
-            asm.add(other, Int32(width))
-            asm.label(found + ".\(width).low")
-        }
+        lowestBitNumber(of: .r0, into: other, temporary: .r2, into: &asm)
         asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, from: other)
         lookUp(classifier.entryTable, onMiss: noMatch, into: &asm)
         asm.load(.word, MachineLayout.accumulator, from: .r0, offset: 0)
@@ -381,12 +365,11 @@ struct ClassifierEmitter {
                 asm.jump(if: .equal, candidates, 0, to: next)
                 // The lowest candidate word, and the candidates without it.
                 asm.move(scratch, candidates)
-                asm.negate(scratch)
-                asm.alu(.and, scratch, candidates)
                 asm.move(bits, candidates)
                 asm.add(bits, -1)
                 asm.alu(.and, candidates, bits)
-                bitNumber(of: scratch, into: word, temporary: bits, label: step + ".word", into: &asm)
+                asm.move(word, 0)
+                lowestBitNumber(of: scratch, into: word, temporary: bits, into: &asm)
                 asm.add(word, Int32(summary * 64))
                 asm.jump(if: .greaterOrEqual, word, Int32(classifier.words), to: next)
                 asm.alu(.shiftLeft, word, 3)
@@ -406,12 +389,8 @@ struct ClassifierEmitter {
                 asm.jump(to: next)
                 // The group's first entry: word × 64 + the lowest set bit.
                 asm.label(step + ".found")
-                asm.move(scratch, bits)
-                asm.negate(scratch)
-                asm.alu(.and, bits, scratch)
                 asm.alu(.shiftLeft, word, 3)   // byte offset × 8 = word × 64
-                bitNumber(of: bits, into: count, temporary: scratch, label: step + ".bit", into: &asm)
-                asm.add(word, count)
+                lowestBitNumber(of: bits, into: word, temporary: scratch, into: &asm)
                 asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, from: word)
                 lookUp(classifier.entryTable, onMiss: groupDone, into: &asm)
                 asm.load(.word, .r2, from: .r0, offset: 0)
@@ -432,21 +411,24 @@ struct ClassifierEmitter {
         emitMatch(into: &asm)
     }
 
-    /// `result` += the number of the one bit set in `bit` (destroyed), by halving.
-    private func bitNumber(of bit: Register, into result: Register, temporary: Register, label: String, into asm: inout Assembler) {
-        asm.move(temporary, bit)
-        asm.alu(.shiftLeft, temporary, 32)
-        asm.jump(if: .notEqual, temporary, 0, to: label + ".16")
-        asm.alu(.shiftRight, bit, 32)
-        asm.add(result, 32)
-        for width in [16, 8, 4, 2, 1] {
-            asm.label(label + ".\(width)")
-            asm.move(temporary, bit)
-            asm.alu(.and, temporary, Int32((1 << width) - 1))
-            asm.jump(if: .notEqual, temporary, 0, to: label + ".\(width).low")
-            asm.alu(.shiftRight, bit, Int32(width))
-            asm.add(result, Int32(width))
-            asm.label(label + ".\(width).low")
+    /// `result` += the number of the lowest bit set in `value` (not zero; destroyed), without a
+    /// branch: at each halving, `(low half) - 1` has its top bit set exactly when the low half is
+    /// zero, and that bit, moved to the half's width, is both the shift and what is added. The
+    /// verifier sees one path with a bounded sum, where a branch per halving would give it 64
+    /// exact constants to walk apart behind every word of the scan.
+    private func lowestBitNumber(of value: Register, into result: Register, temporary: Register, into asm: inout Assembler) {
+        for width in [32, 16, 8, 4, 2, 1] {
+            if width == 32 {
+                asm.move(temporary, value, width: .bits32)
+            } else {
+                asm.move(temporary, value)
+                asm.alu(.and, temporary, Int32((1 << width) - 1))
+            }
+            asm.add(temporary, -1)
+            asm.alu(.shiftRight, temporary, 63)
+            asm.alu(.shiftLeft, temporary, Int32(width.trailingZeroBitCount))
+            asm.alu(.shiftRight, value, temporary)
+            asm.add(result, temporary)
         }
     }
 

@@ -26,6 +26,9 @@ final class ChunkedRulesetKernelTests: XCTestCase {
         }
         packets += TestPackets.all.filter { $0.count >= 14 && $0.count <= KernelDifferentialTests.testRunLimit }
         try compare(rules, packets: packets, policy: .drop, minimumPrograms: 5, label: "3000 tcp port and host")
+        // As `apply` loads them by default: one packet classifier.
+        try compare(rules, packets: packets, policy: .drop, minimumPrograms: 1, label: "3000 tcp port and host, classified",
+                    classifier: true)
     }
 
     /// Random rules of many shapes (mergeable runs among them, which become lookups in between
@@ -56,11 +59,15 @@ final class ChunkedRulesetKernelTests: XCTestCase {
         try compare(rules, packets: packets, policy: .pass, minimumPrograms: 5, label: "2500 mixed")
     }
 
-    /// `minimumPrograms`: how many the fine budget must split the rules into, at least.
+    /// `minimumPrograms`: how many the fine budget must split the rules into, at least. Unless
+    /// `classifier`, long runs of 5-tuple rules stay filters (the classifier takes them whole,
+    /// and these tests are about the chain of filter programs).
     private func compare(_ rules: [(expression: String, verdict: Verdict)], packets: [[UInt8]], policy: Verdict,
-                         minimumPrograms: Int, label: String) throws {
+                         minimumPrograms: Int, label: String, classifier: Bool = false) throws {
         let text = "policy \(policy.rawValue)\n" + rules.map { "\($0.verdict.rawValue) \($0.expression)\n" }.joined()
-        let ruleset = try Ruleset.parse(text, file: "chunked.conf")
+        var ruleset = try Ruleset.parse(text, file: "chunked.conf")
+        if !classifier { ruleset.classifierMinimumRun = .max }
+        XCTAssertEqual(ruleset.segments().contains { if case .classifier = $0 { true } else { false } }, classifier, label)
         let oracle = try LibpcapRuleset(rules)
         let expectedSlots = packets.map(oracle.slot(for:))
         for (hook, budget) in KernelDifferentialTests.hooks.flatMap({ hook in [(hook, ChunkBudget.verifier), (hook, Self.fineBudget)] }) {
