@@ -1,3 +1,4 @@
+import Foundation
 import CSystemLibraries
 
 /// The map types xdpfw uses.
@@ -112,6 +113,17 @@ public final class BPFMap: @unchecked Sendable {
     }
 
     public func pin(at path: String) throws(KernelError) { try pinObject(fd: fd, at: path) }
+
+    /// The memory the kernel charges for this map (the `memlock:` line of its descriptor's
+    /// fdinfo: keys, values, per-CPU copies and the structure's own overhead), or nil when the
+    /// kernel does not say.
+    public var memoryBytes: Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("memlock:") {
+            return Int(line.dropFirst("memlock:".count).trimmingCharacters(in: .whitespaces))
+        }
+        return nil
+    }
 
     /// CPUs the kernel may ever bring up: per-CPU maps hold one value slot for each.
     public static func possibleCPUCount() throws(KernelError) -> Int {

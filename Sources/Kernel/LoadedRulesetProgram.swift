@@ -71,6 +71,12 @@ public struct LoadedRulesetProgram: Sendable {
         }
     }
 
+    /// The memory the kernel charges for every map the ruleset loaded (counters, lookup and
+    /// classifier tables, the program array), as its fdinfo reports it.
+    public var mapBytes: Int {
+        ([counters] + Array(pinnedMaps.values)).reduce(0) { $0 + ($1.memoryBytes ?? 0) }
+    }
+
     public func close() {
         programs.forEach { $0.close() }
         counters.close()

@@ -58,8 +58,15 @@ extension Ruleset {
     /// with a set (`xdpfw set` changes them in place) and those long enough that a trie or hash
     /// lookup beats a vector of their bits (a 100,000-address blocklist).
     func classifierRuns(minimumRun: Int?) -> [Range<Int>] {
+        classifierRuns(classifiable: classifierCandidates(minimumRun: minimumRun).map { $0 == nil })
+    }
+
+    /// For each rule, nil when a classifier may take it, or why not.
+    func classifierCandidates(minimumRun: Int?) -> [ClassifierPlacement.Reason?] {
         let longLookup = minimumRun ?? (rules.count > 256 ? 64 : Ruleset.defaultMinimumRun)
-        var classifiable = rules.map { $0.conjunctions != nil && !$0.usesSets }
+        var reasons: [ClassifierPlacement.Reason?] = rules.map {
+            $0.usesSets ? .usesSet : $0.conjunctions == nil ? .notFields : nil
+        }
         var index = 0
         while index < rules.count {
             var end = index + 1
@@ -67,13 +74,17 @@ extension Ruleset {
                 while end < rules.count, rules[end].lookupKind == kind { end += 1 }
                 let entries = rules[index..<end].reduce(0) { $0 + $1.lookupMatches.count }
                 if entries >= max(longLookup, 1) || rules[index..<end].contains(where: \.usesSets) {
-                    for rule in index..<end { classifiable[rule] = false }
+                    for rule in index..<end where reasons[rule] == nil { reasons[rule] = .longLookupRun }
                 }
             }
             index = end
         }
+        return reasons
+    }
+
+    private func classifierRuns(classifiable: [Bool]) -> [Range<Int>] {
         var runs: [Range<Int>] = []
-        index = 0
+        var index = 0
         while index < rules.count, runs.count < Ruleset.maximumClassifiers {
             guard classifiable[index] else { index += 1; continue }
             var end = index + 1

@@ -99,6 +99,8 @@ struct Bench: ParsableCommand {
                 ("lookup_tables", .integer(Int64(tables))),
                 ("hook", .string(hook.rawValue)),
                 ("programs", .integer(Int64(loaded.programCount))),
+                ("map_bytes", .integer(Int64(loaded.loaded.mapBytes))),
+                ("classifier_rules", .integer(Int64(ruleset.classifierPlacement.classifiedRules))),
             ]).text + "\n")
         } else {
             let count = ruleset.rules.count == 1 ? "1 rule" : "\(ruleset.rules.count) rules"

@@ -41,6 +41,17 @@ struct Check: ParsableCommand {
         let count = ruleset.rules.count == 1 ? "1 rule" : "\(ruleset.rules.count) rules"
         Output.standardOutput("\(ruleset.file): \(count), policy \(ruleset.policy.rawValue): OK "
                               + "(verifier accepted \(loaded.joined(separator: ", ")))\n")
+        // Where a classifier takes rules: how many, and why the others stay filters or lookups.
+        let placement = ruleset.classifierPlacement
+        if placement.classifiers > 0 {
+            let classifiers = placement.classifiers == 1 ? "1 packet classifier" : "\(placement.classifiers) packet classifiers"
+            var text = "\(ruleset.file): \(placement.classifiedRules) of \(ruleset.rules.count) rules in \(classifiers)\n"
+            for (reason, indexes) in placement.elsewhere {
+                let lines = indexes.prefix(5).map { String(ruleset.rules[$0].text.line) }.joined(separator: ", ")
+                text += "  \(indexes.count) not: \(reason.explanation) (line\(indexes.count == 1 ? "" : "s") \(lines)\(indexes.count > 5 ? ", …" : ""))\n"
+            }
+            Output.standardOutput(text)
+        }
         if strict && !warnings.isEmpty {
             let count = warnings.count == 1 ? "1 warning" : "\(warnings.count) warnings"
             throw CommandFailure("\(ruleset.file): \(count), and --strict makes warnings errors")
