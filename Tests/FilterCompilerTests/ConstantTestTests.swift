@@ -31,6 +31,17 @@ final class ConstantTestTests: XCTestCase {
         "ip[0] + 1 = 5 and ip[0] + 1 = 6", "len - 14 = 100 and len - 14 = 200",
         // A subtraction of 0 stays unless it is folded into a comparison.
         "ip[3] - 0 > 7", "ip[3] - 0 = 7", "tcp and len - 0 >= 100",
+        // `and #0` is a constant 0 once constants fold, whatever A held before (libpcap's
+        // `byte` forgets its load); `jset #0xffffffff` counts as always set, even on a zero
+        // byte; a test decided while constants fold keeps its loads (found by the 1,000,000-mutant fuzz).
+        "byte 5 & 0 and byte 6 | 1", "byte 5 & 0 and byte 6 = 1", "ether[0] & 4294967295 = 0 and ip",
+        "icmp[0] & 4294967295 != 0", "ether[0] & 0xffffffff != 0 and tcp", "tcp and ip[2] & 0 = 0",
+        // Refusals of libpcap's optimizer, in its words.
+        "ip[5] % 3 & 0 = 1", "len / 0 = 1", "tcp and ip[0] % (2 - 2) = 1", "ip[0] << 40 = 1", "ip[0] >> (30 + 3) = 0",
+        "ip[0] << (len - len + 32) = 0", "udp and 5 / (1 - 1) = 0",
+        // A computed offset wraps at 32 bits (`[x + 14]` with X = 0xffffffff reads byte 13).
+        "ip[4294967295] = 2 and 3 = 3", "ip[ip[4294967295] & 0xf] = 1", "tcp[4294967295] & tcp-urg != 0",
+        "icmp6[4294967295] = 0xcd", "ip[4294967294:2] = 1",
     ]
 
     func testConstantComparisonsOptimizeAsLibpcap() {

@@ -91,6 +91,8 @@ struct MutantTally {
     var acceptRejectDisagreements: [String] = []
     var meaningDisagreements: [String] = []
     var textDifferences: [String] = []
+    /// How many differing listings to keep and print (FUZZ_SHOW, default 30).
+    var shown = ProcessInfo.processInfo.environment["FUZZ_SHOW"].flatMap { Int($0) } ?? 30
     /// Packets on which libpcap's optimized program disagrees with its unoptimized one.
     var optimizerDepartures: [String] = []
 
@@ -120,7 +122,7 @@ struct MutantTally {
                 // then more: a verdict must be that of libpcap's program with or without it.
                 let plain = (try? theirPlain.get()).map { [$0] } ?? []
                 compareMeaning(mutant, [expected] + plain, actual, "optimized")
-                if textDifferences.count < 30 { textDifferences.append(mutant) }
+                if textDifferences.count < shown { textDifferences.append(mutant) }
             }
         case (.failure, .failure, .failure, .failure), (.failure, .failure, .success, .success):
             break
@@ -162,7 +164,7 @@ struct MutantTally {
         print("mutation fuzz: \(total) mutants, \(bothAccepted) accepted by both, \(acceptRejectDisagreements.count) accept/reject disagreements, \(meaningDisagreements.count) meaning disagreements")
         print(String(format: "mutation fuzz: optimized -d text identical on %.3f%% (%d/%d), unoptimized on %d/%d",
                      percent(optimizedIdentical), optimizedIdentical, bothAccepted, plainIdentical, plainCompared))
-        for line in acceptRejectDisagreements.prefix(30) + meaningDisagreements.prefix(30) { print("  " + line) }
+        for line in acceptRejectDisagreements.prefix(shown) + meaningDisagreements.prefix(shown) { print("  " + line) }
         for mutant in textDifferences { print("  different -d text: '\(mutant)'") }
         for line in optimizerDepartures.prefix(30) { print("  libpcap's optimizer changes the verdict: " + line) }
     }

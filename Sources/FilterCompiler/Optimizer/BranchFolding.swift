@@ -45,7 +45,10 @@ enum BranchFolding {
                   ifTrue != ifFalse else { continue }
             let outcome: Bool
             switch operand {
+            // libpcap's peephole: `jset #0` never, `jset #0xffffffff` always — whatever A
+            // holds, so a masked byte that is zero still counts as set.
             case .constant(0) where condition == .bitsSet: outcome = false
+            case .constant(0xffff_ffff) where condition == .bitsSet: outcome = true
             case let .constant(k):
                 guard let a = flow.table.constant(flow.exitState[id].a) else { continue }
                 outcome = condition.holds(a, k)

@@ -35,14 +35,16 @@ public enum Optimizer {
     /// pair undoing each other forever.
     static let roundLimit = 64
 
-    public static func optimize(_ program: FilterProgram) -> FilterProgram {
+    /// Throws where libpcap's optimizer refuses the program: a division or modulus by a
+    /// constant 0, a shift by a constant over 31 bits, met while constants fold.
+    public static func optimize(_ program: FilterProgram) throws(OptimizerRefusal) -> FilterProgram {
         var work = OptimizerWork()
-        return optimize(program, work: &work)
+        return try optimize(program, work: &work)
     }
 
     /// `optimize`, telling in `work` how much it did: a bound the tests can hold it to that
     /// does not depend on how busy the machine is.
-    public static func optimize(_ program: FilterProgram, work: inout OptimizerWork) -> FilterProgram {
+    public static func optimize(_ program: FilterProgram, work: inout OptimizerWork) throws(OptimizerRefusal) -> FilterProgram {
         guard var graph = FlowGraph(program) else { return program }
         if graph.blocks.contains(where: { if case .jump = $0.terminator { true } else { false } }) || graph.hasCycle {
             return program
@@ -60,6 +62,7 @@ public enum Optimizer {
             ValueNumbering.run, DeadStatements.run, Peephole.run, BranchFolding.run, { $0.absorbSoleSuccessors() },
         ]
         runRounds(folding, on: &graph, &work)
+        if let refusal = graph.refusal { throw OptimizerRefusal(message: refusal) }
         _ = graph.shareIdenticalBlocks()
         graph.startPastIdleTests()
         return graph.program
@@ -78,6 +81,11 @@ public enum Optimizer {
         }
         work.reachedRoundLimit = true
     }
+}
+
+/// libpcap's optimizer gives up on the program, with its words ("modulus by zero").
+public struct OptimizerRefusal: Error, Equatable, Sendable {
+    public let message: String
 }
 
 /// How much one optimization did.
