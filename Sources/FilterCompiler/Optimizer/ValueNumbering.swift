@@ -48,6 +48,8 @@ struct ValueFlow {
         tests = Array(repeating: nil, count: graph.blocks.count)
         inverted = Array(repeating: false, count: graph.blocks.count)
         var visited = [Bool](repeating: false, count: graph.blocks.count)
+        // What later blocks read, as the round begins (libpcap's `out_use`), once constants fold.
+        let liveOut = foldsConstants ? graph.liveness(order: order).liveOut : nil
         for id in order {
             var state = MachineState.unknown
             let incoming = predecessors[id]
@@ -67,6 +69,14 @@ struct ValueFlow {
                     rewritten?.reserveCapacity(block.statements.count)
                 }
                 if let kept { rewritten?.append(kept) }
+            }
+            // libpcap: a block whose results nobody reads and that leaves A and X holding what
+            // they held on entry does nothing (`ldb [x+27]; and #2` after a block that ended
+            // with that very value): its statements go, and the value stays live into it.
+            if let liveOut, liveOut[id] == LocationSet(), !block.statements.isEmpty,
+               let a = entryState[id].a, let x = entryState[id].x, state.a == a, state.x == x {
+                rewritten = []
+                state = entryState[id]
             }
             if case let .branch(condition, .x, ifTrue, ifFalse) = block.terminator, let k = table.constant(state.x) {
                 block.terminator = .branch(condition, .constant(k), ifTrue: ifTrue, ifFalse: ifFalse)
