@@ -54,6 +54,14 @@ final class ConstantTestTests: XCTestCase {
         "udp[8] & 0xf0 != 0 and udp[8] & 0xf0 = 0x40", "icmp[0] & 0x7f != 0 and icmp[0] & 0x7f < 9",
     ]
 
+    /// Edges threaded past a test the ethertype already decided, onto a block that tests the
+    /// ethertype again: libpcap lands there with the block's own reload of the field.
+    static let reloadShapes = [
+        "sctp or aarp", "ip[9] = 6 and aarp", "igrp or ipx", "tcp and ipx", "icmp6 and atalk", "udp and atalk",
+        "ip6 and (tcp or ipx)", "pim or aarp or atalk", "carp and atalk", "ip and ip[9] = 17 and aarp",
+        "ipx or tcp or atalk",
+    ]
+
     func testConstantComparisonsOptimizeAsLibpcap() {
         let differences = Self.differences(Self.expressions)
         XCTAssertEqual(differences, [], differences.joined(separator: "\n"))
@@ -61,6 +69,11 @@ final class ConstantTestTests: XCTestCase {
 
     func testIdleBlocksOptimizeAsLibpcap() {
         let differences = Self.differences(Self.idleBlockShapes)
+        XCTAssertEqual(differences, [], differences.joined(separator: "\n"))
+    }
+
+    func testThreadedEdgesReloadAsLibpcap() {
+        let differences = Self.differences(Self.reloadShapes)
         XCTAssertEqual(differences, [], differences.joined(separator: "\n"))
     }
 

@@ -34,7 +34,7 @@ final class MutationFuzzTests: XCTestCase {
         let own = listed.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }.map(String.init)
         let all = Corpus.acceptedExpressions.map(\.text) + Corpus.rejectedExpressions.map(\.text) + own
             + OptimizerLibpcapTests.moreExpressions + ConstantTestTests.expressions
-            + ConstantTestTests.idleBlockShapes
+            + ConstantTestTests.idleBlockShapes + ConstantTestTests.reloadShapes
         return Array(Set(all.filter { !$0.isEmpty })).sorted()
     }
 
