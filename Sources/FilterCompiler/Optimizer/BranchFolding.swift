@@ -83,6 +83,8 @@ enum BranchFolding {
                 landing = next
                 reload = nil
             } else if needed.contains(.a), agree(flow.exitState[source], flow.exitState[current], on: needed.subtracting(.a)),
+                      // Every way into `next` brings that value: the load changes nothing for them.
+                      flow.entryState[next].a == flow.exitState[current].a,
                       let load = loadOf(flow.exitState[current].a, flow.table) {
                 landing = next
                 reload = load
