@@ -59,8 +59,10 @@ enum ChainReordering {
                                 after = alongTrue ? t : f
                             }
                             let entries = Set(flow.predecessors[first])
+                            // As libpcap's pull-up: the chain's first block dominates the
+                            // pulled one (every way into it comes through the chain).
                             guard let last = chain.last, case .constant = operand, after < analysed,
-                                  entries.allSatisfy(fresh),
+                                  entries.allSatisfy(fresh), flow.predecessors[current].allSatisfy(chain.contains),
                                   graph.blocks[current].statements.allSatisfy({ $0.definition == .a }),
                                   !liveness.liveIn[after].contains(.a) || flow.exitState[last].a == value else { break }
                             pull(run, after: entries, chain: chain, next: after, alongTrue: alongTrue, &graph)
