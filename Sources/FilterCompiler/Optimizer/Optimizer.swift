@@ -22,8 +22,9 @@
 ///    keeps `ld #5; jeq #5`);
 /// 5. chains of alternatives (or conjuncts) test one field after another (`host a or host b`);
 ///    first stage only;
-/// 6. cleanup: empty pass-through blocks are bypassed (first stage), a block takes in its only
-///    successor.
+/// 6. cleanup, first stage only: empty pass-through blocks are bypassed, a block takes in its
+///    only successor (in the second, a block whose test was just decided stays a block of its
+///    own, as libpcap never merges blocks: `ld #0; jeq #2 jt 8 jf 8` before the next test).
 ///
 /// Then identical blocks are shared and idle tests at the start skipped, as libpcap does last.
 ///
@@ -59,7 +60,7 @@ public enum Optimizer {
         graph.foldsConstants = true
         graph.analyses = Analyses()
         let folding: [(inout FlowGraph) -> Bool] = [
-            ValueNumbering.run, DeadStatements.run, Peephole.run, BranchFolding.run, { $0.absorbSoleSuccessors() },
+            ValueNumbering.run, DeadStatements.run, Peephole.run, BranchFolding.run,
         ]
         runRounds(folding, on: &graph, &work)
         if let refusal = graph.refusal { throw OptimizerRefusal(message: refusal) }
