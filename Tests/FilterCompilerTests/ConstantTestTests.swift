@@ -65,6 +65,14 @@ final class ConstantTestTests: XCTestCase {
         "ipx or tcp or atalk",
     ]
 
+    /// Tests pulled up a chain of alternatives: only from blocks the chain dominates, and with
+    /// their arithmetic (`net 3` is `ld [26]; and #0xff000000` again).
+    static let pullUpShapes = [
+        "net 10.0.0.0/8 or net 3", "net 65535 or net 192.168.0.0/16", "net 10.0.0.0/8 or net 14",
+        "ether proto 2 or ether proto 0x8100", "ether proto 1500 or ether proto 0x8100", "netbeui or vlan",
+        "pim or aarp && vlan", "port 53 and port 123 or port 67", "port 53 or port 123 and port 67",
+    ]
+
     func testConstantComparisonsOptimizeAsLibpcap() {
         let differences = Self.differences(Self.expressions)
         XCTAssertEqual(differences, [], differences.joined(separator: "\n"))
@@ -77,6 +85,11 @@ final class ConstantTestTests: XCTestCase {
 
     func testThreadedEdgesReloadAsLibpcap() {
         let differences = Self.differences(Self.reloadShapes)
+        XCTAssertEqual(differences, [], differences.joined(separator: "\n"))
+    }
+
+    func testPulledUpTestsAsLibpcap() {
+        let differences = Self.differences(Self.pullUpShapes)
         XCTAssertEqual(differences, [], differences.joined(separator: "\n"))
     }
 

@@ -35,6 +35,7 @@ final class MutationFuzzTests: XCTestCase {
         let all = Corpus.acceptedExpressions.map(\.text) + Corpus.rejectedExpressions.map(\.text) + own
             + OptimizerLibpcapTests.moreExpressions + ConstantTestTests.expressions
             + ConstantTestTests.idleBlockShapes + ConstantTestTests.reloadShapes
+            + ConstantTestTests.pullUpShapes
         return Array(Set(all.filter { !$0.isEmpty })).sorted()
     }
 
