@@ -137,7 +137,7 @@ for _ in 1...5 {
         var optimized: FilterProgram?
         stageTimes[0] += cpuSeconds { expression = try? FilterParser.parse(text) }
         stageTimes[1] += cpuSeconds { program = try? FilterCodeGenerator.generate(expression!, options: CompileOptions()) }
-        stageTimes[2] += cpuSeconds { optimized = Optimizer.optimize(program!) }
+        stageTimes[2] += cpuSeconds { optimized = try? Optimizer.optimize(program!) }
         stageTimes[3] += cpuSeconds { _ = ClassicCodeGenerator.generate(optimized!) }
     }
 }

@@ -52,7 +52,7 @@ final class KernelDifferentialTests: XCTestCase {
     static func ourProgram(_ expression: String) -> FilterProgram? {
         guard let syntax = try? FilterParser.parse(expression),
               let program = try? FilterCodeGenerator.generate(syntax, options: CompileOptions()) else { return nil }
-        return Optimizer.optimize(program)
+        return try? Optimizer.optimize(program)
     }
 
     /// Every corpus expression and our own, through `frontEnd`, at XDP and TC: loaded (the

@@ -63,7 +63,7 @@ final class LongChainOptimizerTests: XCTestCase {
             let plain = try FilterCodeGenerator.generate(try FilterParser.parse(text), options: CompileOptions())
             let clock = ContinuousClock()
             let start = clock.now
-            let optimized = Optimizer.optimize(plain)
+            let optimized = try Optimizer.optimize(plain)
             print("\(text.prefix(40))… optimized in \(clock.now - start)")
             let before = ClassicCodeGenerator.generate(plain), after = ClassicCodeGenerator.generate(optimized)
             XCTAssertLessThan(after.count, before.count)

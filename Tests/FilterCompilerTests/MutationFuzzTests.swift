@@ -34,6 +34,8 @@ final class MutationFuzzTests: XCTestCase {
         let own = listed.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }.map(String.init)
         let all = Corpus.acceptedExpressions.map(\.text) + Corpus.rejectedExpressions.map(\.text) + own
             + OptimizerLibpcapTests.moreExpressions + ConstantTestTests.expressions
+            + ConstantTestTests.idleBlockShapes + ConstantTestTests.reloadShapes
+            + ConstantTestTests.pullUpShapes
         return Array(Set(all.filter { !$0.isEmpty })).sorted()
     }
 
@@ -58,9 +60,10 @@ final class MutationFuzzTests: XCTestCase {
         XCTAssertEqual(unknown, [], "accept/reject must agree with libpcap")
         XCTAssertEqual(tally.meaningDisagreements, [], "verdicts must be libpcap's")
         XCTAssertGreaterThan(tally.bothAccepted, count / 50, "too few mutants compile to test anything")
-        // Four known listing differences (printed above) are about 0.5% of what both accept on
-        // this seed; the floor catches a new kind of difference, not these.
-        XCTAssertGreaterThanOrEqual(tally.percent(tally.optimizedIdentical), 99.0, "optimized -d text")
+        // Measured 2026-12-05 on this seed: 1 listing difference in 788 (99.87%; a long `not port`
+        // chain with one `port` among them, where libpcap's pull-ups go in another order). The
+        // floor catches a new kind of difference, not these; 1,000,000 mutants gave 99.715%.
+        XCTAssertGreaterThanOrEqual(tally.percent(tally.optimizedIdentical), 99.5, "optimized -d text")
         XCTAssertGreaterThanOrEqual(Double(tally.plainIdentical) * 100 / Double(max(tally.plainCompared, 1)), 99.9,
                                     "unoptimized -d text")
     }
@@ -91,6 +94,8 @@ struct MutantTally {
     var acceptRejectDisagreements: [String] = []
     var meaningDisagreements: [String] = []
     var textDifferences: [String] = []
+    /// How many differing listings to keep and print (FUZZ_SHOW, default 30).
+    var shown = ProcessInfo.processInfo.environment["FUZZ_SHOW"].flatMap { Int($0) } ?? 30
     /// Packets on which libpcap's optimized program disagrees with its unoptimized one.
     var optimizerDepartures: [String] = []
 
@@ -120,7 +125,7 @@ struct MutantTally {
                 // then more: a verdict must be that of libpcap's program with or without it.
                 let plain = (try? theirPlain.get()).map { [$0] } ?? []
                 compareMeaning(mutant, [expected] + plain, actual, "optimized")
-                if textDifferences.count < 30 { textDifferences.append(mutant) }
+                if textDifferences.count < shown { textDifferences.append(mutant) }
             }
         case (.failure, .failure, .failure, .failure), (.failure, .failure, .success, .success):
             break
@@ -162,7 +167,7 @@ struct MutantTally {
         print("mutation fuzz: \(total) mutants, \(bothAccepted) accepted by both, \(acceptRejectDisagreements.count) accept/reject disagreements, \(meaningDisagreements.count) meaning disagreements")
         print(String(format: "mutation fuzz: optimized -d text identical on %.3f%% (%d/%d), unoptimized on %d/%d",
                      percent(optimizedIdentical), optimizedIdentical, bothAccepted, plainIdentical, plainCompared))
-        for line in acceptRejectDisagreements.prefix(30) + meaningDisagreements.prefix(30) { print("  " + line) }
+        for line in acceptRejectDisagreements.prefix(shown) + meaningDisagreements.prefix(shown) { print("  " + line) }
         for mutant in textDifferences { print("  different -d text: '\(mutant)'") }
         for line in optimizerDepartures.prefix(30) { print("  libpcap's optimizer changes the verdict: " + line) }
     }

@@ -24,7 +24,11 @@ enum BranchFolding {
             func arm(_ sense: Bool) -> BlockID {
                 known.start(at: id)
                 if known.testNumber(at: id) >= 0 { known.learn(known.testNumber(at: id), sense != flow.inverted[id]) }
-                return thread(from: id, to: sense ? ifTrue : ifFalse, &known, graph, flow, liveness)
+                let (landing, reload) = thread(from: id, to: sense ? ifTrue : ifFalse, &known, graph, flow, liveness)
+                if let reload, graph.blocks[landing].statements.first != reload {
+                    graph.blocks[landing].statements.insert(reload, at: 0)
+                }
+                return landing
             }
             let (newTrue, newFalse) = (arm(true), arm(false))
             if newTrue != ifTrue || newFalse != ifFalse {
@@ -45,7 +49,10 @@ enum BranchFolding {
                   ifTrue != ifFalse else { continue }
             let outcome: Bool
             switch operand {
+            // libpcap's peephole: `jset #0` never, `jset #0xffffffff` always — whatever A
+            // holds, so a masked byte that is zero still counts as set.
             case .constant(0) where condition == .bitsSet: outcome = false
+            case .constant(0xffff_ffff) where condition == .bitsSet: outcome = true
             case let .constant(k):
                 guard let a = flow.table.constant(flow.exitState[id].a) else { continue }
                 outcome = condition.holds(a, k)
@@ -61,15 +68,32 @@ enum BranchFolding {
 
     /// Follows the edge from `source` into `target` past every block whose test `known` decides,
     /// and returns the furthest block where skipping the blocks in between changes nothing the
-    /// block reads.
+    /// block reads — or changes only A, which held a packet field or constant the landing block
+    /// reads: then also the load that block needs first. (Our value numbering drops a block's
+    /// reload of the field its predecessor left in A while branches still move; libpcap's keeps
+    /// it until constants fold, so its edges land there, and so do ours, with the load back.)
     static func thread(from source: BlockID, to target: BlockID, _ known: inout Facts, _ graph: FlowGraph,
-                       _ flow: ValueFlow, _ liveness: Liveness) -> BlockID {
+                       _ flow: ValueFlow, _ liveness: Liveness) -> (BlockID, reload: Statement?) {
         var current = target
         var landing = target
+        var reload: Statement? = nil
+        func land(on next: BlockID) {
+            let needed = liveness.liveIn[next]
+            if agree(flow.exitState[source], flow.exitState[current], on: needed) {
+                landing = next
+                reload = nil
+            } else if needed.contains(.a), agree(flow.exitState[source], flow.exitState[current], on: needed.subtracting(.a)),
+                      // Every way into `next` brings that value: the load changes nothing for them.
+                      flow.entryState[next].a == flow.exitState[current].a,
+                      let load = loadOf(flow.exitState[current].a, flow.table) {
+                landing = next
+                reload = load
+            }
+        }
         for _ in 0..<graph.blocks.count {
             // A branch that goes one way whatever it tests is passed over, as an empty block.
             if current != source, let next = graph.blocks[current].onlySuccessor {
-                if agree(flow.exitState[source], flow.exitState[current], on: liveness.liveIn[next]) { landing = next }
+                land(on: next)
                 current = next
                 continue
             }
@@ -79,10 +103,22 @@ enum BranchFolding {
                   let outcome = decideByFacts(test, known, flow.table) else { break }
             let next = outcome != flow.inverted[current] ? ifTrue : ifFalse
             known.learn(test, outcome)
-            if agree(flow.exitState[source], flow.exitState[current], on: liveness.liveIn[next]) { landing = next }
+            land(on: next)
             current = next
         }
-        return landing
+        return (landing, reload)
+    }
+
+    /// The one statement that puts `value` in A, when it is a packet field at a fixed offset,
+    /// the length or a constant.
+    static func loadOf(_ value: ValueNumber?, _ table: ValueTable) -> Statement? {
+        guard let value else { return nil }
+        switch table.expression(value) {
+        case let .packet(width, offset): return .loadPacket(width, offset: offset)
+        case .length: return .loadLength
+        case let .constant(k): return .loadConstant(k)
+        default: return nil
+        }
     }
 
     /// Whether two states hold the same known values in every location of `locations`.

@@ -59,8 +59,10 @@ enum ChainReordering {
                                 after = alongTrue ? t : f
                             }
                             let entries = Set(flow.predecessors[first])
+                            // As libpcap's pull-up: the chain's first block dominates the
+                            // pulled one (every way into it comes through the chain).
                             guard let last = chain.last, case .constant = operand, after < analysed,
-                                  entries.allSatisfy(fresh),
+                                  entries.allSatisfy(fresh), flow.predecessors[current].allSatisfy(chain.contains),
                                   graph.blocks[current].statements.allSatisfy({ $0.definition == .a }),
                                   !liveness.liveIn[after].contains(.a) || flow.exitState[last].a == value else { break }
                             pull(run, after: entries, chain: chain, next: after, alongTrue: alongTrue, &graph)
@@ -83,7 +85,7 @@ enum ChainReordering {
         return !touched.isEmpty
     }
 
-    /// Puts copies of the `run`'s tests (without statements) between `entries` and the chain,
+    /// Puts copies of the `run`'s blocks between `entries` and the chain,
     /// and lets the chain's last block continue where the run would.
     static func pull(_ run: [BlockID], after entries: Set<BlockID>, chain: [BlockID], next: BlockID, alongTrue: Bool,
                      _ graph: inout FlowGraph) {
@@ -96,10 +98,22 @@ enum ChainReordering {
                 ? .branch(condition, operand, ifTrue: onward, ifFalse: f)
                 : .branch(condition, operand, ifTrue: t, ifFalse: onward)
             graph.foldedTests[start + index] = graph.foldedTests[pulled]
-            graph.blocks.append(Block(statements: [], terminator: terminator))
+            // The statements come along: a load of the value A already holds goes again when
+            // value numbering meets it, arithmetic stays, as in libpcap's pulled blocks
+            // (`net 10.0.0.0/8 or net 3` tests `ld [26]; and #0xff000000` twice).
+            graph.blocks.append(Block(statements: recomputation(graph.blocks[pulled].statements), terminator: terminator))
         }
         for entry in entries { graph.blocks[entry].retarget { $0 == first ? start : $0 } }
         graph.blocks[last].retargetArm(alongTrue: alongTrue, to: next)
+    }
+
+    /// `statements` when they compute the tested value afresh — a load, then arithmetic with
+    /// constants — else none (the value is in A where the copy goes; statements that read what
+    /// A held before could not run twice).
+    static func recomputation(_ statements: [Statement]) -> [Statement] {
+        guard let first = statements.first, first.uses == LocationSet(),
+              statements.allSatisfy({ $0.uses.subtracting(.a) == LocationSet() }) else { return [] }
+        return statements
     }
 }
 

@@ -18,6 +18,9 @@ struct FlowGraph {
     /// but moves no branch; a test it decides only then stays in the program. Off for the first
     /// stage, on for the second.
     var foldsConstants = false
+    /// Why libpcap's optimizer would refuse this program (a constant division by zero, a shift
+    /// by more than 31 bits), found while constants fold.
+    var refusal: String?
     /// The last analyses, kept for a pass that asks again before the graph changed.
     var analyses = Analyses()
 

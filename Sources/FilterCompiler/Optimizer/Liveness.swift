@@ -54,15 +54,17 @@ extension Statement {
 }
 
 extension Block {
-    /// The registers the ending reads. A branch whose arms agree reads nothing, with two
+    /// The registers the ending reads. A branch whose arms agree reads nothing, with three
     /// exceptions that keep libpcap's shapes (and its verdicts on short packets): at the entry
     /// (the statements are carried into the block the program then starts with, see
-    /// `FlowGraph.startPastIdleTests`), and after a constant load in the same block (a decided
-    /// test of a constant, which libpcap leaves in place).
-    func endUses(isEntry: Bool) -> LocationSet {
+    /// `FlowGraph.startPastIdleTests`), once constants fold (`foldsConstants`: a test decided
+    /// then keeps its block, loads included, as libpcap's dead-store pass still counts the
+    /// branch as a reader), and after a constant load in the same block (a decided test of a
+    /// constant, which libpcap leaves in place).
+    func endUses(isEntry: Bool, foldsConstants: Bool) -> LocationSet {
         guard case let .branch(_, operand, ifTrue, ifFalse) = terminator else { return LocationSet() }
         let uses = operand == .x ? LocationSet.a.union(.x) : .a
-        if ifTrue != ifFalse || isEntry { return uses }
+        if ifTrue != ifFalse || isEntry || foldsConstants { return uses }
         let lastA = statements.last { $0.definition.contains(.a) }
         guard case .loadConstant = lastA else { return LocationSet() }
         return uses
@@ -88,7 +90,7 @@ struct Liveness {
                 var live = LocationSet()
                 for successor in block.successors { live = live.union(liveIn[successor]) }
                 liveOut[id] = live
-                live = live.union(block.endUses(isEntry: id == graph.entry))
+                live = live.union(block.endUses(isEntry: id == graph.entry, foldsConstants: graph.foldsConstants))
                 for statement in block.statements.reversed() {
                     live = live.subtracting(statement.definition).union(statement.uses)
                 }
@@ -111,7 +113,7 @@ enum DeadStatements {
         var changed = false
         for id in order {
             let block = graph.blocks[id]
-            var live = liveness.liveOut[id].union(block.endUses(isEntry: id == graph.entry))
+            var live = liveness.liveOut[id].union(block.endUses(isEntry: id == graph.entry, foldsConstants: graph.foldsConstants))
             // Positions of the dead statements, last first (no array at all when none is dead).
             var dead: [Int] = []
             for index in block.statements.indices.reversed() {

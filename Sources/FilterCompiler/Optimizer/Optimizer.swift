@@ -22,8 +22,9 @@
 ///    keeps `ld #5; jeq #5`);
 /// 5. chains of alternatives (or conjuncts) test one field after another (`host a or host b`);
 ///    first stage only;
-/// 6. cleanup: empty pass-through blocks are bypassed (first stage), a block takes in its only
-///    successor.
+/// 6. cleanup, first stage only: empty pass-through blocks are bypassed, a block takes in its
+///    only successor (in the second, a block whose test was just decided stays a block of its
+///    own, as libpcap never merges blocks: `ld #0; jeq #2 jt 8 jf 8` before the next test).
 ///
 /// Then identical blocks are shared and idle tests at the start skipped, as libpcap does last.
 ///
@@ -35,14 +36,16 @@ public enum Optimizer {
     /// pair undoing each other forever.
     static let roundLimit = 64
 
-    public static func optimize(_ program: FilterProgram) -> FilterProgram {
+    /// Throws where libpcap's optimizer refuses the program: a division or modulus by a
+    /// constant 0, a shift by a constant over 31 bits, met while constants fold.
+    public static func optimize(_ program: FilterProgram) throws(OptimizerRefusal) -> FilterProgram {
         var work = OptimizerWork()
-        return optimize(program, work: &work)
+        return try optimize(program, work: &work)
     }
 
     /// `optimize`, telling in `work` how much it did: a bound the tests can hold it to that
     /// does not depend on how busy the machine is.
-    public static func optimize(_ program: FilterProgram, work: inout OptimizerWork) -> FilterProgram {
+    public static func optimize(_ program: FilterProgram, work: inout OptimizerWork) throws(OptimizerRefusal) -> FilterProgram {
         guard var graph = FlowGraph(program) else { return program }
         if graph.blocks.contains(where: { if case .jump = $0.terminator { true } else { false } }) || graph.hasCycle {
             return program
@@ -57,9 +60,10 @@ public enum Optimizer {
         graph.foldsConstants = true
         graph.analyses = Analyses()
         let folding: [(inout FlowGraph) -> Bool] = [
-            ValueNumbering.run, DeadStatements.run, Peephole.run, BranchFolding.run, { $0.absorbSoleSuccessors() },
+            ValueNumbering.run, DeadStatements.run, Peephole.run, BranchFolding.run,
         ]
         runRounds(folding, on: &graph, &work)
+        if let refusal = graph.refusal { throw OptimizerRefusal(message: refusal) }
         _ = graph.shareIdenticalBlocks()
         graph.startPastIdleTests()
         return graph.program
@@ -78,6 +82,11 @@ public enum Optimizer {
         }
         work.reachedRoundLimit = true
     }
+}
+
+/// libpcap's optimizer gives up on the program, with its words ("modulus by zero").
+public struct OptimizerRefusal: Error, Equatable, Sendable {
+    public let message: String
 }
 
 /// How much one optimization did.

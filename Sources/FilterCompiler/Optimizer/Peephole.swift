@@ -17,7 +17,8 @@ enum Peephole {
                     graph.foldedTests[id] = FoldedTest(test: test, inverted: swapped)
                 }
             }
-            if foldIndexOffsets(&graph.blocks[id], liveOut: liveness.liveOut[id], isEntry: id == graph.entry) { changed = true }
+            if foldIndexOffsets(&graph.blocks[id], liveOut: liveness.liveOut[id], isEntry: id == graph.entry,
+                                foldsConstants: graph.foldsConstants) { changed = true }
         }
         return changed
     }
@@ -44,17 +45,18 @@ enum Peephole {
     }
 
     /// `ld #c; …; add x; tax; ldb [x + k]` → `ld #c; …; ldb [x + k+c]` when X is not read before
-    /// it is written again (A is overwritten by the load anyway; the `ld #c` dies if unused).
-    static func foldIndexOffsets(_ block: inout Block, liveOut: LocationSet, isEntry: Bool) -> Bool {
+    /// it is written again (A is overwritten by the load anyway; the `ld #c` dies if unused). The
+    /// offset wraps at 32 bits, as libpcap adds it.
+    static func foldIndexOffsets(_ block: inout Block, liveOut: LocationSet, isEntry: Bool, foldsConstants: Bool) -> Bool {
         var changed = false
         var index = 0
         while index + 2 < block.statements.count {
             if block.statements[index] == .arithmetic(.add, .x),
                case .moveAToX = block.statements[index + 1],
                case let .loadPacketIndexed(width, offset) = block.statements[index + 2],
-               let c = constantInA(before: index, in: block), offset <= UInt32.max - c,
-               !readsX(after: index + 2, in: block, liveOut: liveOut, isEntry: isEntry) {
-                block.statements.replaceSubrange(index...index + 2, with: [.loadPacketIndexed(width, offset: offset + c)])
+               let c = constantInA(before: index, in: block),
+               !readsX(after: index + 2, in: block, liveOut: liveOut, isEntry: isEntry, foldsConstants: foldsConstants) {
+                block.statements.replaceSubrange(index...index + 2, with: [.loadPacketIndexed(width, offset: offset &+ c)])
                 changed = true
             }
             index += 1
@@ -72,11 +74,11 @@ enum Peephole {
     }
 
     /// Whether the X register's value after statement `position` is read later.
-    static func readsX(after position: Int, in block: Block, liveOut: LocationSet, isEntry: Bool) -> Bool {
+    static func readsX(after position: Int, in block: Block, liveOut: LocationSet, isEntry: Bool, foldsConstants: Bool) -> Bool {
         for statement in block.statements[(position + 1)...] {
             if statement.uses.contains(.x) { return true }
             if statement.definition.contains(.x) { return false }
         }
-        return block.endUses(isEntry: isEntry).contains(.x) || liveOut.contains(.x)
+        return block.endUses(isEntry: isEntry, foldsConstants: foldsConstants).contains(.x) || liveOut.contains(.x)
     }
 }

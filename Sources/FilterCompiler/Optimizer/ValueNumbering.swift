@@ -30,6 +30,8 @@ struct ValueFlow {
     var inverted: [Bool]
     /// `FlowGraph.foldsConstants` of the graph analysed.
     let foldsConstants: Bool
+    /// Why libpcap's optimizer would refuse the program ("division by zero"), once found.
+    var refusal: String?
 
     /// Analyses `graph`, rewriting its statements to cheaper equivalents on the way; `changed`
     /// tells whether a statement was rewritten or deleted.
@@ -46,6 +48,8 @@ struct ValueFlow {
         tests = Array(repeating: nil, count: graph.blocks.count)
         inverted = Array(repeating: false, count: graph.blocks.count)
         var visited = [Bool](repeating: false, count: graph.blocks.count)
+        // What later blocks read, as the round begins (libpcap's `out_use`), once constants fold.
+        let liveOut = foldsConstants ? graph.liveness(order: order).liveOut : nil
         for id in order {
             var state = MachineState.unknown
             let incoming = predecessors[id]
@@ -59,21 +63,20 @@ struct ValueFlow {
             // blocks keep theirs as they are).
             var rewritten: [Statement]? = nil
             for (index, statement) in block.statements.enumerated() {
-                let kept: Statement?
-                if index == block.statements.count - 1, isMaskTest(statement, block.terminator),
-                   let a = state.a, table.constant(a) == nil {
-                    // `and #0; jeq #0` is left for the peephole, which makes it `jset #0`
-                    // (never true) — libpcap's order, and its shape, for masks like `/0`.
-                    state.a = table.number(.arithmetic(.and, a, table.number(.constant(0))))
-                    kept = statement
-                } else {
-                    kept = step(statement, &state)
-                }
+                let kept = step(statement, &state)
                 if rewritten == nil, kept != statement {
                     rewritten = Array(block.statements[..<index])
                     rewritten?.reserveCapacity(block.statements.count)
                 }
                 if let kept { rewritten?.append(kept) }
+            }
+            // libpcap: a block whose results nobody reads and that leaves A and X holding what
+            // they held on entry does nothing (`ldb [x+27]; and #2` after a block that ended
+            // with that very value): its statements go, and the value stays live into it.
+            if let liveOut, liveOut[id] == LocationSet(), !block.statements.isEmpty,
+               let a = entryState[id].a, let x = entryState[id].x, state.a == a, state.x == x {
+                rewritten = []
+                state = entryState[id]
             }
             if case let .branch(condition, .x, ifTrue, ifFalse) = block.terminator, let k = table.constant(state.x) {
                 block.terminator = .branch(condition, .constant(k), ifTrue: ifTrue, ifFalse: ifFalse)
@@ -98,6 +101,7 @@ struct ValueFlow {
             exitState[id] = state
             visited[id] = true
         }
+        if graph.refusal == nil { graph.refusal = refusal }
     }
 
     private func isMaskTest(_ statement: Statement, _ terminator: Terminator) -> Bool {
@@ -113,8 +117,10 @@ struct ValueFlow {
         case let .loadPacket(width, offset):
             return setA(.packet(width, offset: offset), statement, &state)
         case let .loadPacketIndexed(width, offset):
-            if let index = table.constant(state.x), offset <= UInt32.max - index {
-                return step(.loadPacket(width, offset: offset + index), &state)
+            // The offset wraps at 32 bits as libpcap's optimizer adds it (`[x + 14]` with X
+            // 0xffffffff becomes `[13]`, where the machine would have rejected the packet).
+            if let index = table.constant(state.x) {
+                return step(.loadPacket(width, offset: offset &+ index), &state)
             }
             guard let index = state.x else { state.a = nil; return statement }
             return setA(.packetIndexed(width, offset: offset, index: index), statement, &state)
@@ -151,25 +157,45 @@ struct ValueFlow {
             state.scratch[slot] = state.x
             return statement
         case let .arithmetic(op, .x):
-            if foldsConstants, let k = table.constant(state.x), acceptsConstant(op, k) {
+            if foldsConstants, let k = table.constant(state.x) {
+                if let a = table.constant(state.a) {
+                    guard let result = foldLikeLibpcap(op, a, k) else { return statement }
+                    return setA(.constant(result), .loadConstant(result), &state)
+                }
+                if op == .shiftLeft || op == .shiftRight, k > 31 {
+                    refuse("shift by more than 31 bits")
+                    return statement
+                }
                 return step(.arithmetic(op, .constant(k)), &state)
+            }
+            // libpcap: an operation on an A known to be 0 is a move or a constant.
+            if foldsConstants, table.constant(state.a) == 0 {
+                switch op {
+                case .add, .or, .xor: return step(.moveXToA, &state)
+                case .multiply, .divide, .modulo, .and, .shiftLeft, .shiftRight:
+                    return setA(.constant(0), .loadConstant(0), &state)
+                case .subtract: break
+                }
             }
             guard let a = state.a, let x = state.x else { state.a = nil; return statement }
             state.a = table.number(.arithmetic(op, a, x))
             return statement
         case let .arithmetic(op, .constant(k)):
-            if foldsConstants, let a = table.constant(state.a), let result = fold(op, a, k) {
-                return setA(.constant(result), .loadConstant(result), &state)
-            }
-            guard let a = state.a else { return statement }
+            // As libpcap's: an operation with 0 first, whatever A holds, then the folding of
+            // a constant A.
             if k == 0, foldsConstants {
                 switch op {
                 // `sub #0` stays, as in libpcap (its peephole may fold it into a comparison).
                 case .add, .or, .xor, .shiftLeft, .shiftRight: return nil
                 case .multiply, .and: return setA(.constant(0), .loadConstant(0), &state)
-                default: break
+                case .divide, .modulo: refuse(op == .divide ? "division by zero" : "modulus by zero")
+                case .subtract: break
                 }
             }
+            if foldsConstants, let a = table.constant(state.a), let result = foldLikeLibpcap(op, a, k) {
+                return setA(.constant(result), .loadConstant(result), &state)
+            }
+            guard let a = state.a else { return statement }
             state.a = table.number(.arithmetic(op, a, table.number(.constant(k))))
             return statement
         case .negate:
@@ -188,6 +214,23 @@ struct ValueFlow {
             state.a = state.x
             return statement
         }
+    }
+
+    /// libpcap's folding of two constants: a shift by 32 or more gives 0; a division by zero
+    /// refuses the program (nil).
+    private mutating func foldLikeLibpcap(_ op: ArithmeticOperator, _ a: UInt32, _ b: UInt32) -> UInt32? {
+        switch op {
+        case .divide where b == 0, .modulo where b == 0:
+            refuse(op == .divide ? "division by zero" : "modulus by zero")
+            return nil
+        case .shiftLeft where b >= 32, .shiftRight where b >= 32: return 0
+        default: return fold(op, a, b)
+        }
+    }
+
+    /// Notes that libpcap's optimizer gives up on this program, with its words.
+    private mutating func refuse(_ message: String) {
+        if refusal == nil { refusal = message }
     }
 
     private mutating func setA(_ expression: ValueExpression, _ statement: Statement, _ state: inout MachineState) -> Statement? {
