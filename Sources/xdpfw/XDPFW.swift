@@ -33,7 +33,7 @@ struct XDPFW: ParsableCommand {
             "xdpfw: ...".
             """,
         version: "0.1.0",
-        subcommands: [Compile.self, Check.self, Apply.self, Detach.self, Stats.self, Status.self, Show.self, Metrics.self, Exporter.self,
+        subcommands: [Compile.self, Check.self, Apply.self, Detach.self, Stats.self, Status.self, Show.self, Metrics.self, Exporter.self, Log.self,
                       Test.self, Bench.self, SetCommand.self, Demo.self]
     )
 
