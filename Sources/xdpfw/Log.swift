@@ -16,7 +16,7 @@ struct Log: ParsableCommand {
             the interface, the hook, the rule that decided (its number as `stats` shows it, or \
             `policy`), the verdict and a tcpdump-style summary of the frame:
 
-              14:02:11.530218 eth0 xdp rule 2 drop IP 192.0.2.7.51234 > 10.0.0.1.22: Flags [S], length 0
+              14:02:11.530218 eth0 xdp rule 2 drop IP 192.0.2.7.5123 > 10.0.0.1.22: Flags [S], length 0
 
             With -w FILE the frames go to a pcap file instead (`tcpdump -r FILE` reads it; - is \
             standard output): the first 256 bytes of each frame as the hook saw it, with its \
