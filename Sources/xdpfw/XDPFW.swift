@@ -22,7 +22,7 @@ struct XDPFW: ParsableCommand {
               xdpfw check rules.conf             # compile and verify, attach nothing
               xdpfw apply rules.conf eth0        # attach at XDP (or replace what is there)
               xdpfw stats eth0                   # packets and bytes per rule
-              xdpfw log eth0                     # the packets the rules drop, as they happen
+              xdpfw log eth0                     # dropped packets, live
               xdpfw detach eth0
               xdpfw compile -d tcp port 80       # same text as tcpdump -d tcp port 80
 
