@@ -130,6 +130,11 @@ public struct Assembler: Sendable {
         entries.append(Entry(slots: EBPFInstruction.loadMap(dst, named: name)))
     }
 
+    /// `dst = &value + offset` of the array map called `name` (no lookup call).
+    public mutating func loadMapValue(_ dst: Register, named name: String, offset: Int32 = 0) {
+        entries.append(Entry(slots: EBPFInstruction.loadMapValue(dst, named: name, offset: offset)))
+    }
+
     // MARK: Memory
 
     /// `dst = *(size *)(src + offset)`

@@ -52,6 +52,14 @@ public struct EBPFInstruction: Hashable, Sendable {
          EBPFInstruction(opcode: 0, immediate: Int32(bitPattern: UInt32(truncatingIfNeeded: value >> 32)))]
     }
 
+    /// The two slots of `dst = &value + offset`, the address of the first value of the array map
+    /// called `name`; the fd is filled in by `resolveMaps`.
+    public static func loadMapValue(_ dst: Register, named name: String, offset: Int32 = 0) -> [EBPFInstruction] {
+        [EBPFInstruction(opcode: Opcode.loadImmediate64, dst: dst.rawValue, src: Opcode.pseudoMapValue,
+                         mapReference: name),
+         EBPFInstruction(opcode: 0, immediate: offset)]
+    }
+
     /// The two slots of `dst = map` for the map called `name`; the fd is filled in by `resolveMaps`.
     public static func loadMap(_ dst: Register, named name: String) -> [EBPFInstruction] {
         [EBPFInstruction(opcode: Opcode.loadImmediate64, dst: dst.rawValue, src: Opcode.pseudoMapFD,

@@ -11,24 +11,30 @@ public enum EBPFRulesetProgram {
     public static let counterValueSize = 16
 
     public static func generate(rules: [(filter: FilterProgram, verdict: Verdict)], policy: Verdict,
-                                hook: any HookContext, counterMap: String) throws(AssemblerError) -> [EBPFInstruction] {
+                                hook: any HookContext, counterMap: String, log: PacketLogMaps? = nil) throws(AssemblerError) -> [EBPFInstruction] {
         try generate(segments: rules.enumerated().map { .filter($1.filter, verdict: $1.verdict, slot: $0 + 1) },
-                     policy: policy, hook: hook, counterMap: counterMap)
+                     policy: policy, hook: hook, counterMap: counterMap, log: log)
     }
 
     /// The program for rules in order, some of them merged into lookup groups (whose tries,
     /// `LookupGroup.tables(hook:)`, must be loaded under their names with the counter map).
+    /// With `log`, each decision may also go to the drop log (`PacketLogEmitter`).
     public static func generate(segments: [RulesetSegment], policy: Verdict,
-                                hook: any HookContext, counterMap: String) throws(AssemblerError) -> [EBPFInstruction] {
-        try generate(segments: segments, range: segments.indices, link: .alone, policy: policy, hook: hook, counterMap: counterMap)
+                                hook: any HookContext, counterMap: String, log: PacketLogMaps? = nil) throws(AssemblerError) -> [EBPFInstruction] {
+        try generate(segments: segments, range: segments.indices, link: .alone, policy: policy, hook: hook,
+                     counterMap: counterMap, log: log)
     }
 
     /// One program of a ruleset: the segments in `range`, then the policy (or, in a chain, a
     /// tail call to the next program; see `RulesetChunks`).
     static func generate(segments: [RulesetSegment], range: Range<Int>, link: ChainLink, policy: Verdict,
-                         hook: any HookContext, counterMap: String) throws(AssemblerError) -> [EBPFInstruction] {
+                         hook: any HookContext, counterMap: String, log: PacketLogMaps? = nil) throws(AssemblerError) -> [EBPFInstruction] {
         let slot = MachineLayout.accumulator, verdict = MachineLayout.index
         var asm = Assembler()
+        if log != nil && hook.metadataVLAN == nil {
+            // The log copies the frame through the context (a hook with a metadata tag saves it anyway).
+            asm.store(.double, to: .r10, offset: MachineLayout.contextSlot, from: MachineLayout.context)
+        }
         switch link {
         case .alone:
             ProgramPrologue.emit(hook: hook, into: &asm)
@@ -65,7 +71,7 @@ public enum EBPFRulesetProgram {
         asm.move(.r2, .r10)
         asm.add(.r2, Int32(MachineLayout.counterKeySlot))
         asm.call(.mapLookupElement)
-        asm.jump(if: .equal, .r0, 0, to: "return")
+        asm.jump(if: .equal, .r0, 0, to: log == nil ? "return" : "log")
         asm.load(.double, .r1, from: .r0, offset: 0)
         asm.add(.r1, 1)
         asm.store(.double, to: .r0, offset: 0, from: .r1)
@@ -73,6 +79,7 @@ public enum EBPFRulesetProgram {
         asm.load(.word, .r2, from: .r10, offset: MachineLayout.lengthSlot)
         asm.add(.r1, .r2)
         asm.store(.double, to: .r0, offset: 8, from: .r1)
+        if let log { PacketLogEmitter.emit(maps: log, hook: hook, into: &asm) }
         ProgramEpilogue.emitReturn(hook: hook, verdict: verdict, into: &asm)
         return try asm.assemble()
     }

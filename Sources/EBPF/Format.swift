@@ -40,6 +40,10 @@ public enum Format {
             return "*(\(sizeName(code)) *)(\(dst) \(signed(instruction.offset))) = \(instruction.immediate)"
         default:
             guard instruction.isLoadImmediate64 else { return "(bad opcode 0x\(hex2(code)))" }
+            if instruction.src == Opcode.pseudoMapValue {
+                let name = instruction.mapReference.map { "\($0)" } ?? "fd:\(instruction.immediate)"
+                return "\(dst) = &map[\(name)] + \(next?.immediate ?? 0)"
+            }
             if instruction.src == Opcode.pseudoMapFD {
                 let name = instruction.mapReference.map { "\($0)" } ?? "fd:\(instruction.immediate)"
                 return "\(dst) = map[\(name)]" + (instruction.mapReference != nil && instruction.immediate != 0
@@ -105,6 +109,11 @@ extension HelperFunction: CustomStringConvertible {
         case .skbVLANPop: "skb_vlan_pop"
         case .tailCall: "tail_call"
         case .skbPullData: "skb_pull_data"
+        case .skbLoadBytes: "skb_load_bytes"
+        case .ktimeGetBootNanoseconds: "ktime_get_boot_ns"
+        case .ringBufferReserve: "ringbuf_reserve"
+        case .ringBufferSubmit: "ringbuf_submit"
+        case .xdpLoadBytes: "xdp_load_bytes"
         }
     }
 }

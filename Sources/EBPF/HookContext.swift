@@ -64,6 +64,9 @@ public protocol HookContext: Sendable {
     /// Whether packet data can lie beyond `data_end` (a socket buffer's non-linear part, which
     /// `len` counts): the program then pulls what its filters read into the linear head.
     var mayHaveNonLinearData: Bool { get }
+    /// The helper that copies frame bytes out through the context (`bpf_xdp_load_bytes`,
+    /// `bpf_skb_load_bytes`), for the drop log.
+    var frameCopy: HelperFunction { get }
     /// The program's return value for a verdict.
     func returnCode(for verdict: Verdict) -> Int32
     func ancillary(_ field: AncillaryField) -> AncillarySource
@@ -80,6 +83,7 @@ public struct XDPHook: HookContext {
     public var metadataVLAN: MetadataVLAN? { nil }
     /// Loaded without BPF_F_XDP_HAS_FRAGS: the frame is all between data and data_end.
     public var mayHaveNonLinearData: Bool { false }
+    public var frameCopy: HelperFunction { .xdpLoadBytes }
 
     public func returnCode(for verdict: Verdict) -> Int32 {
         switch verdict { case .pass: 2 /* XDP_PASS */; case .drop: 1 /* XDP_DROP */ }
@@ -117,6 +121,7 @@ public struct TCHook: HookContext {
     public var metadataVLAN: MetadataVLAN? { MetadataVLAN(presentOffset: 20, tciOffset: 24, chainStateOffset: 48) }
     /// GSO/GRO socket buffers keep most of their payload in page fragments beyond the head.
     public var mayHaveNonLinearData: Bool { true }
+    public var frameCopy: HelperFunction { .skbLoadBytes }
 
     public func returnCode(for verdict: Verdict) -> Int32 {
         switch verdict { case .pass: 0 /* TC_ACT_OK */; case .drop: 2 /* TC_ACT_SHOT */ }

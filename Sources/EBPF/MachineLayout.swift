@@ -29,7 +29,8 @@ enum MachineLayout {
     static let lengthSlot: Int16 = -140
     /// The u32 key of the counter lookup.
     static let counterKeySlot: Int16 = -148
-    /// The context pointer, kept across helper calls (hooks with a metadata VLAN tag).
+    /// The context pointer, kept across helper calls (hooks with a metadata VLAN tag, and every
+    /// program with a drop log, which copies the frame through the context).
     static let contextSlot: Int16 = -160
     /// The metadata VLAN tag on entry: present (0/1) and its TCI, u32s not tracked by the
     /// verifier (unaligned, as `lengthSlot`), so the paths with and without a tag meet again.
@@ -51,6 +52,9 @@ enum MachineLayout {
     /// The summarized scan's best slot so far (-1: none) and its verdict.
     static let classifierBestSlot: Int16 = -312
     static let classifierBestVerdictSlot: Int16 = -320
+    /// The drop log's array key (u32 0) and the time of the decision it logs (u64).
+    static let logKeySlot: Int16 = -328
+    static let logTimeSlot: Int16 = -336
     /// `bpf_skb_vlan_push`'s protocol argument: ETH_P_8021Q in network byte order.
     static let placeholderVLANProtocol: Int32 = 0x0081
 

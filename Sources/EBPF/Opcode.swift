@@ -28,6 +28,10 @@ public enum Opcode {
     public static let loadImmediate64: UInt8 = classLoad | MemorySize.double.rawValue | modeImmediate
     /// `src` of an ld_imm64 whose immediate is a map file descriptor (BPF_PSEUDO_MAP_FD).
     public static let pseudoMapFD: UInt8 = 1
+    /// `src` of an ld_imm64 that loads the address of a map's value directly: the first slot's
+    /// immediate is the map's file descriptor, the second's the offset into the (array) map's
+    /// first value (BPF_PSEUDO_MAP_VALUE). No lookup call: what a C global variable compiles to.
+    public static let pseudoMapValue: UInt8 = 2
 
     public static let call: UInt8 = classJump | 0x80            // BPF_CALL
     public static let exit: UInt8 = classJump | 0x90            // BPF_EXIT
@@ -50,6 +54,11 @@ public enum HelperFunction: Int32, Sendable {
     case skbVLANPush = 18           // bpf_skb_vlan_push
     case skbVLANPop = 19            // bpf_skb_vlan_pop
     case skbPullData = 39           // bpf_skb_pull_data
+    case skbLoadBytes = 26          // bpf_skb_load_bytes
+    case ktimeGetBootNanoseconds = 125   // bpf_ktime_get_boot_ns
+    case ringBufferReserve = 131    // bpf_ringbuf_reserve
+    case ringBufferSubmit = 132     // bpf_ringbuf_submit
+    case xdpLoadBytes = 189         // bpf_xdp_load_bytes
 }
 
 public enum Register: UInt8, CaseIterable, Hashable, Sendable, CustomStringConvertible {

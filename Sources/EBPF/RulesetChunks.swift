@@ -55,7 +55,7 @@ extension EBPFRulesetProgram {
     /// The ruleset as programs chained by tail calls through the program array `chunkMap`
     /// (entry i = chunk i), each within `budget`; one program (no tail call) when it fits.
     public static func generateChunks(segments: [RulesetSegment], policy: Verdict, hook: any HookContext,
-                                      counterMap: String, chunkMap: String,
+                                      counterMap: String, chunkMap: String, log: PacketLogMaps? = nil,
                                       budget: ChunkBudget = .verifier) throws(AssemblerError) -> [RulesetChunk] {
         let ranges = chunkRanges(segments: segments, hook: hook, budget: budget)
         guard ranges.count <= maximumChunks else {
@@ -74,7 +74,7 @@ extension EBPFRulesetProgram {
                 link = .continuation(next: number + 1 < ranges.count ? (chunkMap, number + 1) : nil)
             }
             let instructions = try generate(segments: segments, range: range, link: link, policy: policy,
-                                            hook: hook, counterMap: counterMap)
+                                            hook: hook, counterMap: counterMap, log: log)
             let slots = segments[range].flatMap(\.counterSlots)
             chunks.append(RulesetChunk(instructions: instructions, segments: range,
                                        ruleSlots: slots.min().flatMap { low in slots.max().map { low...$0 } }))

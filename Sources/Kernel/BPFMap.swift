@@ -11,6 +11,9 @@ public enum BPFMapType: Sendable, Equatable {
     case lpmTrie
     /// Programs for `bpf_tail_call`; values are program file descriptors (ids when read).
     case programArray
+    /// A ring buffer shared with user space (`RingBufferReader`): no keys or values, its size
+    /// in bytes (a power of two, whole pages) as the entry count.
+    case ringBuffer
 
     var kernelType: bpf_map_type {
         switch self {
@@ -20,6 +23,7 @@ public enum BPFMapType: Sendable, Equatable {
         case .perCPUHash: return BPF_MAP_TYPE_PERCPU_HASH
         case .lpmTrie: return BPF_MAP_TYPE_LPM_TRIE
         case .programArray: return BPF_MAP_TYPE_PROG_ARRAY
+        case .ringBuffer: return BPF_MAP_TYPE_RINGBUF
         }
     }
 
@@ -31,6 +35,7 @@ public enum BPFMapType: Sendable, Equatable {
         case BPF_MAP_TYPE_PERCPU_HASH.rawValue: self = .perCPUHash
         case BPF_MAP_TYPE_LPM_TRIE.rawValue: self = .lpmTrie
         case BPF_MAP_TYPE_PROG_ARRAY.rawValue: self = .programArray
+        case BPF_MAP_TYPE_RINGBUF.rawValue: self = .ringBuffer
         default: return nil
         }
     }
@@ -87,7 +92,8 @@ public final class BPFMap: @unchecked Sendable {
     public static func create(type: BPFMapType, keySize: Int, valueSize: Int, maxEntries: Int,
                               name: String, flags: UInt32 = 0) throws(KernelError) -> BPFMap {
         _ = libbpfSilenced
-        guard keySize > 0, valueSize > 0, maxEntries > 0,
+        let keyless = type == .ringBuffer
+        guard keyless ? keySize == 0 && valueSize == 0 : keySize > 0 && valueSize > 0, maxEntries > 0,
               keySize <= Int(UInt32.max), valueSize <= Int(UInt32.max), maxEntries <= Int(UInt32.max) else {
             throw .invalidArgument("BPF map '\(name)': key size, value size and entry count must be positive")
         }

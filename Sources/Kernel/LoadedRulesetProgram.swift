@@ -19,15 +19,18 @@ public struct LoadedRulesetProgram: Sendable {
     public var pinnedMaps: [String: BPFMap] = [:]
 
     public static func load(_ instructions: [EBPFInstruction], type: BPFProgramType, name: String,
-                            counterMap: String, counterSlots: Int, lookupTables: [LookupTable]) throws -> LoadedRulesetProgram {
+                            counterMap: String, counterSlots: Int, lookupTables: [LookupTable],
+                            log: PacketLogMaps = .standard) throws -> LoadedRulesetProgram {
         try load(chunks: [instructions], type: type, name: name, counterMap: counterMap, chunkMap: "",
-                 counterSlots: counterSlots, lookupTables: lookupTables)
+                 counterSlots: counterSlots, lookupTables: lookupTables, log: log)
     }
 
     /// Loads the programs of a ruleset (one, or chunks chained through the program array
-    /// `chunkMap`), each through the verifier, and fills the program array.
+    /// `chunkMap`), each through the verifier, and fills the program array. When the programs
+    /// refer to the drop log's maps (`log`), those are created too and pinned under their names.
     public static func load(chunks: [[EBPFInstruction]], type: BPFProgramType, name: String, counterMap: String,
-                            chunkMap: String, counterSlots: Int, lookupTables: [LookupTable]) throws -> LoadedRulesetProgram {
+                            chunkMap: String, counterSlots: Int, lookupTables: [LookupTable],
+                            log: PacketLogMaps = .standard) throws -> LoadedRulesetProgram {
         guard !chunks.isEmpty else { throw KernelError.invalidArgument("a ruleset needs at least one program") }
         let counters = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: EBPFRulesetProgram.counterValueSize,
                                          maxEntries: counterSlots, name: "xdpfw_counters")
@@ -38,6 +41,12 @@ public struct LoadedRulesetProgram: Sendable {
                 let map = try BPFMap.create(table, spare: table.spareEntries)
                 lookups[LookupTable.pinEntry(forTable: table.name)] = map
                 descriptors[table.name] = map.fd
+            }
+            if chunks.contains(where: { $0.mapReferences.contains(log.switchMap) }) {
+                for (name, map) in try PacketLogTables.create(log) {
+                    lookups[name] = map
+                    descriptors[name] = map.fd
+                }
             }
             if chunks.count > 1 {
                 let table = try BPFMap.create(type: .programArray, keySize: 4, valueSize: 4, maxEntries: chunks.count,

@@ -13,6 +13,10 @@ public final class LockFile: @unchecked Sendable {
     /// Takes the lock at `path`, creating the file and its directory when needed. When another
     /// process holds it, calls `waiting` once and then waits for it.
     public static func acquire(at path: String = defaultPath, waiting: () -> Void = {}) throws(KernelError) -> LockFile {
+        try acquire(at: path, waiting: waiting, waits: true)
+    }
+
+    private static func acquire(at path: String, waiting: () -> Void, waits: Bool) throws(KernelError) -> LockFile {
         let directory = (path as NSString).deletingLastPathComponent
         var prefix = ""
         for component in directory.split(separator: "/") {
@@ -27,10 +31,18 @@ public final class LockFile: @unchecked Sendable {
         if flock(fd, LOCK_EX | LOCK_NB) == 0 { return lock }
         guard errno == EWOULDBLOCK else { throw .from(errno: errno, operation: "locking \(path)") }
         waiting()
+        guard waits else { return lock }
         while flock(fd, LOCK_EX) != 0 {
             guard errno == EINTR else { throw .from(errno: errno, operation: "locking \(path)") }
         }
         return lock
+    }
+
+    /// Takes the lock at `path` when no other process holds it; nil when one does.
+    public static func acquireUnlessHeld(at path: String) throws(KernelError) -> LockFile? {
+        var held = false
+        let lock = try acquire(at: path, waiting: { held = true }, waits: false)
+        return held ? nil : lock
     }
 
     /// Lets the next process in.

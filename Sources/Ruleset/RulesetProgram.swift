@@ -6,6 +6,9 @@ extension Ruleset {
     /// The name the program uses for its counters map (resolved to a file descriptor at load).
     public static let counterMapName = "counters"
 
+    /// The names the programs use for the drop log's maps (`PacketLogEmitter`).
+    public static let logMaps = PacketLogMaps.standard
+
     /// How many counter slots the program uses: slot 0 counts packets the policy decided, slot
     /// `rule.index + 1` those the rule decided. Each slot holds two u64, packets then bytes,
     /// per CPU.
@@ -129,14 +132,17 @@ extension Ruleset {
 
     /// The program `apply` loads at `hook`: it returns each packet's verdict and counts it.
     /// The tries its lookup groups use are `lookupTables(for:minimumRun:)`.
+    /// `logging`: with the drop log's code (`xdpfw log`), off until a logger switches it on.
     public func ebpfProgram(for hook: any HookContext, minimumRun: Int? = nil,
-                            keepingHashedLengths: [String: [Int]]? = nil) throws(AssemblerError) -> [EBPFInstruction] {
-        try ebpfProgram(segments: segments(minimumRun: minimumRun, keepingHashedLengths: keepingHashedLengths), hook: hook)
+                            keepingHashedLengths: [String: [Int]]? = nil, logging: Bool = true) throws(AssemblerError) -> [EBPFInstruction] {
+        try ebpfProgram(segments: segments(minimumRun: minimumRun, keepingHashedLengths: keepingHashedLengths), hook: hook,
+                        logging: logging)
     }
 
     /// The program for segments of this ruleset (`segments(...)`).
-    func ebpfProgram(segments: [RulesetSegment], hook: any HookContext) throws(AssemblerError) -> [EBPFInstruction] {
-        try EBPFRulesetProgram.generate(segments: segments, policy: policy, hook: hook, counterMap: Ruleset.counterMapName)
+    func ebpfProgram(segments: [RulesetSegment], hook: any HookContext, logging: Bool = true) throws(AssemblerError) -> [EBPFInstruction] {
+        try EBPFRulesetProgram.generate(segments: segments, policy: policy, hook: hook, counterMap: Ruleset.counterMapName,
+                                        log: logging ? Ruleset.logMaps : nil)
     }
 
     /// The name the programs of a ruleset split into chunks use for their program array.
@@ -146,10 +152,10 @@ extension Ruleset {
     /// `ebpfProgram`), else chunks chained by tail calls through `chunkMapName` (see
     /// `RulesetChunk`); the first is the one attached.
     public func ebpfChunks(for hook: any HookContext, minimumRun: Int? = nil,
-                           budget: ChunkBudget = .verifier) throws(AssemblerError) -> [RulesetChunk] {
+                           budget: ChunkBudget = .verifier, logging: Bool = true) throws(AssemblerError) -> [RulesetChunk] {
         try EBPFRulesetProgram.generateChunks(segments: segments(minimumRun: minimumRun), policy: policy, hook: hook,
                                               counterMap: Ruleset.counterMapName, chunkMap: Ruleset.chunkMapName,
-                                              budget: budget)
+                                              log: logging ? Ruleset.logMaps : nil, budget: budget)
     }
 
     /// The tries (with their contents) the program for `hook` looks rules up in.

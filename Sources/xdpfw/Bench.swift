@@ -50,6 +50,11 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
+    /// The programs without the drop log's code: what it costs with no logger is the
+    /// difference from a run without this flag (docs/command-line.md, `log`).
+    @Flag(name: .customLong("without-log"), help: .hidden)
+    var withoutLog = false
+
     func validate() throws {
         guard (1...10_000_000).contains(self.repeat) else { throw ValidationError("--repeat must be between 1 and 10000000") }
     }
@@ -63,7 +68,7 @@ struct Bench: ParsableCommand {
         defer { baseline.close() }
         let packets = try benchPackets(baseline: baseline)
         let loadStart = clock.now
-        let loaded = try LoadedRuleset.load(ruleset, hook: hook)
+        let loaded = try LoadedRuleset.load(ruleset, hook: hook, logging: !withoutLog)
         let loadTime = clock.now - loadStart
         defer { loaded.close() }
         // A ruleset split into chunks: the verifier's work and time summed over its programs.

@@ -22,12 +22,13 @@ struct LoadedRuleset {
     /// Builds the program for `hook`, creates its counters map and loads it. A verifier rejection
     /// carries the verifier's log. The ruleset is split into chunks by an estimate of what the
     /// verifier takes (`budget`), and split finer (a halved budget, three times at most) when
-    /// the verifier still refuses a chunk as too complex.
-    static func load(_ ruleset: Ruleset, hook: ProgramHook, budget: ChunkBudget = .verifier) throws -> LoadedRuleset {
+    /// the verifier still refuses a chunk as too complex. `logging: false` leaves the drop log's
+    /// code out (`bench --without-log`, to measure what it costs).
+    static func load(_ ruleset: Ruleset, hook: ProgramHook, budget: ChunkBudget = .verifier, logging: Bool = true) throws -> LoadedRuleset {
         let tables = ruleset.lookupTables(for: hook.context)
         var budget = budget, retries = 0
         while true {
-            let chunks = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfChunks(for: hook.context, budget: budget) }
+            let chunks = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfChunks(for: hook.context, budget: budget, logging: logging) }
             do {
                 let loaded = try LoadedRulesetProgram.load(chunks: chunks.map(\.instructions), type: hook.programType,
                                                            name: "xdpfw_\(hook.rawValue)", counterMap: Ruleset.counterMapName,

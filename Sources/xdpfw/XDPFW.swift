@@ -22,6 +22,7 @@ struct XDPFW: ParsableCommand {
               xdpfw check rules.conf             # compile and verify, attach nothing
               xdpfw apply rules.conf eth0        # attach at XDP (or replace what is there)
               xdpfw stats eth0                   # packets and bytes per rule
+              xdpfw log eth0                     # dropped packets, live
               xdpfw detach eth0
               xdpfw compile -d tcp port 80       # same text as tcpdump -d tcp port 80
 
@@ -33,7 +34,7 @@ struct XDPFW: ParsableCommand {
             "xdpfw: ...".
             """,
         version: "0.1.0",
-        subcommands: [Compile.self, Check.self, Apply.self, Detach.self, Stats.self, Status.self, Show.self, Metrics.self, Exporter.self,
+        subcommands: [Compile.self, Check.self, Apply.self, Detach.self, Stats.self, Status.self, Show.self, Metrics.self, Exporter.self, Log.self,
                       Test.self, Bench.self, SetCommand.self, Demo.self]
     )
 

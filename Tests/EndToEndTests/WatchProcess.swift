@@ -42,14 +42,15 @@ final class WatchProcess {
     static let patience: TimeInterval = 15
 
     /// `runner`: a program that runs xdpfw, with its options (e.g. `setpriv --bounding-set=...`).
-    init(quiet: QuietNetwork, arguments: [String], runner: [String] = []) throws {
+    /// `standardOutput`: where its output goes (default: nowhere).
+    init(quiet: QuietNetwork, arguments: [String], runner: [String] = [], standardOutput: FileHandle? = nil) throws {
         self.quiet = quiet
         errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("xdpfw-watch-\(getpid())-\(UUID().uuidString.prefix(8)).err")
         guard FileManager.default.createFile(atPath: errorFile.path, contents: nil) else { throw Xdpfw.Failure(description: "cannot create \(errorFile.path)") }
         let command = runner + [ProcessRun.builtXdpfw.path, "-n", quiet.network.a.namespace] + arguments
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = standardOutput ?? FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: errorFile)
         try process.run()
     }
