@@ -1,0 +1,34 @@
+import XCTest
+import Ruleset
+import EBPF
+
+/// What `check` reports about the packet classifiers: which rules they take, and why the others
+/// stay filters or lookups — the same placement `segments()` makes.
+final class ClassifierPlacementTests: XCTestCase {
+    /// 40 distinct 5-tuple rules, a filter, 10 more, a rule with a set, then 40 more: the
+    /// classifiers take the two long runs; the filter, the short run and the set rule stay out.
+    func testRunsOfFiveTupleRulesAreClassifiedAndTheRestSayWhy() throws {
+        func tuple(_ index: Int) -> String { "drop src net 10.\(index).0.0/16 and tcp dst port \(1000 + index)\n" }
+        var text = "set admins { 192.0.2.1, 192.0.2.2 }\npolicy pass\n"
+        text += (0..<40).map(tuple).joined()
+        text += "pass len > 1000\n"                         // rule 41: not a field test
+        text += (40..<50).map(tuple).joined()               // rules 42-51: a run of 10
+        text += "pass src host @admins\n"                   // rule 52: a set
+        text += (50..<90).map(tuple).joined()               // rules 53-92
+        let ruleset = try Ruleset.parse(text, file: "p.conf")
+        let placement = ruleset.classifierPlacement
+        XCTAssertEqual(placement.classifiers, 2)
+        XCTAssertEqual(placement.classifiedRules, 80)
+        XCTAssertEqual(placement.elsewhere.map(\.reason), [.notFields, .usesSet, .shortRun])
+        XCTAssertEqual(placement.elsewhere.map(\.rules), [[40], [51], Array(41..<51)])
+        // The same as the program's segments: two classifiers, the rest filters or lookups.
+        let classifiers = ruleset.segments().filter { if case .classifier = $0 { true } else { false } }
+        XCTAssertEqual(classifiers.count, placement.classifiers)
+    }
+
+    func testASmallRulesetHasNoClassifier() throws {
+        let ruleset = try Ruleset.parse("policy drop\npass tcp dst port 22\npass udp dst port 53\n", file: "s.conf")
+        XCTAssertEqual(ruleset.classifierPlacement.classifiers, 0)
+        XCTAssertEqual(ruleset.classifierPlacement.elsewhere.map(\.reason), [.shortRun])
+    }
+}
