@@ -8,7 +8,11 @@ final class ClassifierPlacementTests: XCTestCase {
     /// 40 distinct 5-tuple rules, a filter, 10 more, a rule with a set, then 40 more: the
     /// classifiers take the two long runs; the filter, the short run and the set rule stay out.
     func testRunsOfFiveTupleRulesAreClassifiedAndTheRestSayWhy() throws {
-        func tuple(_ index: Int) -> String { "drop src net 10.\(index).0.0/16 and tcp dst port \(1000 + index)\n" }
+        // Two shapes in turn, so that no run of one lookup shape is long enough to stay a lookup.
+        func tuple(_ index: Int) -> String {
+            index % 2 == 0 ? "drop src net 10.\(index).0.0/16 and tcp dst port \(1000 + index)\n"
+                : "pass dst host 192.0.2.\(index) and udp src portrange 100-\(200 + index)\n"
+        }
         var text = "set admins { 192.0.2.1, 192.0.2.2 }\npolicy pass\n"
         text += (0..<40).map(tuple).joined()
         text += "pass len > 1000\n"                         // rule 41: not a field test
