@@ -85,7 +85,7 @@ extension Ruleset {
         return reasons
     }
 
-    private func classifierRuns(classifiable: [Bool]) -> [Range<Int>] {
+    func classifierRuns(classifiable: [Bool]) -> [Range<Int>] {
         var runs: [Range<Int>] = []
         var index = 0
         while index < rules.count, runs.count < Ruleset.maximumClassifiers {

@@ -1,6 +1,6 @@
 /// Which rules the packet classifiers take and, for the others, why they stay filters or
 /// lookups: what `xdpfw check` reports, one line per reason.
-public struct ClassifierPlacement: Sendable, Equatable {
+public struct ClassifierPlacement: Sendable {
     public enum Reason: String, Sendable, CaseIterable {
         case notFields
         case usesSet
@@ -31,18 +31,13 @@ public struct ClassifierPlacement: Sendable, Equatable {
     public var classifiedRules: Int
     /// The other rules' indexes by why; only reasons that apply.
     public var elsewhere: [(reason: Reason, rules: [Int])]
-
-    public static func == (a: ClassifierPlacement, b: ClassifierPlacement) -> Bool {
-        a.classifiers == b.classifiers && a.classifiedRules == b.classifiedRules
-            && a.elsewhere.map(\.reason) == b.elsewhere.map(\.reason) && a.elsewhere.map(\.rules) == b.elsewhere.map(\.rules)
-    }
 }
 
 extension Ruleset {
     /// Where the rules go: into classifiers, or why not (`segments()` places them so).
     public var classifierPlacement: ClassifierPlacement {
         let candidates = classifierCandidates(minimumRun: nil)
-        let runs = classifierRuns(minimumRun: nil)
+        let runs = classifierRuns(classifiable: candidates.map { $0 == nil })
         var placed = [Bool](repeating: false, count: rules.count)
         for run in runs { for index in run { placed[index] = true } }
         var reasons: [ClassifierPlacement.Reason: [Int]] = [:]
