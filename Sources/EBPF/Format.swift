@@ -105,6 +105,8 @@ extension HelperFunction: CustomStringConvertible {
         case .skbVLANPop: "skb_vlan_pop"
         case .tailCall: "tail_call"
         case .skbPullData: "skb_pull_data"
+        case .xdpGetBufferLength: "xdp_get_buff_len"
+        case .xdpLoadBytes: "xdp_load_bytes"
         }
     }
 }

@@ -51,6 +51,8 @@ enum MachineLayout {
     /// The summarized scan's best slot so far (-1: none) and its verdict.
     static let classifierBestSlot: Int16 = -312
     static let classifierBestVerdictSlot: Int16 = -320
+    /// Where a fragment load (multi-buffer XDP) has `bpf_xdp_load_bytes` copy the bytes it reads.
+    static let fragmentLoadSlot: Int16 = -328
     /// `bpf_skb_vlan_push`'s protocol argument: ETH_P_8021Q in network byte order.
     static let placeholderVLANProtocol: Int32 = 0x0081
 

@@ -50,6 +50,8 @@ public enum HelperFunction: Int32, Sendable {
     case skbVLANPush = 18           // bpf_skb_vlan_push
     case skbVLANPop = 19            // bpf_skb_vlan_pop
     case skbPullData = 39           // bpf_skb_pull_data
+    case xdpGetBufferLength = 188   // bpf_xdp_get_buff_len
+    case xdpLoadBytes = 189         // bpf_xdp_load_bytes
 }
 
 public enum Register: UInt8, CaseIterable, Hashable, Sendable, CustomStringConvertible {
