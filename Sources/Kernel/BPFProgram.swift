@@ -197,7 +197,7 @@ extension BPFProgram {
                     }
                 }
             }
-            if result == -EINVAL && packet.count > type.testRunFrameLimit {
+            if (result == -EINVAL || result == -ENOMEM) && packet.count > type.testRunFrameLimit {  // XDP: ENOMEM past 17 fragments
                 throw .invalidArgument("BPF_PROG_TEST_RUN of a program of type \(type.displayName) takes at most \(type.testRunFrameLimit) bytes, the packet has \(packet.count)")
             }
             try check(result, "test-running BPF program '\(name)'")

@@ -104,6 +104,19 @@ final class MultiBufferKernelTests: XCTestCase {
         XCTAssertGreaterThan(matches, runs / 10, "the frames match the expressions often enough to tell")
     }
 
+    /// The test run's longest multi-buffer frame (`testRunFrameLimit`): that many bytes run, one more do not.
+    func testTestRunTakesFramesUpToItsFrameLimit() throws {
+        try XCTSkipUnless(KernelSupport.isRoot, "loading programs and BPF_PROG_TEST_RUN need root (CAP_BPF)")
+        let filter = try XCTUnwrap(KernelDifferentialTests.ourProgram("greater 9000"))
+        let program = try BPFProgram.load(type: .xdp, instructions: try EBPFFilterProgram.generate(filter, hook: .xdp).encoded, name: "limit")
+        defer { program.close() }
+        let limit = BPFProgramType.xdp.testRunFrameLimit
+        XCTAssertEqual(try program.testRun(packet: [UInt8](repeating: 0, count: limit)).returnValue, 2, "XDP_PASS: len is the whole frame")
+        XCTAssertThrowsError(try program.testRun(packet: [UInt8](repeating: 0, count: limit + 1))) { error in
+            XCTAssertTrue("\(error)".contains("takes at most \(limit) bytes"), "\(error)")
+        }
+    }
+
     /// A ruleset with payload, length and port rules (merged into lookups, or not): per-rule
     /// packets and bytes count whole frames, as libpcap's first match over them.
     func testRulesetCountsWholeJumboFramesAsLibpcapsFirstMatch() throws {
