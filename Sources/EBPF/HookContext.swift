@@ -22,13 +22,13 @@ public enum NonLinearData: Hashable, Sendable {
     /// a load ending beyond `linearAtLeast` bytes that finds its bytes past `data_end` copies
     /// them with `bpf_xdp_load_bytes` (FilterEmitter's fragment loads). Loads within the first
     /// `linearAtLeast` bytes, and the lookups and classifier (which read headers only), read
-    /// the packet directly: drivers start a frame's fragments after its headers.
+    /// the packet directly.
     case copiedOnDemand(linearAtLeast: UInt32)
 
-    /// The bytes a multi-buffer frame keeps linear for sure: the headers every lookup and
-    /// classifier reads (`PacketReach.lookupGroup`, Ethernet + VLAN tags + the longest IPv4
-    /// header + ports), well within the first buffer of any driver (veth keeps ~3.5 KiB linear,
-    /// NIC drivers at least 256 bytes).
+    /// The bytes of a multi-buffer frame taken to be linear: the headers every lookup and
+    /// classifier reads (`PacketReach.lookupGroup`: Ethernet, VLAN tags, the longest IPv4 header,
+    /// ports). veth keeps ~3.5 KiB linear; a driver whose first buffer held less would make
+    /// loads of these bytes not match (docs/design-ebpf.md, "Known limits").
     public static let headerBytes: UInt32 = 128
 }
 
