@@ -170,14 +170,17 @@ enum ProgramPrologue {
     static func emitFrameLength(hook: any HookContext, into asm: inout Assembler) {
         let layout = MachineLayout.self
         switch hook.length {
-        case .packetSpan:
-            asm.load(.word, layout.address, from: layout.context, offset: hook.dataEndOffset)
-            asm.load(.word, layout.limit, from: layout.context, offset: hook.dataOffset)
-            asm.alu(.subtract, layout.address, layout.limit)
+        case .xdpBufferLength:
+            // One helper call per packet (a frame without fragments: data_end - data). The
+            // context is kept for the fragment loads, which call a helper too.
+            asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
+            asm.call(.xdpGetBufferLength)
+            asm.store(.word, to: .r10, offset: layout.lengthSlot, from: .r0)
+            asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
         case let .contextField(offset):
             asm.load(.word, layout.address, from: layout.context, offset: offset)
+            asm.store(.word, to: .r10, offset: layout.lengthSlot, from: layout.address)
         }
-        asm.store(.word, to: .r10, offset: layout.lengthSlot, from: layout.address)
     }
 }
 

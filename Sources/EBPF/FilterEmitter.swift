@@ -14,10 +14,15 @@ struct FilterEmitter {
     let noMatchLabel: String
 
     private let order: [BlockID]
+    /// How far the filter reads: within the bytes a multi-buffer frame keeps linear, every load
+    /// reads the packet directly.
+    private let reach: PacketReach
     private let position: [BlockID: Int]
     private var freshLabels = 0
     /// Whether the first way out to no match is emitted yet (see `jump(if:)`).
     private var firstExitLaidOut = false
+    /// Loads that copy their bytes from a multi-buffer frame's fragments, emitted after the blocks.
+    private var fragmentLoads: [FragmentLoad] = []
 
     private typealias Layout = MachineLayout
     private let a = MachineLayout.accumulator
@@ -30,6 +35,7 @@ struct FilterEmitter {
         self.matchLabel = matchLabel
         self.noMatchLabel = noMatchLabel
         order = FilterEmitter.reversePostorder(program)
+        reach = PacketReach(filter: program)
         position = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
     }
 
@@ -50,6 +56,7 @@ struct FilterEmitter {
             asm.label(label(of: block))
             emit(block: block, next: index + 1 < order.count ? order[index + 1] : nil, into: &asm)
         }
+        for load in fragmentLoads { load.emit(into: &asm) }
     }
 
     // MARK: Blocks
@@ -251,10 +258,20 @@ struct FilterEmitter {
         let end = UInt64(offset) + UInt64(size.bytes)
         guard end <= Layout.maximumPacketOffset else { asm.jump(to: onFailure); return }
         let address = Layout.address, limit = Layout.limit
+        // Beyond data_end: no match, or, where the frame may go on in fragments past the bytes
+        // that are linear for sure, a copy of the bytes from there.
+        var beyondLinear = onFailure
+        if case let .copiedOnDemand(linearAtLeast) = hook.nonLinearData, reach.bytes.map({ $0 > linearAtLeast }) ?? true,
+           indexed || end > UInt64(linearAtLeast) {
+            let load = FragmentLoad(label: freshLabel("fragment"), resume: freshLabel("loaded"), offset: offset,
+                                    size: size, indexed: indexed, destination: dst, onFailure: onFailure)
+            fragmentLoads.append(load)
+            beyondLinear = load.label
+        }
         asm.move(address, Layout.data)
         if !indexed && end <= UInt64(Int16.max) {
             asm.add(address, Int32(end))
-            jump(if: .greater, address, .register(Layout.dataEnd), to: onFailure, asm: &asm)
+            jump(if: .greater, address, .register(Layout.dataEnd), to: beyondLinear, asm: &asm)
             asm.load(size, dst, from: Layout.data, offset: Int16(offset))
         } else {
             if indexed {
@@ -266,9 +283,10 @@ struct FilterEmitter {
             asm.add(address, Int32(offset))
             asm.move(limit, address)
             asm.add(limit, Int32(size.bytes))
-            jump(if: .greater, limit, .register(Layout.dataEnd), to: onFailure, asm: &asm)
+            jump(if: .greater, limit, .register(Layout.dataEnd), to: beyondLinear, asm: &asm)
             asm.load(size, dst, from: address, offset: 0)
         }
+        if let load = fragmentLoads.last, load.label == beyondLinear { asm.label(load.resume) }
         switch size {
         case .half: asm.byteSwapFromBigEndian(dst, bits: 16)
         case .word: asm.byteSwapFromBigEndian(dst, bits: 32)
@@ -347,5 +365,46 @@ struct FilterEmitter {
             }
         }
         return postorder.reversed()
+    }
+}
+
+/// A packet load whose bytes lie beyond `data_end` in a multi-buffer XDP frame: out of line,
+/// it copies them from the fragments with `bpf_xdp_load_bytes` into a stack slot, loads them
+/// from there and goes back to the byte swap after the direct load (`resume`). A load past the
+/// whole frame (`len`, the buffer length) does not match without calling the helper, so a
+/// frame without fragments costs what it did. The helper takes the context (kept in its
+/// slot) and leaves A, X and the packet pointers (callee-saved registers) as they were.
+private struct FragmentLoad {
+    let label: String
+    let resume: String
+    let offset: UInt32
+    let size: MemorySize
+    let indexed: Bool
+    let destination: Register
+    let onFailure: String
+
+    func emit(into asm: inout Assembler) {
+        typealias Layout = MachineLayout
+        asm.label(label)
+        // r2 = the offset of the first byte, r3 = one past the last; beyond `len`: no match.
+        if indexed {
+            asm.move(.r2, MachineLayout.index)
+            asm.add(.r2, Int32(offset))
+        } else {
+            asm.move(.r2, Int32(offset))
+        }
+        asm.move(.r3, .r2)
+        asm.add(.r3, Int32(size.bytes))
+        asm.load(.word, .r4, from: .r10, offset: Layout.lengthSlot)
+        asm.jump(if: .greater, .r3, .r4, to: onFailure)
+        asm.load(.double, Layout.context, from: .r10, offset: Layout.contextSlot)
+        asm.move(.r3, .r10)
+        asm.add(.r3, Int32(Layout.fragmentLoadSlot))
+        asm.move(.r4, Int32(size.bytes))
+        asm.call(.xdpLoadBytes)
+        asm.load(.double, Layout.context, from: .r10, offset: Layout.contextSlot)
+        asm.jump(if: .notEqual, .r0, 0, to: onFailure)
+        asm.load(size, destination, from: .r10, offset: Layout.fragmentLoadSlot)
+        asm.jump(to: resume)
     }
 }

@@ -113,6 +113,7 @@ extension HelperFunction: CustomStringConvertible {
         case .ktimeGetBootNanoseconds: "ktime_get_boot_ns"
         case .ringBufferReserve: "ringbuf_reserve"
         case .ringBufferSubmit: "ringbuf_submit"
+        case .xdpGetBufferLength: "xdp_get_buff_len"
         case .xdpLoadBytes: "xdp_load_bytes"
         }
     }

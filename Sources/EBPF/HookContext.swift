@@ -7,10 +7,29 @@ public enum Verdict: String, CaseIterable, Hashable, Sendable {
 
 /// Where a hook keeps the frame length the filter's `len` means.
 public enum LengthSource: Hashable, Sendable {
-    /// `data_end - data`: the frame is all in the packet buffer (XDP).
-    case packetSpan
+    /// `bpf_xdp_get_buff_len`: the linear part and every fragment of a multi-buffer frame (XDP).
+    case xdpBufferLength
     /// A 32-bit field of the context (`__sk_buff.len`, which counts non-linear data too).
     case contextField(offset: Int16)
+}
+
+/// How a hook's filters read packet bytes that lie beyond `data_end`.
+public enum NonLinearData: Hashable, Sendable {
+    /// A socket buffer's page fragments: the prologue pulls the reach of the rules into the
+    /// linear head before the filters run (`SocketBufferPull`).
+    case pulledIntoHead
+    /// A multi-buffer XDP frame's fragments (the program is loaded with BPF_F_XDP_HAS_FRAGS):
+    /// a load ending beyond `linearAtLeast` bytes that finds its bytes past `data_end` copies
+    /// them with `bpf_xdp_load_bytes` (FilterEmitter's fragment loads). Loads within the first
+    /// `linearAtLeast` bytes, and the lookups and classifier (which read headers only), read
+    /// the packet directly.
+    case copiedOnDemand(linearAtLeast: UInt32)
+
+    /// The bytes of a multi-buffer frame taken to be linear: the headers every lookup and
+    /// classifier reads (`PacketReach.lookupGroup`: Ethernet, VLAN tags, the longest IPv4 header,
+    /// ports). veth keeps ~3.5 KiB linear; a driver whose first buffer held less would make
+    /// loads of these bytes not match (docs/design-ebpf.md, "Known limits").
+    public static let headerBytes: UInt32 = 128
 }
 
 /// How a hook answers classic BPF's ancillary loads (`ld [proto]`, `ld [type]`...).
@@ -61,9 +80,8 @@ public protocol HookContext: Sendable {
     var length: LengthSource { get }
     /// Where the context keeps a VLAN tag taken out of the frame, nil when it cannot (XDP).
     var metadataVLAN: MetadataVLAN? { get }
-    /// Whether packet data can lie beyond `data_end` (a socket buffer's non-linear part, which
-    /// `len` counts): the program then pulls what its filters read into the linear head.
-    var mayHaveNonLinearData: Bool { get }
+    /// How the filters reach packet bytes beyond `data_end`, which `len` counts.
+    var nonLinearData: NonLinearData { get }
     /// The helper that copies frame bytes out through the context (`bpf_xdp_load_bytes`,
     /// `bpf_skb_load_bytes`), for the drop log.
     var frameCopy: HelperFunction { get }
@@ -79,10 +97,10 @@ public struct XDPHook: HookContext {
     public var programType: UInt32 { 6 }         // BPF_PROG_TYPE_XDP
     public var dataOffset: Int16 { 0 }           // xdp_md.data
     public var dataEndOffset: Int16 { 4 }        // xdp_md.data_end
-    public var length: LengthSource { .packetSpan }
+    public var length: LengthSource { .xdpBufferLength }
     public var metadataVLAN: MetadataVLAN? { nil }
-    /// Loaded without BPF_F_XDP_HAS_FRAGS: the frame is all between data and data_end.
-    public var mayHaveNonLinearData: Bool { false }
+    /// Loaded with BPF_F_XDP_HAS_FRAGS (a jumbo MTU needs it): a frame may continue in fragments.
+    public var nonLinearData: NonLinearData { .copiedOnDemand(linearAtLeast: NonLinearData.headerBytes) }
     public var frameCopy: HelperFunction { .xdpLoadBytes }
 
     public func returnCode(for verdict: Verdict) -> Int32 {
@@ -120,7 +138,7 @@ public struct TCHook: HookContext {
     /// before TC runs; at egress a VLAN device with tx offload leaves it in metadata too.
     public var metadataVLAN: MetadataVLAN? { MetadataVLAN(presentOffset: 20, tciOffset: 24, chainStateOffset: 48) }
     /// GSO/GRO socket buffers keep most of their payload in page fragments beyond the head.
-    public var mayHaveNonLinearData: Bool { true }
+    public var nonLinearData: NonLinearData { .pulledIntoHead }
     public var frameCopy: HelperFunction { .skbLoadBytes }
 
     public func returnCode(for verdict: Verdict) -> Int32 {

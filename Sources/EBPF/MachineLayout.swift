@@ -55,6 +55,8 @@ enum MachineLayout {
     /// The drop log's array key (u32 0) and the time of the decision it logs (u64).
     static let logKeySlot: Int16 = -328
     static let logTimeSlot: Int16 = -336
+    /// Where a fragment load (multi-buffer XDP) has `bpf_xdp_load_bytes` copy the bytes it reads.
+    static let fragmentLoadSlot: Int16 = -344
     /// `bpf_skb_vlan_push`'s protocol argument: ETH_P_8021Q in network byte order.
     static let placeholderVLANProtocol: Int32 = 0x0081
 

@@ -58,6 +58,7 @@ public enum HelperFunction: Int32, Sendable {
     case ktimeGetBootNanoseconds = 125   // bpf_ktime_get_boot_ns
     case ringBufferReserve = 131    // bpf_ringbuf_reserve
     case ringBufferSubmit = 132     // bpf_ringbuf_submit
+    case xdpGetBufferLength = 188   // bpf_xdp_get_buff_len
     case xdpLoadBytes = 189         // bpf_xdp_load_bytes
 }
 

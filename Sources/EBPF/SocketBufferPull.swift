@@ -13,7 +13,7 @@
 /// buffer, as TCP's transmit path hands out), so the reach matters; see docs/design-ebpf.md.
 enum SocketBufferPull {
     static func emit(hook: any HookContext, reach: PacketReach, into asm: inout Assembler) {
-        guard hook.mayHaveNonLinearData, case let .contextField(lengthOffset) = hook.length, reach != .nothing else { return }
+        guard hook.nonLinearData == .pulledIntoHead, case let .contextField(lengthOffset) = hook.length, reach != .nothing else { return }
         let layout = MachineLayout.self
         let wanted = Register.r4, linear = Register.r2
         asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)

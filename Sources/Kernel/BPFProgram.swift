@@ -16,6 +16,16 @@ public enum BPFProgramType: Sendable, Equatable {
         }
     }
 
+    /// The longest packet BPF_PROG_TEST_RUN takes. XDP: the linear part and up to 17 page-sized
+    /// fragments (MAX_SKB_FRAGS) of a multi-buffer frame, which the programs read (loaded with
+    /// BPF_F_XDP_HAS_FRAGS); measured on this kernel. TC: the linear limit.
+    public var testRunFrameLimit: Int {
+        switch self {
+        case .xdp: return testRunLinearLimit + 17 * 4096
+        case .schedCLS: return testRunLinearLimit
+        }
+    }
+
     /// How messages name the program type.
     public var displayName: String {
         switch self {
@@ -69,7 +79,13 @@ public final class BPFProgram: @unchecked Sendable {
             let clock = ContinuousClock()
             let start = clock.now
             let result = try withZeroedOptions(bpf_prog_load_opts.self, size: \.sz) { opts in
-                if type == .xdp { opts.pointee.expected_attach_type = BPF_XDP }
+                if type == .xdp {
+                    opts.pointee.expected_attach_type = BPF_XDP
+                    // Every XDP program xdpfw makes reads a frame's fragments through helpers
+                    // (multi-buffer): the kernel refuses a program without this flag on a
+                    // device whose MTU needs more than a page (ERANGE on a veth at MTU 9000).
+                    opts.pointee.prog_flags = UInt32(BPF_F_XDP_HAS_FRAGS)
+                }
                 // log_level 0 with a buffer: libbpf loads without a log first (a truncated log
                 // would fail even a good program) and retries with log_level 1 only on failure.
                 opts.pointee.log_level = logSize > 1 << 20 ? 1 : 0
@@ -143,7 +159,12 @@ public struct TestRunResult: Sendable, Equatable {
 extension BPFProgram {
     /// Runs the program once per `repeat` on a copy of `packet` inside the kernel
     /// (BPF_PROG_TEST_RUN). The kernel needs at least an Ethernet header (14 bytes).
-    public func testRun(packet: [UInt8], repeat count: UInt32 = 1) throws(KernelError) -> TestRunResult {
+    ///
+    /// XDP: a packet longer than `testRunLinearLimit` becomes a multi-buffer frame, its bytes
+    /// beyond the linear part in page-sized fragments (at most `testRunFrameLimit` bytes in all).
+    /// `linearBytes` asks for a shorter linear part (kernel 6.18+: `xdp_md.data_end` of the
+    /// context passed in; a larger one is cut to the limit).
+    public func testRun(packet: [UInt8], repeat count: UInt32 = 1, linearBytes: Int? = nil) throws(KernelError) -> TestRunResult {
         guard packet.count >= 14 else {
             throw .invalidArgument("BPF_PROG_TEST_RUN needs a packet of at least 14 bytes (an Ethernet header), got \(packet.count)")
         }
@@ -152,19 +173,32 @@ extension BPFProgram {
         let outCapacity = packet.count + 4096
         var out = [UInt8](repeating: 0, count: outCapacity)
         var input = packet
+        var context = xdp_md()
+        if let linearBytes {
+            guard type == .xdp, linearBytes >= 14, linearBytes <= packet.count else {
+                throw .invalidArgument("a linear part of \(linearBytes) bytes needs an XDP program and 14 to \(packet.count) bytes")
+            }
+            context.data_end = UInt32(linearBytes)
+        }
         return try withZeroedOptions(bpf_test_run_opts.self, size: \.sz) { (opts) throws(KernelError) -> TestRunResult in
             let result = input.withUnsafeMutableBytes { inBytes in
                 out.withUnsafeMutableBytes { outBytes in
-                    opts.pointee.data_in = UnsafeRawPointer(inBytes.baseAddress!)
-                    opts.pointee.data_size_in = UInt32(inBytes.count)
-                    opts.pointee.data_out = outBytes.baseAddress!
-                    opts.pointee.data_size_out = UInt32(outBytes.count)
-                    opts.pointee.repeat = Int32(max(count, 1))
-                    return bpf_prog_test_run_opts(fd, opts)
+                    withUnsafeMutablePointer(to: &context) { contextPointer in
+                        opts.pointee.data_in = UnsafeRawPointer(inBytes.baseAddress!)
+                        opts.pointee.data_size_in = UInt32(inBytes.count)
+                        opts.pointee.data_out = outBytes.baseAddress!
+                        opts.pointee.data_size_out = UInt32(outBytes.count)
+                        opts.pointee.repeat = Int32(max(count, 1))
+                        if linearBytes != nil {
+                            opts.pointee.ctx_in = UnsafeRawPointer(contextPointer)
+                            opts.pointee.ctx_size_in = UInt32(MemoryLayout<xdp_md>.size)
+                        }
+                        return bpf_prog_test_run_opts(fd, opts)
+                    }
                 }
             }
-            if result == -EINVAL && packet.count > type.testRunLinearLimit {
-                throw .invalidArgument("BPF_PROG_TEST_RUN of a program of type \(type.displayName) takes at most \(type.testRunLinearLimit) bytes, the packet has \(packet.count)")
+            if (result == -EINVAL || result == -ENOMEM) && packet.count > type.testRunFrameLimit {  // XDP: ENOMEM past 17 fragments
+                throw .invalidArgument("BPF_PROG_TEST_RUN of a program of type \(type.displayName) takes at most \(type.testRunFrameLimit) bytes, the packet has \(packet.count)")
             }
             try check(result, "test-running BPF program '\(name)'")
             let size = min(Int(opts.pointee.data_size_out), outCapacity)

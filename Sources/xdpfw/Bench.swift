@@ -129,7 +129,7 @@ struct Bench: ParsableCommand {
             return traffic.bursts().map(\.frame)
         }
         let capture = try CaptureInput.capture(at: pcap)
-        let limit = hook.programType.testRunLinearLimit
+        let limit = hook.programType.testRunFrameLimit
         var packets: [[UInt8]] = [], skipped = 0, firstReason: String?
         for packet in capture.packets where packets.count < 1000 {
             if let problem = CaptureInput.untestable(packet.bytes.count, limit: limit)

@@ -9,8 +9,8 @@ struct Test: ParsableCommand {
         discussion: """
             Each packet is run through the program with BPF_PROG_TEST_RUN: the same program apply \
             attaches, in the same kernel, but attached to nothing. Frames shorter than an Ethernet \
-            header (14 bytes) or longer than the kernel's test run takes (3520 bytes at XDP, \
-            3712 at TC), and frames the kernel's test run refuses even to a program that does \
+            header (14 bytes) or longer than the kernel's test run takes (73,152 bytes at XDP, \
+            where frames over 3,520 bytes run as multi-buffer frames, 3,712 at TC), and frames the kernel's test run refuses even to a program that does \
             nothing (at TC, IPv4 and IPv6 frames shorter than their network header), are not run \
             and are reported as such, with the reason. With --json, prints one \
             object per packet per line:
@@ -93,7 +93,7 @@ struct Test: ParsableCommand {
     /// first time). Any other failure is the program's, and thrown.
     private static func run(_ packet: [UInt8], _ program: BPFProgram, doNothing: inout BPFProgram?,
                             hook: ProgramHook) throws -> Outcome {
-        if let problem = CaptureInput.untestable(packet.count, limit: program.type.testRunLinearLimit) {
+        if let problem = CaptureInput.untestable(packet.count, limit: program.type.testRunFrameLimit) {
             return .notRun(error: problem.error, reason: problem.reason)
         }
         do {

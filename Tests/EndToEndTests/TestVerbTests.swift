@@ -31,7 +31,7 @@ final class TestVerbTests: XCTestCase {
             return header
         }
         return [Array(repeating: 1, count: 10), Array(repeating: 0xff, count: 13), udp(14 + 28 + 8)]
-            + [3519, 3520, 3521, 3712, 3713, 5000].map(udp)
+            + [3519, 3520, 3521, 3712, 3713, 5000, 9000, 65000].map(udp)
     }
 
     func testVerdictAndDecidingRuleEqualLibpcapsFirstMatchAtBothHooks() throws {
@@ -65,7 +65,7 @@ final class TestVerbTests: XCTestCase {
             started = Date()
             let slots = frames.map(ruleset.slot(for:))
             print("libpcap's first match, \(name) ruleset: " + String(format: "%.1f s", Date().timeIntervalSince(started)))
-            for (hook, limit) in [("xdp", BPFProgramType.xdp.testRunLinearLimit), ("tc", BPFProgramType.schedCLS.testRunLinearLimit)] {
+            for (hook, limit) in [("xdp", BPFProgramType.xdp.testRunFrameLimit), ("tc", BPFProgramType.schedCLS.testRunFrameLimit)] {
                 let started = Date()
                 let result = try Xdpfw.run(["test", rules.path, capture.path, "--json", "--hook", hook], timeout: 240)
                 print("xdpfw test, \(name) ruleset (\(count) rules) at \(hook): \(frames.count) frames in "
