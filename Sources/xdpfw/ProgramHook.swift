@@ -20,7 +20,9 @@ enum ProgramHook: String, CaseIterable, ExpressibleByArgument {
 
     static var allValueStrings: [String] { ["xdp", "tc", "tc-ingress", "tc-egress"] }
 
-    var context: any HookContext { self == .xdp ? XDPHook() : TCHook() }
+    var context: any HookContext { context(multiBuffer: true) }
+    /// At XDP, a single-buffer or multi-buffer program (`XDPHook.multiBuffer`); TC has one kind.
+    func context(multiBuffer: Bool) -> any HookContext { self == .xdp ? XDPHook(multiBuffer: multiBuffer) : TCHook() }
     var programType: BPFProgramType { self == .xdp ? .xdp : .schedCLS }
 }
 
