@@ -47,9 +47,12 @@ public enum EBPFRulesetProgram {
             ChainState.restore(hook: hook, into: &asm)
             ProgramPrologue.emitFrameLength(hook: hook, into: &asm)
         }
+        var evaluated: Set<Int> = []
         for index in range {
             asm.label("segment\(index)")
-            emit(segments[index], index: index, hook: hook, into: &asm)
+            let classifier = segments[index].classifierNumber
+            emit(segments[index], index: index, hook: hook, evaluating: classifier.map { !evaluated.contains($0) } ?? false, into: &asm)
+            if let classifier { evaluated.insert(classifier) }
         }
         asm.label("segment\(range.upperBound)")
         if let next = link.next {
@@ -87,7 +90,9 @@ public enum EBPFRulesetProgram {
     /// One segment's code. Each rule's match sets its slot and verdict right after its filter,
     /// so the filter's conditional jumps stay short however long the program; the jump to the
     /// counting code at the end becomes `gotol` when it is far. No match: on to the next segment.
-    static func emit(_ segment: RulesetSegment, index: Int, hook: any HookContext, into asm: inout Assembler) {
+    /// `evaluating`: a classifier's part that is the first of its parts in the program evaluates
+    /// the classifier (see `ClassifierPart`).
+    static func emit(_ segment: RulesetSegment, index: Int, hook: any HookContext, evaluating: Bool, into asm: inout Assembler) {
         let slot = MachineLayout.accumulator, verdict = MachineLayout.index
         switch segment {
         case let .filter(filter, ruleVerdict, ruleSlot):
@@ -103,10 +108,37 @@ public enum EBPFRulesetProgram {
             let emitter = LookupEmitter(group: group, hook: hook, tables: group.layouts,
                                         matchLabel: "count", noMatchLabel: "segment\(index + 1)")
             emitter.emit(into: &asm)
-        case let .classifier(classifier):
+        case let .classifier(classifier, part) where part.count == 1:
             ClassifierEmitter(classifier: classifier, hook: hook, matchLabel: "count", noMatchLabel: "segment\(index + 1)")
                 .emit(into: &asm)
+        case let .classifier(classifier, part):
+            let result = MachineLayout.classifierResultSlot, resultVerdict = MachineLayout.classifierResultVerdictSlot
+            if evaluating {
+                // The first match, or none (u32 max), kept for the parts after this one.
+                let found = classifier.prefix + ".parts.found", none = classifier.prefix + ".parts.none"
+                ClassifierEmitter(classifier: classifier, hook: hook, matchLabel: found, noMatchLabel: none).emit(into: &asm)
+                asm.label(found)
+                asm.store(.word, to: .r10, offset: result, from: slot)
+                asm.store(.word, to: .r10, offset: resultVerdict, from: verdict)
+                asm.jump(to: "segment\(index).part")
+                asm.label(none)
+                asm.store(.word, to: .r10, offset: result, immediate: -1)
+                asm.store(.word, to: .r10, offset: resultVerdict, immediate: 0)   // read on no path, but written on each
+            }
+            asm.label("segment\(index).part")
+            asm.load(.word, .r2, from: .r10, offset: result)
+            asm.jump(if: .greater, .r2, Int32(part.slots.upperBound), to: "segment\(index + 1)", width: .bits32)
+            asm.move(slot, .r2, width: .bits32)
+            asm.load(.word, verdict, from: .r10, offset: resultVerdict)
+            asm.jump(to: "count")
         }
+    }
+}
+
+extension RulesetSegment {
+    /// The number of the classifier whose part this is; nil for filters and lookups.
+    var classifierNumber: Int? {
+        if case let .classifier(classifier, _) = self { classifier.number } else { nil }
     }
 }
 
@@ -115,8 +147,9 @@ public enum RulesetSegment: Hashable, Sendable {
     /// A rule's filter; `slot` is its counter slot (rule index + 1).
     case filter(FilterProgram, verdict: Verdict, slot: Int)
     case lookup(LookupGroup)
-    /// A run of rules decomposed into field constraints, matched by one packet classifier.
-    case classifier(PacketClassifier)
+    /// Rules decomposed into field constraints, matched by one packet classifier: the part of
+    /// its rules that stands here in the order (`ClassifierPart`).
+    case classifier(PacketClassifier, part: ClassifierPart)
 }
 
 /// One filter alone, without counters: `onMatch` when it matches, `otherwise` when not

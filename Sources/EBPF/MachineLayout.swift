@@ -57,6 +57,11 @@ enum MachineLayout {
     static let logTimeSlot: Int16 = -336
     /// Where a fragment load (multi-buffer XDP) has `bpf_xdp_load_bytes` copy the bytes it reads.
     static let fragmentLoadSlot: Int16 = -344
+    /// A classifier's first match (its counter slot; u32 max: none) and verdict, kept from its
+    /// evaluation for its later parts: u32s at offsets that are not 8-byte aligned, so that the
+    /// verifier does not track them and the paths with and without a match meet again.
+    static let classifierResultSlot: Int16 = -348
+    static let classifierResultVerdictSlot: Int16 = -356
     /// `bpf_skb_vlan_push`'s protocol argument: ETH_P_8021Q in network byte order.
     static let placeholderVLANProtocol: Int32 = 0x0081
 

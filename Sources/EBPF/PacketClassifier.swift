@@ -175,3 +175,24 @@ public struct PacketClassifier: Hashable, Sendable {
         hasher.combine(number); hasher.combine(entries); hasher.combine(rows.count)
     }
 }
+
+/// Where the rules of one classifier stand in the ruleset's order. A classifier takes the
+/// decomposable rules wherever they are, with filters and lookups between them: each stretch of
+/// its rules between others is a part, a segment in its place. The classifier is evaluated once
+/// per program, at the first of its parts there (its first match, kept on the stack), and each
+/// part then only asks whether that match is one of its rules: the filters ranked before the
+/// match still run first, so the first match is the ruleset's.
+public struct ClassifierPart: Hashable, Sendable {
+    /// The counter slots of the part's first and last rule.
+    public var slots: ClosedRange<Int>
+    /// The part's place among the classifier's parts, and how many it has.
+    public var index: Int
+    public var count: Int
+
+    public init(slots: ClosedRange<Int>, index: Int, count: Int) {
+        self.slots = slots
+        self.index = index
+        self.count = count
+    }
+}
+

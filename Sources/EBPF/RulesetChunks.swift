@@ -86,19 +86,28 @@ extension EBPFRulesetProgram {
     static func chunkRanges(segments: [RulesetSegment], hook: any HookContext, budget: ChunkBudget) -> [Range<Int>] {
         var ranges: [Range<Int>] = []
         var start = 0, pending = 0, widest = 0, size = 0
-        for (index, segment) in segments.enumerated() {
+        // The classifiers evaluated in the chunk so far: their later parts there cost a compare.
+        var evaluated: Set<Int> = []
+        func cost(_ segment: RulesetSegment, index: Int, evaluating: Bool) -> (jumps: Int, onFirstWay: Int, walk: Int) {
             var scratch = Assembler()
-            emit(segment, index: index, hook: hook, into: &scratch)
+            emit(segment, index: index, hook: hook, evaluating: evaluating, into: &scratch)
             let jumps = scratch.conditionalJumpCount
             // A classifier's scan loop is walked once per word, each with a pending branch.
-            let scanned = if case let .classifier(classifier) = segment { classifier.scanSteps } else { 0 }
+            let scanned = if evaluating || segment.isWholeClassifier, case let .classifier(classifier, _) = segment { classifier.scanSteps } else { 0 }
             let onFirstWay = (scratch.branchesPendingOnFirstWay(to: ["segment\(index + 1)", "count"]) ?? jumps) + scanned
-            let walk = ChunkBudget.walk(scratch) + scanned * ClassifierEmitter.walkedPerStep
+            return (jumps, onFirstWay, ChunkBudget.walk(scratch) + scanned * ClassifierEmitter.walkedPerStep)
+        }
+        for (index, segment) in segments.enumerated() {
+            let classifier = segment.classifierNumber
+            var (jumps, onFirstWay, walk) = cost(segment, index: index, evaluating: classifier.map { !evaluated.contains($0) } ?? false)
             if index > start && (pending + onFirstWay + max(widest, jumps) > budget.pendingBranches
                                  || size + walk > budget.walkedInstructions) {
                 ranges.append(start..<index)
                 (start, pending, widest, size) = (index, 0, 0, 0)
+                evaluated = []
+                if classifier != nil { (jumps, onFirstWay, walk) = cost(segment, index: index, evaluating: true) }
             }
+            if let classifier { evaluated.insert(classifier) }
             pending += onFirstWay
             widest = max(widest, jumps)
             size += walk
@@ -114,8 +123,13 @@ extension RulesetSegment {
         switch self {
         case let .filter(_, _, slot): [slot]
         case let .lookup(group): group.members.map(\.slot)
-        case let .classifier(classifier): classifier.entries.map(\.slot).filter { $0 > 0 }
+        case let .classifier(classifier, part): classifier.entries.map(\.slot).filter { part.slots.contains($0) }
         }
+    }
+
+    /// A classifier all of whose rules stand in one place (evaluated where it stands).
+    var isWholeClassifier: Bool {
+        if case let .classifier(_, part) = self { part.count == 1 } else { false }
     }
 }
 

@@ -40,28 +40,35 @@ extension Ruleset {
     public func segments(minimumRun: Int? = nil, keepingHashedLengths: [String: [Int]]? = nil) -> [RulesetSegment] {
         var segments: [RulesetSegment] = []
         var done = 0
-        for run in classifierRuns(minimumRun: minimumRun) {
-            appendSegments(of: done..<run.lowerBound, minimumRun: minimumRun, to: &segments)
-            let members = rules[run].map { ClassifierBuilder.Member(conjunctions: $0.conjunctions!, slot: $0.index + 1, verdict: $0.verdict) }
-            segments.append(.classifier(ClassifierBuilder.build(members, number: segments.count, summaryThreshold: classifierSummaryThreshold)))
-            done = run.upperBound
+        let parts = classifierParts(minimumRun: minimumRun)
+        var classifier: PacketClassifier?
+        for (index, part) in parts.enumerated() {
+            appendSegments(of: done..<part.lowerBound, minimumRun: minimumRun, to: &segments)
+            if classifier == nil {
+                let members = parts.joined().map { rules[$0] }.map {
+                    ClassifierBuilder.Member(conjunctions: $0.conjunctions!, slot: $0.index + 1, verdict: $0.verdict)
+                }
+                classifier = ClassifierBuilder.build(members, number: segments.count, summaryThreshold: classifierSummaryThreshold)
+            }
+            segments.append(.classifier(classifier!, part: ClassifierPart(slots: part.lowerBound + 1...part.upperBound, index: index,
+                                                                          count: parts.count)))
+            done = part.upperBound
         }
         appendSegments(of: done..<rules.count, minimumRun: minimumRun, to: &segments)
         return LookupGroup.choosingHashTables(segments, keeping: keepingHashedLengths)
     }
 
-    /// Rules a classifier takes in a run of at least this many (fewer are as cheap as filters
-    /// and lookups; see docs/design-classifier.md).
+    /// A classifier takes the rules that may go into one when there are at least this many
+    /// (fewer are as cheap as filters and lookups; see docs/design-classifier.md).
     public static let defaultClassifierMinimumRun = 32
-    /// A program holds at most this many classifiers (six maps each; a program may use 64).
-    public static let maximumClassifiers = 6
 
-    /// The runs of consecutive rules a classifier takes: rules that decompose
-    /// (`Rule.conjunctions`), apart from runs of one lookup shape that stay lookups — those
-    /// with a set (`xdpfw set` changes them in place) and those long enough that a trie or hash
-    /// lookup beats a vector of their bits (a 100,000-address blocklist).
-    func classifierRuns(minimumRun: Int?) -> [Range<Int>] {
-        classifierRuns(classifiable: classifierCandidates(minimumRun: minimumRun).map { $0 == nil })
+    /// The parts of the ruleset's classifier, each a run of consecutive rules it takes (see
+    /// `ClassifierPart`): the rules that decompose (`Rule.conjunctions`), apart from runs of
+    /// one lookup shape that stay lookups — those with a set (`xdpfw set` changes them in
+    /// place) and those long enough that a trie or hash lookup beats a vector of their bits (a
+    /// 100,000-address blocklist). None when fewer than `classifierMinimumRun` rules may go.
+    func classifierParts(minimumRun: Int?) -> [Range<Int>] {
+        classifierParts(classifiable: classifierCandidates(minimumRun: minimumRun).map { $0 == nil })
     }
 
     /// For each rule, nil when a classifier may take it, or why not.
@@ -85,17 +92,18 @@ extension Ruleset {
         return reasons
     }
 
-    func classifierRuns(classifiable: [Bool]) -> [Range<Int>] {
-        var runs: [Range<Int>] = []
+    func classifierParts(classifiable: [Bool]) -> [Range<Int>] {
+        guard classifiable.count(where: { $0 }) >= classifierMinimumRun else { return [] }
+        var parts: [Range<Int>] = []
         var index = 0
-        while index < rules.count, runs.count < Ruleset.maximumClassifiers {
+        while index < rules.count {
             guard classifiable[index] else { index += 1; continue }
             var end = index + 1
             while end < rules.count, classifiable[end] { end += 1 }
-            if end - index >= classifierMinimumRun { runs.append(index..<end) }
+            parts.append(index..<end)
             index = end
         }
-        return runs
+        return parts
     }
 
     /// Rules `range` as filters and lookup groups: each run of consecutive rules of one
@@ -170,7 +178,7 @@ extension Ruleset {
         LookupTable.combined(segments.flatMap { segment -> [LookupTable] in
             switch segment {
             case let .lookup(group): group.tables(hook: hook)
-            case let .classifier(classifier): classifier.tables(hook: hook)
+            case let .classifier(classifier, part): part.index == 0 ? classifier.tables(hook: hook) : []
             case .filter: []
             }
         })

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Ruleset
 
 /// `xdpfw check`: everything `apply` does except attaching.
@@ -29,15 +30,25 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let ruleset = try RulesInput.ruleset(at: rules)
-        let warnings = RuleShadowing.warnings(ruleset)
-        Output.standardError(warnings.map { $0.message(file: ruleset.file) + "\n" }.joined())
-        var loaded: [String] = []
-        for hook in hook.map({ [$0] }) ?? ProgramHook.allCases {
-            let program = try LoadedRuleset.load(ruleset, hook: hook)
-            let programs = program.programCount == 1 ? "" : " in \(program.programCount) programs"
-            loaded.append("\(hook.rawValue) \(program.instructionCount) instructions\(programs)")
-            program.close()
+        // The warnings and each hook's load are independent: they run side by side on the cores
+        // (10,000 IP-chain rules: 4.4 s one after the other on two cores).
+        let hooks = hook.map { [$0] } ?? ProgramHook.allCases
+        let work = CheckWork(hooks: hooks.count)
+        DispatchQueue.concurrentPerform(iterations: hooks.count + 1) { index in
+            guard index < hooks.count else {
+                work.setWarnings(RuleShadowing.warnings(ruleset))
+                return
+            }
+            work.setLoad(index, Result {
+                let program = try LoadedRuleset.load(ruleset, hook: hooks[index])
+                defer { program.close() }
+                let programs = program.programCount == 1 ? "" : " in \(program.programCount) programs"
+                return "\(hooks[index].rawValue) \(program.instructionCount) instructions\(programs)"
+            })
         }
+        let warnings = work.warnings
+        Output.standardError(warnings.map { $0.message(file: ruleset.file) + "\n" }.joined())
+        let loaded = try work.loads.map { try $0.get() }
         let count = ruleset.rules.count == 1 ? "1 rule" : "\(ruleset.rules.count) rules"
         Output.standardOutput("\(ruleset.file): \(count), policy \(ruleset.policy.rawValue): OK "
                               + "(verifier accepted \(loaded.joined(separator: ", ")))\n")
@@ -45,7 +56,8 @@ struct Check: ParsableCommand {
         let placement = ruleset.classifierPlacement
         if placement.classifiers > 0 {
             let classifiers = placement.classifiers == 1 ? "1 packet classifier" : "\(placement.classifiers) packet classifiers"
-            var text = "\(ruleset.file): \(placement.classifiedRules) of \(ruleset.rules.count) rules in \(classifiers)\n"
+            let parts = placement.parts == 1 ? "" : " (in \(placement.parts) runs between other rules)"
+            var text = "\(ruleset.file): \(placement.classifiedRules) of \(ruleset.rules.count) rules in \(classifiers)\(parts)\n"
             for (reason, indexes) in placement.elsewhere {
                 let lines = indexes.prefix(5).map { String(ruleset.rules[$0].text.line) }.joined(separator: ", ")
                 text += "  \(indexes.count) not: \(reason.explanation) (line\(indexes.count == 1 ? "" : "s") \(lines)\(indexes.count > 5 ? ", …" : ""))\n"
@@ -56,5 +68,23 @@ struct Check: ParsableCommand {
             let count = warnings.count == 1 ? "1 warning" : "\(warnings.count) warnings"
             throw CommandFailure("\(ruleset.file): \(count), and --strict makes warnings errors")
         }
+    }
+}
+
+/// What `check`'s concurrent jobs found: the warnings, and per hook the load's summary or error.
+private final class CheckWork: @unchecked Sendable {
+    private let lock = DispatchQueue(label: "xdpfw.check")
+    private var foundWarnings: [RuleWarning] = []
+    private var results: [Result<String, any Error>?]
+
+    init(hooks: Int) { results = Array(repeating: nil, count: hooks) }
+
+    func setWarnings(_ warnings: [RuleWarning]) { lock.sync { foundWarnings = warnings } }
+    func setLoad(_ index: Int, _ result: Result<String, any Error>) { lock.sync { results[index] = result } }
+
+    var warnings: [RuleWarning] { lock.sync { foundWarnings } }
+    /// In hook order: the first hook that failed decides the error, as when they ran in turn.
+    var loads: [Result<String, any Error>] {
+        lock.sync { results.map { $0 ?? .failure(CommandFailure("internal error: a hook was not loaded")) } }
     }
 }

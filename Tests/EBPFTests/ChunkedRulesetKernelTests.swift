@@ -57,6 +57,10 @@ final class ChunkedRulesetKernelTests: XCTestCase {
         packets += workload.packets(count: 200)
         packets += TestPackets.all.filter { $0.count >= 14 && $0.count <= KernelDifferentialTests.testRunLimit }
         try compare(rules, packets: packets, policy: .pass, minimumPrograms: 5, label: "2500 mixed")
+        // As `apply` loads them: one classifier takes the 5-tuple rules in hundreds of parts
+        // between the filters and lookups, and each program of the chain evaluates it again.
+        try compare(rules, packets: packets, policy: .pass, minimumPrograms: 2, label: "2500 mixed, classified in parts",
+                    classifier: true)
     }
 
     /// `minimumPrograms`: how many the fine budget must split the rules into, at least. Unless

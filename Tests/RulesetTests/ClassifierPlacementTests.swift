@@ -5,9 +5,9 @@ import EBPF
 /// What `check` reports about the packet classifiers: which rules they take, and why the others
 /// stay filters or lookups — the same placement `segments()` makes.
 final class ClassifierPlacementTests: XCTestCase {
-    /// 40 distinct 5-tuple rules, a filter, 10 more, a rule with a set, then 40 more: the
-    /// classifiers take the two long runs; the filter, the short run and the set rule stay out.
-    func testRunsOfFiveTupleRulesAreClassifiedAndTheRestSayWhy() throws {
+    /// 40 distinct 5-tuple rules, a filter, 10 more, a rule with a set, then 40 more: one
+    /// classifier takes the 90 in three parts, with the filter and the set rule between them.
+    func testFiveTupleRulesAreClassifiedWhereverTheyStandAndTheRestSayWhy() throws {
         // Two shapes in turn, so that no run of one lookup shape is long enough to stay a lookup.
         func tuple(_ index: Int) -> String {
             index % 2 == 0 ? "drop src net 10.\(index).0.0/16 and tcp dst port \(1000 + index)\n"
@@ -21,18 +21,37 @@ final class ClassifierPlacementTests: XCTestCase {
         text += (50..<90).map(tuple).joined()               // rules 53-92
         let ruleset = try Ruleset.parse(text, file: "p.conf")
         let placement = ruleset.classifierPlacement
-        XCTAssertEqual(placement.classifiers, 2)
-        XCTAssertEqual(placement.classifiedRules, 80)
-        XCTAssertEqual(placement.elsewhere.map(\.reason), [.notFields, .usesSet, .shortRun])
-        XCTAssertEqual(placement.elsewhere.map(\.rules), [[40], [51], Array(41..<51)])
-        // The same as the program's segments: two classifiers, the rest filters or lookups.
-        let classifiers = ruleset.segments().filter { if case .classifier = $0 { true } else { false } }
-        XCTAssertEqual(classifiers.count, placement.classifiers)
+        XCTAssertEqual(placement.classifiers, 1)
+        XCTAssertEqual(placement.parts, 3)
+        XCTAssertEqual(placement.classifiedRules, 90)
+        XCTAssertEqual(placement.elsewhere.map(\.reason), [.notFields, .usesSet])
+        XCTAssertEqual(placement.elsewhere.map(\.rules), [[40], [51]])
+        // The same as the program's segments: three parts of one classifier, in their places.
+        let segments = ruleset.segments()
+        let parts = segments.compactMap { segment -> ClassifierPart? in
+            if case let .classifier(_, part) = segment { part } else { nil }
+        }
+        XCTAssertEqual(parts.map(\.slots), [1...40, 42...51, 53...92])
+        XCTAssertEqual(segments.count, 5, "part, filter, part, set lookup, part")
+    }
+
+    /// Fewer than 32 rules that could go into a classifier, however they stand: none.
+    func testAFewClassifiableRulesStayFiltersWhateverStandsBetweenThem() throws {
+        var text = "policy pass\n"
+        for index in 0..<31 { text += "drop src net 10.\(index).0.0/16 and tcp dst port \(1000 + index)\npass len > \(100 + index)\n" }
+        let ruleset = try Ruleset.parse(text, file: "f.conf")
+        XCTAssertEqual(ruleset.classifierPlacement.classifiers, 0)
+        XCTAssertEqual(ruleset.classifierPlacement.elsewhere.map(\.reason), [.notFields, .tooFew])
+        var more = try Ruleset.parse(text + "drop src net 10.99.0.0/16 and tcp dst port 999\n", file: "f.conf")
+        XCTAssertEqual(more.classifierPlacement.classifiers, 1, "the 32nd makes a classifier of 32 parts")
+        XCTAssertEqual(more.classifierPlacement.parts, 32)
+        more.classifierMinimumRun = .max
+        XCTAssertEqual(more.classifierPlacement.classifiers, 0)
     }
 
     func testASmallRulesetHasNoClassifier() throws {
         let ruleset = try Ruleset.parse("policy drop\npass tcp dst port 22\npass udp dst port 53\n", file: "s.conf")
         XCTAssertEqual(ruleset.classifierPlacement.classifiers, 0)
-        XCTAssertEqual(ruleset.classifierPlacement.elsewhere.map(\.reason), [.shortRun])
+        XCTAssertEqual(ruleset.classifierPlacement.elsewhere.map(\.reason), [.tooFew])
     }
 }

@@ -5,8 +5,7 @@ public struct ClassifierPlacement: Sendable {
         case notFields
         case usesSet
         case longLookupRun
-        case shortRun
-        case classifierLimit
+        case tooFew
 
         /// Why, in the words `check` prints.
         public var explanation: String {
@@ -17,16 +16,17 @@ public struct ClassifierPlacement: Sendable {
                 "use a set (a lookup, so that `xdpfw set` can change it in place)"
             case .longLookupRun:
                 "in a long run of one lookup shape (a trie or hash lookup costs less than a classifier there)"
-            case .shortRun:
-                "in a run of fewer than \(Ruleset.defaultClassifierMinimumRun) classifiable rules between other rules (as cheap as filters there)"
-            case .classifierLimit:
-                "after the \(Ruleset.maximumClassifiers)th classifier (a program holds \(Ruleset.maximumClassifiers))"
+            case .tooFew:
+                "fewer than \(Ruleset.defaultClassifierMinimumRun) rules could go into a classifier (as cheap as filters and lookups)"
             }
         }
     }
 
-    /// How many classifiers the rules make.
+    /// How many classifiers the rules make (0 or 1: one takes the decomposable rules wherever
+    /// they stand).
     public var classifiers: Int
+    /// How many places in the order its rules stand in (runs between other rules).
+    public var parts: Int
     /// How many rules they take.
     public var classifiedRules: Int
     /// The other rules' indexes by why; only reasons that apply.
@@ -37,23 +37,13 @@ extension Ruleset {
     /// Where the rules go: into classifiers, or why not (`segments()` places them so).
     public var classifierPlacement: ClassifierPlacement {
         let candidates = classifierCandidates(minimumRun: nil)
-        let runs = classifierRuns(classifiable: candidates.map { $0 == nil })
-        var placed = [Bool](repeating: false, count: rules.count)
-        for run in runs { for index in run { placed[index] = true } }
+        let parts = classifierParts(classifiable: candidates.map { $0 == nil })
         var reasons: [ClassifierPlacement.Reason: [Int]] = [:]
-        for index in rules.indices where !placed[index] {
-            var reason = candidates[index] ?? .shortRun
-            if reason == .shortRun, runs.count == Ruleset.maximumClassifiers, index >= runs.last!.upperBound,
-               classifierMinimumRun != .max {
-                // Would its run have been long enough?
-                var start = index, end = index + 1
-                while start > 0, candidates[start - 1] == nil { start -= 1 }
-                while end < rules.count, candidates[end] == nil { end += 1 }
-                if end - start >= classifierMinimumRun { reason = .classifierLimit }
-            }
-            reasons[reason, default: []].append(index)
+        for index in rules.indices where parts.isEmpty || candidates[index] != nil {
+            reasons[candidates[index] ?? .tooFew, default: []].append(index)
         }
-        return ClassifierPlacement(classifiers: runs.count, classifiedRules: runs.reduce(0) { $0 + $1.count },
+        return ClassifierPlacement(classifiers: parts.isEmpty ? 0 : 1, parts: parts.count,
+                                   classifiedRules: parts.reduce(0) { $0 + $1.count },
                                    elsewhere: ClassifierPlacement.Reason.allCases.compactMap { reason in
                                        reasons[reason].map { (reason, $0) }
                                    })
