@@ -28,6 +28,7 @@
 #include <linux/sockios.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <bpf/btf.h>
 
 /* libpcap's struct bpf_insn/bpf_program clash with the kernel's (linux/bpf.h): rename them. */
 #define bpf_insn pcap_bpf_insn
@@ -64,6 +65,8 @@ static inline int xdpfw_interface_mtu(const char *name) {
     close(fd);
     return result;
 }
+/* BPF_F_XDP_DEV_BOUND_ONLY (kernel 6.3): Debian 12's headers predate it. */
+#define XDPFW_BPF_F_XDP_DEV_BOUND_ONLY (1U << 6)
 /* open() is variadic too. */
 static inline int xdpfw_open_read_only(const char *path) { return open(path, O_RDONLY | O_CLOEXEC); }
 #endif

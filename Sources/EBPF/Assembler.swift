@@ -221,6 +221,11 @@ public struct Assembler: Sendable {
         emit(EBPFInstruction(opcode: Opcode.call, immediate: helper.rawValue))
     }
 
+    /// Calls the kernel function (kfunc) whose BTF id in vmlinux is `id`.
+    public mutating func call(kernelFunction id: Int32) {
+        emit(EBPFInstruction(opcode: Opcode.call, src: Opcode.pseudoKernelFunctionCall, immediate: id))
+    }
+
     public mutating func exit() {
         emit(EBPFInstruction(opcode: Opcode.exit))
     }

@@ -196,7 +196,53 @@ enum ProgramPrologue {
             asm.label("prologue.frame")
             asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
         }
+        if let function = hook.metadataVLANFunction { emitTagInsertion(function: function, hook: hook, into: &asm) }
         emitFrameLength(hook: hook, into: &asm)
+    }
+
+    /// XDP with a device-bound program: a tag the NIC took out of the frame (the kfunc says
+    /// so) goes back in after the MAC addresses, as on the wire: the head grows by 4 bytes
+    /// (`bpf_xdp_adjust_head`), the addresses move to the new start, the tag follows them.
+    /// `vlanInlinedSlot` says so for the epilogue, which takes it out again for a frame that
+    /// passes. A frame the head cannot grow for keeps its tag in metadata (unseen, as before).
+    static func emitTagInsertion(function: Int32, hook: any HookContext, into asm: inout Assembler) {
+        let layout = MachineLayout.self
+        asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
+        asm.store(.double, to: .r10, offset: layout.vlanInlinedWord, immediate: 0)
+        asm.store(.double, to: .r10, offset: layout.metadataVLANProtocolSlot, immediate: 0)
+        asm.move(.r2, .r10)
+        asm.add(.r2, Int32(layout.metadataVLANProtocolSlot))
+        asm.move(.r3, .r10)
+        asm.add(.r3, Int32(layout.metadataVLANTCISlot))
+        asm.call(kernelFunction: function)
+        asm.jump(if: .notEqual, .r0, 0, to: "prologue.tagged")   // no tag in metadata (or no driver support)
+        asm.load(.double, .r1, from: .r10, offset: layout.contextSlot)
+        asm.move(.r2, -4)
+        asm.call(.xdpAdjustHead)
+        asm.jump(if: .notEqual, .r0, 0, to: "prologue.tagged")
+        asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
+        asm.load(.word, .r2, from: layout.context, offset: hook.dataOffset)
+        asm.load(.word, .r3, from: layout.context, offset: hook.dataEndOffset)
+        asm.move(.r4, .r2)
+        asm.add(.r4, 16)
+        asm.jump(if: .greater, .r4, .r3, to: "prologue.untag")   // cannot happen: the frame had 12 bytes
+        asm.load(.double, .r4, from: .r2, offset: 4)
+        asm.store(.double, to: .r2, offset: 0, from: .r4)
+        asm.load(.word, .r4, from: .r2, offset: 12)
+        asm.store(.word, to: .r2, offset: 8, from: .r4)
+        asm.load(.half, .r4, from: .r10, offset: layout.metadataVLANProtocolSlot)
+        asm.store(.half, to: .r2, offset: 12, from: .r4)
+        asm.load(.half, .r4, from: .r10, offset: layout.metadataVLANTCISlot)
+        asm.byteSwapFromBigEndian(.r4, bits: 16)   // to big-endian: the same swap
+        asm.store(.half, to: .r2, offset: 14, from: .r4)
+        asm.store(.byte, to: .r10, offset: layout.vlanInlinedSlot, immediate: 1)
+        asm.jump(to: "prologue.tagged")
+        asm.label("prologue.untag")
+        asm.load(.double, .r1, from: .r10, offset: layout.contextSlot)
+        asm.move(.r2, 4)
+        asm.call(.xdpAdjustHead)
+        asm.label("prologue.tagged")
+        asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
     }
 
     /// The frame length (`len`) into its slot.
@@ -228,6 +274,26 @@ enum ProgramPrologue {
 enum ProgramEpilogue {
     static func emitReturn(hook: any HookContext, verdict: Register, into asm: inout Assembler) {
         asm.label("return")
+        if hook.metadataVLANFunction != nil {
+            // A tag the prologue put into the frame goes out again when the frame passes (a
+            // dropped frame is gone): the addresses move back over it, the head shrinks by 4.
+            asm.load(.byte, .r2, from: .r10, offset: MachineLayout.vlanInlinedSlot)
+            asm.jump(if: .equal, .r2, 0, to: "return.exit")
+            asm.jump(if: .notEqual, verdict, hook.returnCode(for: .pass), to: "return.exit", width: .bits32)
+            asm.load(.double, .r1, from: .r10, offset: MachineLayout.contextSlot)
+            asm.load(.word, .r2, from: .r1, offset: hook.dataOffset)
+            asm.load(.word, .r3, from: .r1, offset: hook.dataEndOffset)
+            asm.move(.r4, .r2)
+            asm.add(.r4, 16)
+            asm.jump(if: .greater, .r4, .r3, to: "return.exit")
+            asm.load(.word, .r4, from: .r2, offset: 8)
+            asm.store(.word, to: .r2, offset: 12, from: .r4)
+            asm.load(.double, .r4, from: .r2, offset: 0)
+            asm.store(.double, to: .r2, offset: 4, from: .r4)
+            asm.move(.r2, 4)
+            asm.call(.xdpAdjustHead)
+            asm.label("return.exit")
+        }
         if hook.metadataVLAN != nil {
             asm.load(.byte, .r2, from: .r10, offset: MachineLayout.vlanInlinedSlot)
             asm.jump(if: .equal, .r2, 0, to: "return.exit")

@@ -73,6 +73,8 @@ public enum Format {
         let code = instruction.opcode
         switch code {
         case Opcode.exit: return "exit"
+        case Opcode.call where instruction.src == Opcode.pseudoKernelFunctionCall:
+            return "call kernel function btf#\(instruction.immediate)"
         case Opcode.call:
             let name = HelperFunction(rawValue: instruction.immediate).map { "bpf_\($0)#" } ?? "#"
             return "call \(name)\(instruction.immediate)"
@@ -109,6 +111,7 @@ extension HelperFunction: CustomStringConvertible {
         case .skbVLANPop: "skb_vlan_pop"
         case .tailCall: "tail_call"
         case .skbPullData: "skb_pull_data"
+        case .xdpAdjustHead: "xdp_adjust_head"
         case .skbLoadBytes: "skb_load_bytes"
         case .ktimeGetBootNanoseconds: "ktime_get_boot_ns"
         case .ringBufferReserve: "ringbuf_reserve"

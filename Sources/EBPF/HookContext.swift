@@ -85,6 +85,8 @@ public protocol HookContext: Sendable {
     var length: LengthSource { get }
     /// Where the context keeps a VLAN tag taken out of the frame, nil when it cannot (XDP).
     var metadataVLAN: MetadataVLAN? { get }
+    /// The kernel function that reads such a tag instead (XDP, device-bound), by BTF id.
+    var metadataVLANFunction: Int32? { get }
     /// How the filters reach packet bytes beyond `data_end`, which `len` counts.
     var nonLinearData: NonLinearData { get }
     /// The helper that copies frame bytes out through the context (`bpf_xdp_load_bytes`,
@@ -105,7 +107,17 @@ public struct XDPHook: HookContext {
     /// native device's MTU past a page while it is attached.
     public var multiBuffer: Bool
 
-    public init(multiBuffer: Bool) { self.multiBuffer = multiBuffer }
+    /// The BTF id of `bpf_xdp_metadata_rx_vlan_tag` when the program reads a VLAN tag the NIC
+    /// took out of the frame (a device-bound program: loaded for one interface, attached natively
+    /// there): the prologue puts the tag back into the frame before the rules run, as at TC, and
+    /// takes it out again for a frame that passes. nil: the rules see the frame as the driver
+    /// hands it over (test runs, generic mode).
+    public var metadataVLANFunction: Int32?
+
+    public init(multiBuffer: Bool, metadataVLANFunction: Int32? = nil) {
+        self.multiBuffer = multiBuffer
+        self.metadataVLANFunction = metadataVLANFunction
+    }
     /// A multi-buffer program: it reads every frame the kernel can give it.
     public init() { self.init(multiBuffer: true) }
 
@@ -163,6 +175,7 @@ public struct TCHook: HookContext {
     /// At ingress the stack (or the NIC) has taken an 802.1Q/802.1ad tag out of the frame
     /// before TC runs; at egress a VLAN device with tx offload leaves it in metadata too.
     public var metadataVLAN: MetadataVLAN? { MetadataVLAN(presentOffset: 20, tciOffset: 24, chainStateOffset: 48) }
+    public var metadataVLANFunction: Int32? { nil }
     /// GSO/GRO socket buffers keep most of their payload in page fragments beyond the head.
     public var nonLinearData: NonLinearData { .pulledIntoHead }
     public var frameCopy: HelperFunction { .skbLoadBytes }

@@ -62,6 +62,10 @@ enum MachineLayout {
     /// verifier does not track them and the paths with and without a match meet again.
     static let classifierResultSlot: Int16 = -348
     static let classifierResultVerdictSlot: Int16 = -356
+    /// Where `bpf_xdp_metadata_rx_vlan_tag` writes the tag's protocol (big-endian u16) and TCI
+    /// (host-order u16), in one 8-byte slot.
+    static let metadataVLANProtocolSlot: Int16 = -192
+    static let metadataVLANTCISlot: Int16 = -190
     /// `bpf_skb_vlan_push`'s protocol argument: ETH_P_8021Q in network byte order.
     static let placeholderVLANProtocol: Int32 = 0x0081
 

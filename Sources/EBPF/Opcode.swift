@@ -32,6 +32,8 @@ public enum Opcode {
     /// immediate is the map's file descriptor, the second's the offset into the (array) map's
     /// first value (BPF_PSEUDO_MAP_VALUE). No lookup call: what a C global variable compiles to.
     public static let pseudoMapValue: UInt8 = 2
+    /// A call's source register when its immediate is a kernel function's BTF id (a kfunc).
+    public static let pseudoKernelFunctionCall: UInt8 = 2
 
     public static let call: UInt8 = classJump | 0x80            // BPF_CALL
     public static let exit: UInt8 = classJump | 0x90            // BPF_EXIT
@@ -54,6 +56,7 @@ public enum HelperFunction: Int32, Sendable {
     case skbVLANPush = 18           // bpf_skb_vlan_push
     case skbVLANPop = 19            // bpf_skb_vlan_pop
     case skbPullData = 39           // bpf_skb_pull_data
+    case xdpAdjustHead = 44         // bpf_xdp_adjust_head
     case skbLoadBytes = 26          // bpf_skb_load_bytes
     case ktimeGetBootNanoseconds = 125   // bpf_ktime_get_boot_ns
     case ringBufferReserve = 131    // bpf_ringbuf_reserve

@@ -69,8 +69,12 @@ public final class BPFProgram: @unchecked Sendable {
     /// An XDP program is loaded with BPF_F_XDP_HAS_FRAGS unless `xdpFragments` is false (a
     /// single-buffer program: `XDPHook.multiBuffer`); programs of one tail-call chain, or held
     /// in one dispatcher, must agree.
+    /// `boundTo`: an XDP program for that interface only (BPF_F_XDP_DEV_BOUND_ONLY), which may
+    /// call the driver's metadata kfuncs; it attaches natively there and nowhere else, and cannot
+    /// be test-run or tail-called.
     public static func load(type: BPFProgramType, instructions: [UInt64], name: String,
-                            license: String = "GPL", xdpFragments: Bool = true) throws(KernelError) -> BPFProgram {
+                            license: String = "GPL", xdpFragments: Bool = true,
+                            boundTo interface: UInt32? = nil) throws(KernelError) -> BPFProgram {
         _ = libbpfSilenced
         guard !instructions.isEmpty else { throw .invalidArgument("cannot load an empty program") }
         let kernelName = kernelObjectName(name)
@@ -88,6 +92,10 @@ public final class BPFProgram: @unchecked Sendable {
                     // kernel refuses a program without this flag on a device whose MTU needs
                     // more than a page (ERANGE on a veth at MTU 9000).
                     if xdpFragments { opts.pointee.prog_flags = UInt32(BPF_F_XDP_HAS_FRAGS) }
+                    if let interface {
+                        opts.pointee.prog_flags |= UInt32(XDPFW_BPF_F_XDP_DEV_BOUND_ONLY)
+                        opts.pointee.prog_ifindex = interface
+                    }
                 }
                 // log_level 0 with a buffer: libbpf loads without a log first (a truncated log
                 // would fail even a good program) and retries with log_level 1 only on failure.
@@ -211,3 +219,19 @@ extension BPFProgram {
         }
     }
 }
+
+/// Kernel functions (kfuncs) a program may call, found by name in the running kernel's BTF.
+public enum KernelFunction {
+    /// `bpf_xdp_metadata_rx_vlan_tag`: the VLAN tag a NIC took out of a received frame.
+    public static let xdpMetadataVLANTag = "bpf_xdp_metadata_rx_vlan_tag"
+
+    /// The BTF id of `name` in vmlinux, nil when the kernel has no such function (or no BTF).
+    public static func btfID(_ name: String) -> Int32? {
+        _ = libbpfSilenced
+        guard let btf = btf__load_vmlinux_btf() else { return nil }
+        defer { btf__free(btf) }
+        let id = btf__find_by_name_kind(btf, name, 12)   // BTF_KIND_FUNC
+        return id > 0 ? id : nil
+    }
+}
+

@@ -31,7 +31,8 @@ public struct LoadedRulesetProgram: Sendable {
     /// `xdpFragments`: see `BPFProgram.load` (every chunk is loaded alike).
     public static func load(chunks: [[EBPFInstruction]], type: BPFProgramType, name: String, counterMap: String,
                             chunkMap: String, counterSlots: Int, lookupTables: [LookupTable],
-                            log: PacketLogMaps = .standard, xdpFragments: Bool = true) throws -> LoadedRulesetProgram {
+                            log: PacketLogMaps = .standard, xdpFragments: Bool = true,
+                            boundTo interface: UInt32? = nil) throws -> LoadedRulesetProgram {
         guard !chunks.isEmpty else { throw KernelError.invalidArgument("a ruleset needs at least one program") }
         let counters = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: EBPFRulesetProgram.counterValueSize,
                                          maxEntries: counterSlots, name: "xdpfw_counters")
@@ -61,8 +62,9 @@ public struct LoadedRulesetProgram: Sendable {
                 try resolved.resolveMaps(descriptors)
                 instructionCount += resolved.count
                 let chunkName = number == 0 ? name : "\(name.prefix(11))_\(number)"
+                // Only the attached program may be device-bound (the kernel tail-calls no such program).
                 programs.append(try BPFProgram.load(type: type, instructions: resolved.encoded, name: chunkName,
-                                                     xdpFragments: xdpFragments))
+                                                     xdpFragments: xdpFragments, boundTo: number == 0 ? interface : nil))
             }
             var pinned = lookups
             if let chunkTable {

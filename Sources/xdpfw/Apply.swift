@@ -125,9 +125,10 @@ struct Apply: ParsableCommand {
         if !outcome.replaced, let why = outcome.installation.record["native-refused"] {
             Output.standardError("xdpfw: \(why); attached in generic mode\n")
         }
-        if hook == .xdp, let rule = ruleset.rules.first(where: { (try? FilterParser.parse($0.text.expression))?.testsVLANTags ?? false }) {
+        if hook == .xdp, !outcome.readsMetadataVLAN, let rule = AttachedRuleset.firstRuleTestingVLANTags(ruleset) {
+            let why = outcome.installation.xdpMode == .generic ? "in generic mode" : "where the program cannot be bound to the device"
             Output.standardError("xdpfw: note: rule \(rule.text.number) (line \(rule.text.line)) tests VLAN tags: at XDP a tag the "
-                                 + "NIC strips (rx-vlan offload; see `ethtool -k \(interface) | grep rx-vlan`) is not seen; "
+                                 + "NIC strips (rx-vlan offload; see `ethtool -k \(interface) | grep rx-vlan`) is not seen \(why); "
                                  + "turn the offload off (`ethtool -K \(interface) rxvlan off`) or apply at --hook tc-ingress\n")
         }
         let count = ruleset.rules.count == 1 ? "1 rule" : "\(ruleset.rules.count) rules"

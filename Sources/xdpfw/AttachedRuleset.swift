@@ -1,4 +1,5 @@
 import EBPF
+import FilterLanguage
 import Glibc
 import Kernel
 import Ruleset
@@ -17,6 +18,8 @@ enum AttachedRuleset {
         var installation: HookInstallation
         var replaced: Bool
         var instructions: Int
+        /// The XDP program reads VLAN tags the NIC took out of frames (device-bound).
+        var readsMetadataVLAN = false
     }
 
     /// Loads `ruleset` and attaches it, or swaps it in atomically for the rules already there.
@@ -29,19 +32,42 @@ enum AttachedRuleset {
         // Name the interface before compiling for nothing; its index tells a re-created one apart later.
         let device = try NetworkInterface(name: interface)
         let multiBuffer = try hook == .xdp && (multiBuffer || XDPHook.forDevice(mtu: device.mtu()).multiBuffer)
-        let before = HookInstallation.find(interface: interface, hook: hook, root: pinRoot)
-        let loaded = try LoadedRuleset.load(ruleset, hook: hook.programHook, multiBuffer: multiBuffer)
-        defer { loaded.close() }
-        if keepCounters, let before { try carryCounters(from: before, to: loaded) }
-        var record = [fileKey: file, HookInstallation.interfaceIndexKey: String(device.index)]
-        if hook == .xdp { record[xdpBuffersKey] = multiBuffer ? "multi" : "single" }
-        let installation = try HookInstaller.apply(program: loaded.program,
-                                                   maps: loaded.loaded.pinnedMaps.merging([PinDirectory.Entry.counters: loaded.counters]) { $1 },
-                                                   rulesetText: text,
-                                                   extraRecord: record,
-                                                   interface: interface, hook: hook, mode: mode, root: pinRoot)
-        return Outcome(installation: installation,
-                       replaced: before?.isAttached ?? false, instructions: loaded.instructionCount)
+        // Rules that test VLAN tags at XDP (not in generic mode, where no driver is asked): a
+        // program bound to the device reads a tag its NIC took out of the frame.
+        let vlanFunction = hook == .xdp && mode != .generic && testsVLANTags(ruleset)
+            ? KernelFunction.btfID(KernelFunction.xdpMetadataVLANTag) : nil
+        func attach(metadataVLAN: (function: Int32, interface: UInt32)?) throws -> Outcome {
+            let before = HookInstallation.find(interface: interface, hook: hook, root: pinRoot)
+            let loaded = try LoadedRuleset.load(ruleset, hook: hook.programHook, multiBuffer: multiBuffer, metadataVLAN: metadataVLAN)
+            defer { loaded.close() }
+            if keepCounters, let before { try carryCounters(from: before, to: loaded) }
+            var record = [fileKey: file, HookInstallation.interfaceIndexKey: String(device.index)]
+            if hook == .xdp { record[xdpBuffersKey] = multiBuffer ? "multi" : "single" }
+            let installation = try HookInstaller.apply(program: loaded.program,
+                                                       maps: loaded.loaded.pinnedMaps.merging([PinDirectory.Entry.counters: loaded.counters]) { $1 },
+                                                       rulesetText: text,
+                                                       extraRecord: record,
+                                                       interface: interface, hook: hook, mode: mode, root: pinRoot)
+            return Outcome(installation: installation, replaced: before?.isAttached ?? false,
+                           instructions: loaded.instructionCount, readsMetadataVLAN: loaded.readsMetadataVLAN)
+        }
+        guard let vlanFunction else { return try attach(metadataVLAN: nil) }
+        do {
+            return try attach(metadataVLAN: (vlanFunction, device.index))
+        } catch where mode == .auto {
+            // A device-bound program attaches natively only: where the driver refuses it (or
+            // has no native XDP), auto mode goes on as it would without it (generic mode).
+            return try attach(metadataVLAN: nil)
+        }
+    }
+
+    /// Whether a rule tests VLAN tags (`vlan`, or a test of the tag's bytes).
+    static func testsVLANTags(_ ruleset: Ruleset) -> Bool {
+        firstRuleTestingVLANTags(ruleset) != nil
+    }
+
+    static func firstRuleTestingVLANTags(_ ruleset: Ruleset) -> Rule? {
+        ruleset.rules.first { (try? FilterParser.parse($0.text.expression))?.testsVLANTags ?? false }
     }
 
     /// Copies the counters of the rules in force that the new ruleset keeps unchanged (and the

@@ -11,6 +11,8 @@ struct LoadedRuleset {
     let loaded: LoadedRulesetProgram
     /// The lookup maps loaded with it (rule merging).
     var lookupTableCount = 0
+    /// Whether the program reads VLAN tags the NIC took out of frames (XDP, device-bound).
+    var readsMetadataVLAN = false
 
     var program: BPFProgram { loaded.program }
     var counters: BPFMap { loaded.counters }
@@ -25,20 +27,29 @@ struct LoadedRuleset {
     /// the verifier still refuses a chunk as too complex. `logging: false` leaves the drop log's
     /// code out (`bench --without-log`, to measure what it costs).
     /// `multiBuffer`: at XDP, a program that reads frames continuing in fragments
-    /// (`XDPHook.multiBuffer`); else a single-buffer one.
+    /// (`XDPHook.multiBuffer`); else a single-buffer one. `metadataVLAN`: at XDP, a program
+    /// bound to that interface that reads the VLAN tag its NIC took out of a frame with that
+    /// kernel function (`XDPHook.metadataVLANFunction`) — unless the rules need several
+    /// programs (a tail-called program cannot be bound): then `readsMetadataVLAN` is false.
     static func load(_ ruleset: Ruleset, hook: ProgramHook, budget: ChunkBudget = .verifier, logging: Bool = true,
-                     multiBuffer: Bool = true) throws -> LoadedRuleset {
-        let context = hook.context(multiBuffer: multiBuffer)
+                     multiBuffer: Bool = true, metadataVLAN: (function: Int32, interface: UInt32)? = nil) throws -> LoadedRuleset {
+        var context = hook.context(multiBuffer: multiBuffer, metadataVLANFunction: metadataVLAN?.function)
         let tables = ruleset.lookupTables(for: context)
         var budget = budget, retries = 0
         while true {
-            let chunks = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfChunks(for: context, budget: budget, logging: logging) }
+            var chunks = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfChunks(for: context, budget: budget, logging: logging) }
+            if chunks.count > 1 && context.metadataVLANFunction != nil {
+                context = hook.context(multiBuffer: multiBuffer)
+                chunks = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfChunks(for: context, budget: budget, logging: logging) }
+            }
+            let bound = context.metadataVLANFunction == nil ? nil : metadataVLAN?.interface
             do {
                 let loaded = try LoadedRulesetProgram.load(chunks: chunks.map(\.instructions), type: hook.programType,
                                                            name: "xdpfw_\(hook.rawValue)", counterMap: Ruleset.counterMapName,
                                                            chunkMap: Ruleset.chunkMapName, counterSlots: ruleset.counterSlots,
-                                                           lookupTables: tables, xdpFragments: multiBuffer)
-                return LoadedRuleset(ruleset: ruleset, hook: hook, loaded: loaded, lookupTableCount: tables.count)
+                                                           lookupTables: tables, xdpFragments: multiBuffer, boundTo: bound)
+                return LoadedRuleset(ruleset: ruleset, hook: hook, loaded: loaded, lookupTableCount: tables.count,
+                                     readsMetadataVLAN: bound != nil)
             } catch let error as KernelError where error.isVerifierComplexityLimit && retries < 3
                         && chunks.contains(where: { $0.segments.count > 1 }) {
                 budget = ChunkBudget(pendingBranches: budget.pendingBranches / 2, walkedInstructions: budget.walkedInstructions / 2)

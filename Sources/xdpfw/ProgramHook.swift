@@ -22,7 +22,9 @@ enum ProgramHook: String, CaseIterable, ExpressibleByArgument {
 
     var context: any HookContext { context(multiBuffer: true) }
     /// At XDP, a single-buffer or multi-buffer program (`XDPHook.multiBuffer`); TC has one kind.
-    func context(multiBuffer: Bool) -> any HookContext { self == .xdp ? XDPHook(multiBuffer: multiBuffer) : TCHook() }
+    func context(multiBuffer: Bool, metadataVLANFunction: Int32? = nil) -> any HookContext {
+        self == .xdp ? XDPHook(multiBuffer: multiBuffer, metadataVLANFunction: metadataVLANFunction) : TCHook()
+    }
     var programType: BPFProgramType { self == .xdp ? .xdp : .schedCLS }
 }
 
