@@ -88,11 +88,13 @@ public struct Ruleset: Hashable, Sendable {
     public var rules: [Rule]
     /// The file's sets with their entries (those of `set NAME file PATH` read from the file).
     public var sets: [String: [String]] = [:]
-    /// Runs of at least this many rules that decompose become a packet classifier
+    /// At least this many rules that decompose, wherever they stand, become a packet classifier
     /// (`defaultClassifierMinimumRun`; `Int.max`: never).
     public var classifierMinimumRun = Ruleset.defaultClassifierMinimumRun
     /// Classifiers of more entries than this scan by row summaries (`ClassifierBuilder.summaryThreshold`).
     public var classifierSummaryThreshold = ClassifierBuilder.summaryThreshold
+    /// The most rules one classifier takes (`defaultClassifierMaximumRules`; tests make it small).
+    public var classifierMaximumRules = Ruleset.defaultClassifierMaximumRules
 
     public init(file: String, policy: Verdict, rules: [Rule]) {
         self.file = file; self.policy = policy; self.rules = rules

@@ -40,19 +40,20 @@ extension Ruleset {
     public func segments(minimumRun: Int? = nil, keepingHashedLengths: [String: [Int]]? = nil) -> [RulesetSegment] {
         var segments: [RulesetSegment] = []
         var done = 0
-        let parts = classifierParts(minimumRun: minimumRun)
-        var classifier: PacketClassifier?
-        for (index, part) in parts.enumerated() {
-            appendSegments(of: done..<part.lowerBound, minimumRun: minimumRun, to: &segments)
-            if classifier == nil {
-                let members = parts.joined().map { rules[$0] }.map {
-                    ClassifierBuilder.Member(conjunctions: $0.conjunctions!, slot: $0.index + 1, verdict: $0.verdict)
+        for parts in classifierParts(minimumRun: minimumRun) {
+            var classifier: PacketClassifier?
+            for (index, part) in parts.enumerated() {
+                appendSegments(of: done..<part.lowerBound, minimumRun: minimumRun, to: &segments)
+                if classifier == nil {
+                    let members = parts.joined().map { rules[$0] }.map {
+                        ClassifierBuilder.Member(conjunctions: $0.conjunctions!, slot: $0.index + 1, verdict: $0.verdict)
+                    }
+                    classifier = ClassifierBuilder.build(members, number: segments.count, summaryThreshold: classifierSummaryThreshold)
                 }
-                classifier = ClassifierBuilder.build(members, number: segments.count, summaryThreshold: classifierSummaryThreshold)
+                segments.append(.classifier(classifier!, part: ClassifierPart(slots: part.lowerBound + 1...part.upperBound, index: index,
+                                                                              count: parts.count)))
+                done = part.upperBound
             }
-            segments.append(.classifier(classifier!, part: ClassifierPart(slots: part.lowerBound + 1...part.upperBound, index: index,
-                                                                          count: parts.count)))
-            done = part.upperBound
         }
         appendSegments(of: done..<rules.count, minimumRun: minimumRun, to: &segments)
         return LookupGroup.choosingHashTables(segments, keeping: keepingHashedLengths)
@@ -61,13 +62,21 @@ extension Ruleset {
     /// A classifier takes the rules that may go into one when there are at least this many
     /// (fewer are as cheap as filters and lookups; see docs/design-classifier.md).
     public static let defaultClassifierMinimumRun = 32
+    /// A classifier takes at most this many rules; more make several, each evaluated where its
+    /// first part stands. Its tables grow faster than its rules (a row per distinct address and
+    /// port value, each as wide as the rules): 10,000 IP-chain rules take 59 MiB, 61,000 random
+    /// ones in one classifier took 1.7 GiB.
+    public static let defaultClassifierMaximumRules = 10_000
 
-    /// The parts of the ruleset's classifier, each a run of consecutive rules it takes (see
+    /// The ruleset's classifiers, each as its parts, runs of consecutive rules it takes (see
     /// `ClassifierPart`): the rules that decompose (`Rule.conjunctions`), apart from runs of
     /// one lookup shape that stay lookups — those with a set (`xdpfw set` changes them in
     /// place) and those long enough that a trie or hash lookup beats a vector of their bits (a
-    /// 100,000-address blocklist). None when fewer than `classifierMinimumRun` rules may go.
-    func classifierParts(minimumRun: Int?) -> [Range<Int>] {
+    /// 100,000-address blocklist). None when fewer than `classifierMinimumRun` rules may go;
+    /// a new classifier every `classifierMaximumRules`. The classifiers follow each other in the
+    /// order: every part of one stands before the first of the next, which is where the next
+    /// is evaluated (and its first match takes the stack words of the one before).
+    func classifierParts(minimumRun: Int?) -> [[Range<Int>]] {
         classifierParts(classifiable: classifierCandidates(minimumRun: minimumRun).map { $0 == nil })
     }
 
@@ -92,18 +101,23 @@ extension Ruleset {
         return reasons
     }
 
-    func classifierParts(classifiable: [Bool]) -> [Range<Int>] {
+    func classifierParts(classifiable: [Bool]) -> [[Range<Int>]] {
         guard classifiable.count(where: { $0 }) >= classifierMinimumRun else { return [] }
-        var parts: [Range<Int>] = []
+        var classifiers: [[Range<Int>]] = [], parts: [Range<Int>] = [], taken = 0
         var index = 0
         while index < rules.count {
             guard classifiable[index] else { index += 1; continue }
             var end = index + 1
-            while end < rules.count, classifiable[end] { end += 1 }
+            while end < rules.count, classifiable[end], taken + end - index < classifierMaximumRules { end += 1 }
             parts.append(index..<end)
+            taken += end - index
+            if taken == classifierMaximumRules {
+                classifiers.append(parts)
+                (parts, taken) = ([], 0)
+            }
             index = end
         }
-        return parts
+        return parts.isEmpty ? classifiers : classifiers + [parts]
     }
 
     /// Rules `range` as filters and lookup groups: each run of consecutive rules of one

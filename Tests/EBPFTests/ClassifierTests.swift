@@ -126,6 +126,13 @@ final class ClassifierTests: XCTestCase {
         try compareFirstMatch(rules, packets: Self.kernelPackets, policy: .drop, label: "classifiers and filters, summarized") {
             $0.classifierSummaryThreshold = 0
         }
+        // Three classifiers of at most 50 rules, one after the other, each in parts.
+        var small = try Ruleset.parse(rules.map { "\($0.verdict.rawValue) \($0.expression)\n" }.joined(), file: "c.conf")
+        small.classifierMaximumRules = 50
+        XCTAssertEqual(small.classifierPlacement.classifiers, 3)
+        try compareFirstMatch(rules, packets: Self.kernelPackets, policy: .drop, label: "classifiers of 50 rules and filters") {
+            $0.classifierMaximumRules = 50
+        }
     }
 
     func testFamiliesInTheKernelGiveLibpcapsFirstMatch() throws {

@@ -22,10 +22,10 @@ public struct ClassifierPlacement: Sendable {
         }
     }
 
-    /// How many classifiers the rules make (0 or 1: one takes the decomposable rules wherever
-    /// they stand).
+    /// How many classifiers the rules make (one takes the decomposable rules wherever they
+    /// stand, up to `Ruleset.classifierMaximumRules` each).
     public var classifiers: Int
-    /// How many places in the order its rules stand in (runs between other rules).
+    /// How many places in the order their rules stand in (runs between other rules).
     public var parts: Int
     /// How many rules they take.
     public var classifiedRules: Int
@@ -37,12 +37,13 @@ extension Ruleset {
     /// Where the rules go: into classifiers, or why not (`segments()` places them so).
     public var classifierPlacement: ClassifierPlacement {
         let candidates = classifierCandidates(minimumRun: nil)
-        let parts = classifierParts(classifiable: candidates.map { $0 == nil })
+        let classifiers = classifierParts(classifiable: candidates.map { $0 == nil })
         var reasons: [ClassifierPlacement.Reason: [Int]] = [:]
-        for index in rules.indices where parts.isEmpty || candidates[index] != nil {
+        for index in rules.indices where classifiers.isEmpty || candidates[index] != nil {
             reasons[candidates[index] ?? .tooFew, default: []].append(index)
         }
-        return ClassifierPlacement(classifiers: parts.isEmpty ? 0 : 1, parts: parts.count,
+        let parts = classifiers.joined()
+        return ClassifierPlacement(classifiers: classifiers.count, parts: parts.count,
                                    classifiedRules: parts.reduce(0) { $0 + $1.count },
                                    elsewhere: ClassifierPlacement.Reason.allCases.compactMap { reason in
                                        reasons[reason].map { (reason, $0) }
