@@ -1,6 +1,8 @@
 /// A rules.conf file compiled: the policy and, for each rule, its filter program. First match
 /// wins; a packet no rule matches gets the policy.
 
+import Dispatch
+import Synchronization
 import FilterLanguage
 import FilterCompiler
 import EBPF
@@ -183,7 +185,8 @@ public struct Ruleset: Hashable, Sendable {
         var rules: [Rule] = []
         var problems: [RulesetDiagnostic] = []
         var failedSets = source.failedSets
-        for text in source.rules {
+        let plain = compilePlainRules(source.rules, options: options)
+        for (index, text) in source.rules.enumerated() {
             do throws(FilterError) {
                 if text.expression.utf8.contains(UInt8(ascii: "@")) {
                     // A set already reported as wrong: its own problem is the one to fix.
@@ -213,15 +216,7 @@ public struct Ruleset: Hashable, Sendable {
                     failedSets.formUnion(entryProblems.sets)
                     continue
                 }
-                let tree = try? FilterParser.parse(text.expression)
-                var rule: Rule
-                if let tree, let matches = MergeableRule.matches(tree) {
-                    rule = Rule(text: text, lookupMatches: matches, options: options)
-                } else {
-                    rule = Rule(text: text, program: try FilterCompiler.compile(text.expression, options: options))
-                }
-                if let tree { rule.conjunctions = ClassifierBuilder.conjunctions(of: tree) }
-                rules.append(rule)
+                rules.append(try plain[index]!.get())
             } catch {
                 let start = text.expressionOffset + error.range.start
                 let end = text.expressionOffset + max(error.range.end, error.range.start + 1)
@@ -232,4 +227,37 @@ public struct Ruleset: Hashable, Sendable {
         ruleset.sets = source.sets
         return (ruleset, problems)
     }
+
+    /// Each rule without a set, parsed, decomposed and compiled on its own, side by side on the
+    /// machine's cores (10,000 rules: most of a `check`'s serial time); nil for rules with sets.
+    private static func compilePlainRules(_ texts: [RuleText], options: CompileOptions) -> [Result<Rule, FilterError>?] {
+        let results = CompiledRules(count: texts.count)
+        DispatchQueue.concurrentPerform(iterations: texts.count) { index in
+            let text = texts[index]
+            guard !text.expression.utf8.contains(UInt8(ascii: "@")) else { return }
+            results.set(index, Result { () throws(FilterError) -> Rule in
+                let tree = try? FilterParser.parse(text.expression)
+                var rule: Rule
+                if let tree, let matches = MergeableRule.matches(tree) {
+                    rule = Rule(text: text, lookupMatches: matches, options: options)
+                } else {
+                    rule = Rule(text: text, program: try FilterCompiler.compile(text.expression, options: options))
+                }
+                if let tree { rule.conjunctions = ClassifierBuilder.conjunctions(of: tree) }
+                return rule
+            })
+        }
+        return results.values
+    }
+}
+
+/// One result per rule, written once each from concurrent workers.
+private final class CompiledRules: Sendable {
+    private let results: Mutex<[Result<Rule, FilterError>?]>
+
+    init(count: Int) { results = Mutex(Array(repeating: nil, count: count)) }
+
+    func set(_ index: Int, _ result: Result<Rule, FilterError>) { results.withLock { $0[index] = result } }
+
+    var values: [Result<Rule, FilterError>?] { results.withLock { $0 } }
 }
