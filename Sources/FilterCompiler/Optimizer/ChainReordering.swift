@@ -7,9 +7,10 @@
 /// conjuncts whose false arms all meet (`and`).
 ///
 /// The block in front of the chain may go anywhere with its other arm; it only has to hold the
-/// value the pulled test reads. A test is pulled up only when its block does nothing but compute the tested value, the
-/// blocks it jumps over are entered from the chain alone, and the block after it reads nothing
-/// the pulled block leaves behind that the block before does not.
+/// value the pulled test reads. A test is pulled up only when its block does nothing but compute
+/// the tested value and the blocks it jumps over are entered from the chain alone. When the block
+/// after it reads the tested value from A, which the block before does not leave there, that
+/// block loads it again first (libpcap's keeps its own load until constants fold).
 enum ChainReordering {
     static func run(_ graph: inout FlowGraph) -> Bool {
         var changed = false
@@ -63,9 +64,20 @@ enum ChainReordering {
                             // pulled one (every way into it comes through the chain).
                             guard let last = chain.last, case .constant = operand, after < analysed,
                                   entries.allSatisfy(fresh), flow.predecessors[current].allSatisfy(chain.contains),
-                                  graph.blocks[current].statements.allSatisfy({ $0.definition == .a }),
-                                  !liveness.liveIn[after].contains(.a) || flow.exitState[last].a == value else { break }
+                                  graph.blocks[current].statements.allSatisfy({ $0.definition == .a }) else { break }
+                            // The block after the run reads A: the chain's last block must leave
+                            // the same value there, or the block gets its load back — every way
+                            // into it brings that value, so the load changes nothing for them
+                            // (libpcap's first stage keeps that block's own load, which ours
+                            // dropped as redundant).
+                            var reload: Statement? = nil
+                            if liveness.liveIn[after].contains(.a), flow.exitState[last].a != value {
+                                guard flow.entryState[after].a == value,
+                                      let load = load(of: value, xHolding: flow.entryState[after].x, flow.table) else { break }
+                                reload = load
+                            }
                             pull(run, after: entries, chain: chain, next: after, alongTrue: alongTrue, &graph)
+                            if let reload { graph.blocks[after].statements.insert(reload, at: 0) }
                             graph.pullBudget -= 1
                             touched.formUnion(run + chain + entries + [first, after])
                             break headSearch
@@ -105,6 +117,15 @@ enum ChainReordering {
         }
         for entry in entries { graph.blocks[entry].retarget { $0 == first ? start : $0 } }
         graph.blocks[last].retargetArm(alongTrue: alongTrue, to: next)
+    }
+
+    /// The one statement that puts `value` in A: `BranchFolding.loadOf`'s, or an indexed load
+    /// whose index X holds.
+    static func load(of value: ValueNumber, xHolding x: ValueNumber?, _ table: ValueTable) -> Statement? {
+        if case let .packetIndexed(width, offset, index) = table.expression(value) {
+            return index == x ? .loadPacketIndexed(width, offset: offset) : nil
+        }
+        return BranchFolding.loadOf(value, table)
     }
 
     /// `statements` when they compute the tested value afresh — a load, then arithmetic with
