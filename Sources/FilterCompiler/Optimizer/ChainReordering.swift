@@ -32,7 +32,7 @@ enum ChainReordering {
         func fresh(_ id: BlockID) -> Bool { id < analysed && !touched.contains(id) }
         for head in flow.order where fresh(head) && graph.pullBudget > 0 {
             guard case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[head].terminator, ifTrue != ifFalse,
-                  let value = flow.tests[head]?.a else { continue }
+                  let value = flow.exitState[head].a else { continue }
             headSearch: for first in [ifTrue, ifFalse] where fresh(first) {
                 // Alternatives: walk the false arms, the true arms meet. Conjuncts: the reverse.
                 for alongTrue in [false, true] {
@@ -46,7 +46,7 @@ enum ChainReordering {
                               case let .branch(_, operand, t, f) = graph.blocks[current].terminator, t != f else { break }
                         let (meets, next) = alongTrue ? (f, t) : (t, f)
                         guard meets == shared else { break }
-                        if flow.tests[current]?.a == value {
+                        if flow.exitState[current].a == value {
                             // The tests of the value that follow without statements of their
                             // own (their loads were found redundant) come along as one run.
                             var run = [current]
@@ -54,7 +54,7 @@ enum ChainReordering {
                             while run.count < analysed, after != head, fresh(after),
                                   case let .branch(_, operand, t, f) = graph.blocks[after].terminator, t != f,
                                   case .constant = operand, (alongTrue ? f : t) == shared,
-                                  flow.tests[after]?.a == value, graph.blocks[after].statements.isEmpty,
+                                  flow.exitState[after].a == value, graph.blocks[after].statements.isEmpty,
                                   flow.predecessors[after] == [run[run.count - 1]] {
                                 run.append(after)
                                 after = alongTrue ? t : f
