@@ -33,9 +33,7 @@ final class MutationFuzzTests: XCTestCase {
             .appendingPathComponent("Expressions.txt"), encoding: .utf8)) ?? ""
         let own = listed.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }.map(String.init)
         let all = Corpus.acceptedExpressions.map(\.text) + Corpus.rejectedExpressions.map(\.text) + own
-            + OptimizerLibpcapTests.moreExpressions + ConstantTestTests.expressions
-            + ConstantTestTests.idleBlockShapes + ConstantTestTests.reloadShapes
-            + ConstantTestTests.pullUpShapes
+            + OptimizerLibpcapTests.moreExpressions + ConstantTestTests.shapes.flatMap(\.expressions)
         return Array(Set(all.filter { !$0.isEmpty })).sorted()
     }
 
@@ -60,10 +58,11 @@ final class MutationFuzzTests: XCTestCase {
         XCTAssertEqual(unknown, [], "accept/reject must agree with libpcap")
         XCTAssertEqual(tally.meaningDisagreements, [], "verdicts must be libpcap's")
         XCTAssertGreaterThan(tally.bothAccepted, count / 50, "too few mutants compile to test anything")
-        // Measured 2026-12-05 on this seed: 1 listing difference in 788 (99.87%; a long `not port`
-        // chain with one `port` among them, where libpcap's pull-ups go in another order). The
-        // floor catches a new kind of difference, not these; 1,000,000 mutants gave 99.715%.
-        XCTAssertGreaterThanOrEqual(tally.percent(tally.optimizedIdentical), 99.5, "optimized -d text")
+        // Measured 2026-12-05 on this seed: 785 of 786 listings identical (99.87%; a `X & 0 != c
+        // and X & m ...` shape, where libpcap's program reads [x + 27] without loading X);
+        // 1,000,000 mutants gave 99.921% (the issue's target is 99.9%). About 800 listings a run:
+        // the floor lets one odd listing through, not two.
+        XCTAssertGreaterThanOrEqual(tally.percent(tally.optimizedIdentical), 99.75, "optimized -d text")
         XCTAssertGreaterThanOrEqual(Double(tally.plainIdentical) * 100 / Double(max(tally.plainCompared, 1)), 99.9,
                                     "unoptimized -d text")
     }

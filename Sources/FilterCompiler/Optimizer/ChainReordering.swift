@@ -7,9 +7,10 @@
 /// conjuncts whose false arms all meet (`and`).
 ///
 /// The block in front of the chain may go anywhere with its other arm; it only has to hold the
-/// value the pulled test reads. A test is pulled up only when its block does nothing but compute the tested value, the
-/// blocks it jumps over are entered from the chain alone, and the block after it reads nothing
-/// the pulled block leaves behind that the block before does not.
+/// value the pulled test reads. A test is pulled up only when its block does nothing but compute
+/// the tested value and the blocks it jumps over are entered from the chain alone. When the block
+/// after it reads the tested value from A, which the block before does not leave there, that
+/// block loads it again first (libpcap's keeps its own load until constants fold).
 enum ChainReordering {
     static func run(_ graph: inout FlowGraph) -> Bool {
         var changed = false
@@ -31,7 +32,7 @@ enum ChainReordering {
         func fresh(_ id: BlockID) -> Bool { id < analysed && !touched.contains(id) }
         for head in flow.order where fresh(head) && graph.pullBudget > 0 {
             guard case let .branch(_, _, ifTrue, ifFalse) = graph.blocks[head].terminator, ifTrue != ifFalse,
-                  let value = flow.tests[head]?.a else { continue }
+                  let value = flow.exitState[head].a else { continue }
             headSearch: for first in [ifTrue, ifFalse] where fresh(first) {
                 // Alternatives: walk the false arms, the true arms meet. Conjuncts: the reverse.
                 for alongTrue in [false, true] {
@@ -45,7 +46,7 @@ enum ChainReordering {
                               case let .branch(_, operand, t, f) = graph.blocks[current].terminator, t != f else { break }
                         let (meets, next) = alongTrue ? (f, t) : (t, f)
                         guard meets == shared else { break }
-                        if flow.tests[current]?.a == value {
+                        if flow.exitState[current].a == value {
                             // The tests of the value that follow without statements of their
                             // own (their loads were found redundant) come along as one run.
                             var run = [current]
@@ -53,7 +54,7 @@ enum ChainReordering {
                             while run.count < analysed, after != head, fresh(after),
                                   case let .branch(_, operand, t, f) = graph.blocks[after].terminator, t != f,
                                   case .constant = operand, (alongTrue ? f : t) == shared,
-                                  flow.tests[after]?.a == value, graph.blocks[after].statements.isEmpty,
+                                  flow.exitState[after].a == value, graph.blocks[after].statements.isEmpty,
                                   flow.predecessors[after] == [run[run.count - 1]] {
                                 run.append(after)
                                 after = alongTrue ? t : f
@@ -63,9 +64,20 @@ enum ChainReordering {
                             // pulled one (every way into it comes through the chain).
                             guard let last = chain.last, case .constant = operand, after < analysed,
                                   entries.allSatisfy(fresh), flow.predecessors[current].allSatisfy(chain.contains),
-                                  graph.blocks[current].statements.allSatisfy({ $0.definition == .a }),
-                                  !liveness.liveIn[after].contains(.a) || flow.exitState[last].a == value else { break }
+                                  graph.blocks[current].statements.allSatisfy({ $0.definition == .a }) else { break }
+                            // The block after the run reads A: the chain's last block must leave
+                            // the same value there, or the block gets its load back — every way
+                            // into it brings that value, so the load changes nothing for them
+                            // (libpcap's first stage keeps that block's own load, which ours
+                            // dropped as redundant).
+                            var reload: Statement? = nil
+                            if liveness.liveIn[after].contains(.a), flow.exitState[last].a != value {
+                                guard flow.entryState[after].a == value,
+                                      let load = load(of: value, xHolding: flow.entryState[after].x, flow.table) else { break }
+                                reload = load
+                            }
                             pull(run, after: entries, chain: chain, next: after, alongTrue: alongTrue, &graph)
+                            if let reload { graph.blocks[after].statements.insert(reload, at: 0) }
                             graph.pullBudget -= 1
                             touched.formUnion(run + chain + entries + [first, after])
                             break headSearch
@@ -105,6 +117,15 @@ enum ChainReordering {
         }
         for entry in entries { graph.blocks[entry].retarget { $0 == first ? start : $0 } }
         graph.blocks[last].retargetArm(alongTrue: alongTrue, to: next)
+    }
+
+    /// The one statement that puts `value` in A: `BranchFolding.loadOf`'s, or an indexed load
+    /// whose index X holds.
+    static func load(of value: ValueNumber, xHolding x: ValueNumber?, _ table: ValueTable) -> Statement? {
+        if case let .packetIndexed(width, offset, index) = table.expression(value) {
+            return index == x ? .loadPacketIndexed(width, offset: offset) : nil
+        }
+        return BranchFolding.loadOf(value, table)
     }
 
     /// `statements` when they compute the tested value afresh — a load, then arithmetic with

@@ -119,7 +119,7 @@ struct ValueFlow {
         case let .loadPacketIndexed(width, offset):
             // The offset wraps at 32 bits as libpcap's optimizer adds it (`[x + 14]` with X
             // 0xffffffff becomes `[13]`, where the machine would have rejected the packet).
-            if let index = table.constant(state.x) {
+            if foldsConstants, let index = table.constant(state.x) {
                 return step(.loadPacket(width, offset: offset &+ index), &state)
             }
             guard let index = state.x else { state.a = nil; return statement }
@@ -148,12 +148,15 @@ struct ValueFlow {
             if state.x == value { return nil }
             state.x = value
             return state.a == value ? .moveAToX(leftover: UInt32(slot)) : statement
+        // A store of what the slot holds already goes only once constants fold, as in libpcap:
+        // until then the dead statements go first, so a store that a later block repeats before
+        // reading the slot is the one that goes (`40 >= len and len <= 1500` reloads the length).
         case let .storeA(slot):
-            if state.a != nil, state.scratch[slot] == state.a { return nil }
+            if foldsConstants, state.a != nil, state.scratch[slot] == state.a { return nil }
             state.scratch[slot] = state.a
             return statement
         case let .storeX(slot):
-            if state.x != nil, state.scratch[slot] == state.x { return nil }
+            if foldsConstants, state.x != nil, state.scratch[slot] == state.x { return nil }
             state.scratch[slot] = state.x
             return statement
         case let .arithmetic(op, .x):
