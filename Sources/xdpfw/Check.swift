@@ -1,4 +1,5 @@
 import ArgumentParser
+import Firewall
 import Ruleset
 
 /// `xdpfw check`: everything `apply` does except attaching.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClassicBPF
 import Dispatch
+import Firewall
 import Foundation
 import Kernel
 import Ruleset
@@ -85,7 +86,7 @@ struct Demo: ParsableCommand {
             let pinRoot = PinDirectory.root(forNamespace: network.b.namespace)
             cleanup.add {
                 for directory in PinDirectory.all(root: pinRoot) { try? directory.remove() }
-                XDPFW.removeEmptyPinRoot(pinRoot)
+                AttachedRuleset.removeEmptyPinRoot(pinRoot)
                 network.close()
             }
             return network
@@ -124,7 +125,7 @@ struct Demo: ParsableCommand {
         let pinRoot = PinDirectory.root(forNamespace: namespace)
         cleanup.add {
             for directory in PinDirectory.all(root: pinRoot) { try? directory.remove() }
-            XDPFW.removeEmptyPinRoot(pinRoot)
+            AttachedRuleset.removeEmptyPinRoot(pinRoot)
         }
         say("The same rules on the loopback of \(namespace), where rule 2 (host 127.0.0.1 and port 80) applies:")
         try apply(ruleset, on: "lo", in: namespace)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Firewall
 import Kernel
 import Ruleset
 
@@ -157,16 +158,7 @@ struct SetCommand: ParsableCommand {
             writes.append(try LiveSetWrite(installation, change, oldText: text))
         }
         guard !writes.isEmpty else { throw CommandFailure("no set '\(name)' in the rules attached to \(interface)") }
-        var written: [LiveSetWrite] = []
-        do {
-            for write in writes {
-                try write.write()
-                written.append(write)
-            }
-        } catch {
-            written.reversed().forEach { $0.undo() }
-            throw error
-        }
+        try LiveSetWrite.writeAll(writes)
         // Each hook on its line: the sets of several hooks may differ.
         for (write, old) in zip(writes, before) {
             let now = write.change.entries.count, unchanged = write.change.unchanged

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Firewall
 import Kernel
 
 /// `xdpfw stats`: packets and bytes per rule, read from the pinned counters.

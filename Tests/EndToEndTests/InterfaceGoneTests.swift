@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import Kernel
-@testable import xdpfw
+import Firewall
 
 /// `status` and `stats` tell what the kernel runs, not what the pins say: rules on an interface
 /// that was deleted (or deleted and re-created) are not in force, and pins of a deleted network

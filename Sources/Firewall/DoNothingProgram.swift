@@ -5,10 +5,10 @@ import Kernel
 /// baseline `bench` subtracts), and the witness that a frame the kernel's test run refuses is
 /// refused for any program, not for the ruleset's (this kernel's skb test run refuses IPv4 and
 /// IPv6 frames shorter than their network header, with EINVAL).
-enum DoNothingProgram {
-    static func load(_ hook: ProgramHook) throws -> BPFProgram {
+public enum DoNothingProgram {
+    public static func load(_ hook: ProgramHook) throws -> BPFProgram {
         let returnCode = hook.context.returnCode(for: .pass)
-        let program = try Compile.assemble { () throws(AssemblerError) in
+        let program = try EBPFListing.assemble { () throws(AssemblerError) in
             var assembler = Assembler()
             assembler.move(.r0, returnCode)
             assembler.exit()
@@ -19,7 +19,7 @@ enum DoNothingProgram {
 
     /// Why the kernel's test run refuses `packet` even to `program` (a do-nothing program), nil
     /// when it takes it: (for JSON, for people).
-    static func refusal(of packet: [UInt8], by program: BPFProgram) -> (error: String, reason: String)? {
+    public static func refusal(of packet: [UInt8], by program: BPFProgram) -> (error: String, reason: String)? {
         do {
             _ = try program.testRun(packet: packet)
             return nil

@@ -5,20 +5,20 @@ import Ruleset
 /// The rules xdpfw keeps at one hook of one interface: a loaded ruleset handed to the kernel
 /// runtime's `HookInstaller` (pins under `/sys/fs/bpf/xdpfw/<interface>/<hook>/`, attach or
 /// atomic replace), and read back as counters named after their rules.
-enum AttachedRuleset {
+public enum AttachedRuleset {
     /// The record key naming the rules file the ruleset came from (beside the installer's keys).
-    static let fileKey = "file"
+    public static let fileKey = "file"
 
     /// What `apply` did.
-    struct Outcome {
-        var installation: HookInstallation
-        var replaced: Bool
-        var instructions: Int
+    public struct Outcome {
+        public var installation: HookInstallation
+        public var replaced: Bool
+        public var instructions: Int
     }
 
     /// Loads `ruleset` and attaches it, or swaps it in atomically for the rules already there.
     /// A failure anywhere (verifier, pinning, attaching) leaves the previous rules running.
-    static func apply(_ ruleset: Ruleset, text: String, file: String, interface: String,
+    public static func apply(_ ruleset: Ruleset, text: String, file: String, interface: String,
                       hook: AttachPoint, mode: XDPMode, pinRoot: String, keepCounters: Bool = true) throws -> Outcome {
         // Name the interface before compiling for nothing; its index tells a re-created one apart later.
         let index = try NetworkInterface(name: interface).index
@@ -56,13 +56,32 @@ enum AttachedRuleset {
         }
     }
 
+    /// Detaches xdpfw's rules at each of `hooks` where it has some and removes their pins,
+    /// telling `detached` of each as it goes. False when there were none.
+    public static func detach(interface: String, hooks: [AttachPoint], pinRoot: String,
+                              detached: (AttachPoint) -> Void) throws -> Bool {
+        var any = false
+        for hook in hooks where try HookInstaller.detach(interface: interface, hook: hook, root: pinRoot) {
+            detached(hook)
+            any = true
+        }
+        return any
+    }
+
+    /// Removes a namespace's pin root and /sys/fs/bpf/xdpfw/netns when they hold nothing.
+    public static func removeEmptyPinRoot(_ root: String) {
+        for directory in [root, PinDirectory.defaultRoot + "/netns"] {
+            try? PinDirectory.removeIfEmpty(directory)
+        }
+    }
+
     /// The rules file an installation came from, as given to `apply`.
-    static func file(of installation: HookInstallation) -> String {
+    public static func file(of installation: HookInstallation) -> String {
         installation.record[fileKey] ?? "rules.conf"
     }
 
     /// The pinned ruleset text and its counters, named after their rules.
-    static func statistics(of installation: HookInstallation) throws -> HookStatistics {
+    public static func statistics(of installation: HookInstallation) throws -> HookStatistics {
         let file = file(of: installation)
         guard let text = installation.rulesetText else {
             throw CommandFailure("\(installation.directory.path): the ruleset text is missing; apply the rules again")

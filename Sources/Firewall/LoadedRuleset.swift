@@ -4,31 +4,31 @@ import Ruleset
 
 /// A ruleset loaded into the kernel (through the verifier) but attached nowhere: its program and
 /// its counters map. `apply` attaches it; `check` only loads it; `test` runs packets through it.
-struct LoadedRuleset {
-    let ruleset: Ruleset
-    let hook: ProgramHook
+public struct LoadedRuleset {
+    public let ruleset: Ruleset
+    public let hook: ProgramHook
     /// The programs and maps as Kernel loaded them.
-    let loaded: LoadedRulesetProgram
+    public let loaded: LoadedRulesetProgram
     /// The lookup maps loaded with it (rule merging).
-    var lookupTableCount = 0
+    public var lookupTableCount = 0
 
-    var program: BPFProgram { loaded.program }
-    var counters: BPFMap { loaded.counters }
+    public var program: BPFProgram { loaded.program }
+    public var counters: BPFMap { loaded.counters }
     /// Instruction slots of the programs as loaded.
-    var instructionCount: Int { loaded.instructionCount }
+    public var instructionCount: Int { loaded.instructionCount }
     /// The programs the ruleset was split into (1 unless it is too big for the verifier as one).
-    var programCount: Int { loaded.programs.count }
+    public var programCount: Int { loaded.programs.count }
 
     /// Builds the program for `hook`, creates its counters map and loads it. A verifier rejection
     /// carries the verifier's log. The ruleset is split into chunks by an estimate of what the
     /// verifier takes (`budget`), and split finer (a halved budget, three times at most) when
     /// the verifier still refuses a chunk as too complex. `logging: false` leaves the drop log's
     /// code out (`bench --without-log`, to measure what it costs).
-    static func load(_ ruleset: Ruleset, hook: ProgramHook, budget: ChunkBudget = .verifier, logging: Bool = true) throws -> LoadedRuleset {
+    public static func load(_ ruleset: Ruleset, hook: ProgramHook, budget: ChunkBudget = .verifier, logging: Bool = true) throws -> LoadedRuleset {
         let tables = ruleset.lookupTables(for: hook.context)
         var budget = budget, retries = 0
         while true {
-            let chunks = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfChunks(for: hook.context, budget: budget, logging: logging) }
+            let chunks = try EBPFListing.assemble { () throws(AssemblerError) in try ruleset.ebpfChunks(for: hook.context, budget: budget, logging: logging) }
             do {
                 let loaded = try LoadedRulesetProgram.load(chunks: chunks.map(\.instructions), type: hook.programType,
                                                            name: "xdpfw_\(hook.rawValue)", counterMap: Ruleset.counterMapName,
@@ -45,13 +45,13 @@ struct LoadedRuleset {
         }
     }
 
-    func close() {
+    public func close() {
         loaded.close()
     }
 
     /// Packets counted so far in every slot (summed over CPUs), index = slot, read with one batch
     /// lookup of the whole map.
-    func packetCounts() throws -> [UInt64] {
+    public func packetCounts() throws -> [UInt64] {
         var packets = try counters.sumUInt64AllIndices(word: 0)
         if packets.count != ruleset.counterSlots {
             packets = (0..<ruleset.counterSlots).map { $0 < packets.count ? packets[$0] : 0 }
@@ -60,14 +60,14 @@ struct LoadedRuleset {
     }
 
     /// The verdict a return value of the program stands for.
-    func verdict(returnValue: UInt32) -> Verdict? {
+    public func verdict(returnValue: UInt32) -> Verdict? {
         Verdict.allCases.first { UInt32(bitPattern: hook.context.returnCode(for: $0)) == returnValue }
     }
 }
 
 extension Counter {
     /// One slot of a counters map: two u64 per CPU, packets then bytes, summed over the CPUs.
-    init(map: BPFMap, slot: Int) throws {
+    public init(map: BPFMap, slot: Int) throws {
         let sums = try map.sumUInt64(key: BPFMap.key(index: UInt32(slot))) ?? []
         self.init(packets: sums.first ?? 0, bytes: sums.count > 1 ? sums[1] : 0)
     }
