@@ -24,6 +24,8 @@
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -49,6 +51,18 @@ static inline int xdpfw_errno(void) { return errno; }
 #define XDPFW_MEMBARRIER_CMD_GLOBAL 1
 static inline int xdpfw_wait_for_rcu_grace_period(void) {
     return (int)syscall(__NR_membarrier, XDPFW_MEMBARRIER_CMD_GLOBAL, 0, 0);
+}
+/* ioctl() is variadic too: an interface's MTU in the current network namespace (SIOCGIFMTU),
+   or -errno. */
+static inline int xdpfw_interface_mtu(const char *name) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+    int result = ioctl(fd, SIOCGIFMTU, &request) < 0 ? -errno : request.ifr_mtu;
+    close(fd);
+    return result;
 }
 /* open() is variadic too. */
 static inline int xdpfw_open_read_only(const char *path) { return open(path, O_RDONLY | O_CLOEXEC); }

@@ -170,6 +170,11 @@ enum ProgramPrologue {
     static func emitFrameLength(hook: any HookContext, into asm: inout Assembler) {
         let layout = MachineLayout.self
         switch hook.length {
+        case .packetSpan:
+            asm.load(.word, layout.address, from: layout.context, offset: hook.dataEndOffset)
+            asm.load(.word, layout.limit, from: layout.context, offset: hook.dataOffset)
+            asm.alu(.subtract, layout.address, layout.limit)
+            asm.store(.word, to: .r10, offset: layout.lengthSlot, from: layout.address)
         case .xdpBufferLength:
             // One helper call per packet (a frame without fragments: data_end - data). The
             // context is kept for the fragment loads, which call a helper too.

@@ -7,6 +7,8 @@ public enum Verdict: String, CaseIterable, Hashable, Sendable {
 
 /// Where a hook keeps the frame length the filter's `len` means.
 public enum LengthSource: Hashable, Sendable {
+    /// `data_end - data`: a single-buffer XDP program's frame is all linear.
+    case packetSpan
     /// `bpf_xdp_get_buff_len`: the linear part and every fragment of a multi-buffer frame (XDP).
     case xdpBufferLength
     /// A 32-bit field of the context (`__sk_buff.len`, which counts non-linear data too).
@@ -15,6 +17,9 @@ public enum LengthSource: Hashable, Sendable {
 
 /// How a hook's filters read packet bytes that lie beyond `data_end`.
 public enum NonLinearData: Hashable, Sendable {
+    /// None: a single-buffer XDP program (loaded without BPF_F_XDP_HAS_FRAGS) sees whole frames
+    /// between `data` and `data_end`; the kernel gives it no others.
+    case absent
     /// A socket buffer's page fragments: the prologue pulls the reach of the rules into the
     /// linear head before the filters run (`SocketBufferPull`).
     case pulledIntoHead
@@ -92,15 +97,36 @@ public protocol HookContext: Sendable {
 
 /// XDP (`struct xdp_md`): runs before the stack sees the frame, ingress only.
 public struct XDPHook: HookContext {
-    public init() {}
+    /// Whether the program is loaded with BPF_F_XDP_HAS_FRAGS and reads frames that continue in
+    /// fragments (a device whose MTU needs more than a page takes no other program). A
+    /// single-buffer program is cheaper: its `len` is `data_end - data`, where a multi-buffer
+    /// one calls `bpf_xdp_get_buff_len` for every packet (docs/design-ebpf.md, "Multi-buffer
+    /// frames"); the kernel linearizes frames for it in generic mode and refuses to raise a
+    /// native device's MTU past a page while it is attached.
+    public var multiBuffer: Bool
+
+    public init(multiBuffer: Bool) { self.multiBuffer = multiBuffer }
+    /// A multi-buffer program: it reads every frame the kernel can give it.
+    public init() { self.init(multiBuffer: true) }
+
+    /// The largest MTU for which `apply` attaches a single-buffer program: below what drivers
+    /// take without multi-buffer support (veth and mlx5 ~3,500 bytes, Intel ~3,000), above
+    /// every common MTU short of jumbo frames.
+    public static let singleBufferMTULimit = 3000
+
+    /// The program `apply` attaches to a device whose MTU is `mtu`.
+    public static func forDevice(mtu: Int) -> XDPHook { XDPHook(multiBuffer: mtu > singleBufferMTULimit) }
+
     public var name: String { "xdp" }
     public var programType: UInt32 { 6 }         // BPF_PROG_TYPE_XDP
     public var dataOffset: Int16 { 0 }           // xdp_md.data
     public var dataEndOffset: Int16 { 4 }        // xdp_md.data_end
-    public var length: LengthSource { .xdpBufferLength }
+    public var length: LengthSource { multiBuffer ? .xdpBufferLength : .packetSpan }
     public var metadataVLAN: MetadataVLAN? { nil }
-    /// Loaded with BPF_F_XDP_HAS_FRAGS (a jumbo MTU needs it): a frame may continue in fragments.
-    public var nonLinearData: NonLinearData { .copiedOnDemand(linearAtLeast: NonLinearData.headerBytes) }
+    /// Multi-buffer: a frame may continue in fragments.
+    public var nonLinearData: NonLinearData {
+        multiBuffer ? .copiedOnDemand(linearAtLeast: NonLinearData.headerBytes) : .absent
+    }
     public var frameCopy: HelperFunction { .xdpLoadBytes }
 
     public func returnCode(for verdict: Verdict) -> Int32 {

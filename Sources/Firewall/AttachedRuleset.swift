@@ -1,3 +1,4 @@
+import EBPF
 import Glibc
 import Kernel
 import Ruleset
@@ -8,6 +9,8 @@ import Ruleset
 public enum AttachedRuleset {
     /// The record key naming the rules file the ruleset came from (beside the installer's keys).
     public static let fileKey = "file"
+    /// The record key saying whether an XDP program is single-buffer or multi-buffer.
+    public static let xdpBuffersKey = "xdp-buffers"
 
     /// What `apply` did.
     public struct Outcome {
@@ -18,18 +21,24 @@ public enum AttachedRuleset {
 
     /// Loads `ruleset` and attaches it, or swaps it in atomically for the rules already there.
     /// A failure anywhere (verifier, pinning, attaching) leaves the previous rules running.
+    /// At XDP the program is a single-buffer one where the interface's MTU fits in a page
+    /// (`XDPHook.forDevice`), a multi-buffer one elsewhere or when `multiBuffer` asks for it.
     public static func apply(_ ruleset: Ruleset, text: String, file: String, interface: String,
-                      hook: AttachPoint, mode: XDPMode, pinRoot: String, keepCounters: Bool = true) throws -> Outcome {
+                      hook: AttachPoint, mode: XDPMode, pinRoot: String, keepCounters: Bool = true,
+                      multiBuffer: Bool = false) throws -> Outcome {
         // Name the interface before compiling for nothing; its index tells a re-created one apart later.
-        let index = try NetworkInterface(name: interface).index
+        let device = try NetworkInterface(name: interface)
+        let multiBuffer = try hook == .xdp && (multiBuffer || XDPHook.forDevice(mtu: device.mtu()).multiBuffer)
         let before = HookInstallation.find(interface: interface, hook: hook, root: pinRoot)
-        let loaded = try LoadedRuleset.load(ruleset, hook: hook.programHook)
+        let loaded = try LoadedRuleset.load(ruleset, hook: hook.programHook, multiBuffer: multiBuffer)
         defer { loaded.close() }
         if keepCounters, let before { try carryCounters(from: before, to: loaded) }
+        var record = [fileKey: file, HookInstallation.interfaceIndexKey: String(device.index)]
+        if hook == .xdp { record[xdpBuffersKey] = multiBuffer ? "multi" : "single" }
         let installation = try HookInstaller.apply(program: loaded.program,
                                                    maps: loaded.loaded.pinnedMaps.merging([PinDirectory.Entry.counters: loaded.counters]) { $1 },
                                                    rulesetText: text,
-                                                   extraRecord: [fileKey: file, HookInstallation.interfaceIndexKey: String(index)],
+                                                   extraRecord: record,
                                                    interface: interface, hook: hook, mode: mode, root: pinRoot)
         return Outcome(installation: installation,
                        replaced: before?.isAttached ?? false, instructions: loaded.instructionCount)

@@ -6,7 +6,9 @@ import Kernel
 /// refused for any program, not for the ruleset's (this kernel's skb test run refuses IPv4 and
 /// IPv6 frames shorter than their network header, with EINVAL).
 public enum DoNothingProgram {
-    public static func load(_ hook: ProgramHook) throws -> BPFProgram {
+    /// `multiBuffer`: at XDP, loaded as a multi-buffer program (it then takes the test run's
+    /// frames of every length; held in one dispatcher with the ruleset's, both must agree).
+    public static func load(_ hook: ProgramHook, multiBuffer: Bool = true) throws -> BPFProgram {
         let returnCode = hook.context.returnCode(for: .pass)
         let program = try EBPFListing.assemble { () throws(AssemblerError) in
             var assembler = Assembler()
@@ -14,7 +16,8 @@ public enum DoNothingProgram {
             assembler.exit()
             return try assembler.assemble()
         }
-        return try BPFProgram.load(type: hook.programType, instructions: program.encoded, name: "xdpfw_baseline")
+        return try BPFProgram.load(type: hook.programType, instructions: program.encoded, name: "xdpfw_baseline",
+                                   xdpFragments: multiBuffer)
     }
 
     /// Why the kernel's test run refuses `packet` even to `program` (a do-nothing program), nil

@@ -24,16 +24,20 @@ public struct LoadedRuleset {
     /// verifier takes (`budget`), and split finer (a halved budget, three times at most) when
     /// the verifier still refuses a chunk as too complex. `logging: false` leaves the drop log's
     /// code out (`bench --without-log`, to measure what it costs).
-    public static func load(_ ruleset: Ruleset, hook: ProgramHook, budget: ChunkBudget = .verifier, logging: Bool = true) throws -> LoadedRuleset {
-        let tables = ruleset.lookupTables(for: hook.context)
+    /// `multiBuffer`: at XDP, a program that reads frames continuing in fragments
+    /// (`XDPHook.multiBuffer`); else a single-buffer one.
+    public static func load(_ ruleset: Ruleset, hook: ProgramHook, budget: ChunkBudget = .verifier, logging: Bool = true,
+                     multiBuffer: Bool = true) throws -> LoadedRuleset {
+        let context = hook.context(multiBuffer: multiBuffer)
+        let tables = ruleset.lookupTables(for: context)
         var budget = budget, retries = 0
         while true {
-            let chunks = try EBPFListing.assemble { () throws(AssemblerError) in try ruleset.ebpfChunks(for: hook.context, budget: budget, logging: logging) }
+            let chunks = try EBPFListing.assemble { () throws(AssemblerError) in try ruleset.ebpfChunks(for: context, budget: budget, logging: logging) }
             do {
                 let loaded = try LoadedRulesetProgram.load(chunks: chunks.map(\.instructions), type: hook.programType,
                                                            name: "xdpfw_\(hook.rawValue)", counterMap: Ruleset.counterMapName,
                                                            chunkMap: Ruleset.chunkMapName, counterSlots: ruleset.counterSlots,
-                                                           lookupTables: tables)
+                                                           lookupTables: tables, xdpFragments: multiBuffer)
                 return LoadedRuleset(ruleset: ruleset, hook: hook, loaded: loaded, lookupTableCount: tables.count)
             } catch let error as KernelError where error.isVerifierComplexityLimit && retries < 3
                         && chunks.contains(where: { $0.segments.count > 1 }) {

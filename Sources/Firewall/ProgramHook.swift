@@ -19,7 +19,9 @@ public enum ProgramHook: String, CaseIterable, Sendable {
 
     public static var allValueStrings: [String] { ["xdp", "tc", "tc-ingress", "tc-egress"] }
 
-    public var context: any HookContext { self == .xdp ? XDPHook() : TCHook() }
+    public var context: any HookContext { context(multiBuffer: true) }
+    /// At XDP, a single-buffer or multi-buffer program (`XDPHook.multiBuffer`); TC has one kind.
+    public func context(multiBuffer: Bool) -> any HookContext { self == .xdp ? XDPHook(multiBuffer: multiBuffer) : TCHook() }
     public var programType: BPFProgramType { self == .xdp ? .xdp : .schedCLS }
 }
 

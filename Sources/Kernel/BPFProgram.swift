@@ -66,8 +66,11 @@ public final class BPFProgram: @unchecked Sendable {
 
     /// Loads `instructions` (each `UInt64` is one `struct bpf_insn` exactly as it lies in memory)
     /// through the verifier. A rejection throws `.verifierRejected` carrying the verifier's log.
+    /// An XDP program is loaded with BPF_F_XDP_HAS_FRAGS unless `xdpFragments` is false (a
+    /// single-buffer program: `XDPHook.multiBuffer`); programs of one tail-call chain, or held
+    /// in one dispatcher, must agree.
     public static func load(type: BPFProgramType, instructions: [UInt64], name: String,
-                            license: String = "GPL") throws(KernelError) -> BPFProgram {
+                            license: String = "GPL", xdpFragments: Bool = true) throws(KernelError) -> BPFProgram {
         _ = libbpfSilenced
         guard !instructions.isEmpty else { throw .invalidArgument("cannot load an empty program") }
         let kernelName = kernelObjectName(name)
@@ -81,10 +84,10 @@ public final class BPFProgram: @unchecked Sendable {
             let result = try withZeroedOptions(bpf_prog_load_opts.self, size: \.sz) { opts in
                 if type == .xdp {
                     opts.pointee.expected_attach_type = BPF_XDP
-                    // Every XDP program xdpfw makes reads a frame's fragments through helpers
-                    // (multi-buffer): the kernel refuses a program without this flag on a
-                    // device whose MTU needs more than a page (ERANGE on a veth at MTU 9000).
-                    opts.pointee.prog_flags = UInt32(BPF_F_XDP_HAS_FRAGS)
+                    // A multi-buffer program reads a frame's fragments through helpers: the
+                    // kernel refuses a program without this flag on a device whose MTU needs
+                    // more than a page (ERANGE on a veth at MTU 9000).
+                    if xdpFragments { opts.pointee.prog_flags = UInt32(BPF_F_XDP_HAS_FRAGS) }
                 }
                 // log_level 0 with a buffer: libbpf loads without a log first (a truncated log
                 // would fail even a good program) and retries with log_level 1 only on failure.

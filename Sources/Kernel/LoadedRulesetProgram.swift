@@ -20,17 +20,18 @@ public struct LoadedRulesetProgram: Sendable {
 
     public static func load(_ instructions: [EBPFInstruction], type: BPFProgramType, name: String,
                             counterMap: String, counterSlots: Int, lookupTables: [LookupTable],
-                            log: PacketLogMaps = .standard) throws -> LoadedRulesetProgram {
+                            log: PacketLogMaps = .standard, xdpFragments: Bool = true) throws -> LoadedRulesetProgram {
         try load(chunks: [instructions], type: type, name: name, counterMap: counterMap, chunkMap: "",
-                 counterSlots: counterSlots, lookupTables: lookupTables, log: log)
+                 counterSlots: counterSlots, lookupTables: lookupTables, log: log, xdpFragments: xdpFragments)
     }
 
     /// Loads the programs of a ruleset (one, or chunks chained through the program array
     /// `chunkMap`), each through the verifier, and fills the program array. When the programs
     /// refer to the drop log's maps (`log`), those are created too and pinned under their names.
+    /// `xdpFragments`: see `BPFProgram.load` (every chunk is loaded alike).
     public static func load(chunks: [[EBPFInstruction]], type: BPFProgramType, name: String, counterMap: String,
                             chunkMap: String, counterSlots: Int, lookupTables: [LookupTable],
-                            log: PacketLogMaps = .standard) throws -> LoadedRulesetProgram {
+                            log: PacketLogMaps = .standard, xdpFragments: Bool = true) throws -> LoadedRulesetProgram {
         guard !chunks.isEmpty else { throw KernelError.invalidArgument("a ruleset needs at least one program") }
         let counters = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: EBPFRulesetProgram.counterValueSize,
                                          maxEntries: counterSlots, name: "xdpfw_counters")
@@ -60,7 +61,8 @@ public struct LoadedRulesetProgram: Sendable {
                 try resolved.resolveMaps(descriptors)
                 instructionCount += resolved.count
                 let chunkName = number == 0 ? name : "\(name.prefix(11))_\(number)"
-                programs.append(try BPFProgram.load(type: type, instructions: resolved.encoded, name: chunkName))
+                programs.append(try BPFProgram.load(type: type, instructions: resolved.encoded, name: chunkName,
+                                                     xdpFragments: xdpFragments))
             }
             var pinned = lookups
             if let chunkTable {

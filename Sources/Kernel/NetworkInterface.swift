@@ -22,5 +22,12 @@ public struct NetworkInterface: Hashable, Sendable, CustomStringConvertible {
         self.index = index
     }
 
+    /// The interface's MTU now.
+    public func mtu() throws(KernelError) -> Int {
+        let result = xdpfw_interface_mtu(name)
+        guard result >= 0 else { throw .system(operation: "reading the MTU of \(name)", errno: -result) }
+        return Int(result)
+    }
+
     public var description: String { name }
 }

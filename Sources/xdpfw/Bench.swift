@@ -51,6 +51,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
+    @Flag(help: "At XDP, measure the multi-buffer program apply attaches where the MTU is over 3000 bytes (chosen anyway for frames longer than a page).")
+    var multiBuffer = false
+
     /// The programs without the drop log's code: what it costs with no logger is the
     /// difference from a run without this flag (docs/command-line.md, `log`).
     @Flag(name: .customLong("without-log"), help: .hidden)
@@ -58,6 +61,7 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         guard (1...10_000_000).contains(self.repeat) else { throw ValidationError("--repeat must be between 1 and 10000000") }
+        if hook != .xdp && multiBuffer { throw ValidationError("--multi-buffer is for --hook xdp only") }
     }
 
     func run() throws {
@@ -65,11 +69,22 @@ struct Bench: ParsableCommand {
         let compileStart = clock.now
         let ruleset = try RulesInput.ruleset(at: rules)
         let compiled = clock.now - compileStart
-        let baseline = try DoNothingProgram.load(hook)
+        let probe = try DoNothingProgram.load(hook)
+        let packets: [[UInt8]]
+        do { packets = try benchPackets(baseline: probe) } catch { probe.close(); throw error }
+        // What `apply` attaches to a device at a usual MTU (a single-buffer program at XDP),
+        // unless some frame needs a multi-buffer one (longer than a page).
+        let multiBuffer = hook == .xdp && (self.multiBuffer || packets.contains { $0.count > hook.programType.testRunLinearLimit })
+        let baseline: BPFProgram
+        if multiBuffer {
+            baseline = probe
+        } else {
+            probe.close()
+            baseline = try DoNothingProgram.load(hook, multiBuffer: false)
+        }
         defer { baseline.close() }
-        let packets = try benchPackets(baseline: baseline)
         let loadStart = clock.now
-        let loaded = try LoadedRuleset.load(ruleset, hook: hook, logging: !withoutLog)
+        let loaded = try LoadedRuleset.load(ruleset, hook: hook, logging: !withoutLog, multiBuffer: multiBuffer)
         let loadTime = clock.now - loadStart
         defer { loaded.close() }
         // A ruleset split into chunks: the verifier's work and time summed over its programs.
@@ -100,6 +115,7 @@ struct Bench: ParsableCommand {
                 ("rules", .integer(Int64(ruleset.rules.count))),
                 ("lookup_tables", .integer(Int64(tables))),
                 ("hook", .string(hook.rawValue)),
+                ("xdp_buffers", hook == .xdp ? .string(multiBuffer ? "multi" : "single") : .null),
                 ("programs", .integer(Int64(loaded.programCount))),
                 ("map_bytes", .integer(Int64(loaded.mapBytes))),
                 ("classifier_rules", .integer(Int64(ruleset.classifierPlacement.classifiedRules))),

@@ -17,12 +17,13 @@ struct Status: ParsableCommand {
             listed too (`xdpfw -n NAME detach IFACE` removes them). With --json, prints an array of \
             objects, one per installation:
 
-              {"interface": "veth0", "hook": "xdp", "mode": "native", "program_id": 42,
+              {"interface": "veth0", "hook": "xdp", "mode": "native", "xdp_buffers": "single", "program_id": 42,
                "programs": 1, "rules": 3, "policy": "pass", "file": "rules.conf",
                "state": "attached"}
 
             ("netns" is added for pins of a deleted namespace, "reason" when the state is not \
-            "attached"; "mode" and "program_id" are null unless attached.)
+            "attached"; "mode" and "program_id" are null unless attached; "xdp_buffers" is \
+            "single" or "multi" at XDP (see apply), null at TC.)
             """)
 
     @ParentCommand var global: XDPFW
@@ -70,6 +71,7 @@ struct Status: ParsableCommand {
             ("interface", .string(installation.interface)),
             ("hook", .string(installation.hook.rawValue)),
             ("mode", installation.xdpMode.map { .string($0.rawValue) } ?? .null),
+            ("xdp_buffers", installation.record[AttachedRuleset.xdpBuffersKey].map { .string($0) } ?? .null),
             ("program_id", installation.attachedProgramID.map { .unsigned(UInt64($0)) } ?? .null),
             ("programs", .integer(Int64(programCount(installation)))),
             ("rules", rules.map { .integer(Int64($0.rules.count)) } ?? .null),

@@ -85,16 +85,17 @@ final class ChunkedRulesetKernelTests: XCTestCase {
             do {
                 loaded = try LoadedRulesetProgram.load(chunks: chunks.map(\.instructions), type: hook.type, name: "xdpfw_chunked",
                                                        counterMap: Ruleset.counterMapName, chunkMap: Ruleset.chunkMapName,
-                                                       counterSlots: ruleset.counterSlots, lookupTables: ruleset.lookupTables(for: hook.context))
+                                                       counterSlots: ruleset.counterSlots, lookupTables: ruleset.lookupTables(for: hook.context),
+                                                       xdpFragments: hook.xdpFragments)
             } catch {
-                XCTFail("\(label), \(hook.context.name): \(String(describing: error).prefix(300)) … \(String(describing: error).suffix(300))")
+                XCTFail("\(label), \(hook.name): \(String(describing: error).prefix(300)) … \(String(describing: error).suffix(300))")
                 continue
             }
             defer { loaded.close() }
             var nothing = Assembler()
             nothing.move(.r0, 0)
             nothing.exit()
-            let baseline = try BPFProgram.load(type: hook.type, instructions: try nothing.assemble().encoded, name: "xdpfw_nothing")
+            let baseline = try BPFProgram.load(type: hook.type, instructions: try nothing.assemble().encoded, name: "xdpfw_nothing", xdpFragments: hook.xdpFragments)
             defer { baseline.close() }
             XCTAssertEqual(loaded.programs.count, chunks.count)
             var mismatches: [String] = []
@@ -109,7 +110,7 @@ final class ChunkedRulesetKernelTests: XCTestCase {
                     // refuses them to a program that does nothing too. Any other refusal is ours.
                     let baselineRuns = (try? baseline.testRun(packet: packet)) != nil
                     XCTAssert(hook.type == .schedCLS && !baselineRuns,
-                              "\(label), \(hook.context.name): packet \(index) refused, not by the kernel's test run: \(error)")
+                              "\(label), \(hook.name): packet \(index) refused, not by the kernel's test run: \(error)")
                     refused += 1
                     continue
                 }
@@ -125,8 +126,8 @@ final class ChunkedRulesetKernelTests: XCTestCase {
                                       + (after == before + 1 ? "there" : "elsewhere"))
                 }
             }
-            XCTAssertLessThan(refused, packets.count / 4, "\(label), \(hook.context.name): most packets ran")
-            let place = "\(label), \(hook.context.name), \(chunks.count) program\(chunks.count == 1 ? "" : "s")"
+            XCTAssertLessThan(refused, packets.count / 4, "\(label), \(hook.name): most packets ran")
+            let place = "\(label), \(hook.name), \(chunks.count) program\(chunks.count == 1 ? "" : "s")"
             XCTAssertEqual(mismatches, [], place)
             try loaded.assertCounters(expected, place)
         }

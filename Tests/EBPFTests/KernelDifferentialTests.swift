@@ -29,8 +29,15 @@ final class KernelDifferentialTests: XCTestCase {
     struct Hook {
         var context: any HookContext
         var type: BPFProgramType
+        /// A single-buffer XDP program (what `apply` attaches at a usual MTU) loads without
+        /// BPF_F_XDP_HAS_FRAGS, and the test run then takes no frame longer than a page.
+        var xdpFragments: Bool { (context as? XDPHook)?.multiBuffer ?? true }
+        var frameLimit: Int { xdpFragments ? type.testRunFrameLimit : type.testRunLinearLimit }
+        var name: String { xdpFragments || type != .xdp ? context.name : "xdp single-buffer" }
     }
-    static let hooks = [Hook(context: .xdp, type: .xdp), Hook(context: .tc, type: .schedCLS)]
+    /// XDP multi-buffer and single-buffer, and TC.
+    static let hooks = [Hook(context: .xdp, type: .xdp), Hook(context: XDPHook(multiBuffer: false), type: .xdp),
+                        Hook(context: .tc, type: .schedCLS)]
 
     static func verdict(of result: UInt32, at hook: any HookContext) -> Verdict? {
         Verdict.allCases.first { UInt32(bitPattern: hook.returnCode(for: $0)) == result }
@@ -88,7 +95,7 @@ final class KernelDifferentialTests: XCTestCase {
                 for (index, packet) in packets.enumerated() {
                     // The kernel refuses to build a socket buffer around some malformed frames.
                     guard let result = try? program.testRun(packet: packet) else {
-                        refusedPackets.insert("\(hook.context.name) packet \(index) (\(packet.count) bytes)")
+                        refusedPackets.insert("\(hook.name) packet \(index) (\(packet.count) bytes)")
                         continue
                     }
                     runs += 1
@@ -96,7 +103,7 @@ final class KernelDifferentialTests: XCTestCase {
                     if verdict == (expected[index] ? .pass : .drop) {
                         agreements += 1
                     } else if mismatches.count < 20 {
-                        mismatches.append("\(hook.context.name) '\(expression)' packet \(index) (\(packet.count) bytes): libpcap \(expected[index] ? "accepts" : "rejects"), eBPF returned \(result.returnValue)")
+                        mismatches.append("\(hook.name) '\(expression)' packet \(index) (\(packet.count) bytes): libpcap \(expected[index] ? "accepts" : "rejects"), eBPF returned \(result.returnValue)")
                     }
                 }
             }
@@ -124,7 +131,7 @@ final class KernelDifferentialTests: XCTestCase {
             let program = try XCTUnwrap(try load(filter, hook, "ip6 protochain 6", failures: &failures))
             defer { program.close() }
             XCTAssertEqual(Self.verdict(of: try program.testRun(packet: packet).returnValue, at: hook.context), .drop,
-                           "\(hook.context.name): more than \(MachineLayout.loopIterationLimit) headers do not match")
+                           "\(hook.name): more than \(MachineLayout.loopIterationLimit) headers do not match")
         }
         XCTAssertEqual(failures, [])
     }
@@ -133,10 +140,10 @@ final class KernelDifferentialTests: XCTestCase {
     func load(_ filter: FilterProgram, _ hook: Hook, _ expression: String, failures: inout [String]) throws -> BPFProgram? {
         let instructions = try EBPFFilterProgram.generate(filter, hook: hook.context)
         do {
-            return try BPFProgram.load(type: hook.type, instructions: instructions.encoded, name: "xdpfw_test")
+            return try BPFProgram.load(type: hook.type, instructions: instructions.encoded, name: "xdpfw_test", xdpFragments: hook.xdpFragments)
         } catch {
             let log = "\(error)".split(separator: "\n").suffix(4).joined(separator: " / ")
-            failures.append("\(hook.context.name) '\(expression)' (\(instructions.count) instructions): \(log)")
+            failures.append("\(hook.name) '\(expression)' (\(instructions.count) instructions): \(log)")
             return nil
         }
     }

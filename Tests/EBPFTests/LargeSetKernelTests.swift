@@ -151,9 +151,10 @@ final class LargeSetKernelTests: XCTestCase {
             let before = clock.now
             let tables = ruleset.lookupTables(for: hook.context)
             let loaded = try LoadedRulesetProgram.load(try ruleset.ebpfProgram(for: hook.context), type: hook.type, name: "xdpfw_bigset",
-                                                       counterMap: Ruleset.counterMapName, counterSlots: ruleset.counterSlots, lookupTables: tables)
+                                                       counterMap: Ruleset.counterMapName, counterSlots: ruleset.counterSlots, lookupTables: tables,
+                                                       xdpFragments: hook.xdpFragments)
             defer { loaded.close() }
-            print("\(hook.context.name): parse \(parsed - start), tables + load \(clock.now - before), \(tables.map { "\($0.name) \($0.entries.count)" })")
+            print("\(hook.name): parse \(parsed - start), tables + load \(clock.now - before), \(tables.map { "\($0.name) \($0.entries.count)" })")
             XCTAssertEqual(tables.first { $0.name == "lookup.address.v4.src" }?.isHash, false, "prefixes of many lengths are in a trie")
             var wrong: [String] = []
             var expected = [[UInt64]](repeating: [0, 0], count: ruleset.counterSlots)
@@ -167,8 +168,8 @@ final class LargeSetKernelTests: XCTestCase {
                     wrong.append("packet \(index) (\(VerdictComparison.hexDump(packet, limit: 60))): reference slot \(slot), program returned \(result.returnValue)")
                 }
             }
-            XCTAssertEqual(wrong, [], hook.context.name)
-            XCTAssertEqual(try LibpcapRuleset.counters(loaded.counters, slots: ruleset.counterSlots), expected, "\(hook.context.name): counters per rule")
+            XCTAssertEqual(wrong, [], hook.name)
+            XCTAssertEqual(try LibpcapRuleset.counters(loaded.counters, slots: ruleset.counterSlots), expected, "\(hook.name): counters per rule")
         }
     }
 }

@@ -84,16 +84,16 @@ final class MultiBufferKernelTests: XCTestCase {
             let expected = Self.frames.map { Libpcap.filter(classic, packet: $0, wireLength: UInt32($0.count)) != 0 }
             for hook in KernelDifferentialTests.hooks {
                 let instructions = try EBPFFilterProgram.generate(filter, hook: hook.context)
-                let program = try BPFProgram.load(type: hook.type, instructions: instructions.encoded, name: "jumbo")
+                let program = try BPFProgram.load(type: hook.type, instructions: instructions.encoded, name: "jumbo", xdpFragments: hook.xdpFragments)
                 defer { program.close() }
-                for (index, frame) in Self.frames.enumerated() where frame.count <= hook.type.testRunFrameLimit {
-                    for linear in hook.type == .xdp ? linearSizes : [nil] where (linear ?? 0) < frame.count {
+                for (index, frame) in Self.frames.enumerated() where frame.count <= hook.frameLimit {
+                    for linear in hook.type == .xdp && hook.xdpFragments ? linearSizes : [nil] where (linear ?? 0) < frame.count {
                         let result = try program.testRun(packet: frame, linearBytes: linear)
                         runs += 1
                         if expected[index] { matches += 1 }
                         let verdict = KernelDifferentialTests.verdict(of: result.returnValue, at: hook.context)
                         if verdict != (expected[index] ? .pass : .drop) && mismatches.count < 20 {
-                            mismatches.append("\(hook.context.name) '\(expression)' frame \(index) (\(frame.count) bytes, linear \(linear.map(String.init) ?? "default")): libpcap \(expected[index] ? "accepts" : "rejects")")
+                            mismatches.append("\(hook.name) '\(expression)' frame \(index) (\(frame.count) bytes, linear \(linear.map(String.init) ?? "default")): libpcap \(expected[index] ? "accepts" : "rejects")")
                         }
                     }
                 }

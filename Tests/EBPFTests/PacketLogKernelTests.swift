@@ -54,8 +54,8 @@ final class PacketLogKernelTests: XCTestCase {
             // A full bucket (one second's worth) on each CPU the runs took, then `rate` a second.
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let bound = Double(rate) * Double(try BPFMap.possibleCPUCount()) * (1 + seconds)
-            XCTAssertGreaterThanOrEqual(records.count, Int(rate), "\(hook.context.name): a full bucket's burst is logged")
-            XCTAssertLessThanOrEqual(Double(records.count), bound, "\(hook.context.name): at most rate × CPUs × (1 + \(seconds) s)")
+            XCTAssertGreaterThanOrEqual(records.count, Int(rate), "\(hook.name): a full bucket's burst is logged")
+            XCTAssertLessThanOrEqual(Double(records.count), bound, "\(hook.name): at most rate × CPUs × (1 + \(seconds) s)")
         }
     }
 
@@ -67,7 +67,7 @@ final class PacketLogKernelTests: XCTestCase {
         for policy in Verdict.allCases {
             let ruleset = try Self.ruleset(rules, policy: policy)
             for hook in KernelDifferentialTests.hooks {
-                let label = "\(hook.context.name), policy \(policy), budget \(budget.pendingBranches)"
+                let label = "\(hook.name), policy \(policy), budget \(budget.pendingBranches)"
                 let loaded = try Self.load(ruleset, hook: hook, budget: budget)
                 defer { loaded.close() }
                 XCTAssertGreaterThanOrEqual(loaded.programs.count, minimumPrograms, label)
@@ -125,7 +125,8 @@ final class PacketLogKernelTests: XCTestCase {
         let chunks = try ruleset.ebpfChunks(for: hook.context, budget: budget)
         return try LoadedRulesetProgram.load(chunks: chunks.map(\.instructions), type: hook.type, name: "xdpfw_logged",
                                              counterMap: Ruleset.counterMapName, chunkMap: Ruleset.chunkMapName,
-                                             counterSlots: ruleset.counterSlots, lookupTables: ruleset.lookupTables(for: hook.context))
+                                             counterSlots: ruleset.counterSlots, lookupTables: ruleset.lookupTables(for: hook.context),
+                                             xdpFragments: hook.xdpFragments)
     }
 
     static func logMaps(_ loaded: LoadedRulesetProgram) throws -> (switchMap: BPFMap, bucket: BPFMap, ring: BPFMap) {

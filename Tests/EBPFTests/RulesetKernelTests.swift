@@ -22,7 +22,7 @@ final class RulesetKernelTests: XCTestCase {
 
         for hook in KernelDifferentialTests.hooks {
             for policy in Verdict.allCases {
-                let (program, map) = try ruleset.load(policy: policy, hook: hook.context, type: hook.type)
+                let (program, map) = try ruleset.load(policy: policy, hook: hook.context, type: hook.type, xdpFragments: hook.xdpFragments)
                 defer { program.close(); map.close() }
                 var mismatches: [String] = []
                 var ran: [[UInt8]] = []
@@ -35,9 +35,9 @@ final class RulesetKernelTests: XCTestCase {
                     }
                 }
                 let expected = ruleset.expectedCounters(ran)
-                XCTAssertEqual(mismatches, [], "\(hook.context.name), policy \(policy)")
+                XCTAssertEqual(mismatches, [], "\(hook.name), policy \(policy)")
                 XCTAssertEqual(try LibpcapRuleset.counters(map, slots: Self.rules.count + 1), expected,
-                               "\(hook.context.name), policy \(policy): counters (packets, bytes) per slot")
+                               "\(hook.name), policy \(policy): counters (packets, bytes) per slot")
                 XCTAssertGreaterThan(expected.filter { $0[0] > 0 }.count, 4, "the packets exercise several rules")
             }
         }
@@ -49,7 +49,7 @@ final class RulesetKernelTests: XCTestCase {
         // as the verifier refuses unreachable instructions.
         let ruleset = try LibpcapRuleset([("", .drop), ("tcp", .pass)])
         for hook in KernelDifferentialTests.hooks {
-            let (program, map) = try ruleset.load(policy: .pass, hook: hook.context, type: hook.type)
+            let (program, map) = try ruleset.load(policy: .pass, hook: hook.context, type: hook.type, xdpFragments: hook.xdpFragments)
             defer { program.close(); map.close() }
             let result = try program.testRun(packet: TestPackets.frames[0])
             XCTAssertEqual(result.returnValue, UInt32(bitPattern: hook.context.returnCode(for: .drop)))
@@ -74,10 +74,10 @@ final class RulesetKernelTests: XCTestCase {
         let packets = (Corpus.captures.packets.map(\.packet.bytes) + TestPackets.all)
             .filter { $0.count >= 14 && $0.count <= KernelDifferentialTests.testRunLimit && distinct.insert($0).inserted }
         for hook in KernelDifferentialTests.hooks {
-            let (program, map) = try ruleset.load(policy: .pass, hook: hook.context, type: hook.type)
+            let (program, map) = try ruleset.load(policy: .pass, hook: hook.context, type: hook.type, xdpFragments: hook.xdpFragments)
             defer { program.close(); map.close() }
             let info = try program.info()
-            print("\(hook.context.name): \(expressions.count) rules, \(info.translatedInstructions) instructions, verifier walked \(info.verifiedInstructions)")
+            print("\(hook.name): \(expressions.count) rules, \(info.translatedInstructions) instructions, verifier walked \(info.verifiedInstructions)")
             // Each filter starts from the same verifier state, so the walk grows with the rules,
             // not with the ways through them (it was over 900,000 before that).
             XCTAssertLessThan(info.verifiedInstructions, 200_000)
@@ -89,7 +89,7 @@ final class RulesetKernelTests: XCTestCase {
                     mismatches += 1
                 }
             }
-            XCTAssertEqual(mismatches, 0, "\(hook.context.name): verdicts that differ from libpcap's first match")
+            XCTAssertEqual(mismatches, 0, "\(hook.name): verdicts that differ from libpcap's first match")
             XCTAssertEqual(try LibpcapRuleset.counters(map, slots: ruleset.rules.count + 1), ruleset.expectedCounters(ran))
         }
     }
