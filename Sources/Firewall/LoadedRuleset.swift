@@ -5,13 +5,15 @@ import Ruleset
 /// A ruleset loaded into the kernel (through the verifier) but attached nowhere: its program and
 /// its counters map. `apply` attaches it; `check` only loads it; `test` runs packets through it.
 public struct LoadedRuleset {
-    public let ruleset: Ruleset
+    /// What was compiled and loaded: the segments, tables and placement of the rules.
+    public let spec: RulesetSpec
     public let hook: ProgramHook
     /// The programs and maps as Kernel loaded them.
     public let loaded: LoadedRulesetProgram
     /// The lookup maps loaded with it (rule merging).
     public var lookupTableCount = 0
 
+    public var ruleset: Ruleset { spec.ruleset }
     public var program: BPFProgram { loaded.program }
     public var counters: BPFMap { loaded.counters }
     /// Instruction slots of the programs as loaded.
@@ -26,19 +28,19 @@ public struct LoadedRuleset {
     /// code out (`bench --without-log`, to measure what it costs).
     /// `multiBuffer`: at XDP, a program that reads frames continuing in fragments
     /// (`XDPHook.multiBuffer`); else a single-buffer one.
-    public static func load(_ ruleset: Ruleset, hook: ProgramHook, budget: ChunkBudget = .verifier, logging: Bool = true,
-                     multiBuffer: Bool = true) throws -> LoadedRuleset {
+    public static func load(_ spec: RulesetSpec, hook: ProgramHook, budget: ChunkBudget = .verifier, logging: Bool = true,
+                            multiBuffer: Bool = true) throws -> LoadedRuleset {
         let context = hook.context(multiBuffer: multiBuffer)
-        let tables = ruleset.lookupTables(for: context)
+        let tables = spec.lookupTables(for: context)
         var budget = budget, retries = 0
         while true {
-            let chunks = try EBPFListing.assemble { () throws(AssemblerError) in try ruleset.ebpfChunks(for: context, budget: budget, logging: logging) }
+            let chunks = try EBPFListing.assemble { () throws(AssemblerError) in try spec.chunks(for: context, budget: budget, logging: logging) }
             do {
                 let loaded = try LoadedRulesetProgram.load(chunks: chunks.map(\.instructions), type: hook.programType,
                                                            name: "xdpfw_\(hook.rawValue)", counterMap: Ruleset.counterMapName,
-                                                           chunkMap: Ruleset.chunkMapName, counterSlots: ruleset.counterSlots,
+                                                           chunkMap: Ruleset.chunkMapName, counterSlots: spec.counterSlots,
                                                            lookupTables: tables, xdpFragments: multiBuffer)
-                return LoadedRuleset(ruleset: ruleset, hook: hook, loaded: loaded, lookupTableCount: tables.count)
+                return LoadedRuleset(spec: spec, hook: hook, loaded: loaded, lookupTableCount: tables.count)
             } catch let error as KernelError where error.isVerifierComplexityLimit && retries < 3
                         && chunks.contains(where: { $0.segments.count > 1 }) {
                 budget = ChunkBudget(pendingBranches: budget.pendingBranches / 2, walkedInstructions: budget.walkedInstructions / 2)
@@ -47,6 +49,12 @@ public struct LoadedRuleset {
                 throw CommandFailure("cannot build the eBPF program: \(error.message)")
             }
         }
+    }
+
+    /// `load(_:hook:...)` of the ruleset's spec, built here.
+    public static func load(_ ruleset: Ruleset, hook: ProgramHook, budget: ChunkBudget = .verifier, logging: Bool = true,
+                            multiBuffer: Bool = true) throws -> LoadedRuleset {
+        try load(RulesetSpec(ruleset), hook: hook, budget: budget, logging: logging, multiBuffer: multiBuffer)
     }
 
     public func close() {

@@ -38,9 +38,15 @@ extension Ruleset {
     /// becomes one group.
     /// `keepingHashedLengths`: see `LookupGroup.choosingHashTables(_:keeping:)`.
     public func segments(minimumRun: Int? = nil, keepingHashedLengths: [String: [Int]]? = nil) -> [RulesetSegment] {
+        segments(classifierRuns: classifierRuns(minimumRun: minimumRun), minimumRun: minimumRun, keepingHashedLengths: keepingHashedLengths)
+    }
+
+    /// The segments with the classifiers taking `runs` (`classifierRuns`): computed once by
+    /// `RulesetSpec`, which places the rules with the same runs.
+    func segments(classifierRuns runs: [Range<Int>], minimumRun: Int?, keepingHashedLengths: [String: [Int]]?) -> [RulesetSegment] {
         var segments: [RulesetSegment] = []
         var done = 0
-        for run in classifierRuns(minimumRun: minimumRun) {
+        for run in runs {
             appendSegments(of: done..<run.lowerBound, minimumRun: minimumRun, to: &segments)
             let members = rules[run].map { ClassifierBuilder.Member(conjunctions: $0.conjunctions!, slot: $0.index + 1, verdict: $0.verdict) }
             segments.append(.classifier(ClassifierBuilder.build(members, number: segments.count, summaryThreshold: classifierSummaryThreshold)))
@@ -153,9 +159,7 @@ extension Ruleset {
     /// `RulesetChunk`); the first is the one attached.
     public func ebpfChunks(for hook: any HookContext, minimumRun: Int? = nil,
                            budget: ChunkBudget = .verifier, logging: Bool = true) throws(AssemblerError) -> [RulesetChunk] {
-        try EBPFRulesetProgram.generateChunks(segments: segments(minimumRun: minimumRun), policy: policy, hook: hook,
-                                              counterMap: Ruleset.counterMapName, chunkMap: Ruleset.chunkMapName,
-                                              log: logging ? Ruleset.logMaps : nil, budget: budget)
+        try RulesetSpec(self, minimumRun: minimumRun).chunks(for: hook, budget: budget, logging: logging)
     }
 
     /// The tries (with their contents) the program for `hook` looks rules up in.

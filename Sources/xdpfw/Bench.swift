@@ -68,6 +68,7 @@ struct Bench: ParsableCommand {
         let clock = ContinuousClock()
         let compileStart = clock.now
         let ruleset = try RulesInput.ruleset(at: rules)
+        let spec = RulesetSpec(ruleset)   // the rules placed in segments: compiling, timed with it
         let compiled = clock.now - compileStart
         let probe = try DoNothingProgram.load(hook)
         let packets: [[UInt8]]
@@ -84,7 +85,7 @@ struct Bench: ParsableCommand {
         }
         defer { baseline.close() }
         let loadStart = clock.now
-        let loaded = try LoadedRuleset.load(ruleset, hook: hook, logging: !withoutLog, multiBuffer: multiBuffer)
+        let loaded = try LoadedRuleset.load(spec, hook: hook, logging: !withoutLog, multiBuffer: multiBuffer)
         let loadTime = clock.now - loadStart
         defer { loaded.close() }
         // A ruleset split into chunks: the verifier's work and time summed over its programs.
@@ -118,7 +119,7 @@ struct Bench: ParsableCommand {
                 ("xdp_buffers", hook == .xdp ? .string(multiBuffer ? "multi" : "single") : .null),
                 ("programs", .integer(Int64(loaded.programCount))),
                 ("map_bytes", .integer(Int64(loaded.mapBytes))),
-                ("classifier_rules", .integer(Int64(ruleset.classifierPlacement.classifiedRules))),
+                ("classifier_rules", .integer(Int64(spec.placement.classifiedRules))),
             ]).text + "\n")
         } else {
             let count = ruleset.rules.count == 1 ? "1 rule" : "\(ruleset.rules.count) rules"

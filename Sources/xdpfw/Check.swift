@@ -32,9 +32,11 @@ struct Check: ParsableCommand {
         let ruleset = try RulesInput.ruleset(at: rules)
         let warnings = RuleShadowing.warnings(ruleset)
         Output.standardError(warnings.map { $0.message(file: ruleset.file) + "\n" }.joined())
+        // Placed and compiled once: both hooks load these segments, and the placement printed is theirs.
+        let spec = RulesetSpec(ruleset)
         var loaded: [String] = []
         for hook in hook.map({ [$0] }) ?? ProgramHook.allCases {
-            let program = try LoadedRuleset.load(ruleset, hook: hook)
+            let program = try LoadedRuleset.load(spec, hook: hook)
             let programs = program.programCount == 1 ? "" : " in \(program.programCount) programs"
             loaded.append("\(hook.rawValue) \(program.instructionCount) instructions\(programs)")
             program.close()
@@ -43,7 +45,7 @@ struct Check: ParsableCommand {
         Output.standardOutput("\(ruleset.file): \(count), policy \(ruleset.policy.rawValue): OK "
                               + "(verifier accepted \(loaded.joined(separator: ", ")))\n")
         // Where a classifier takes rules: how many, and why the others stay filters or lookups.
-        let placement = ruleset.classifierPlacement
+        let placement = spec.placement
         if placement.classifiers > 0 {
             let classifiers = placement.classifiers == 1 ? "1 packet classifier" : "\(placement.classifiers) packet classifiers"
             var text = "\(ruleset.file): \(placement.classifiedRules) of \(ruleset.rules.count) rules in \(classifiers)\n"

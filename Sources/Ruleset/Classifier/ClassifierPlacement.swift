@@ -37,7 +37,11 @@ extension Ruleset {
     /// Where the rules go: into classifiers, or why not (`segments()` places them so).
     public var classifierPlacement: ClassifierPlacement {
         let candidates = classifierCandidates(minimumRun: nil)
-        let runs = classifierRuns(classifiable: candidates.map { $0 == nil })
+        return classifierPlacement(candidates: candidates, runs: classifierRuns(classifiable: candidates.map { $0 == nil }))
+    }
+
+    /// The placement of `classifierCandidates` in `runs` (`classifierRuns(classifiable:)`).
+    func classifierPlacement(candidates: [ClassifierPlacement.Reason?], runs: [Range<Int>]) -> ClassifierPlacement {
         var placed = [Bool](repeating: false, count: rules.count)
         for run in runs { for index in run { placed[index] = true } }
         var reasons: [ClassifierPlacement.Reason: [Int]] = [:]
