@@ -39,7 +39,7 @@ final class InterfaceGoneTests: XCTestCase {
         let b = quiet.network.b
         for hook in hooks {
             let object = try status(b.namespace, hook)
-            XCTAssertEqual(Set(object.keys), ["interface", "hook", "mode", "program_id", "programs", "rules", "policy", "file", "state"])
+            XCTAssertEqual(Set(object.keys), ["interface", "hook", "mode", "xdp_buffers", "program_id", "programs", "rules", "policy", "file", "state"])
             XCTAssertEqual(object["state"] as? String, "attached")
             XCTAssertEqual(object["program_id"] as? Int, try quiet.attachedProgramID(on: .b, hook: hook).map(Int.init))
             XCTAssertEqual(object["mode"] as? String, hook == .xdp ? "native" : nil)
