@@ -196,9 +196,9 @@ struct Demo: ParsableCommand {
     /// `xdpfw -n NAMESPACE detach INTERFACE`.
     private func detach(_ interface: String, in namespace: String) throws {
         command("xdpfw -n \(namespace) detach \(interface)")
-        try NetworkNamespace.run(in: namespace) {
-            if try HookInstaller.detach(interface: interface, hook: .xdp, root: PinDirectory.root(forNamespace: namespace)) {
-                Output.standardOutput("detached \(interface) xdp\n")
+        _ = try NetworkNamespace.run(in: namespace) {
+            try AttachedRuleset.detach(interface: interface, hooks: [.xdp], pinRoot: PinDirectory.root(forNamespace: namespace)) {
+                Output.standardOutput("detached \(interface) \($0.rawValue)\n")
             }
         }
     }
