@@ -15,4 +15,12 @@ public struct CommandFailure: Error {
     public static func noRules(at interface: String, hook: AttachPoint?) -> CommandFailure {
         CommandFailure("\(interface) has no xdpfw rules\(hook.map { " at \($0.rawValue)" } ?? "") (see `xdpfw status`)")
     }
+
+    /// The verbs' answer (a usage error) when they need one hook at `interface` and xdpfw has
+    /// rules at several: `log` always, `stats` and `set list` `when` "with --json".
+    public static func severalHooks(at interface: String, _ hooks: [AttachPoint], when condition: String? = nil) -> CommandFailure {
+        let names = hooks.map(\.rawValue)
+        return CommandFailure("\(interface) has xdpfw rules at \(names.joined(separator: " and ")): "
+                              + (condition.map { "\($0), " } ?? "") + "pick one with --hook \(names.joined(separator: "|"))", status: 2)
+    }
 }

@@ -71,8 +71,7 @@ struct Log: ParsableCommand {
     func run() throws {
         let installations = try global.installations(at: interface, hook: hook)
         guard installations.count == 1, let installation = installations.first else {
-            let hooks = installations.map(\.hook.rawValue)
-            throw CommandFailure("\(interface) has xdpfw rules at \(hooks.joined(separator: " and ")): pick one with --hook \(hooks.joined(separator: "|"))", status: 2)
+            throw CommandFailure.severalHooks(at: interface, installations.map(\.hook))
         }
         guard installation.isAttached else {
             throw CommandFailure("the rules at \(interface) \(installation.hook.rawValue) are not in force (\(installation.state.rawValue)); see `xdpfw status`")

@@ -108,9 +108,7 @@ struct SetCommand: ParsableCommand {
         if json, installations.count > 1 {
             // One object is the contract (as for `stats IFACE --json`): a shape that changed with
             // what is attached would break scripts.
-            let hooks = installations.map(\.installation.hook.rawValue)
-            throw CommandFailure("\(interface) has xdpfw rules at \(hooks.joined(separator: " and ")): "
-                                 + "with --json, pick one with --hook \(hooks.joined(separator: "|"))", status: 2)
+            throw CommandFailure.severalHooks(at: interface, installations.map(\.installation.hook), when: "with --json")
         }
         for (installation, text, file) in installations {
             let rules: RulesFile
