@@ -3,8 +3,8 @@ import PackageDescription
 
 // The folders follow the pipeline: FilterLanguage (text → AST) → FilterCompiler (AST → IR, optimizer)
 // → ClassicBPF / EBPF (IR → instructions) → Ruleset (rules.conf → one program) → Kernel (the only
-// module with syscalls and unsafe pointers) → xdpfw (the command line). PacketFormats, the protocol
-// table, serves them all. docs/architecture.md draws the graph.
+// module with syscalls and unsafe pointers) → Firewall (what the verbs do) → xdpfw (the command
+// line: arguments and printing). PacketFormats, the protocol table, serves them all. docs/architecture.md draws the graph.
 let package = Package(
     name: "xdpfw",
     platforms: [.macOS(.v13)],
@@ -31,8 +31,11 @@ let package = Package(
         // Used by the tests only: libpcap as the oracle, corpus location, packet builders,
         // libpcap-vs-ours comparisons, test streams. Never a dependency of the product.
         .target(name: "DifferentialTesting", dependencies: ["CSystemLibraries", "PacketFormats", "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Kernel"]),
+        // What the verbs do, without printing: load with verifier retry, apply/replace/detach,
+        // live set writes with undo, counters, test runs, the bench baseline, the drop log's reader.
+        .target(name: "Firewall", dependencies: ["PacketFormats", "FilterCompiler", "EBPF", "Ruleset", "Kernel"]),
         .executableTarget(name: "xdpfw", dependencies: [
-            "PacketFormats", "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Ruleset", "Kernel",
+            "PacketFormats", "FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Ruleset", "Kernel", "Firewall",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "CompileBenchmark", dependencies: [
@@ -53,8 +56,8 @@ let package = Package(
         .testTarget(name: "KernelTests", dependencies: ["Ruleset", "Kernel", "ClassicBPF", "EBPF", "DifferentialTesting"]),
         .testTarget(name: "RulesetTests", dependencies: ["Ruleset", "FilterLanguage"]),
         // Runs the built xdpfw as scripts do (exit statuses, tcpdump-identical output, verbs as root).
-        .testTarget(name: "CommandLineTests", dependencies: ["xdpfw", "PacketFormats", "Ruleset", "EBPF", "Kernel", "DifferentialTesting"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["xdpfw", "Firewall", "PacketFormats", "Ruleset", "EBPF", "Kernel", "DifferentialTesting"]),
         // Real traffic through veth pairs in test namespaces, judged against libpcap.
-        .testTarget(name: "EndToEndTests", dependencies: ["xdpfw", "LiveTraffic", "FilterCompiler", "ClassicBPF", "Ruleset", "EBPF", "Kernel", "DifferentialTesting"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["xdpfw", "Firewall", "LiveTraffic", "FilterCompiler", "ClassicBPF", "Ruleset", "EBPF", "Kernel", "DifferentialTesting"]),
     ]
 )

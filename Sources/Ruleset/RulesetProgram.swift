@@ -38,9 +38,15 @@ extension Ruleset {
     /// becomes one group.
     /// `keepingHashedLengths`: see `LookupGroup.choosingHashTables(_:keeping:)`.
     public func segments(minimumRun: Int? = nil, keepingHashedLengths: [String: [Int]]? = nil) -> [RulesetSegment] {
+        segments(classifiers: classifierParts(minimumRun: minimumRun), minimumRun: minimumRun, keepingHashedLengths: keepingHashedLengths)
+    }
+
+    /// The segments with the classifiers taking `classifiers` (`classifierParts`): computed once
+    /// by `RulesetSpec`, which places the rules with the same parts.
+    func segments(classifiers: [[Range<Int>]], minimumRun: Int?, keepingHashedLengths: [String: [Int]]?) -> [RulesetSegment] {
         var segments: [RulesetSegment] = []
         var done = 0
-        for parts in classifierParts(minimumRun: minimumRun) {
+        for parts in classifiers {
             var classifier: PacketClassifier?
             for (index, part) in parts.enumerated() {
                 appendSegments(of: done..<part.lowerBound, minimumRun: minimumRun, to: &segments)
@@ -175,9 +181,7 @@ extension Ruleset {
     /// `RulesetChunk`); the first is the one attached.
     public func ebpfChunks(for hook: any HookContext, minimumRun: Int? = nil,
                            budget: ChunkBudget = .verifier, logging: Bool = true) throws(AssemblerError) -> [RulesetChunk] {
-        try EBPFRulesetProgram.generateChunks(segments: segments(minimumRun: minimumRun), policy: policy, hook: hook,
-                                              counterMap: Ruleset.counterMapName, chunkMap: Ruleset.chunkMapName,
-                                              log: logging ? Ruleset.logMaps : nil, budget: budget)
+        try RulesetSpec(self, minimumRun: minimumRun).chunks(for: hook, budget: budget, logging: logging)
     }
 
     /// The tries (with their contents) the program for `hook` looks rules up in.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FilterLanguage
+import Firewall
 import Foundation
 import Kernel
 import Ruleset

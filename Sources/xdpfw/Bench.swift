@@ -1,5 +1,6 @@
 import ArgumentParser
 import EBPF
+import Firewall
 import Kernel
 import Ruleset
 
@@ -67,6 +68,7 @@ struct Bench: ParsableCommand {
         let clock = ContinuousClock()
         let compileStart = clock.now
         let ruleset = try RulesInput.ruleset(at: rules)
+        let spec = RulesetSpec(ruleset)   // the rules placed in segments: compiling, timed with it
         let compiled = clock.now - compileStart
         let probe = try DoNothingProgram.load(hook)
         let packets: [[UInt8]]
@@ -83,22 +85,18 @@ struct Bench: ParsableCommand {
         }
         defer { baseline.close() }
         let loadStart = clock.now
-        let loaded = try LoadedRuleset.load(ruleset, hook: hook, logging: !withoutLog, multiBuffer: multiBuffer)
+        let loaded = try LoadedRuleset.load(spec, hook: hook, logging: !withoutLog, multiBuffer: multiBuffer)
         let loadTime = clock.now - loadStart
         defer { loaded.close() }
         // A ruleset split into chunks: the verifier's work and time summed over its programs.
-        let verified = try loaded.loaded.programs.reduce(0) { $0 + Int(try $1.info().verifiedInstructions) }
-        let verifyTime = loaded.loaded.programs.compactMap(\.loadDuration).reduce(Duration.zero, +)
+        let verified = try loaded.verifiedInstructions()
+        let verifyTime = loaded.verifyDuration
         // Each XDP run of many repeats would otherwise wait ~50-90 ms for the kernel to take the
         // program out of its XDP dispatcher again.
         let hold = hook == .xdp && self.repeat > 1 ? holdInDispatcher([loaded.program, baseline]) : nil
         defer { hold?.close() }
-        // Alternate the two programs per packet so drift in the machine's load hits both alike.
-        var rulesNanoseconds = 0.0, baselineNanoseconds = 0.0
-        for packet in packets {
-            baselineNanoseconds += Double(try baseline.testRun(packet: packet, repeat: self.repeat).durationNanoseconds)
-            rulesNanoseconds += Double(try loaded.program.testRun(packet: packet, repeat: self.repeat).durationNanoseconds)
-        }
+        let timing = try RulesetBench.measure(loaded.program, baseline: baseline, frames: packets, repeats: self.repeat)
+        let rulesNanoseconds = timing.rules, baselineNanoseconds = timing.baseline
         let count = Double(packets.count)
         let perPacket = (rulesNanoseconds - baselineNanoseconds) / count
         let baselineMean = baselineNanoseconds / count
@@ -120,8 +118,8 @@ struct Bench: ParsableCommand {
                 ("hook", .string(hook.rawValue)),
                 ("xdp_buffers", hook == .xdp ? .string(multiBuffer ? "multi" : "single") : .null),
                 ("programs", .integer(Int64(loaded.programCount))),
-                ("map_bytes", .integer(Int64(loaded.loaded.mapBytes))),
-                ("classifier_rules", .integer(Int64(ruleset.classifierPlacement.classifiedRules))),
+                ("map_bytes", .integer(Int64(loaded.mapBytes))),
+                ("classifier_rules", .integer(Int64(spec.placement.classifiedRules))),
             ]).text + "\n")
         } else {
             let count = ruleset.rules.count == 1 ? "1 rule" : "\(ruleset.rules.count) rules"
@@ -139,24 +137,10 @@ struct Bench: ParsableCommand {
     /// The frames to measure with: the built-in mix, or those of --packets the kernel's test run
     /// takes (whole, and at all: a frame it refuses to `baseline` too is skipped).
     private func benchPackets(baseline: BPFProgram) throws -> [[UInt8]] {
-        guard let pcap else {
-            let traffic = DemoTraffic(sourceMAC: [2, 0, 0, 0, 0, 1], destinationMAC: [2, 0, 0, 0, 0, 2],
-                                      sourceIPv4: [10, 0, 0, 1], destinationIPv4: [10, 0, 0, 2])
-            return traffic.bursts().map(\.frame)
-        }
-        let capture = try CaptureInput.capture(at: pcap)
-        let limit = hook.programType.testRunFrameLimit
-        var packets: [[UInt8]] = [], skipped = 0, firstReason: String?
-        for packet in capture.packets where packets.count < 1000 {
-            if let problem = CaptureInput.untestable(packet.bytes.count, limit: limit)
-                ?? DoNothingProgram.refusal(of: packet.bytes, by: baseline) {
-                skipped += 1
-                firstReason = firstReason ?? problem.reason
-                continue
-            }
-            packets.append(packet.bytes)
-        }
-        if skipped > 0, let firstReason {
+        guard let pcap else { return RulesetBench.builtInFrames }
+        let found = RulesetBench.frames(of: try CaptureInput.capture(at: pcap), hook: hook, baseline: baseline)
+        let packets = found.frames, skipped = found.skipped, limit = hook.programType.testRunFrameLimit
+        if skipped > 0, let firstReason = found.firstReason {
             Output.standardError("xdpfw: note: \(pcap): skipped \(skipped) frame\(skipped == 1 ? "" : "s") the kernel's test run cannot take (first: \(firstReason))\n")
         }
         guard !packets.isEmpty else { throw CommandFailure("\(pcap): no frame the kernel's test run can take (14 to \(limit) bytes) to measure with") }

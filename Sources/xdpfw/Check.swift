@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import Firewall
 import Ruleset
 
 /// `xdpfw check`: everything `apply` does except attaching.
@@ -30,6 +31,8 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let ruleset = try RulesInput.ruleset(at: rules)
+        // Placed and compiled once: both hooks load these segments, and the placement printed is theirs.
+        let spec = RulesetSpec(ruleset)
         // The warnings and each hook's load are independent: they run side by side on the cores
         // (10,000 IP-chain rules: 4.4 s one after the other on two cores).
         let hooks = hook.map { [$0] } ?? ProgramHook.allCases
@@ -40,7 +43,7 @@ struct Check: ParsableCommand {
                 return
             }
             work.setLoad(index, Result {
-                let program = try LoadedRuleset.load(ruleset, hook: hooks[index])
+                let program = try LoadedRuleset.load(spec, hook: hooks[index])
                 defer { program.close() }
                 let programs = program.programCount == 1 ? "" : " in \(program.programCount) programs"
                 return "\(hooks[index].rawValue) \(program.instructionCount) instructions\(programs)"
@@ -53,7 +56,7 @@ struct Check: ParsableCommand {
         Output.standardOutput("\(ruleset.file): \(count), policy \(ruleset.policy.rawValue): OK "
                               + "(verifier accepted \(loaded.joined(separator: ", ")))\n")
         // Where a classifier takes rules: how many, and why the others stay filters or lookups.
-        let placement = ruleset.classifierPlacement
+        let placement = spec.placement
         if placement.classifiers > 0 {
             let classifiers = placement.classifiers == 1 ? "1 packet classifier" : "\(placement.classifiers) packet classifiers"
             let parts = placement.parts == 1 ? "" : " (in \(placement.parts) runs between other rules)"

@@ -1,8 +1,9 @@
 import ArgumentParser
-import FilterLanguage
-import FilterCompiler
 import ClassicBPF
 import EBPF
+import FilterCompiler
+import FilterLanguage
+import Firewall
 import Ruleset
 
 /// `xdpfw compile`: the program for one expression, as text. With -d/-dd/-ddd it is classic BPF
@@ -120,32 +121,13 @@ struct Compile: ParsableCommand {
     /// The eBPF listing: for an expression, the filter alone (pass on match, drop otherwise); for
     /// a rules file, the whole ruleset program with its counters, as `apply` loads it.
     private func printEBPF() throws {
-        let hook: any HookContext = (self.hook ?? .xdp) == .xdp ? XDPHook() : TCHook()
+        let hook = self.hook ?? .xdp
         let options = try options()
-        let program: [EBPFInstruction]
         if let rulesFile {
-            let ruleset = try RulesInput.ruleset(at: rulesFile, options: options)
-            let chunks = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfChunks(for: hook) }
-            guard chunks.count > 1 else { Output.standardOutput(Format.listing(chunks[0].instructions)); return }
-            Output.standardOutput(chunks.enumerated().map { number, chunk in
-                Compile.chunkHeading(number, of: chunks.count, chunk) + Format.listing(chunk.instructions)
-            }.joined(separator: "\n"))
-            return
+            Output.standardOutput(try EBPFListing.ruleset(try RulesInput.ruleset(at: rulesFile, options: options), hook: hook))
         } else {
-            let filter = try Compile.compile(expression.joined(separator: " "), options: options)
-            program = try Compile.assemble { () throws(AssemblerError) in try EBPFFilterProgram.generate(filter, hook: hook) }
+            Output.standardOutput(try EBPFListing.filter(try Compile.compile(expression.joined(separator: " "), options: options), hook: hook))
         }
-        Output.standardOutput(Format.listing(program))
-    }
-
-    /// The line above each program of a ruleset split into programs chained by tail calls.
-    static func chunkHeading(_ number: Int, of count: Int, _ chunk: RulesetChunk) -> String {
-        let rules = chunk.ruleSlots.map { slots in
-            slots.count == 1 ? "rule \(slots.lowerBound)" : "rules \(slots.lowerBound)-\(slots.upperBound)"
-        } ?? "no rules"
-        let role = number == 0 ? "the program attached at the hook" : "\(Ruleset.chunkMapName)[\(number)], tail-called by chunk \(number)"
-        let otherwise = number + 1 < count ? "tail call to chunk \(number + 2) (\(Ruleset.chunkMapName)[\(number + 1)])" : "the policy"
-        return "# chunk \(number + 1) of \(count) (\(role)): \(rules); when none matches: \(otherwise)\n"
     }
 
     /// Compiles an expression; an error names the place with a caret under the expression.
@@ -154,14 +136,6 @@ struct Compile: ParsableCommand {
             return try FilterCompiler.compile(text, options: options)
         } catch {
             throw CommandFailure(error.rendered(source: text))
-        }
-    }
-
-    static func assemble<Program>(_ build: () throws(AssemblerError) -> Program) throws(CommandFailure) -> Program {
-        do {
-            return try build()
-        } catch {
-            throw CommandFailure("cannot build the eBPF program: \(error.message)")
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClassicBPF
 import Dispatch
+import Firewall
 import Foundation
 import Kernel
 import Ruleset
@@ -85,7 +86,7 @@ struct Demo: ParsableCommand {
             let pinRoot = PinDirectory.root(forNamespace: network.b.namespace)
             cleanup.add {
                 for directory in PinDirectory.all(root: pinRoot) { try? directory.remove() }
-                XDPFW.removeEmptyPinRoot(pinRoot)
+                AttachedRuleset.removeEmptyPinRoot(pinRoot)
                 network.close()
             }
             return network
@@ -124,7 +125,7 @@ struct Demo: ParsableCommand {
         let pinRoot = PinDirectory.root(forNamespace: namespace)
         cleanup.add {
             for directory in PinDirectory.all(root: pinRoot) { try? directory.remove() }
-            XDPFW.removeEmptyPinRoot(pinRoot)
+            AttachedRuleset.removeEmptyPinRoot(pinRoot)
         }
         say("The same rules on the loopback of \(namespace), where rule 2 (host 127.0.0.1 and port 80) applies:")
         try apply(ruleset, on: "lo", in: namespace)
@@ -195,9 +196,9 @@ struct Demo: ParsableCommand {
     /// `xdpfw -n NAMESPACE detach INTERFACE`.
     private func detach(_ interface: String, in namespace: String) throws {
         command("xdpfw -n \(namespace) detach \(interface)")
-        try NetworkNamespace.run(in: namespace) {
-            if try HookInstaller.detach(interface: interface, hook: .xdp, root: PinDirectory.root(forNamespace: namespace)) {
-                Output.standardOutput("detached \(interface) xdp\n")
+        _ = try NetworkNamespace.run(in: namespace) {
+            try AttachedRuleset.detach(interface: interface, hooks: [.xdp], pinRoot: PinDirectory.root(forNamespace: namespace)) {
+                Output.standardOutput("detached \(interface) \($0.rawValue)\n")
             }
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Firewall
 import Kernel
 
 /// `xdpfw detach`: remove the rules from an interface.
@@ -31,10 +32,8 @@ struct Detach: ParsableCommand {
         let lock = try LockFile.acquire { Output.standardError("xdpfw: waiting for another xdpfw apply or detach to finish\n") }
         defer { lock.release() }
         let hooks = hook.map { [$0] } ?? AttachPoint.allCases
-        var detached = false
-        for hook in hooks where try HookInstaller.detach(interface: interface, hook: hook, root: global.pinRoot) {
-            Output.standardOutput("detached \(interface) \(hook.rawValue)\n")
-            detached = true
+        let detached = try AttachedRuleset.detach(interface: interface, hooks: hooks, pinRoot: global.pinRoot) {
+            Output.standardOutput("detached \(interface) \($0.rawValue)\n")
         }
         guard detached else { throw CommandFailure.noRules(at: interface, hook: hook) }
         global.removeEmptyPinRoot()

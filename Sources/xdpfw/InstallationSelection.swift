@@ -1,3 +1,4 @@
+import Firewall
 import Kernel
 
 extension XDPFW {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EBPF
+import Firewall
 import Foundation
 import Kernel
 import PacketFormats
@@ -70,8 +71,7 @@ struct Log: ParsableCommand {
     func run() throws {
         let installations = try global.installations(at: interface, hook: hook)
         guard installations.count == 1, let installation = installations.first else {
-            let hooks = installations.map(\.hook.rawValue)
-            throw CommandFailure("\(interface) has xdpfw rules at \(hooks.joined(separator: " and ")): pick one with --hook \(hooks.joined(separator: "|"))", status: 2)
+            throw CommandFailure.severalHooks(at: interface, installations.map(\.hook))
         }
         guard installation.isAttached else {
             throw CommandFailure("the rules at \(interface) \(installation.hook.rawValue) are not in force (\(installation.state.rawValue)); see `xdpfw status`")
@@ -132,57 +132,6 @@ struct Log: ParsableCommand {
         let micro = String(unixNanoseconds % 1_000_000_000 / 1_000)
         return String(format: "%02d:%02d:%02d.", parts.tm_hour, parts.tm_min, parts.tm_sec)
             + String(repeating: "0", count: 6 - micro.count) + micro
-    }
-}
-
-/// The log of one installation switched on: its switch, bucket and ring buffer, opened from the
-/// pins; after a re-apply (new maps pinned), those of the new programs.
-struct LogSession {
-    let directory: PinDirectory
-    let switchValue: PacketLogSwitch
-    private var switchMap: BPFMap
-    private var reader: RingBufferReader
-
-    init(installation: HookInstallation, switchValue: PacketLogSwitch) throws {
-        directory = installation.directory
-        self.switchValue = switchValue
-        (switchMap, reader) = try LogSession.open(directory, switchValue)
-    }
-
-    private static func open(_ directory: PinDirectory, _ value: PacketLogSwitch) throws -> (BPFMap, RingBufferReader) {
-        let maps = Ruleset.logMaps
-        guard maps.all.allSatisfy({ directory.entries.contains($0) }) else {
-            throw CommandFailure("\(directory.path) has no drop log (the rules were applied by an older xdpfw); apply them again")
-        }
-        let switchMap = try BPFMap.fromPinned(directory.path(of: maps.switchMap))
-        let bucket = try BPFMap.fromPinned(directory.path(of: maps.bucketMap))
-        defer { bucket.close() }
-        let ring = try BPFMap.fromPinned(directory.path(of: maps.ringMap))
-        defer { ring.close() }
-        let reader = try RingBufferReader(map: ring)
-        _ = try reader.take(waitingMilliseconds: 0)   // left by an earlier logger: not live
-        try PacketLogTables.refill(bucket)
-        try PacketLogTables.set(value, in: switchMap)
-        return (switchMap, reader)
-    }
-
-    /// The records that came in, waiting a fifth of a second at most.
-    mutating func take() throws -> [PacketLogRecord] {
-        let records = try reader.take(waitingMilliseconds: 200).compactMap(PacketLogRecord.init(bytes:))
-        let pinned = directory.path(of: Ruleset.logMaps.switchMap)
-        guard let current = try? BPFMap.fromPinned(pinned) else {
-            throw CommandFailure("the rules at \(directory.interface) \(directory.hook.rawValue) were detached")
-        }
-        defer { current.close() }
-        if current.id != switchMap.id {
-            stop()
-            (switchMap, reader) = try LogSession.open(directory, switchValue)
-        }
-        return records
-    }
-
-    func stop() {
-        try? PacketLogTables.set(.off, in: switchMap)
     }
 }
 

@@ -1,6 +1,7 @@
-import Foundation
 import FilterCompiler
 import FilterLanguage
+import Firewall
+import Foundation
 import Ruleset
 
 /// Reading rules files named on the command line (`-` is standard input).

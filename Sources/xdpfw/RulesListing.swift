@@ -1,5 +1,6 @@
 import ClassicBPF
 import FilterCompiler
+import Firewall
 import Ruleset
 
 /// `xdpfw compile -d -f rules.conf [EXPRESSION]`: classic BPF with the rules file's sets

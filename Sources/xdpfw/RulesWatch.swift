@@ -1,4 +1,5 @@
 import FilterLanguage
+import Firewall
 import Foundation
 import Kernel
 

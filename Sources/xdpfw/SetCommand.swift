@@ -1,4 +1,5 @@
 import ArgumentParser
+import Firewall
 import Kernel
 import Ruleset
 
@@ -107,9 +108,7 @@ struct SetCommand: ParsableCommand {
         if json, installations.count > 1 {
             // One object is the contract (as for `stats IFACE --json`): a shape that changed with
             // what is attached would break scripts.
-            let hooks = installations.map(\.installation.hook.rawValue)
-            throw CommandFailure("\(interface) has xdpfw rules at \(hooks.joined(separator: " and ")): "
-                                 + "with --json, pick one with --hook \(hooks.joined(separator: "|"))", status: 2)
+            throw CommandFailure.severalHooks(at: interface, installations.map(\.installation.hook), when: "with --json")
         }
         for (installation, text, file) in installations {
             let rules: RulesFile
@@ -157,16 +156,7 @@ struct SetCommand: ParsableCommand {
             writes.append(try LiveSetWrite(installation, change, oldText: text))
         }
         guard !writes.isEmpty else { throw CommandFailure("no set '\(name)' in the rules attached to \(interface)") }
-        var written: [LiveSetWrite] = []
-        do {
-            for write in writes {
-                try write.write()
-                written.append(write)
-            }
-        } catch {
-            written.reversed().forEach { $0.undo() }
-            throw error
-        }
+        try LiveSetWrite.writeAll(writes)
         // Each hook on its line: the sets of several hooks may differ.
         for (write, old) in zip(writes, before) {
             let now = write.change.entries.count, unchanged = write.change.unchanged

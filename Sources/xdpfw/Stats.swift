@@ -1,4 +1,5 @@
 import ArgumentParser
+import Firewall
 import Kernel
 
 /// `xdpfw stats`: packets and bytes per rule, read from the pinned counters.
@@ -39,9 +40,7 @@ struct Stats: ParsableCommand {
         if json, let interface, installations.count > 1 {
             // One object per interface is the contract: a shape that changed with what is
             // attached would break scripts.
-            let hooks = installations.map(\.hook.rawValue)
-            throw CommandFailure("\(interface) has xdpfw rules at \(hooks.joined(separator: " and ")): "
-                                 + "with --json, pick one with --hook \(hooks.joined(separator: "|"))", status: 2)
+            throw CommandFailure.severalHooks(at: interface, installations.map(\.hook), when: "with --json")
         }
         let statistics = try installations.map { try AttachedRuleset.statistics(of: $0) }
         if json {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Firewall
 import Kernel
 import Ruleset
 
@@ -39,37 +40,27 @@ struct Test: ParsableCommand {
         let capture = try CaptureInput.capture(at: self.capture)
         let loaded = try LoadedRuleset.load(ruleset, hook: hook)
         defer { loaded.close() }
-        var seen = [UInt64](repeating: 0, count: ruleset.counterSlots)
+        let runs = RulesetTestRun(loaded)
+        defer { runs.close() }
         var output = ""
         var tally: [String: Int] = [:]
-        var doNothing: BPFProgram?  // loaded when the kernel first refuses a frame
-        defer { doNothing?.close() }
         for (index, packet) in capture.packets.enumerated() {
-            let result: TestRunResult
-            switch try Test.run(packet.bytes, loaded.program, doNothing: &doNothing, hook: hook) {
-            case .ran(let ran):
-                result = ran
-            case .notRun(let error, let reason):
+            switch try runs.run(packet.bytes) {
+            case let .notRun(error, reason):
                 tally["not run", default: 0] += 1
                 output += json
                     ? JSON.object([("index", .integer(Int64(index))), ("verdict", .null), ("rule", .null),
                                    ("error", .string(error))]).text + "\n"
                     : Test.line(index, "-", "not run: " + reason)
-                continue
-            }
-            // The rule that decided is the counter slot that moved (all slots read in one batch).
-            let now = try loaded.packetCounts()
-            var decidingSlot: Int?
-            for slot in seen.indices where now[slot] != seen[slot] { decidingSlot = slot }
-            seen = now
-            let rule = decidingSlot.flatMap(Ruleset.ruleIndex(ofCounterSlot:)).map { ruleset.rules[$0] }
-            let verdict = loaded.verdict(returnValue: result.returnValue)?.rawValue ?? "return value \(result.returnValue)"
-            tally[verdict, default: 0] += 1
-            if json {
-                output += JSON.object([("index", .integer(Int64(index))), ("verdict", .string(verdict)),
-                                       ("rule", rule.map { .integer(Int64($0.number)) } ?? .null)]).text + "\n"
-            } else {
-                output += Test.line(index, verdict, rule.map { "rule \($0.number) (line \($0.line)): \($0.expression)" } ?? "policy")
+            case let .ran(returnValue, decided, rule):
+                let verdict = decided?.rawValue ?? "return value \(returnValue)"
+                tally[verdict, default: 0] += 1
+                if json {
+                    output += JSON.object([("index", .integer(Int64(index))), ("verdict", .string(verdict)),
+                                           ("rule", rule.map { .integer(Int64($0.number)) } ?? .null)]).text + "\n"
+                } else {
+                    output += Test.line(index, verdict, rule.map { "rule \($0.number) (line \($0.line)): \($0.expression)" } ?? "policy")
+                }
             }
             if output.utf8.count > 1 << 16 { Output.standardOutput(output); output = "" }
         }
@@ -80,28 +71,6 @@ struct Test: ParsableCommand {
         Output.standardOutput(output)
         if let readError = capture.readError {
             throw CommandFailure("\(self.capture): stopped reading after \(capture.packets.count) packets: \(readError)")
-        }
-    }
-
-    private enum Outcome {
-        case ran(TestRunResult)
-        case notRun(error: String, reason: String)
-    }
-
-    /// Runs `packet` through `program`, or says why not: too short or long for the kernel's test
-    /// run, or refused by it to a program that does nothing as well (loaded into `doNothing` the
-    /// first time). Any other failure is the program's, and thrown.
-    private static func run(_ packet: [UInt8], _ program: BPFProgram, doNothing: inout BPFProgram?,
-                            hook: ProgramHook) throws -> Outcome {
-        if let problem = CaptureInput.untestable(packet.count, limit: program.type.testRunFrameLimit) {
-            return .notRun(error: problem.error, reason: problem.reason)
-        }
-        do {
-            return .ran(try program.testRun(packet: packet))
-        } catch {
-            if doNothing == nil { doNothing = try DoNothingProgram.load(hook) }
-            guard let problem = DoNothingProgram.refusal(of: packet, by: doNothing!) else { throw error }
-            return .notRun(error: problem.error, reason: problem.reason)
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FilterLanguage
+import Firewall
 import Foundation
 import Kernel
 
@@ -108,14 +109,7 @@ extension XDPFW {
     /// After the last detach in a named namespace, its pin root goes too (only when empty).
     func removeEmptyPinRoot() {
         guard netns != nil else { return }
-        XDPFW.removeEmptyPinRoot(pinRoot)
-    }
-
-    /// Removes a namespace's pin root and /sys/fs/bpf/xdpfw/netns when they hold nothing.
-    static func removeEmptyPinRoot(_ root: String) {
-        for directory in [root, PinDirectory.defaultRoot + "/netns"] {
-            try? PinDirectory.removeIfEmpty(directory)
-        }
+        AttachedRuleset.removeEmptyPinRoot(pinRoot)
     }
 
     /// ArgumentParser's message ("Error: Missing expected argument...", the usage line) with the

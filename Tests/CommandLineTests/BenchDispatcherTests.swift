@@ -1,7 +1,7 @@
 import DifferentialTesting
 import Foundation
 import XCTest
-@testable import xdpfw
+import Firewall
 
 /// `bench` at XDP holds its programs in the kernel's XDP dispatcher through a private namespace
 /// (see XDPDispatcherHoldTests): the figures come out and nothing of it is left behind.

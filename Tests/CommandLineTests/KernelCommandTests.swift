@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 import DifferentialTesting
 import Kernel
-@testable import xdpfw
+import Firewall
 
 /// The verbs that load programs, as root: check, test, apply/stats/status/detach on a veth pair in
 /// namespaces the test makes (and removes, also on failure). Skipped when not root.

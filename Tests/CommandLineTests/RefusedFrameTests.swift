@@ -3,7 +3,7 @@ import EBPF
 import Foundation
 import Kernel
 import XCTest
-@testable import xdpfw
+import Firewall
 
 /// This kernel's skb test run refuses IPv4/IPv6 frames shorter than their network header, even to
 /// a program that only returns. `test --hook tc` reports such a frame as not run and carries on;

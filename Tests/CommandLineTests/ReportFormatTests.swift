@@ -2,7 +2,7 @@ import XCTest
 import EBPF
 import PacketFormats
 import Ruleset
-@testable import xdpfw
+import Firewall
 
 /// The shapes scripts parse and people read: stats JSON and table, JSON escaping, demo frames.
 final class ReportFormatTests: XCTestCase {

@@ -1,4 +1,4 @@
-@testable import xdpfw
+import Firewall
 
 extension DemoTraffic {
     /// Frames from 10.0.0.1 to 10.0.0.2 for captures the tests write.

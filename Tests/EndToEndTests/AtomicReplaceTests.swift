@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 import DifferentialTesting
 import Kernel
-@testable import xdpfw
+import Firewall
 
 /// `apply` over rules already attached swaps the program with no moment in which frames get
 /// through, and a rules file that fails leaves the running program counting. At XDP (the bpf_link

@@ -2,7 +2,7 @@ import XCTest
 import EBPF
 import Kernel
 @testable import Ruleset
-@testable import xdpfw
+import Firewall
 
 /// When the verifier refuses a chunk as too complex after all (the budget is an estimate), the
 /// ruleset is split finer and loaded again.

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import Kernel
-@testable import xdpfw
+import Firewall
 
 /// `xdpfw detach` leaves nothing of xdpfw behind: no XDP program on the interface, no TC filter,
 /// no clsact qdisc xdpfw created (one it found stays), no pins, no program of ours loaded.

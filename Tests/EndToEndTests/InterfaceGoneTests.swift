@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import Kernel
-@testable import xdpfw
+import Firewall
 
 /// `status` and `stats` tell what the kernel runs, not what the pins say: rules on an interface
 /// that was deleted (or deleted and re-created) are not in force, and pins of a deleted network
@@ -39,7 +39,7 @@ final class InterfaceGoneTests: XCTestCase {
         let b = quiet.network.b
         for hook in hooks {
             let object = try status(b.namespace, hook)
-            XCTAssertEqual(Set(object.keys), ["interface", "hook", "mode", "program_id", "programs", "rules", "policy", "file", "state"])
+            XCTAssertEqual(Set(object.keys), ["interface", "hook", "mode", "xdp_buffers", "program_id", "programs", "rules", "policy", "file", "state"])
             XCTAssertEqual(object["state"] as? String, "attached")
             XCTAssertEqual(object["program_id"] as? Int, try quiet.attachedProgramID(on: .b, hook: hook).map(Int.init))
             XCTAssertEqual(object["mode"] as? String, hook == .xdp ? "native" : nil)

@@ -4,7 +4,7 @@ import DifferentialTesting
 import EBPF
 import Kernel
 import Ruleset
-@testable import xdpfw
+import Firewall
 
 /// `xdpfw set add|del` on rules applied to a veth pair, at XDP and TC ingress: after every
 /// change the pinned program (run with BPF_PROG_TEST_RUN, no reload) decides every packet as

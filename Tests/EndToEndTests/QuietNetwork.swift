@@ -3,7 +3,7 @@ import XCTest
 import DifferentialTesting
 import EBPF
 import Kernel
-@testable import xdpfw
+import Firewall
 
 /// A `TestNetwork` whose namespaces send nothing by themselves: no addresses and IPv6 off, so no
 /// neighbour discovery, MLD or ARP. Every frame a hook counts is one the test sent, and counters
@@ -27,7 +27,7 @@ final class QuietNetwork {
             _ = try? Xdpfw.run(["-n", end.namespace, "detach", end.interfaceName])
             try? FileManager.default.removeItem(atPath: PinDirectory.root(forNamespace: end.namespace))
         }
-        XDPFW.removeEmptyPinRoot(PinDirectory.root(forNamespace: network.a.namespace))
+        AttachedRuleset.removeEmptyPinRoot(PinDirectory.root(forNamespace: network.a.namespace))
         network.close()
     }
 

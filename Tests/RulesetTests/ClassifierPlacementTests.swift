@@ -1,6 +1,6 @@
 import XCTest
 import Ruleset
-import EBPF
+@testable import EBPF
 
 /// What `check` reports about the packet classifiers: which rules they take, and why the others
 /// stay filters or lookups — the same placement `segments()` makes.
@@ -20,6 +20,7 @@ final class ClassifierPlacementTests: XCTestCase {
         text += "pass src host @admins\n"                   // rule 52: a set
         text += (50..<90).map(tuple).joined()               // rules 53-92
         let ruleset = try Ruleset.parse(text, file: "p.conf")
+        try assertSpecPlacesWhatItsClassifiersHold(ruleset)
         let placement = ruleset.classifierPlacement
         XCTAssertEqual(placement.classifiers, 1)
         XCTAssertEqual(placement.parts, 3)
@@ -47,6 +48,23 @@ final class ClassifierPlacementTests: XCTestCase {
         XCTAssertEqual(more.classifierPlacement.parts, 32)
         more.classifierMinimumRun = .max
         XCTAssertEqual(more.classifierPlacement.classifiers, 0)
+    }
+
+    /// `check` and `bench` report the placement of the spec the load compiles: the rules it says
+    /// the classifiers take are exactly those its classifier segments count, with the default
+    /// runs and with every lookup shape merged (`minimumRun: 1`, where lookups take them).
+    private func assertSpecPlacesWhatItsClassifiersHold(_ ruleset: Ruleset, file: StaticString = #filePath, line: UInt = #line) throws {
+        for minimumRun in [nil, 1] {
+            let spec = RulesetSpec(ruleset, minimumRun: minimumRun)
+            let held = spec.segments.flatMap { segment -> [Int] in
+                guard case .classifier = segment else { return [] }
+                return segment.counterSlots.compactMap(Ruleset.ruleIndex(ofCounterSlot:))
+            }
+            let elsewhere = spec.placement.elsewhere.flatMap(\.rules)
+            XCTAssertEqual(Set(held), Set(ruleset.rules.indices).subtracting(elsewhere), "minimumRun \(minimumRun ?? 0)", file: file, line: line)
+            XCTAssertEqual(spec.placement.classifiedRules, Set(held).count, file: file, line: line)
+            XCTAssertEqual(spec.segments, ruleset.segments(minimumRun: minimumRun), file: file, line: line)
+        }
     }
 
     func testASmallRulesetHasNoClassifier() throws {

@@ -37,7 +37,11 @@ extension Ruleset {
     /// Where the rules go: into classifiers, or why not (`segments()` places them so).
     public var classifierPlacement: ClassifierPlacement {
         let candidates = classifierCandidates(minimumRun: nil)
-        let classifiers = classifierParts(classifiable: candidates.map { $0 == nil })
+        return classifierPlacement(candidates: candidates, classifiers: classifierParts(classifiable: candidates.map { $0 == nil }))
+    }
+
+    /// The placement of `classifierCandidates` in `classifiers` (`classifierParts(classifiable:)`).
+    func classifierPlacement(candidates: [ClassifierPlacement.Reason?], classifiers: [[Range<Int>]]) -> ClassifierPlacement {
         var reasons: [ClassifierPlacement.Reason: [Int]] = [:]
         for index in rules.indices where classifiers.isEmpty || candidates[index] != nil {
             reasons[candidates[index] ?? .tooFew, default: []].append(index)

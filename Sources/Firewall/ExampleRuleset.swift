@@ -1,9 +1,9 @@
 /// The ruleset `xdpfw demo` applies: the content of rules/example.conf, built in so the demo
 /// works from any directory. Keep the two the same.
-enum ExampleRuleset {
-    static let fileName = "rules/example.conf"
+public enum ExampleRuleset {
+    public static let fileName = "rules/example.conf"
 
-    static let text = """
+    public static let text = """
         # xdpfw example ruleset: first match wins.
         policy pass
         drop tcp dst port 22 and not src net 10.0.0.0/8

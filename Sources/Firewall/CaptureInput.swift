@@ -2,9 +2,9 @@ import Kernel
 import PacketFormats
 
 /// Reading capture files named on the command line for the kernel's test runs (`test`, `bench`).
-enum CaptureInput {
+public enum CaptureInput {
     /// The frames of an Ethernet capture file, or a failure that names the file and the reason.
-    static func capture(at path: String) throws -> CaptureFile {
+    public static func capture(at path: String) throws -> CaptureFile {
         let capture: CaptureFile
         do { capture = try CaptureFile(path: path) } catch { throw CommandFailure(error.message) }
         guard capture.linkType == CaptureFile.ethernet else {
@@ -16,7 +16,7 @@ enum CaptureInput {
     /// Why a frame of `count` bytes cannot be test-run, nil when it can. Past `limit` the kernel
     /// refuses it (TC) or hands the program only the first `limit` bytes (XDP), so any verdict
     /// or time would be for another packet.
-    static func untestable(_ count: Int, limit: Int) -> (error: String, reason: String)? {
+    public static func untestable(_ count: Int, limit: Int) -> (error: String, reason: String)? {
         let ethernetHeader = Int(Protocols.Ethernet.headerLength)
         if count < ethernetHeader {
             return ("frame of \(count) bytes is shorter than an Ethernet header",

@@ -5,12 +5,12 @@ import Kernel
 /// baseline `bench` subtracts), and the witness that a frame the kernel's test run refuses is
 /// refused for any program, not for the ruleset's (this kernel's skb test run refuses IPv4 and
 /// IPv6 frames shorter than their network header, with EINVAL).
-enum DoNothingProgram {
+public enum DoNothingProgram {
     /// `multiBuffer`: at XDP, loaded as a multi-buffer program (it then takes the test run's
     /// frames of every length; held in one dispatcher with the ruleset's, both must agree).
-    static func load(_ hook: ProgramHook, multiBuffer: Bool = true) throws -> BPFProgram {
+    public static func load(_ hook: ProgramHook, multiBuffer: Bool = true) throws -> BPFProgram {
         let returnCode = hook.context.returnCode(for: .pass)
-        let program = try Compile.assemble { () throws(AssemblerError) in
+        let program = try EBPFListing.assemble { () throws(AssemblerError) in
             var assembler = Assembler()
             assembler.move(.r0, returnCode)
             assembler.exit()
@@ -22,7 +22,7 @@ enum DoNothingProgram {
 
     /// Why the kernel's test run refuses `packet` even to `program` (a do-nothing program), nil
     /// when it takes it: (for JSON, for people).
-    static func refusal(of packet: [UInt8], by program: BPFProgram) -> (error: String, reason: String)? {
+    public static func refusal(of packet: [UInt8], by program: BPFProgram) -> (error: String, reason: String)? {
         do {
             _ = try program.testRun(packet: packet)
             return nil

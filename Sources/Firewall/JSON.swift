@@ -1,6 +1,6 @@
 /// JSON as scripts read it from xdpfw: keys in the order the documentation shows them, one
 /// object per line, `"key": value` spacing as in the design notes.
-enum JSON: Equatable {
+public enum JSON: Equatable, Sendable {
     case null
     case bool(Bool)
     case integer(Int64)
@@ -10,10 +10,10 @@ enum JSON: Equatable {
     case array([JSON])
     case object([(String, JSON)])
 
-    static func == (a: JSON, b: JSON) -> Bool { a.text == b.text }
+    public static func == (a: JSON, b: JSON) -> Bool { a.text == b.text }
 
     /// The value on one line.
-    var text: String {
+    public var text: String {
         switch self {
         case .null: return "null"
         case .bool(let value): return value ? "true" : "false"
@@ -27,7 +27,7 @@ enum JSON: Equatable {
         }
     }
 
-    static func quoted(_ string: String) -> String {
+    public static func quoted(_ string: String) -> String {
         var out = "\""
         for scalar in string.unicodeScalars {
             switch scalar {

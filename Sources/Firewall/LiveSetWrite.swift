@@ -5,16 +5,16 @@ import Ruleset
 /// One hook's part of `xdpfw set add|del`: the planned change written into its pinned lookup
 /// tables, and the pinned ruleset text replaced (staged and renamed over the old, so `stats`,
 /// `status` and `set list` name what runs), with what it takes to undo it.
-final class LiveSetWrite {
-    let installation: HookInstallation
-    let change: LiveSetChange
+public final class LiveSetWrite {
+    public let installation: HookInstallation
+    public let change: LiveSetChange
     private let oldText: String
     /// The keys written so far and what each held before (nil: absent), to undo.
     private var previous: [(map: BPFMap, key: [UInt8], value: [UInt8]?)] = []
     private var maps: [String: BPFMap] = [:]
 
     /// Opens the tables the change touches and checks there is room in each; changes nothing.
-    init(_ installation: HookInstallation, _ change: LiveSetChange, oldText: String) throws {
+    public init(_ installation: HookInstallation, _ change: LiveSetChange, oldText: String) throws {
         self.installation = installation
         self.change = change
         self.oldText = oldText
@@ -41,7 +41,7 @@ final class LiveSetWrite {
 
     /// Writes the new entries (added and changed first, then deletions) and the new text.
     /// A failure undoes what was written.
-    func write() throws {
+    public func write() throws {
         do {
             for (name, updates) in change.updates.sorted(by: { $0.key < $1.key }) {
                 let map = maps[name]!
@@ -65,7 +65,7 @@ final class LiveSetWrite {
     }
 
     /// Puts the tables and the text back as they were (best effort, newest first).
-    func undo() {
+    public func undo() {
         for (map, key, value) in previous.reversed() {
             if let value { try? map.update(key: key, value: value) } else { _ = try? map.delete(key: key) }
         }
@@ -73,7 +73,21 @@ final class LiveSetWrite {
         try? PinnedText.write(oldText, at: installation.directory.path(of: PinDirectory.Entry.ruleset))
     }
 
-    func close() {
+    /// Writes every hook's change, or none: a failure undoes those already written (newest first).
+    public static func writeAll(_ writes: [LiveSetWrite]) throws {
+        var written: [LiveSetWrite] = []
+        do {
+            for write in writes {
+                try write.write()
+                written.append(write)
+            }
+        } catch {
+            written.reversed().forEach { $0.undo() }
+            throw error
+        }
+    }
+
+    public func close() {
         maps.values.forEach { $0.close() }
         maps = [:]
     }

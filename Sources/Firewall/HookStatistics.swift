@@ -3,30 +3,47 @@ import Kernel
 import Ruleset
 
 /// Packets and bytes one counter slot has seen.
-struct Counter: Equatable {
-    var packets: UInt64 = 0
-    var bytes: UInt64 = 0
+public struct Counter: Equatable, Sendable {
+    public var packets: UInt64 = 0
+    public var bytes: UInt64 = 0
+
+    public init(packets: UInt64 = 0, bytes: UInt64 = 0) {
+        self.packets = packets
+        self.bytes = bytes
+    }
 }
 
 /// The counters of the rules attached at one hook of one interface, named after their rules:
 /// what `stats` prints as a table or as JSON.
-struct HookStatistics {
-    var interface: String
-    var hook: String
+public struct HookStatistics {
+    public var interface: String
+    public var hook: String
     /// The rules file the ruleset came from, as given to `apply`.
-    var file: String
-    var policy: Verdict
-    var policyCounter: Counter
-    var rules: [(rule: RuleText, counter: Counter)]
+    public var file: String
+    public var policy: Verdict
+    public var policyCounter: Counter
+    public var rules: [(rule: RuleText, counter: Counter)]
     /// Whether the kernel runs these rules now ("attached", "interface gone", "not attached").
-    var state: HookInstallation.State = .attached
+    public var state: HookInstallation.State = .attached
     /// Why the rules are not in force, when they are not.
-    var stateReason: String?
+    public var stateReason: String?
 
-    var totalPackets: UInt64 { rules.reduce(policyCounter.packets) { $0 + $1.counter.packets } }
+    public init(interface: String, hook: String, file: String, policy: Verdict, policyCounter: Counter,
+                rules: [(rule: RuleText, counter: Counter)], state: HookInstallation.State = .attached, stateReason: String? = nil) {
+        self.interface = interface
+        self.hook = hook
+        self.file = file
+        self.policy = policy
+        self.policyCounter = policyCounter
+        self.rules = rules
+        self.state = state
+        self.stateReason = stateReason
+    }
+
+    public var totalPackets: UInt64 { rules.reduce(policyCounter.packets) { $0 + $1.counter.packets } }
 
     /// The design's JSON shape: interface, hook, policy, then the rules in order.
-    var json: JSON {
+    public var json: JSON {
         .object([
             ("interface", .string(interface)),
             ("hook", .string(hook)),
@@ -52,7 +69,7 @@ struct HookStatistics {
     ///       rule  line  verdict  packets  bytes  share  expression
     ///          1     3  drop          12    840  40.0%  tcp dst port 22 and not src net 10.0.0.0/8
     ///          -     -  pass          18   1716  60.0%  (policy: no rule matched)
-    var table: String {
+    public var table: String {
         let total = totalPackets
         func share(_ packets: UInt64) -> String {
             guard total > 0 else { return "-" }
@@ -75,8 +92,8 @@ struct HookStatistics {
 
 /// Columns padded to their widest cell: numbers right-aligned, text left-aligned, and the last
 /// column never padded (so long expressions do not push trailing blanks).
-enum TextTable {
-    static func render(_ rows: [[String]], leftAligned: Set<Int>, indent: String = "") -> String {
+public enum TextTable {
+    public static func render(_ rows: [[String]], leftAligned: Set<Int>, indent: String = "") -> String {
         guard let columns = rows.map(\.count).max() else { return "" }
         var widths = [Int](repeating: 0, count: columns)
         for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }

@@ -4,22 +4,24 @@ import Ruleset
 
 /// A ruleset loaded into the kernel (through the verifier) but attached nowhere: its program and
 /// its counters map. `apply` attaches it; `check` only loads it; `test` runs packets through it.
-struct LoadedRuleset {
-    let ruleset: Ruleset
-    let hook: ProgramHook
+public struct LoadedRuleset {
+    /// What was compiled and loaded: the segments, tables and placement of the rules.
+    public let spec: RulesetSpec
+    public let hook: ProgramHook
     /// The programs and maps as Kernel loaded them.
-    let loaded: LoadedRulesetProgram
+    public let loaded: LoadedRulesetProgram
     /// The lookup maps loaded with it (rule merging).
-    var lookupTableCount = 0
+    public var lookupTableCount = 0
     /// Whether the program reads VLAN tags the NIC took out of frames (XDP, device-bound).
-    var readsMetadataVLAN = false
+    public var readsMetadataVLAN = false
 
-    var program: BPFProgram { loaded.program }
-    var counters: BPFMap { loaded.counters }
+    public var ruleset: Ruleset { spec.ruleset }
+    public var program: BPFProgram { loaded.program }
+    public var counters: BPFMap { loaded.counters }
     /// Instruction slots of the programs as loaded.
-    var instructionCount: Int { loaded.instructionCount }
+    public var instructionCount: Int { loaded.instructionCount }
     /// The programs the ruleset was split into (1 unless it is too big for the verifier as one).
-    var programCount: Int { loaded.programs.count }
+    public var programCount: Int { loaded.programs.count }
 
     /// Builds the program for `hook`, creates its counters map and loads it. A verifier rejection
     /// carries the verifier's log. The ruleset is split into chunks by an estimate of what the
@@ -31,24 +33,24 @@ struct LoadedRuleset {
     /// bound to that interface that reads the VLAN tag its NIC took out of a frame with that
     /// kernel function (`XDPHook.metadataVLANFunction`) — unless the rules need several
     /// programs (a tail-called program cannot be bound): then `readsMetadataVLAN` is false.
-    static func load(_ ruleset: Ruleset, hook: ProgramHook, budget: ChunkBudget = .verifier, logging: Bool = true,
-                     multiBuffer: Bool = true, metadataVLAN: (function: Int32, interface: UInt32)? = nil) throws -> LoadedRuleset {
+    public static func load(_ spec: RulesetSpec, hook: ProgramHook, budget: ChunkBudget = .verifier, logging: Bool = true,
+                            multiBuffer: Bool = true, metadataVLAN: (function: Int32, interface: UInt32)? = nil) throws -> LoadedRuleset {
         var context = hook.context(multiBuffer: multiBuffer, metadataVLANFunction: metadataVLAN?.function)
-        let tables = ruleset.lookupTables(for: context)
+        let tables = spec.lookupTables(for: context)
         var budget = budget, retries = 0
         while true {
-            var chunks = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfChunks(for: context, budget: budget, logging: logging) }
+            var chunks = try EBPFListing.assemble { () throws(AssemblerError) in try spec.chunks(for: context, budget: budget, logging: logging) }
             if chunks.count > 1 && context.metadataVLANFunction != nil {
                 context = hook.context(multiBuffer: multiBuffer)
-                chunks = try Compile.assemble { () throws(AssemblerError) in try ruleset.ebpfChunks(for: context, budget: budget, logging: logging) }
+                chunks = try EBPFListing.assemble { () throws(AssemblerError) in try spec.chunks(for: context, budget: budget, logging: logging) }
             }
             let bound = context.metadataVLANFunction == nil ? nil : metadataVLAN?.interface
             do {
                 let loaded = try LoadedRulesetProgram.load(chunks: chunks.map(\.instructions), type: hook.programType,
                                                            name: "xdpfw_\(hook.rawValue)", counterMap: Ruleset.counterMapName,
-                                                           chunkMap: Ruleset.chunkMapName, counterSlots: ruleset.counterSlots,
+                                                           chunkMap: Ruleset.chunkMapName, counterSlots: spec.counterSlots,
                                                            lookupTables: tables, xdpFragments: multiBuffer, boundTo: bound)
-                return LoadedRuleset(ruleset: ruleset, hook: hook, loaded: loaded, lookupTableCount: tables.count,
+                return LoadedRuleset(spec: spec, hook: hook, loaded: loaded, lookupTableCount: tables.count,
                                      readsMetadataVLAN: bound != nil)
             } catch let error as KernelError where error.isVerifierComplexityLimit && retries < 3
                         && chunks.contains(where: { $0.segments.count > 1 }) {
@@ -60,13 +62,19 @@ struct LoadedRuleset {
         }
     }
 
-    func close() {
+    /// `load(_:hook:...)` of the ruleset's spec, built here.
+    public static func load(_ ruleset: Ruleset, hook: ProgramHook, budget: ChunkBudget = .verifier, logging: Bool = true,
+                            multiBuffer: Bool = true) throws -> LoadedRuleset {
+        try load(RulesetSpec(ruleset), hook: hook, budget: budget, logging: logging, multiBuffer: multiBuffer)
+    }
+
+    public func close() {
         loaded.close()
     }
 
     /// Packets counted so far in every slot (summed over CPUs), index = slot, read with one batch
     /// lookup of the whole map.
-    func packetCounts() throws -> [UInt64] {
+    public func packetCounts() throws -> [UInt64] {
         var packets = try counters.sumUInt64AllIndices(word: 0)
         if packets.count != ruleset.counterSlots {
             packets = (0..<ruleset.counterSlots).map { $0 < packets.count ? packets[$0] : 0 }
@@ -75,14 +83,14 @@ struct LoadedRuleset {
     }
 
     /// The verdict a return value of the program stands for.
-    func verdict(returnValue: UInt32) -> Verdict? {
+    public func verdict(returnValue: UInt32) -> Verdict? {
         Verdict.allCases.first { UInt32(bitPattern: hook.context.returnCode(for: $0)) == returnValue }
     }
 }
 
 extension Counter {
     /// One slot of a counters map: two u64 per CPU, packets then bytes, summed over the CPUs.
-    init(map: BPFMap, slot: Int) throws {
+    public init(map: BPFMap, slot: Int) throws {
         let sums = try map.sumUInt64(key: BPFMap.key(index: UInt32(slot))) ?? []
         self.init(packets: sums.first ?? 0, bytes: sums.count > 1 ? sums[1] : 0)
     }

@@ -7,26 +7,26 @@ import Ruleset
 /// The rules xdpfw keeps at one hook of one interface: a loaded ruleset handed to the kernel
 /// runtime's `HookInstaller` (pins under `/sys/fs/bpf/xdpfw/<interface>/<hook>/`, attach or
 /// atomic replace), and read back as counters named after their rules.
-enum AttachedRuleset {
+public enum AttachedRuleset {
     /// The record key naming the rules file the ruleset came from (beside the installer's keys).
-    static let fileKey = "file"
+    public static let fileKey = "file"
     /// The record key saying whether an XDP program is single-buffer or multi-buffer.
-    static let xdpBuffersKey = "xdp-buffers"
+    public static let xdpBuffersKey = "xdp-buffers"
 
     /// What `apply` did.
-    struct Outcome {
-        var installation: HookInstallation
-        var replaced: Bool
-        var instructions: Int
+    public struct Outcome {
+        public var installation: HookInstallation
+        public var replaced: Bool
+        public var instructions: Int
         /// The XDP program reads VLAN tags the NIC took out of frames (device-bound).
-        var readsMetadataVLAN = false
+        public var readsMetadataVLAN = false
     }
 
     /// Loads `ruleset` and attaches it, or swaps it in atomically for the rules already there.
     /// A failure anywhere (verifier, pinning, attaching) leaves the previous rules running.
     /// At XDP the program is a single-buffer one where the interface's MTU fits in a page
     /// (`XDPHook.forDevice`), a multi-buffer one elsewhere or when `multiBuffer` asks for it.
-    static func apply(_ ruleset: Ruleset, text: String, file: String, interface: String,
+    public static func apply(_ ruleset: Ruleset, text: String, file: String, interface: String,
                       hook: AttachPoint, mode: XDPMode, pinRoot: String, keepCounters: Bool = true,
                       multiBuffer: Bool = false) throws -> Outcome {
         // Name the interface before compiling for nothing; its index tells a re-created one apart later.
@@ -36,9 +36,10 @@ enum AttachedRuleset {
         // program bound to the device reads a tag its NIC took out of the frame.
         let vlanFunction = hook == .xdp && mode != .generic && testsVLANTags(ruleset)
             ? KernelFunction.btfID(KernelFunction.xdpMetadataVLANTag) : nil
+        let spec = RulesetSpec(ruleset)
         func attach(metadataVLAN: (function: Int32, interface: UInt32)?) throws -> Outcome {
             let before = HookInstallation.find(interface: interface, hook: hook, root: pinRoot)
-            let loaded = try LoadedRuleset.load(ruleset, hook: hook.programHook, multiBuffer: multiBuffer, metadataVLAN: metadataVLAN)
+            let loaded = try LoadedRuleset.load(spec, hook: hook.programHook, multiBuffer: multiBuffer, metadataVLAN: metadataVLAN)
             defer { loaded.close() }
             if keepCounters, let before { try carryCounters(from: before, to: loaded) }
             var record = [fileKey: file, HookInstallation.interfaceIndexKey: String(device.index)]
@@ -62,11 +63,11 @@ enum AttachedRuleset {
     }
 
     /// Whether a rule tests VLAN tags (`vlan`, or a test of the tag's bytes).
-    static func testsVLANTags(_ ruleset: Ruleset) -> Bool {
+    public static func testsVLANTags(_ ruleset: Ruleset) -> Bool {
         firstRuleTestingVLANTags(ruleset) != nil
     }
 
-    static func firstRuleTestingVLANTags(_ ruleset: Ruleset) -> Rule? {
+    public static func firstRuleTestingVLANTags(_ ruleset: Ruleset) -> Rule? {
         ruleset.rules.first { (try? FilterParser.parse($0.text.expression))?.testsVLANTags ?? false }
     }
 
@@ -91,13 +92,32 @@ enum AttachedRuleset {
         }
     }
 
+    /// Detaches xdpfw's rules at each of `hooks` where it has some and removes their pins,
+    /// telling `detached` of each as it goes. False when there were none.
+    public static func detach(interface: String, hooks: [AttachPoint], pinRoot: String,
+                              detached: (AttachPoint) -> Void) throws -> Bool {
+        var any = false
+        for hook in hooks where try HookInstaller.detach(interface: interface, hook: hook, root: pinRoot) {
+            detached(hook)
+            any = true
+        }
+        return any
+    }
+
+    /// Removes a namespace's pin root and /sys/fs/bpf/xdpfw/netns when they hold nothing.
+    public static func removeEmptyPinRoot(_ root: String) {
+        for directory in [root, PinDirectory.defaultRoot + "/netns"] {
+            try? PinDirectory.removeIfEmpty(directory)
+        }
+    }
+
     /// The rules file an installation came from, as given to `apply`.
-    static func file(of installation: HookInstallation) -> String {
+    public static func file(of installation: HookInstallation) -> String {
         installation.record[fileKey] ?? "rules.conf"
     }
 
     /// The pinned ruleset text and its counters, named after their rules.
-    static func statistics(of installation: HookInstallation) throws -> HookStatistics {
+    public static func statistics(of installation: HookInstallation) throws -> HookStatistics {
         let file = file(of: installation)
         guard let text = installation.rulesetText else {
             throw CommandFailure("\(installation.directory.path): the ruleset text is missing; apply the rules again")
