@@ -1,4 +1,5 @@
 import FilterCompiler
+import PacketFormats
 
 /// A whole firewall as one program: the rules' filters in order, first match wins, each
 /// match counted in a per-CPU array map.
@@ -207,6 +208,8 @@ enum ProgramPrologue {
     /// passes. A frame the head cannot grow for keeps its tag in metadata (unseen, as before).
     static func emitTagInsertion(function: Int32, hook: any HookContext, into asm: inout Assembler) {
         let layout = MachineLayout.self
+        // The addresses (12 bytes: loaded as 8 + 4), then the tag (4), then the type field.
+        let addresses = Int16(Protocols.Ethernet.typeField), tag = Int32(Protocols.VLAN.tagLength)
         asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
         asm.store(.double, to: .r10, offset: layout.vlanInlinedWord, immediate: 0)
         asm.store(.double, to: .r10, offset: layout.metadataVLANProtocolSlot, immediate: 0)
@@ -217,29 +220,29 @@ enum ProgramPrologue {
         asm.call(kernelFunction: function)
         asm.jump(if: .notEqual, .r0, 0, to: "prologue.tagged")   // no tag in metadata (or no driver support)
         asm.load(.double, .r1, from: .r10, offset: layout.contextSlot)
-        asm.move(.r2, -4)
+        asm.move(.r2, -tag)
         asm.call(.xdpAdjustHead)
         asm.jump(if: .notEqual, .r0, 0, to: "prologue.tagged")
         asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
         asm.load(.word, .r2, from: layout.context, offset: hook.dataOffset)
         asm.load(.word, .r3, from: layout.context, offset: hook.dataEndOffset)
         asm.move(.r4, .r2)
-        asm.add(.r4, 16)
-        asm.jump(if: .greater, .r4, .r3, to: "prologue.untag")   // cannot happen: the frame had 12 bytes
-        asm.load(.double, .r4, from: .r2, offset: 4)
+        asm.add(.r4, Int32(addresses) + tag)
+        asm.jump(if: .greater, .r4, .r3, to: "prologue.untag")   // cannot happen: the frame had its addresses
+        asm.load(.double, .r4, from: .r2, offset: Int16(tag))
         asm.store(.double, to: .r2, offset: 0, from: .r4)
-        asm.load(.word, .r4, from: .r2, offset: 12)
+        asm.load(.word, .r4, from: .r2, offset: addresses)
         asm.store(.word, to: .r2, offset: 8, from: .r4)
         asm.load(.half, .r4, from: .r10, offset: layout.metadataVLANProtocolSlot)
-        asm.store(.half, to: .r2, offset: 12, from: .r4)
+        asm.store(.half, to: .r2, offset: addresses, from: .r4)
         asm.load(.half, .r4, from: .r10, offset: layout.metadataVLANTCISlot)
         asm.byteSwapFromBigEndian(.r4, bits: 16)   // to big-endian: the same swap
-        asm.store(.half, to: .r2, offset: 14, from: .r4)
+        asm.store(.half, to: .r2, offset: addresses + 2, from: .r4)
         asm.store(.byte, to: .r10, offset: layout.vlanInlinedSlot, immediate: 1)
         asm.jump(to: "prologue.tagged")
         asm.label("prologue.untag")
         asm.load(.double, .r1, from: .r10, offset: layout.contextSlot)
-        asm.move(.r2, 4)
+        asm.move(.r2, tag)
         asm.call(.xdpAdjustHead)
         asm.label("prologue.tagged")
         asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
@@ -283,14 +286,15 @@ enum ProgramEpilogue {
             asm.load(.double, .r1, from: .r10, offset: MachineLayout.contextSlot)
             asm.load(.word, .r2, from: .r1, offset: hook.dataOffset)
             asm.load(.word, .r3, from: .r1, offset: hook.dataEndOffset)
+            let addresses = Int32(Protocols.Ethernet.typeField), tag = Int32(Protocols.VLAN.tagLength)
             asm.move(.r4, .r2)
-            asm.add(.r4, 16)
+            asm.add(.r4, addresses + tag)
             asm.jump(if: .greater, .r4, .r3, to: "return.exit")
             asm.load(.word, .r4, from: .r2, offset: 8)
-            asm.store(.word, to: .r2, offset: 12, from: .r4)
+            asm.store(.word, to: .r2, offset: Int16(addresses), from: .r4)
             asm.load(.double, .r4, from: .r2, offset: 0)
-            asm.store(.double, to: .r2, offset: 4, from: .r4)
-            asm.move(.r2, 4)
+            asm.store(.double, to: .r2, offset: Int16(tag), from: .r4)
+            asm.move(.r2, tag)
             asm.call(.xdpAdjustHead)
             asm.label("return.exit")
         }
