@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "PacketFormatsTests", dependencies: ["PacketFormats", "ClassicBPF", "DifferentialTesting"]),
         .testTarget(name: "FilterLanguageTests", dependencies: ["FilterLanguage"]),
         .testTarget(name: "FilterCompilerTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel", "DifferentialTesting"], exclude: ["Expressions.txt"]),
-        .testTarget(name: "ClassicBPFTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel", "DifferentialTesting"]),
+        .testTarget(name: "ClassicBPFTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "Kernel", "Ruleset", "DifferentialTesting"]),
         .testTarget(name: "EBPFTests", dependencies: ["FilterLanguage", "FilterCompiler", "ClassicBPF", "EBPF", "Ruleset", "Kernel", "DifferentialTesting"]),
         .testTarget(name: "KernelTests", dependencies: ["Ruleset", "Kernel", "ClassicBPF", "EBPF", "DifferentialTesting"]),
         .testTarget(name: "RulesetTests", dependencies: ["Ruleset", "FilterLanguage"]),

@@ -1,8 +1,6 @@
 /// A rules.conf file compiled: the policy and, for each rule, its filter program. First match
 /// wins; a packet no rule matches gets the policy.
 
-import Dispatch
-import Synchronization
 import FilterLanguage
 import FilterCompiler
 import EBPF
@@ -231,11 +229,9 @@ public struct Ruleset: Hashable, Sendable {
     /// Each rule without a set, parsed, decomposed and compiled on its own, side by side on the
     /// machine's cores (10,000 rules: most of a `check`'s serial time); nil for rules with sets.
     private static func compilePlainRules(_ texts: [RuleText], options: CompileOptions) -> [Result<Rule, FilterError>?] {
-        let results = CompiledRules(count: texts.count)
-        DispatchQueue.concurrentPerform(iterations: texts.count) { index in
-            let text = texts[index]
-            guard !text.expression.utf8.contains(UInt8(ascii: "@")) else { return }
-            results.set(index, Result { () throws(FilterError) -> Rule in
+        ParallelRun.map(texts) { text -> Result<Rule, FilterError>? in
+            guard !text.expression.utf8.contains(UInt8(ascii: "@")) else { return nil }
+            return Result { () throws(FilterError) -> Rule in
                 let tree = try? FilterParser.parse(text.expression)
                 var rule: Rule
                 if let tree, let matches = MergeableRule.matches(tree) {
@@ -245,19 +241,7 @@ public struct Ruleset: Hashable, Sendable {
                 }
                 if let tree { rule.conjunctions = ClassifierBuilder.conjunctions(of: tree) }
                 return rule
-            })
+            }
         }
-        return results.values
     }
-}
-
-/// One result per rule, written once each from concurrent workers.
-private final class CompiledRules: Sendable {
-    private let results: Mutex<[Result<Rule, FilterError>?]>
-
-    init(count: Int) { results = Mutex(Array(repeating: nil, count: count)) }
-
-    func set(_ index: Int, _ result: Result<Rule, FilterError>) { results.withLock { $0[index] = result } }
-
-    var values: [Result<Rule, FilterError>?] { results.withLock { $0 } }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Firewall
 import Ruleset
 
@@ -36,22 +35,20 @@ struct Check: ParsableCommand {
         // The warnings and each hook's load are independent: they run side by side on the cores
         // (10,000 IP-chain rules: 4.4 s one after the other on two cores).
         let hooks = hook.map { [$0] } ?? ProgramHook.allCases
-        let work = CheckWork(hooks: hooks.count)
-        DispatchQueue.concurrentPerform(iterations: hooks.count + 1) { index in
-            guard index < hooks.count else {
-                work.setWarnings(RuleShadowing.warnings(ruleset))
-                return
-            }
-            work.setLoad(index, Result {
+        // Index hooks.count: the warnings.
+        let outcomes = ParallelRun.map(Array(0...hooks.count)) { index -> CheckOutcome in
+            guard index < hooks.count else { return .warnings(RuleShadowing.warnings(ruleset)) }
+            return .load(Result {
                 let program = try LoadedRuleset.load(spec, hook: hooks[index])
                 defer { program.close() }
                 let programs = program.programCount == 1 ? "" : " in \(program.programCount) programs"
                 return "\(hooks[index].rawValue) \(program.instructionCount) instructions\(programs)"
             })
         }
-        let warnings = work.warnings
+        let warnings = outcomes.flatMap { outcome -> [RuleWarning] in if case let .warnings(found) = outcome { found } else { [] } }
         Output.standardError(warnings.map { $0.message(file: ruleset.file) + "\n" }.joined())
-        let loaded = try work.loads.map { try $0.get() }
+        // In hook order: the first hook that failed decides the error, as when they ran in turn.
+        let loaded = try outcomes.compactMap { outcome -> String? in if case let .load(result) = outcome { try result.get() } else { nil } }
         let count = ruleset.rules.count == 1 ? "1 rule" : "\(ruleset.rules.count) rules"
         Output.standardOutput("\(ruleset.file): \(count), policy \(ruleset.policy.rawValue): OK "
                               + "(verifier accepted \(loaded.joined(separator: ", ")))\n")
@@ -74,20 +71,8 @@ struct Check: ParsableCommand {
     }
 }
 
-/// What `check`'s concurrent jobs found: the warnings, and per hook the load's summary or error.
-private final class CheckWork: @unchecked Sendable {
-    private let lock = DispatchQueue(label: "xdpfw.check")
-    private var foundWarnings: [RuleWarning] = []
-    private var results: [Result<String, any Error>?]
-
-    init(hooks: Int) { results = Array(repeating: nil, count: hooks) }
-
-    func setWarnings(_ warnings: [RuleWarning]) { lock.sync { foundWarnings = warnings } }
-    func setLoad(_ index: Int, _ result: Result<String, any Error>) { lock.sync { results[index] = result } }
-
-    var warnings: [RuleWarning] { lock.sync { foundWarnings } }
-    /// In hook order: the first hook that failed decides the error, as when they ran in turn.
-    var loads: [Result<String, any Error>] {
-        lock.sync { results.map { $0 ?? .failure(CommandFailure("internal error: a hook was not loaded")) } }
-    }
+/// What one of `check`'s concurrent jobs found: the warnings, or a hook's load summary or error.
+private enum CheckOutcome: Sendable {
+    case warnings([RuleWarning])
+    case load(Result<String, any Error>)
 }

@@ -5,6 +5,7 @@ import FilterLanguage
 import Foundation
 import Kernel
 import XCTest
+import Ruleset
 
 /// The whole classic pipeline against libpcap: for every corpus expression, our parser, code
 /// generator, optimizer and layout against `pcap_compile(optimize=1)`. Same verdicts on every

@@ -3,6 +3,7 @@ import DifferentialTesting
 import Dispatch
 import Kernel
 import XCTest
+import Ruleset
 
 /// Our interpreter against libpcap's `bpf_filter`, running libpcap's own programs.
 final class InterpreterTests: XCTestCase {
