@@ -20,6 +20,8 @@ public enum AttachedRuleset {
         public var instructions: Int
         /// The XDP program reads VLAN tags the NIC took out of frames (device-bound).
         public var readsMetadataVLAN = false
+        /// At XDP, the first rule that tests VLAN tags (what `apply`'s note names when they are not read).
+        public var ruleTestingVLANTags: Rule?
     }
 
     /// Loads `ruleset` and attaches it, or swaps it in atomically for the rules already there.
@@ -34,8 +36,8 @@ public enum AttachedRuleset {
         let multiBuffer = try hook == .xdp && (multiBuffer || XDPHook.forDevice(mtu: device.mtu()).multiBuffer)
         // Rules that test VLAN tags at XDP (not in generic mode, where no driver is asked): a
         // program bound to the device reads a tag its NIC took out of the frame.
-        let vlanFunction = hook == .xdp && mode != .generic && testsVLANTags(ruleset)
-            ? KernelFunction.btfID(KernelFunction.xdpMetadataVLANTag) : nil
+        let vlanRule = hook == .xdp ? firstRuleTestingVLANTags(ruleset) : nil
+        let vlanFunction = vlanRule != nil && mode != .generic ? KernelFunction.btfID(KernelFunction.xdpMetadataVLANTag) : nil
         let spec = RulesetSpec(ruleset)
         func attach(metadataVLAN: (function: Int32, interface: UInt32)?) throws -> Outcome {
             let before = HookInstallation.find(interface: interface, hook: hook, root: pinRoot)
@@ -50,7 +52,8 @@ public enum AttachedRuleset {
                                                        extraRecord: record,
                                                        interface: interface, hook: hook, mode: mode, root: pinRoot)
             return Outcome(installation: installation, replaced: before?.isAttached ?? false,
-                           instructions: loaded.instructionCount, readsMetadataVLAN: loaded.readsMetadataVLAN)
+                           instructions: loaded.instructionCount, readsMetadataVLAN: loaded.readsMetadataVLAN,
+                           ruleTestingVLANTags: vlanRule)
         }
         guard let vlanFunction else { return try attach(metadataVLAN: nil) }
         do {
@@ -62,12 +65,8 @@ public enum AttachedRuleset {
         }
     }
 
-    /// Whether a rule tests VLAN tags (`vlan`, or a test of the tag's bytes).
-    public static func testsVLANTags(_ ruleset: Ruleset) -> Bool {
-        firstRuleTestingVLANTags(ruleset) != nil
-    }
-
-    public static func firstRuleTestingVLANTags(_ ruleset: Ruleset) -> Rule? {
+    /// The first rule that tests VLAN tags (`vlan`, or a test of the tag's bytes).
+    static func firstRuleTestingVLANTags(_ ruleset: Ruleset) -> Rule? {
         ruleset.rules.first { (try? FilterParser.parse($0.text.expression))?.testsVLANTags ?? false }
     }
 

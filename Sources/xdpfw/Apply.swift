@@ -126,7 +126,7 @@ struct Apply: ParsableCommand {
         if !outcome.replaced, let why = outcome.installation.record["native-refused"] {
             Output.standardError("xdpfw: \(why); attached in generic mode\n")
         }
-        if hook == .xdp, !outcome.readsMetadataVLAN, let rule = AttachedRuleset.firstRuleTestingVLANTags(ruleset) {
+        if !outcome.readsMetadataVLAN, let rule = outcome.ruleTestingVLANTags {
             let why = outcome.installation.xdpMode == .generic ? "in generic mode" : "where the program cannot be bound to the device"
             Output.standardError("xdpfw: note: rule \(rule.text.number) (line \(rule.text.line)) tests VLAN tags: at XDP a tag the "
                                  + "NIC strips (rx-vlan offload; see `ethtool -k \(interface) | grep rx-vlan`) is not seen \(why); "
