@@ -55,6 +55,14 @@ public struct AddressPrefix: Hashable, Sendable {
         return bytes
     }
 
+    /// Hashed as numbers: the family's synthesized hashing would hash its name (a `check` of
+    /// 10,000 prefix rules hashes millions of prefixes).
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(high)
+        hasher.combine(low)
+        hasher.combine(length << 1 | (family == .ipv6 ? 1 : 0))
+    }
+
     func appendBytes(to bytes: inout [UInt8]) {
         for index in 0..<family.width {
             let word = index < 8 ? high : low

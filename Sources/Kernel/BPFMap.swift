@@ -145,7 +145,7 @@ public final class BPFMap: @unchecked Sendable {
         return (slot, slot * (try BPFMap.possibleCPUCount()))
     }
 
-    private func checkKey(_ key: [UInt8]) throws(KernelError) {
+    func checkKey(_ key: [UInt8]) throws(KernelError) {
         guard key.count == keySize else {
             throw .invalidArgument("BPF map '\(name)': key has \(key.count) bytes, the map wants \(keySize)")
         }

@@ -7,29 +7,45 @@ import EBPF
 import PacketFormats
 
 struct CoverIndex {
+    /// What a conjunction is filed under first: its family, protocol and source prefix (each
+    /// possibly none). Hashed as integers (the enums' synthesized hashing hashes their names).
     private struct Key: Hashable {
-        var family: FrameFamily?
-        var ipProtocol: UInt8?
+        var kind: Int
         var source: AddressPrefix?
-        var destination: AddressPrefix?
+
+        init(_ family: FrameFamily?, _ ipProtocol: UInt8?, _ source: AddressPrefix?) {
+            let familyCode = family.map { FrameFamily.allCases.firstIndex(of: $0)! + 1 } ?? 0
+            kind = familyCode << 9 | (ipProtocol.map { Int($0) } ?? 256)
+            self.source = source
+        }
+    }
+
+    /// The conjunctions under one key, by destination prefix, and the destination prefix
+    /// lengths they use: a probe tries only those.
+    private struct Destinations {
+        var positions: [AddressPrefix?: [Int]] = [:]
+        var lengths: [AddressFamily: Set<Int>] = [:]
+
+        mutating func insert(_ position: Int, at destination: AddressPrefix?) {
+            if positions[destination]?.last != position { positions[destination, default: []].append(position) }
+            if let destination { lengths[destination.family, default: []].insert(destination.length) }
+        }
     }
 
     /// The rules in the order they were added: their number among all rules, their conjunctions.
     private(set) var rules: [(index: Int, conjunctions: [FieldConjunction])] = []
-    private var buckets: [Key: [Int]] = [:]
-    /// The prefix lengths earlier conjunctions use, per address family and side.
+    private var buckets: [Key: Destinations] = [:]
+    /// The source prefix lengths earlier conjunctions use, per address family.
     private var sourceLengths: [AddressFamily: Set<Int>] = [:]
-    private var destinationLengths: [AddressFamily: Set<Int>] = [:]
 
     mutating func insert(index: Int, _ conjunctions: [FieldConjunction]) {
         let position = rules.count
         rules.append((index, conjunctions))
         for conjunction in conjunctions {
-            let key = Key(family: conjunction.family, ipProtocol: conjunction.ipProtocol,
-                          source: conjunction.source, destination: conjunction.destination)
-            if buckets[key]?.last != position { buckets[key, default: []].append(position) }
+            let key = Key(conjunction.family, conjunction.ipProtocol, conjunction.source)
+            let destination = conjunction.destination
+            buckets[key, default: Destinations()].insert(position, at: destination)
             if let source = conjunction.source { sourceLengths[source.family, default: []].insert(source.length) }
-            if let destination = conjunction.destination { destinationLengths[destination.family, default: []].insert(destination.length) }
         }
     }
 
@@ -40,8 +56,9 @@ struct CoverIndex {
         for family in Set([probe.family, nil]) {
             for ipProtocol in Set([probe.ipProtocol, nil]) {
                 for source in Self.covering(probe.source, sourceLengths) {
-                    for destination in Self.covering(probe.destination, destinationLengths) {
-                        candidates.formUnion(buckets[Key(family: family, ipProtocol: ipProtocol, source: source, destination: destination)] ?? [])
+                    guard let destinations = buckets[Key(family, ipProtocol, source)] else { continue }
+                    for destination in Self.covering(probe.destination, destinations.lengths) {
+                        candidates.formUnion(destinations.positions[destination] ?? [])
                     }
                 }
             }

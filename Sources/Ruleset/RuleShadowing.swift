@@ -45,7 +45,7 @@ public enum RuleShadowing {
                 continue
             }
             if firstWithText[text] == nil { firstWithText[text] = index }
-            guard let conjunctions = RuleDecomposition.conjunctions(of: rule) else { continue }
+            guard let conjunctions = rule.conjunctions ?? RuleDecomposition.conjunctions(of: rule) else { continue }
             if let earlier = decomposed.firstHiding(conjunctions, hides) {
                 let same = Set(earlier.conjunctions) == Set(conjunctions)
                 warnings.append(RuleWarning(kind: same ? .duplicate : .shadowed, rule: rule.text, earlier: ruleset.rules[earlier.index].text))
