@@ -69,6 +69,13 @@ struct ClassifierEmitter {
         asm.label(protocolKey)
         emitProtocolByte(at: frameOffset(.ipProtocol, .ipv4), done: kindDone, into: &asm)
         asm.label(kindDone)
+        for byteClass in [PacketClassifier.TransportByteClass.tcpFlags, .icmpType] where classifier.hasTransportBytes {
+            let skip = label + "v4.byte.\(byteClass.rawValue)"
+            asm.jump(if: .notEqual, kind, Int32(byteClass.kindKey), to: skip, width: .bits32)
+            loadIPv4Transport(offset: byteClass.field.location(in: .ipv4)!.offset, size: .byte, onFailure: skip, into: &asm)
+            setTransportByteKey(byteClass, into: &asm)
+            asm.label(skip)
+        }
         lookUpKind(into: &asm)
         if classifier.hasIPv4Addresses {
             lookUpIPv4(at: frameOffset(.sourceAddress, .ipv4), side: .source, into: &asm)
@@ -108,6 +115,15 @@ struct ClassifierEmitter {
         asm.label(plain)
         asm.alu(.or, kind, Layout.limit, width: .bits32)
         asm.label(kindDone)
+        if classifier.hasTransportBytes {
+            let byteClass = PacketClassifier.TransportByteClass.icmp6Type, skip = label + "v6.byte"
+            let offset = frameOffset(byteClass.field, .ipv6)
+            asm.jump(if: .notEqual, kind, Int32(byteClass.kindKey), to: skip, width: .bits32)
+            boundsCheck(end: Int32(offset) + 1, onFailure: skip, into: &asm)
+            asm.load(.byte, Layout.limit, from: Layout.data, offset: offset)
+            setTransportByteKey(byteClass, into: &asm)
+            asm.label(skip)
+        }
         lookUpKind(into: &asm)
         for (side, prefixes) in [(PacketSide.source, classifier.ipv6Source), (.destination, classifier.ipv6Destination)]
         where !prefixes.isEmpty {
@@ -227,22 +243,34 @@ struct ClassifierEmitter {
         lookUpRow(classifier.portTable, field: side == .source ? .sourcePort : .destinationPort, into: &asm)
     }
 
-    /// The limit register = the port of `side` after the IPv4 header (14 + 4 × IHL, any IHL, as
-    /// libpcap computes it), or `onFailure` when it is beyond the frame.
+    /// kind = the transport byte key of the byte in the limit register.
+    private func setTransportByteKey(_ byteClass: PacketClassifier.TransportByteClass, into asm: inout Assembler) {
+        asm.move(kind, Layout.limit, width: .bits32)
+        asm.alu(.or, kind, Int32(PacketClassifier.transportByteKey(byteClass, byte: 0)), width: .bits32)
+    }
+
+    /// The limit register = the port of `side` after the IPv4 header, or `onFailure` when it is
+    /// beyond the frame.
     private func loadIPv4Port(_ side: PacketSide, onFailure: String, into asm: inout Assembler) {
+        loadIPv4Transport(offset: PacketField.port(source: side == .source).location(in: .ipv4)!.offset, size: .half,
+                          onFailure: onFailure, into: &asm)
+    }
+
+    /// The limit register = the field at `offset` of the transport header after the IPv4 header
+    /// (14 + 4 × IHL, any IHL, as libpcap computes it), or `onFailure` when it is beyond the frame.
+    private func loadIPv4Transport(offset fieldOffset: UInt32, size: MemorySize, onFailure: String, into asm: inout Assembler) {
         let network = Int32(Protocols.Ethernet.headerLength)
-        let portOffset = Int32(PacketField.port(source: side == .source).location(in: .ipv4)!.offset)
         boundsCheck(end: network + Int32(Protocols.IPv4.headerLengthField) + 1, onFailure: onFailure, into: &asm)
         asm.load(.byte, Layout.limit, from: Layout.data, offset: Int16(network) + Int16(Protocols.IPv4.headerLengthField))
         asm.alu(.and, Layout.limit, Int32(Protocols.IPv4.headerLengthMask))
         asm.alu(.shiftLeft, Layout.limit, Int32(Protocols.IPv4.headerLengthUnit.trailingZeroBitCount))
         asm.move(Layout.address, Layout.data)
         asm.add(Layout.address, Layout.limit)
-        asm.add(Layout.address, network + portOffset)
+        asm.add(Layout.address, network + Int32(fieldOffset))
         asm.move(Layout.limit, Layout.address)
-        asm.add(Layout.limit, 2)
+        asm.add(Layout.limit, size == .byte ? 1 : 2)
         asm.jump(if: .greater, Layout.limit, Layout.dataEnd, to: onFailure)
-        asm.load(.half, Layout.limit, from: Layout.address, offset: 0)
+        asm.load(size, Layout.limit, from: Layout.address, offset: 0)
     }
 
     /// The key slot looked up in `table`: found, its u32 is the field's row.

@@ -58,6 +58,8 @@ public struct PacketClassifier: Hashable, Sendable {
     /// index of its first entry); otherwise it is the field's row for the address.
     public var addressTrie: [(index: UInt32, value: UInt32)]
     public var addressTrieLength: Int
+    /// Whether any entry tests a transport byte (else its key is not computed).
+    public var hasTransportBytes: Bool { kindRows.contains { $0.key >= UInt32(5 << 12) } }
     /// Whether any entry tests an IPv4 address (else the trie is neither loaded nor walked).
     public var hasIPv4Addresses: Bool
     /// IPv6 prefixes → row, per side (LPM tries; empty: not looked up).
@@ -102,7 +104,40 @@ public struct PacketClassifier: Hashable, Sendable {
     ]
     public static let absentProtocol = 1023
     public static let fragmentNotKnown = 2
-    public static let kindArrayLength = 5 << 12
+
+    /// The packets whose transport byte entries may test: TCP's flags on IPv4 (first
+    /// fragments), the ICMP type on IPv4 (first fragments), the ICMPv6 type after IPv6's fixed
+    /// header. Such a packet, when the frame holds the byte, is looked up by its
+    /// `transportByteKey` instead of its kind key; that key's row is the kind's entries that do
+    /// not test the byte and those whose test passes.
+    public enum TransportByteClass: Int, CaseIterable, Sendable {
+        case tcpFlags, icmpType, icmp6Type
+
+        /// The field the byte is (its offset in the transport header).
+        public var field: PacketField { self == .tcpFlags ? .tcpFlags : .icmpType }
+
+        /// The family and IP protocol of the packets of the class.
+        public var kind: (family: AddressFamily, ipProtocol: UInt8) {
+            switch self {
+            case .tcpFlags: (.ipv4, UInt8(Protocols.IPProtocol.tcp))
+            case .icmpType: (.ipv4, UInt8(Protocols.IPProtocol.icmp))
+            case .icmp6Type: (.ipv6, UInt8(Protocols.IPProtocol.icmp6))
+            }
+        }
+
+        /// The packet's kind key (`kindKey`) for this class.
+        public var kindKey: UInt32 {
+            kind.family == .ipv4 ? PacketClassifier.kindKey(family: 1, fragment: 0, protocolKey: Int(kind.ipProtocol))
+                : PacketClassifier.kindKey(family: 2, fragment: fragmentNotKnown, protocolKey: Int(kind.ipProtocol))
+        }
+    }
+
+    /// The kind-array key of a packet of `byteClass` whose transport byte is `byte`.
+    public static func transportByteKey(_ byteClass: TransportByteClass, byte: UInt8) -> UInt32 {
+        UInt32(5 << 12 | byteClass.rawValue << 8 | Int(byte))
+    }
+
+    public static let kindArrayLength = 5 << 12 + TransportByteClass.allCases.count << 8
     /// Set in an address-trie entry that points at a node.
     public static let nodeFlag: UInt32 = 0x8000_0000
     /// The first-level entries of one side of the IPv4 trie.

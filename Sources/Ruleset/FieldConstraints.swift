@@ -46,6 +46,9 @@ public struct FieldConjunction: Hashable, Sendable {
     public var destination: AddressPrefix?
     public var sourcePorts: ClosedRange<UInt16>?
     public var destinationPorts: ClosedRange<UInt16>?
+    /// A test of one byte of the transport header: TCP's flags (IPv4 TCP, first fragment),
+    /// or the ICMP type (IPv4 ICMP, first fragment; ICMPv6 after the fixed header).
+    public var transportByte: TransportByteTest?
 
     public init(family: FrameFamily? = nil) { self.family = family }
 
@@ -59,6 +62,7 @@ public struct FieldConjunction: Hashable, Sendable {
         if destination != nil { fields.insert(.destinationAddress) }
         if sourcePorts != nil { fields.insert(.sourcePort) }
         if destinationPorts != nil { fields.insert(.destinationPort) }
+        if let transportByte { fields.insert(transportByte.field) }
         return fields
     }
 
@@ -69,6 +73,10 @@ public struct FieldConjunction: Hashable, Sendable {
         if let ipProtocol, ipProtocol != other.ipProtocol { return false }
         if let fragmentNextHeader, fragmentNextHeader != other.fragmentNextHeader { return false }
         if firstFragment && !other.firstFragment { return false }
+        if let transportByte {
+            guard let narrow = other.transportByte, narrow.field == transportByte.field,
+                  narrow.values.isSubset(of: transportByte.values) else { return false }
+        }
         return Self.covers(source, other.source) && Self.covers(destination, other.destination)
             && Self.covers(sourcePorts, other.sourcePorts) && Self.covers(destinationPorts, other.destinationPorts)
     }
@@ -83,6 +91,15 @@ public struct FieldConjunction: Hashable, Sendable {
               let sourcePorts = Self.intersection(sourcePorts, other.sourcePorts),
               let destinationPorts = Self.intersection(destinationPorts, other.destinationPorts) else { return nil }
         (both.source, both.destination, both.sourcePorts, both.destinationPorts) = (source, destination, sourcePorts, destinationPorts)
+        if let test = other.transportByte {
+            if let mine = transportByte {
+                guard mine.field == test.field else { return nil }
+                both.transportByte = TransportByteTest(mine.field, values: mine.values.intersection(test.values))
+            } else {
+                both.transportByte = test
+            }
+        }
+        if both.transportByte?.values.isEmpty == true { return nil }
         return both
     }
 
@@ -122,5 +139,65 @@ public struct FieldConjunction: Hashable, Sendable {
         guard let b else { return .some(a) }
         guard a.overlaps(b) else { return nil }
         return .some(max(a.lowerBound, b.lowerBound)...min(a.upperBound, b.upperBound))
+    }
+}
+
+/// A test of one byte of the transport header (`tcp[tcpflags] & tcp-syn != 0`,
+/// `icmp[icmptype] = icmp-echo`): the byte values that pass, whatever the expression computed.
+public struct TransportByteTest: Hashable, Sendable {
+    /// `.tcpFlags` or `.icmpType` (ICMP and ICMPv6).
+    public var field: PacketField
+    public var values: ByteValues
+
+    public init(_ field: PacketField, values: ByteValues) {
+        self.field = field
+        self.values = values
+    }
+}
+
+/// A set of byte values, 0...255.
+public struct ByteValues: Hashable, Sendable {
+    private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+
+    public init() {}
+
+    public init(where test: (UInt8) -> Bool) {
+        for value in 0...255 where test(UInt8(value)) { insert(UInt8(value)) }
+    }
+
+    public func contains(_ value: UInt8) -> Bool { word(value >> 6) >> UInt64(value & 63) & 1 != 0 }
+    public var isEmpty: Bool { words == (0, 0, 0, 0) }
+    public var count: Int { [words.0, words.1, words.2, words.3].reduce(0) { $0 + $1.nonzeroBitCount } }
+
+    public mutating func insert(_ value: UInt8) {
+        let bit: UInt64 = 1 << UInt64(value & 63)
+        switch value >> 6 {
+        case 0: words.0 |= bit
+        case 1: words.1 |= bit
+        case 2: words.2 |= bit
+        default: words.3 |= bit
+        }
+    }
+
+    public func intersection(_ other: ByteValues) -> ByteValues {
+        var both = ByteValues()
+        both.words = (words.0 & other.words.0, words.1 & other.words.1, words.2 & other.words.2, words.3 & other.words.3)
+        return both
+    }
+
+    public func isSubset(of other: ByteValues) -> Bool { intersection(other) == self }
+
+    private func word(_ index: UInt8) -> UInt64 {
+        switch index {
+        case 0: words.0
+        case 1: words.1
+        case 2: words.2
+        default: words.3
+        }
+    }
+
+    public static func == (a: ByteValues, b: ByteValues) -> Bool { a.words == b.words }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0); hasher.combine(words.1); hasher.combine(words.2); hasher.combine(words.3)
     }
 }

@@ -28,6 +28,9 @@ extension FieldConjunction {
             guard let ports else { continue }
             guard let port = reader.field(field, version), ports.contains(UInt16(port)) else { return false }
         }
+        if let transportByte {
+            guard let value = reader.field(transportByte.field, version), transportByte.values.contains(UInt8(value)) else { return false }
+        }
         return true
     }
 

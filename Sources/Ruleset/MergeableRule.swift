@@ -154,6 +154,15 @@ enum MergeableRule {
             // `net 192.0.2.7` is `net 192.0.2.7/32`, `net 10.1` is `net 10.1.0.0/16` (libpcap's code is the same).
             guard let parts = AddressText.dottedBytes(text, spelling: .canonical), parts.count > 1 else { return nil }
             return AddressPrefix(bytes: parts + [UInt8](repeating: 0, count: 4 - parts.count), length: 8 * parts.count)
+        case let (.net?, .masked(text, mask)):
+            // `net 10.1.0.0 mask 255.255.0.0` is `net 10.1.0.0/16` when the mask is contiguous
+            // (both written as four parts; libpcap reads shorter ones its own way).
+            guard let bytes = AddressText.dottedBytes(text, spelling: .canonical), bytes.count == 4,
+                  let maskBytes = AddressText.dottedBytes(mask, spelling: .canonical), maskBytes.count == 4 else { return nil }
+            let bits = maskBytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            let length = bits.leadingZeroBitCount == 0 ? (~bits).leadingZeroBitCount : 0
+            guard length > 0, bits == ~UInt32(0) << UInt32(32 - length) || length == 32 else { return nil }
+            return AddressPrefix(bytes: bytes, length: length)
         case let (.net?, .prefix(text, length)):
             guard let bytes = AddressText.networkBytes(text) else { return nil }   // `10/8` is 10.0.0.0/8
             // `net 0/0` loads no address at all: it stays a filter.

@@ -9,7 +9,13 @@
 /// - `[src|dst] host|net` with an IPv4 address: IPv4 addresses, and the sender/target protocol
 ///   addresses of ARP and RARP (unless `ip`, `arp` or `rarp` names one). IPv6: IPv6 only.
 /// - `src or dst` (the default) is an `or` of the two sides, `src and dst` one conjunction.
-/// Anything else (`not`, names, masks, `proto`, arithmetic, `vlan`, `len`...) does not decompose.
+/// - `ip proto N`: IPv4 protocol N; `ip6 proto N`: as `tcp` above for N; `proto N`: both.
+///   `ether proto T`: the family, for IPv4, IPv6, ARP and RARP. `net A mask M`: a prefix when
+///   M is contiguous.
+/// - A comparison of TCP's flags (`tcp[13]`), the ICMP type (`icmp[0]`) or the ICMPv6 type
+///   (`icmp6[0]`) with constants: the packets libpcap loads the byte from, and the byte values
+///   for which the comparison holds.
+/// Anything else (`not`, names, other loads, `vlan`, `len`...) does not decompose.
 
 import FilterLanguage
 import EBPF
@@ -110,9 +116,12 @@ public enum RuleDecomposition {
             switch qualifiers.type {
             case .port?, .portrange?: return ports(qualifiers, identifier).map(Decomposition.init)
             case nil, .host?, .net?: return addresses(qualifiers, identifier).map(Decomposition.init)
+            case .proto?: return protocolField(qualifiers, identifier).map(Decomposition.init)
             default: return nil
             }
-        case .not, .comparison, .special:
+        case let .comparison(relation, left, right, _):
+            return transportByte(relation, left, right).map(Decomposition.init)
+        case .not, .special:
             return nil
         }
     }
@@ -151,6 +160,82 @@ public enum RuleDecomposition {
         var fragment = carrying(.ipv6, Protocols.IPProtocol.fragment)
         fragment.fragmentNextHeader = UInt8(number)
         return [carrying(.ipv6, number), fragment]
+    }
+
+    /// The IP protocol numbers `proto \\NAME` may name here (the ones every protocols file agrees on).
+    private static let protocolNames: [String: UInt32] = [
+        "icmp": Protocols.IPProtocol.icmp, "tcp": Protocols.IPProtocol.tcp, "udp": Protocols.IPProtocol.udp,
+        "sctp": Protocols.IPProtocol.sctp, "icmp6": Protocols.IPProtocol.icmp6, "ipv6-icmp": Protocols.IPProtocol.icmp6,
+    ]
+
+    /// `ip proto N` (IPv4's protocol field), `ip6 proto N` (IPv6's next header, or a fragment
+    /// header's after it), `proto N` (either), `ether proto T` for the four families.
+    private static func protocolField(_ qualifiers: Qualifiers, _ identifier: Identifier) -> [FieldConjunction]? {
+        guard qualifiers.direction == nil else { return nil }
+        if qualifiers.proto == .ether {
+            let type: UInt32?
+            switch identifier {
+            case let .number(number): type = number
+            case let .name(name): type = Protocols.etherProtocolNames[name]
+            default: type = nil
+            }
+            return FrameFamily.allCases.first { $0.etherType == type }.map { [FieldConjunction(family: $0)] }
+        }
+        let number: UInt32?
+        switch identifier {
+        case let .number(value): number = value
+        case let .name(name): number = protocolNames[name]
+        default: number = nil
+        }
+        guard let number, number <= 255 else { return nil }
+        // IPv6: the fixed header's next header, or a fragment header's after it (`ip6 proto 44`
+        // is only the first: a fragment header is what it asks for).
+        let ipv6 = number == Protocols.IPProtocol.fragment ? [carrying(.ipv6, number)] : ipv6Carrying(number)
+        switch qualifiers.proto {
+        case .ip?: return [carrying(.ipv4, number)]
+        case .ip6?: return ipv6
+        case nil: return [carrying(.ipv4, number)] + ipv6
+        default: return nil
+        }
+    }
+
+    /// `tcp[13] & 2 != 0`, `tcp[tcpflags] = tcp-syn`, `icmp[icmptype] != icmp-echo`,
+    /// `icmp6[0] = 128`: a comparison of one byte libpcap loads (TCP's flags, an ICMP or ICMPv6
+    /// type) with constants, decided for each of the 256 values the byte can have. Not when the
+    /// byte's value does not matter (libpcap's optimizer may then drop the load, and with it the
+    /// rejection of a frame too short to hold it).
+    private static func transportByte(_ relation: RelationalOperator, _ left: ArithmeticExpression,
+                                      _ right: ArithmeticExpression) -> [FieldConjunction]? {
+        guard let load = ByteExpression.load(in: left) ?? ByteExpression.load(in: right) else { return nil }
+        var failed = false
+        let values = ByteValues { byte in
+            guard let a = ByteExpression.value(left, load, byte), let b = ByteExpression.value(right, load, byte) else {
+                failed = true
+                return false
+            }
+            switch relation {
+            case .equal: return a == b
+            case .notEqual: return a != b
+            case .greater: return a > b
+            case .greaterOrEqual: return a >= b
+            case .less: return a < b
+            case .lessOrEqual: return a <= b
+            }
+        }
+        guard !failed, !values.isEmpty, values.count < 256 else { return nil }
+        var conjunction: FieldConjunction
+        switch load.proto {
+        case .tcp:
+            conjunction = carrying(.ipv4, Protocols.IPProtocol.tcp)
+            conjunction.firstFragment = true
+        case .icmp:
+            conjunction = carrying(.ipv4, Protocols.IPProtocol.icmp)
+            conjunction.firstFragment = true
+        default:
+            conjunction = carrying(.ipv6, Protocols.IPProtocol.icmp6)
+        }
+        conjunction.transportByte = TransportByteTest(load.field, values: values)
+        return [conjunction]
     }
 
     private static func ports(_ qualifiers: Qualifiers, _ identifier: Identifier) -> [FieldConjunction]? {
@@ -221,5 +306,80 @@ public enum RuleDecomposition {
     private static func distinct(_ conjunctions: [FieldConjunction]) -> [FieldConjunction] {
         var seen = Set<FieldConjunction>()
         return conjunctions.filter { seen.insert($0).inserted }
+    }
+}
+
+/// The one-byte loads a comparison may test (`RuleDecomposition.transportByte`) and the
+/// comparison's sides computed for a value of that byte, with classic BPF's unsigned 32-bit
+/// arithmetic; nil where the byte is a divisor or a shift (libpcap's interpreter and the
+/// kernel's then differ, or the packet is rejected) or a constant divides by zero.
+enum ByteExpression {
+    struct Load: Equatable {
+        var proto: ProtocolQualifier
+        var offset: UInt32
+        var field: PacketField
+    }
+
+    /// TCP's flags byte, the ICMP type, the ICMPv6 type: where the one load of the
+    /// expression is one of them, that load (nil for other loads or none).
+    static func load(in expression: ArithmeticExpression) -> Load? {
+        var found: Load?
+        var other = false
+        func visit(_ e: ArithmeticExpression) {
+            switch e {
+            case .constant, .length: break
+            case let .load(proto, .constant(offset, _), 1, _):
+                let field: PacketField? = switch (proto, offset) {
+                case (.tcp, Protocols.TCP.flagsField): .tcpFlags
+                case (.icmp, Protocols.ICMP.typeField), (.icmp6, Protocols.ICMP.typeField): .icmpType
+                default: nil
+                }
+                guard let field else { other = true; return }
+                let load = Load(proto: proto, offset: offset, field: field)
+                if let found, found != load { other = true }
+                found = load
+            case .load: other = true
+            case let .binary(_, a, b, _): visit(a); visit(b)
+            case let .negate(a, _): visit(a)
+            }
+        }
+        visit(expression)
+        return other ? nil : found
+    }
+
+    /// The expression's value when `load` reads `byte`; nil when it cannot be decided so.
+    static func value(_ expression: ArithmeticExpression, _ load: Load, _ byte: UInt8) -> UInt32? {
+        switch expression {
+        case let .constant(value, _): return value
+        case .length: return nil
+        case let .load(proto, .constant(offset, _), 1, _) where proto == load.proto && offset == load.offset: return UInt32(byte)
+        case .load: return nil
+        case let .negate(a, _): return value(a, load, byte).map { 0 &- $0 }
+        case let .binary(op, a, b, _):
+            guard let x = value(a, load, byte), let y = value(b, load, byte) else { return nil }
+            let constantRight = !reads(b)
+            switch op {
+            case .add: return x &+ y
+            case .subtract: return x &- y
+            case .multiply: return x &* y
+            case .and: return x & y
+            case .or: return x | y
+            case .xor: return x ^ y
+            case .divide: return constantRight && y != 0 ? x / y : nil
+            case .modulo: return constantRight && y != 0 ? x % y : nil
+            case .shiftLeft: return constantRight && y < 32 ? x << y : nil
+            case .shiftRight: return constantRight && y < 32 ? x >> y : nil
+            }
+        }
+    }
+
+    /// Whether the expression reads the packet at all (a load or the length).
+    private static func reads(_ expression: ArithmeticExpression) -> Bool {
+        switch expression {
+        case .constant: false
+        case .length, .load: true
+        case let .binary(_, a, b, _): reads(a) || reads(b)
+        case let .negate(a, _): reads(a)
+        }
     }
 }

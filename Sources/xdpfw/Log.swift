@@ -85,7 +85,7 @@ struct Log: ParsableCommand {
             throw CommandFailure("another xdpfw log is reading \(interface) \(installation.hook.rawValue)")
         }
         defer { lock.release() }
-        var output = try write.map(LogCaptureFile.init(path:))
+        let output = try write.map(LogCaptureFile.init(path:))
         defer { output?.close() }
         var session = try LogSession(installation: installation, switchValue: switchValue)
         defer { session.stop() }

@@ -18,11 +18,31 @@ struct DecomposableRules {
 
     mutating func pick<T>(_ values: [T]) -> T { values[random.next(values.count)] }
 
+    static let protocolNumbers = ["1", "6", "17", "44", "47", "58", "132", "\\tcp", "\\udp", "\\icmp"]
+    /// Comparisons of TCP's flags and the ICMP and ICMPv6 types.
+    static let transportBytes = [
+        "tcp[tcpflags] & tcp-syn != 0", "tcp[13] & 0x12 = 0x12", "tcp[tcpflags] = tcp-ack", "tcp[13] > 16",
+        "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0", "tcp[13] & tcp-rst = 0", "2 = tcp[13]",
+        "icmp[icmptype] = icmp-echo", "icmp[0] != 8", "icmp[icmptype] < 5", "icmp[0] + 1 = 4",
+        "icmp6[icmp6type] = icmp6-echo", "icmp6[0] >= 128", "icmp6[icmp6type] != 135",
+    ]
+    static let flags: [UInt8] = [0x00, 0x02, 0x12, 0x10, 0x11, 0x04, 0x18, 0x01]
+    static let icmpTypes: [UInt8] = [0, 3, 8, 11]
+    static let icmp6Types: [UInt8] = [1, 128, 129, 135]
+
     /// One primitive.
     mutating func primitive() -> String {
-        switch random.next(4) {
+        switch random.next(6) {
         case 0:
             return pick(["tcp", "udp", "sctp", "icmp", "icmp6", "ip", "ip6", "arp", "rarp"])
+        case 4:
+            switch random.next(4) {
+            case 0: return "\(pick(["ip ", "ip6 ", ""]))proto \(pick(Self.protocolNumbers))"
+            case 1: return "ether proto \(pick(["0x800", "0x86dd", "\\arp", "\\rarp", "\\ip"]))"
+            default: return pick(Self.transportBytes)
+            }
+        case 5:
+            return "\(pick(["", "src ", "dst "]))net \(pick(["10.0.0.0 mask 255.0.0.0", "1.2.0.0 mask 255.255.0.0", "5.6.7.8 mask 255.255.255.255"]))"
         case 1:
             let proto = pick(["", "", "tcp ", "udp ", "sctp "])
             if random.next(3) == 0 {
@@ -61,10 +81,11 @@ struct DecomposableRules {
             let (sport, dport) = (pick(Self.ports), pick(Self.ports))
             let number = pick([6, 17, 132, 1, 58] as [UInt8])
             let transport: [UInt8] = switch number {
-            case 6: B.tcp(source: sport, destination: dport)
+            case 6: B.tcp(source: sport, destination: dport, flags: pick(Self.flags))
             case 17: B.udp(source: sport, destination: dport)
             case 132: B.sctp(source: sport, destination: dport)
-            default: B.icmp(type: 8)
+            case 1: B.icmp(type: pick(Self.icmpTypes))
+            default: B.icmp(type: pick(Self.icmp6Types))
             }
             switch random.next(4) {
             case 0, 1:

@@ -55,11 +55,38 @@ final class FieldConstraintsTests: XCTestCase {
     }
 
     func testShapesWhoseMeaningIsNotFieldConstraintsDoNotDecompose() {
-        for expression in ["not tcp", "vlan and host 1.2.3.4", "tcp[13] & 2 != 0", "len < 100", "host localhost", "port http",
-                           "ip proto 6", "net 10.0.0.0 mask 255.0.0.0", "host 10.1", "net 0/0", "ether host 0:1:2:3:4:5",
-                           "tcp or not udp", "icmp[0] = 8", "mpls and src host 1.2.3.4", "gateway 1.2.3.4", "ip broadcast"] {
+        for expression in ["not tcp", "vlan and host 1.2.3.4", "tcp[12] & 2 != 0", "len < 100", "host localhost", "port http",
+                           "ip[9] = 6", "net 10.0.0.0 mask 255.0.255.0", "host 10.1", "net 0/0", "ether host 0:1:2:3:4:5",
+                           "tcp or not udp", "icmp[1] = 8", "mpls and src host 1.2.3.4", "gateway 1.2.3.4", "ip broadcast",
+                           // The flags' value does not matter (libpcap may drop the load), or another load or the length joins it.
+                           "tcp[13] & 0 = 0", "tcp[13] >= 0", "tcp[13] > len", "tcp[13] = tcp[12]", "tcp[13] / tcp[13] = 1",
+                           "ip proto 256", "ether proto 0x8100", "src proto 6", "ip proto \\gre"] {
             XCTAssertNil(RuleDecomposition.conjunctions(of: expression), expression)
         }
+    }
+
+    /// Protocol fields and transport bytes decompose into what the same test written as a
+    /// protocol name or a port would: `proto 6` is `tcp`; a test of TCP's flags is TCP on a
+    /// first IPv4 fragment.
+    func testProtocolFieldsAndTransportBytesDecomposeAsTheirNamedForms() throws {
+        let c = { (expression: String) in RuleDecomposition.conjunctions(of: expression) }
+        XCTAssertEqual(c("proto 6"), c("tcp"))
+        XCTAssertEqual(c("proto \\udp"), c("udp"))
+        XCTAssertEqual(c("ip proto 1"), c("icmp"))
+        XCTAssertEqual(c("ip6 proto 58"), c("icmp6"))
+        XCTAssertEqual(c("ether proto 0x86dd"), c("ip6"))
+        XCTAssertEqual(c("ether proto \\arp"), c("arp"))
+        XCTAssertEqual(c("net 10.0.0.0 mask 255.0.0.0"), c("net 10.0.0.0/8"))
+        let syn = try XCTUnwrap(c("tcp[tcpflags] & (tcp-syn|tcp-ack) = tcp-syn"))
+        XCTAssertEqual(syn.count, 1)
+        XCTAssertEqual(syn[0].family, .ipv4)
+        XCTAssertEqual(syn[0].ipProtocol, 6)
+        XCTAssertTrue(syn[0].firstFragment, "libpcap's tcp[] excludes later fragments")
+        XCTAssertEqual((0...255).filter { syn[0].transportByte!.values.contains(UInt8($0)) }.count, 64, "SYN set, ACK clear: 64 of 256 flag bytes")
+        // A SYN-only rule is covered by "SYN set", not the other way round.
+        XCTAssertTrue(try XCTUnwrap(c("tcp[13] & 2 != 0"))[0].covers(syn[0]))
+        XCTAssertFalse(syn[0].covers(try XCTUnwrap(c("tcp[13] & 2 != 0"))[0]))
+        XCTAssertNil(syn[0].intersection(try XCTUnwrap(c("tcp[13] & 2 = 0"))[0]), "SYN set and SYN clear exclude each other")
     }
 
     /// Every warning in random rulesets is true: libpcap's first match never picks a warned rule.

@@ -37,8 +37,15 @@ final class MergeableRuleTests: XCTestCase {
         XCTAssertEqual(try matches("tcp dst port 80")?.first?.kind, .port)
     }
 
+    /// A contiguous mask is a prefix length (libpcap's code for both is the same).
+    func testMaskedNetsAreTheirPrefixes() throws {
+        XCTAssertEqual(try matches("src net 10.0.0.0 mask 255.0.0.0"), try matches("src net 10.0.0.0/8"))
+        XCTAssertEqual(try matches("net 192.0.2.128 mask 255.255.255.128"), try matches("net 192.0.2.128/25"))
+        XCTAssertNil(try matches("net 10.0.0.1 mask 255.0.0.0"), "bits outside the mask: libpcap's error, not a lookup")
+    }
+
     func testShapesThatStayFilters() throws {
-        for text in ["ip src host 10.0.0.1", "src host localhost", "net 10.0.0.0 mask 255.0.0.0", "net 0.0.0.0/0",
+        for text in ["ip src host 10.0.0.1", "src host localhost", "net 10.0.0.0 mask 255.0.255.0", "net 0.0.0.0/0",
                      "src host 10.0.0.1 or dst host 10.0.0.2", "host 10.0.0.1 or 10.0.0.2", "src net 2001:db8::/32 or 2001:db9::/32",
                      "host 10.0.0.1 and tcp port 22", "src net 10.0.0.0/8 and port 22", "not src host 10.0.0.1",
                      "tcp src and dst port 80", "icmp port 80", "tcp port 80 or udp port 53", "tcp src port 1 or tcp dst port 2",

@@ -33,6 +33,7 @@ public enum ClassifierBuilder {
         }
         let prefixFamily: AddressFamily = family == .ipv6 ? .ipv6 : .ipv4
         guard [c.source, c.destination].allSatisfy({ $0 == nil || $0!.family == prefixFamily }) else { return false }
+        if let test = c.transportByte, PacketClassifier.TransportByteClass.allCases.allSatisfy({ !holds(c, test, $0) }) { return false }
         switch family {
         case .ipv4: return c.fragmentNextHeader == nil
         case .ipv6:
@@ -41,6 +42,14 @@ public enum ClassifierBuilder {
             return c.ipProtocol == nil && c.fragmentNextHeader == nil && !c.firstFragment
                 && c.sourcePorts == nil && c.destinationPorts == nil
         }
+    }
+
+    /// Whether a conjunction's transport byte test is the byte of `byteClass` on exactly the
+    /// packets of that class (family, protocol, first fragment).
+    private static func holds(_ c: FieldConjunction, _ test: TransportByteTest, _ byteClass: PacketClassifier.TransportByteClass) -> Bool {
+        let kind = byteClass.kind
+        return test.field == byteClass.field && c.family?.addressFamily == kind.family && c.ipProtocol == kind.ipProtocol
+            && c.fragmentNextHeader == nil && c.firstFragment == (kind.family == .ipv4)
     }
 
     /// A rule with more conjunctions than this stays a filter (each is an entry, a bit of every row).
@@ -128,18 +137,25 @@ public enum ClassifierBuilder {
         // Entries with the same kind constraints share their bits.
         struct Signature: Hashable {
             var family: FrameFamily?, ipProtocol: UInt8?, fragmentNextHeader: UInt8?, firstFragment: Bool
+            var transportByte: TransportByteTest?
         }
         var bySignature: [Signature: EntryBits] = [:], order: [Signature] = []
         for (index, c) in conjunctions.enumerated() {
             guard let c else { continue }
             let signature = Signature(family: c.family, ipProtocol: c.ipProtocol, fragmentNextHeader: c.fragmentNextHeader,
-                                      firstFragment: c.firstFragment)
+                                      firstFragment: c.firstFragment, transportByte: c.transportByte)
             if bySignature[signature] == nil { order.append(signature); bySignature[signature] = EntryBits(words: words) }
             bySignature[signature]!.insert(index)
         }
         let absent = PacketClassifier.absentProtocol, unknown = PacketClassifier.fragmentNotKnown
-        func holds(_ s: Signature, family: FrameFamily, fragment: Int, protocolKey: Int) -> Bool {
+        // `byte`: the transport byte of the packet's class when the frame holds it; a test of it
+        // fails without (a load past the end rejects).
+        func holds(_ s: Signature, family: FrameFamily, fragment: Int, protocolKey: Int,
+                   byte: (PacketClassifier.TransportByteClass, UInt8)? = nil) -> Bool {
             guard s.family == family else { return false }
+            if let test = s.transportByte {
+                guard let (byteClass, value) = byte, test.field == byteClass.field, test.values.contains(value) else { return false }
+            }
             if let number = s.ipProtocol {
                 let fragmentHeader = family == .ipv6 && Int(number) == Int(Protocols.IPProtocol.fragment)
                     && (256..<512).contains(protocolKey)
@@ -164,6 +180,23 @@ public enum ClassifierBuilder {
             }
             let row = rows.row(for: bits)
             if row != 0 { keys.append((PacketClassifier.kindKey(family: code, fragment: fragment, protocolKey: protocolKey), row)) }
+        }
+        // Packets whose transport byte (TCP flags, ICMP type) some entry tests: a key per class
+        // and byte value, past the kind keys.
+        guard order.contains(where: { $0.transportByte != nil }) else { return (rows, keys) }
+        for byteClass in PacketClassifier.TransportByteClass.allCases {
+            let kind = byteClass.kind
+            let family: FrameFamily = kind.family == .ipv4 ? .ipv4 : .ipv6
+            let fragment = kind.family == .ipv4 ? 0 : unknown
+            for value in 0...255 {
+                var bits = anyFrame
+                for signature in order where holds(signature, family: family, fragment: fragment, protocolKey: Int(kind.ipProtocol),
+                                                   byte: (byteClass, UInt8(value))) {
+                    bits.formUnion(bySignature[signature]!)
+                }
+                let row = rows.row(for: bits)
+                if row != 0 { keys.append((PacketClassifier.transportByteKey(byteClass, byte: UInt8(value)), row)) }
+            }
         }
         return (rows, keys)
     }

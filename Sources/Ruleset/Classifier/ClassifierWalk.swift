@@ -58,7 +58,12 @@ public struct ClassifierWalk {
         default:
             break
         }
-        rows[0] = kind[PacketClassifier.kindKey(family: code, fragment: fragment, protocolKey: Int(protocolKey))] ?? 0
+        var kindKey = PacketClassifier.kindKey(family: code, fragment: fragment, protocolKey: Int(protocolKey))
+        if classifier.hasTransportBytes, let byteClass = PacketClassifier.TransportByteClass.allCases.first(where: { $0.kindKey == kindKey }),
+           let byte = reader.field(byteClass.field, byteClass.kind.family) {
+            kindKey = PacketClassifier.transportByteKey(byteClass, byte: UInt8(byte))
+        }
+        rows[0] = kind[kindKey] ?? 0
         for side in PacketSide.allCases {
             let field = side == .source ? 1 : 2
             switch code {
