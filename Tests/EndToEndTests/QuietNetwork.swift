@@ -85,6 +85,17 @@ final class QuietNetwork {
         return accepted
     }
 
+    /// Sends `frames` from side a and compares the counters at `hook` of `side` with libpcap's
+    /// first match over them: the slots that differ, as "slot: counted vs libpcap's expected"
+    /// (at most five; empty when all agree). Prints the links' statistics when some differ.
+    func countingDifferences(_ frames: [[UInt8]], _ ruleset: LibpcapRuleset, on side: TestNetwork.Side, hook: String) throws -> [String] {
+        try send(frames, from: .a)
+        let counted = try counters(on: side, hook: hook, settlingAt: frames.count)
+        let expected = ruleset.expectedCounters(frames)
+        if counted != expected { print(linkStatistics()) }
+        return counted.indices.filter { counted[$0] != expected[$0] }.prefix(5).map { "\($0): \(counted[$0]) vs libpcap's \(expected[$0])" }
+    }
+
     /// Both veths' packet and drop counts (`ip -s link`), to tell a lost frame from a miscount.
     func linkStatistics() -> String {
         [network.a, network.b].map { end in
