@@ -272,6 +272,17 @@ public enum RuleDecomposition {
     }
 
     private static func addresses(_ qualifiers: Qualifiers, _ identifier: Identifier) -> [FieldConjunction]? {
+        // `net 0.0.0.0/0`, `net ::/0`: libpcap tests only the family (an address-free wildcard,
+        // as ACLs write "any"), on either side.
+        if qualifiers.type == .net, case let .prefix(text, 0) = identifier, let bytes = AddressText.networkBytes(text),
+           bytes.allSatisfy({ $0 == 0 }), sides(qualifiers.direction) != nil {
+            switch (bytes.count, qualifiers.proto) {
+            case (4, nil): return [FieldConjunction(family: .ipv4), FieldConjunction(family: .arp), FieldConjunction(family: .reverseARP)]
+            case (4, .ip?): return [FieldConjunction(family: .ipv4)]
+            case (16, nil), (16, .ip6?): return [FieldConjunction(family: .ipv6)]
+            default: return nil
+            }
+        }
         guard let prefix = MergeableRule.prefix(qualifiers.type, identifier), let sides = sides(qualifiers.direction) else { return nil }
         let families: [FrameFamily]
         switch (prefix.family, qualifiers.proto) {

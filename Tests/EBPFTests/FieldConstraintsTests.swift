@@ -56,7 +56,7 @@ final class FieldConstraintsTests: XCTestCase {
 
     func testShapesWhoseMeaningIsNotFieldConstraintsDoNotDecompose() {
         for expression in ["not tcp", "vlan and host 1.2.3.4", "tcp[12] & 2 != 0", "len < 100", "host localhost", "port http",
-                           "ip[9] = 6", "net 10.0.0.0 mask 255.0.255.0", "host 10.1", "net 0/0", "ether host 0:1:2:3:4:5",
+                           "ip[9] = 6", "net 10.0.0.0 mask 255.0.255.0", "host 10.1", "arp net ::/0", "ether host 0:1:2:3:4:5",
                            "tcp or not udp", "icmp[1] = 8", "mpls and src host 1.2.3.4", "gateway 1.2.3.4", "ip broadcast",
                            // The flags' value does not matter (libpcap may drop the load), or another load or the length joins it.
                            "tcp[13] & 0 = 0", "tcp[13] >= 0", "tcp[13] > len", "tcp[13] = tcp[12]", "tcp[13] / tcp[13] = 1",
@@ -77,6 +77,8 @@ final class FieldConstraintsTests: XCTestCase {
         XCTAssertEqual(c("ether proto 0x86dd"), c("ip6"))
         XCTAssertEqual(c("ether proto \\arp"), c("arp"))
         XCTAssertEqual(c("net 10.0.0.0 mask 255.0.0.0"), c("net 10.0.0.0/8"))
+        XCTAssertEqual(c("src net 0.0.0.0/0"), c("ip or arp or rarp"), "a /0 tests only the family")
+        XCTAssertEqual(c("dst net ::/0 and tcp"), c("ip6 and tcp"))
         let syn = try XCTUnwrap(c("tcp[tcpflags] & (tcp-syn|tcp-ack) = tcp-syn"))
         XCTAssertEqual(syn.count, 1)
         XCTAssertEqual(syn[0].family, .ipv4)
