@@ -135,6 +135,15 @@ final class ClassifierTests: XCTestCase {
         }
     }
 
+    /// The largest size: 10,000 IP-chain rules (the family with the largest tables), one
+    /// classifier of summarized groups, in the kernel vs libpcap.
+    func testTenThousandRulesInTheKernelGiveLibpcapsFirstMatch() throws {
+        try XCTSkipUnless(KernelSupport.isRoot, "loading programs and maps and BPF_PROG_TEST_RUN need root (CAP_BPF)")
+        let generated = GeneratedRuleset(family: .ipChain, count: 10_000, seed: 37, policy: .pass)
+        let packets = generated.aimedFlows(count: 200).map(\.flow.frame) + stride(from: 0, to: Self.kernelPackets.count, by: 8).map { Self.kernelPackets[$0] }
+        try compareFirstMatch(generated.expressions, packets: packets, policy: .pass, label: "10,000 IP-chain rules")
+    }
+
     func testFamiliesInTheKernelGiveLibpcapsFirstMatch() throws {
         try XCTSkipUnless(KernelSupport.isRoot, "loading programs and maps and BPF_PROG_TEST_RUN need root (CAP_BPF)")
         for family in RulesetFamily.allCases {
