@@ -1,0 +1,99 @@
+import Foundation
+import XCTest
+import DifferentialTesting
+import EBPF
+import Kernel
+import Ruleset
+import Firewall
+
+/// Sets among rules the packet classifier takes: a set lookup (`src net @bl and tcp dst port 22`)
+/// and a set inside a filter (`src net @ext and dst net P and udp`) stand between classified
+/// rules. `xdpfw set add|del` changes the lookup in place; after every change the pinned program
+/// decides every packet as libpcap's first match over the rules with the sets written out, and
+/// the classifier's rules still decide theirs. A set compiled into a filter cannot change live:
+/// the change is refused, saying so, and nothing changes.
+final class ClassifierSetTests: XCTestCase {
+    static let ext = ["192.0.2.0/24"]
+
+    static func rulesText(_ bl: [String]) -> String {
+        "policy pass\nset bl { \(bl.joined(separator: ", ")) }\nset ext { \(ext.joined(separator: ", ")) }\n"
+            + rules(bl).map { "\($0.verdict.rawValue) \($0.text)\n" }.joined()
+    }
+
+    /// The rules, as written (`text`) and as libpcap reads them (`expression`, the set written out).
+    static func rules(_ bl: [String]) -> [(text: String, expression: String, verdict: Verdict)] {
+        let set = "(src net \(bl.joined(separator: " or ")))", ext = "(src net \(Self.ext.joined(separator: " or ")))"
+        // (Port ranges: a run of 20 `src net P and udp dst port 53` would be a lookup of its own.)
+        return (0..<20).map { ("src net 10.1.\($0).0/24 and tcp dst portrange 1000-2000", "src net 10.1.\($0).0/24 and tcp dst portrange 1000-2000", Verdict.drop) }
+            + [("src net @ext and dst net 198.51.100.0/24 and udp", "\(ext) and dst net 198.51.100.0/24 and udp", .drop)]
+            + (0..<20).map { ("src net 172.16.\($0).0/24 and udp dst portrange 53-54", "src net 172.16.\($0).0/24 and udp dst portrange 53-54", .pass) }
+            + [("src net @bl and tcp dst port 22", "\(set) and tcp dst port 22", .drop)]
+            + (0..<20).map { ("dst host 203.0.113.\($0 + 1) and tcp", "dst host 203.0.113.\($0 + 1) and tcp", .drop) }
+    }
+
+    static func packets() -> [[UInt8]] {
+        var random = SeededRandom(seed: 45)
+        let sources: [[UInt8]] = [[10, 1, 3, 9], [10, 1, 19, 1], [10, 9, 0, 1], [172, 16, 5, 5], [172, 16, 30, 1], [192, 0, 2, 7], [192, 0, 2, 8],
+                                  [198, 18, 0, 1]]
+        let destinations: [[UInt8]] = [[198, 51, 100, 4], [203, 0, 113, 1], [203, 0, 113, 20], [203, 0, 113, 40], [10, 1, 3, 9]]
+        let ports: [UInt16] = [22, 53, 1500, 80, 2001]
+        var frames: [[UInt8]] = []
+        for _ in 0..<400 {
+            let tcp = random.next(2) == 0, port = ports[random.next(ports.count)]
+            let transport = tcp ? PacketBuilder.tcp(source: 40000, destination: port) : PacketBuilder.udp(source: 40000, destination: port)
+            frames.append(PacketBuilder.ethernet(type: 0x0800, PacketBuilder.ipv4(source: sources[random.next(sources.count)],
+                                                                                  destination: destinations[random.next(destinations.count)],
+                                                                                  protocol: tcp ? 6 : 17, transport)))
+        }
+        return frames + (14..<frames[0].count).map { Array(frames[0].prefix($0)) }
+    }
+
+    func testSetChangesAmongClassifiedRulesDecideAsLibpcap() throws {
+        try EndToEnd.requireRoot()
+        let quiet = try QuietNetwork()
+        defer { quiet.close() }
+        let namespace = quiet.network.a.namespace, interface = quiet.network.a.interfaceName
+        var bl = ["10.0.0.0/8", "192.0.2.7"]
+        let placement = try Ruleset.parse(Self.rulesText(bl), file: "sets.conf").classifierPlacement
+        XCTAssertEqual(placement.classifiedRules, 60, "the 60 rules without a set go into the classifier, in parts around the set rules")
+        try quiet.apply(Self.rulesText(bl), on: .a, hook: "xdp")
+        let packets = Self.packets()
+
+        func check(_ label: String) throws {
+            let rules = Self.rules(bl)
+            let oracle = try LibpcapRuleset(rules.map { ($0.expression, $0.verdict) })
+            let installation = try XCTUnwrap(HookInstallation.find(interface: interface, hook: .xdp, root: PinDirectory.root(forNamespace: namespace)))
+            let program = try BPFProgram.fromPinned(installation.directory.path(of: PinDirectory.Entry.program))
+            defer { program.close() }
+            var wrong: [String] = [], reached = Set<Int>()
+            for (index, packet) in packets.enumerated() {
+                let result = try program.testRun(packet: packet)
+                let slot = oracle.slot(for: packet)
+                reached.insert(slot)
+                let verdict = slot == 0 ? Verdict.pass : rules[slot - 1].verdict
+                if result.returnValue != UInt32(bitPattern: XDPHook().returnCode(for: verdict)), wrong.count < 5 {
+                    wrong.append("packet \(index): libpcap's first match is \(slot == 0 ? "the policy" : "rule \(slot)"), the program returned \(result.returnValue)")
+                }
+            }
+            XCTAssertEqual(wrong, [], label)
+            XCTAssertTrue(reached.contains(21) && reached.contains(42), "\(label): both set rules decide packets: \(reached.sorted())")
+            XCTAssertGreaterThanOrEqual(reached.filter { $0 != 21 && $0 != 42 && $0 != 0 }.count, 5, "\(label): classified rules decide packets")
+        }
+
+        try check("as applied")
+        // @bl is a hash map per prefix length (/8, /32): changes keep to those lengths.
+        for (arguments, update) in [(["add", "172.16.5.5"], { (bl: inout [String]) in bl.append("172.16.5.5") }),
+                                    (["del", "10.0.0.0/8"], { $0.removeAll { $0 == "10.0.0.0/8" } }),
+                                    (["add", "10.1.3.9", "198.0.0.0/8"], { $0 += ["10.1.3.9", "198.0.0.0/8"] })] {
+            let result = try Xdpfw.run(["-n", namespace, "set", arguments[0], interface, "bl"] + arguments.dropFirst())
+            XCTAssertEqual(result.status, 0, result.standardError)
+            update(&bl)
+            try check("set " + arguments.joined(separator: " "))
+        }
+        let refused = try Xdpfw.run(["-n", namespace, "set", "add", interface, "ext", "198.18.0.0/15"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.standardError.contains("rule 21 (line 24) 'drop src net @ext and dst net 198.51.100.0/24 and udp' uses @ext in a filter"),
+                      refused.standardError)
+        try check("after a refused change of a set in a filter")
+    }
+}
