@@ -32,20 +32,10 @@ final class ClassifierSetTests: XCTestCase {
     }
 
     static func packets() -> [[UInt8]] {
-        var random = SeededRandom(seed: 45)
-        let sources: [[UInt8]] = [[10, 1, 3, 9], [10, 1, 19, 1], [10, 9, 0, 1], [172, 16, 5, 5], [172, 16, 30, 1], [192, 0, 2, 7], [192, 0, 2, 8],
-                                  [198, 18, 0, 1]]
-        let destinations: [[UInt8]] = [[198, 51, 100, 4], [203, 0, 113, 1], [203, 0, 113, 20], [203, 0, 113, 40], [10, 1, 3, 9]]
-        let ports: [UInt16] = [22, 53, 1500, 80, 2001]
-        var frames: [[UInt8]] = []
-        for _ in 0..<400 {
-            let tcp = random.next(2) == 0, port = ports[random.next(ports.count)]
-            let transport = tcp ? PacketBuilder.tcp(source: 40000, destination: port) : PacketBuilder.udp(source: 40000, destination: port)
-            frames.append(PacketBuilder.ethernet(type: 0x0800, PacketBuilder.ipv4(source: sources[random.next(sources.count)],
-                                                                                  destination: destinations[random.next(destinations.count)],
-                                                                                  protocol: tcp ? 6 : 17, transport)))
-        }
-        return frames + (14..<frames[0].count).map { Array(frames[0].prefix($0)) }
+        LiveSetTests.packets(seed: 45, sources: [[10, 1, 3, 9], [10, 1, 19, 1], [10, 9, 0, 1], [172, 16, 5, 5], [172, 16, 30, 1],
+                                                 [192, 0, 2, 7], [192, 0, 2, 8], [198, 18, 0, 1]],
+                             destinations: [[198, 51, 100, 4], [203, 0, 113, 1], [203, 0, 113, 20], [203, 0, 113, 40], [10, 1, 3, 9]],
+                             ipv6: [], ports: [22, 53, 1500, 80, 2001])
     }
 
     func testSetChangesAmongClassifiedRulesDecideAsLibpcap() throws {

@@ -42,22 +42,28 @@ final class LiveSetTests: XCTestCase {
     }
 
     static func packets() -> [[UInt8]] {
-        var random = SeededRandom(seed: 44)
         let v4: [[UInt8]] = [[10, 0, 0, 5], [10, 1, 0, 9], [10, 1, 2, 3], [10, 2, 0, 1], [192, 0, 2, 7], [192, 0, 2, 8],
                              [203, 0, 113, 9], [198, 51, 100, 4], [172, 16, 5, 5], [172, 16, 9, 9], [172, 31, 0, 1]]
         let v6: [[UInt8]] = [1, 2, 3].map { PacketBuilder.ipv6A.dropLast() + [$0] }
             + [[0x20, 0x01, 0x0d, 0xb8, 0x0b, 0xad] + [UInt8](repeating: 0, count: 9) + [5]]
-        let ports: [UInt16] = [22, 80, 443, 53, 8080, 9090]
+        return packets(seed: 44, sources: v4, destinations: v4, ipv6: v6, ports: [22, 80, 443, 53, 8080, 9090])
+    }
+
+    /// 400 TCP and UDP frames between addresses of the pools (every 4th IPv6 when there is an
+    /// IPv6 pool), to the ports, and the first frame's truncations.
+    static func packets(seed: UInt64, sources: [[UInt8]], destinations: [[UInt8]], ipv6 v6: [[UInt8]], ports: [UInt16]) -> [[UInt8]] {
+        var random = SeededRandom(seed: seed)
+        let v4 = sources
         var frames: [[UInt8]] = []
         for index in 0..<400 {
             let tcp = random.next(2) == 0
             let port = ports[random.next(ports.count)]
             let transport = tcp ? PacketBuilder.tcp(source: 40000, destination: port) : PacketBuilder.udp(source: 40000, destination: port)
-            if index % 4 == 3 {
+            if index % 4 == 3 && !v6.isEmpty {
                 frames.append(PacketBuilder.ethernet(type: 0x86dd, PacketBuilder.ipv6(source: v6[random.next(v6.count)], destination: v6[random.next(v6.count)],
                                                                                       nextHeader: tcp ? 6 : 17, transport)))
             } else {
-                frames.append(PacketBuilder.ethernet(type: 0x0800, PacketBuilder.ipv4(source: v4[random.next(v4.count)], destination: v4[random.next(v4.count)],
+                frames.append(PacketBuilder.ethernet(type: 0x0800, PacketBuilder.ipv4(source: v4[random.next(v4.count)], destination: destinations[random.next(destinations.count)],
                                                                                       protocol: tcp ? 6 : 17, transport)))
             }
         }
