@@ -59,7 +59,7 @@ public struct PacketClassifier: Hashable, Sendable {
     public var addressTrie: [(index: UInt32, value: UInt32)]
     public var addressTrieLength: Int
     /// Whether any entry tests a transport byte (else its key is not computed).
-    public var hasTransportBytes: Bool { kindRows.contains { $0.key >= UInt32(5 << 12) } }
+    public let hasTransportBytes: Bool
     /// Whether any entry tests an IPv4 address (else the trie is neither loaded nor walked).
     public var hasIPv4Addresses: Bool
     /// IPv6 prefixes → row, per side (LPM tries; empty: not looked up).
@@ -74,6 +74,7 @@ public struct PacketClassifier: Hashable, Sendable {
                 addressTrie: [(index: UInt32, value: UInt32)], addressTrieLength: Int, hasIPv4Addresses: Bool,
                 ipv6Source: [(prefix: AddressPrefix, row: UInt32)], ipv6Destination: [(prefix: AddressPrefix, row: UInt32)],
                 portRows: [(index: UInt32, row: UInt32)], hasPorts: Bool) {
+        hasTransportBytes = kindRows.contains { $0.key >= Self.transportByteKey(.tcpFlags, byte: 0) }
         self.number = number; self.entries = entries; self.groups = groups; self.summaryWords = summaryWords; self.rows = rows; self.rowBase = rowBase; self.kindRows = kindRows
         self.addressTrie = addressTrie; self.addressTrieLength = addressTrieLength; self.hasIPv4Addresses = hasIPv4Addresses
         self.ipv6Source = ipv6Source; self.ipv6Destination = ipv6Destination; self.portRows = portRows; self.hasPorts = hasPorts

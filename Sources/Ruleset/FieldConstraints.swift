@@ -179,6 +179,10 @@ public struct ByteValues: Hashable, Sendable {
         }
     }
 
+    public mutating func formUnion(_ other: ByteValues) {
+        words = (words.0 | other.words.0, words.1 | other.words.1, words.2 | other.words.2, words.3 | other.words.3)
+    }
+
     public func intersection(_ other: ByteValues) -> ByteValues {
         var both = ByteValues()
         both.words = (words.0 & other.words.0, words.1 & other.words.1, words.2 & other.words.2, words.3 & other.words.3)

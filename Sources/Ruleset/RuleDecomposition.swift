@@ -15,7 +15,8 @@
 /// - A comparison of TCP's flags (`tcp[13]`), the ICMP type (`icmp[0]`) or the ICMPv6 type
 ///   (`icmp6[0]`) with constants: the packets libpcap loads the byte from, and the byte values
 ///   for which the comparison holds.
-/// Anything else (`not`, names, other loads, `vlan`, `len`...) does not decompose.
+/// - `not` of an address test, beside a test that names the family: the complement's prefixes.
+/// Anything else (other `not`s, names, other loads, `vlan`, `len`...) does not decompose.
 
 import FilterLanguage
 import EBPF
@@ -51,8 +52,15 @@ public enum RuleDecomposition {
     /// 10.0.0.0/8` does not decompose: on a TCP frame cut in its ports libpcap rejects before it
     /// looks at the address). Then the `or` of the conjunctions is exactly libpcap's verdict.
     public static func conjunctions(of expression: FilterExpression) -> [FieldConjunction]? {
-        guard let tree = decomposition(of: expression),
+        guard let tree = decomposition(of: expression), !tree.otherFamilies,
               tree.terms.allSatisfy({ term in term.before.map { $0.isWithin(term.conjunction.reach) } ?? true }) else { return nil }
+        // Tests of one byte that together pass every value (`tcp[13] & 2 != 0 or tcp[13] & 2 = 0`):
+        // libpcap's optimizer drops the load, and a frame too short for the byte then matches.
+        var byteValues: [PacketField: ByteValues] = [:]
+        for case let test? in tree.terms.map(\.conjunction.transportByte) {
+            byteValues[test.field, default: ByteValues()].formUnion(test.values)
+        }
+        guard byteValues.values.allSatisfy({ $0.count < 256 }) else { return nil }
         return distinct(tree.terms.map(\.conjunction))
     }
 
@@ -68,6 +76,10 @@ public enum RuleDecomposition {
     private struct Decomposition {
         var terms: [Term]
         var reads: [FrameFamily: FrameReach]
+        /// Also every frame of a family the field model does not name (`not src net P` matches
+        /// those): no conjunction can say that, so such a decomposition counts only once an
+        /// `and` with a family has taken it away.
+        var otherFamilies = false
 
         init(_ conjunctions: [FieldConjunction]) {
             terms = []
@@ -85,7 +97,9 @@ public enum RuleDecomposition {
             let later = right.terms.map { term in
                 Term(conjunction: term.conjunction, before: FrameReach.union(term.before, term.conjunction.family.flatMap { left.reads[$0] }))
             }
-            return Decomposition(terms: left.terms + later, reads: left.reads.merging(right.reads) { $0.union($1) })
+            var both = Decomposition(terms: left.terms + later, reads: left.reads.merging(right.reads) { $0.union($1) })
+            both.otherFamilies = left.otherFamilies || right.otherFamilies
+            return both
         }
 
         static func and(_ left: Decomposition, _ right: Decomposition) -> Decomposition {
@@ -94,7 +108,9 @@ public enum RuleDecomposition {
                     one.conjunction.intersection(other.conjunction).map { Term(conjunction: $0, before: FrameReach.union(one.before, other.before)) }
                 }
             }
-            return Decomposition(terms: pairs, reads: left.reads.merging(right.reads) { $0.union($1) })
+            var both = Decomposition(terms: pairs, reads: left.reads.merging(right.reads) { $0.union($1) })
+            both.otherFamilies = left.otherFamilies && right.otherFamilies
+            return both
         }
     }
 
@@ -121,7 +137,9 @@ public enum RuleDecomposition {
             }
         case let .comparison(relation, left, right, _):
             return transportByte(relation, left, right).map(Decomposition.init)
-        case .not, .special:
+        case let .not(inner, _):
+            return negatedAddress(inner)
+        case .special:
             return nil
         }
     }
@@ -162,10 +180,11 @@ public enum RuleDecomposition {
         return [carrying(.ipv6, number), fragment]
     }
 
-    /// The IP protocol numbers `proto \\NAME` may name here (the ones every protocols file agrees on).
+    /// The IP protocol numbers `proto \\NAME` may name here (the ones every protocols file agrees
+    /// on; libpcap knows ICMPv6 as `ipv6-icmp` there, not `icmp6`).
     private static let protocolNames: [String: UInt32] = [
         "icmp": Protocols.IPProtocol.icmp, "tcp": Protocols.IPProtocol.tcp, "udp": Protocols.IPProtocol.udp,
-        "sctp": Protocols.IPProtocol.sctp, "icmp6": Protocols.IPProtocol.icmp6, "ipv6-icmp": Protocols.IPProtocol.icmp6,
+        "sctp": Protocols.IPProtocol.sctp, "ipv6-icmp": Protocols.IPProtocol.icmp6,
     ]
 
     /// `ip proto N` (IPv4's protocol field), `ip6 proto N` (IPv6's next header, or a fragment
@@ -300,6 +319,57 @@ public enum RuleDecomposition {
                 if side.contains(.destination) { conjunction.destination = prefix }
                 return conjunction
             }
+        }
+    }
+
+    /// `not [ip|arp|rarp] [src|dst|src and dst|src or dst] host|net A`: on the families the
+    /// address test reads, the address (each side it tests) in a prefix of the complement of
+    /// A's; every frame of the other families (libpcap's test is false there without reading an
+    /// address). Its reads are the test's own: a frame too short for the address is rejected,
+    /// `not` or not. IPv6 only up to /32 (libpcap reads only the words a prefix covers, and the
+    /// complement's prefixes must read as many).
+    private static func negatedAddress(_ expression: FilterExpression) -> Decomposition? {
+        guard case let .qualified(qualifiers, identifier, _, _) = expression, [nil, .host, .net].contains(qualifiers.type),
+              let positive = addresses(qualifiers, identifier),
+              let prefix = positive.lazy.compactMap({ $0.source ?? $0.destination }).first,
+              prefix.family == .ipv4 || prefix.length <= 32 else { return nil }
+        let outside = complement(of: prefix)
+        let testedFamilies = Set(positive.compactMap(\.family))
+        var conjunctions: [FieldConjunction] = []
+        for family in FrameFamily.allCases {
+            let frame = FieldConjunction(family: family)
+            guard testedFamilies.contains(family) else {
+                conjunctions.append(frame)
+                continue
+            }
+            func side(_ source: Bool) -> [FieldConjunction] {
+                outside.map { var c = frame; if source { c.source = $0 } else { c.destination = $0 }; return c }
+            }
+            switch qualifiers.direction {
+            case .source?: conjunctions += side(true)
+            case .destination?: conjunctions += side(false)
+            // Neither side in A: each pair of outside prefixes.
+            case nil, .sourceOrDestination?:
+                conjunctions += outside.flatMap { source in outside.map { var c = frame; c.source = source; c.destination = $0; return c } }
+            // Not both: the source outside, or (read after it) the destination.
+            case .sourceAndDestination?: conjunctions += side(true) + side(false)
+            default: return nil
+            }
+        }
+        var negated = Decomposition(conjunctions)
+        negated.reads = Decomposition(positive).reads
+        negated.otherFamilies = true
+        return negated
+    }
+
+    /// The prefixes that together hold exactly the addresses outside `prefix`: for each of its
+    /// bits, the addresses that agree with it before that bit and differ there.
+    static func complement(of prefix: AddressPrefix) -> [AddressPrefix] {
+        let whole = prefix.family.width * 8
+        return (0..<prefix.length).map { bit in
+            var bytes = prefix.bytes
+            bytes[bit / 8] ^= 0x80 >> UInt8(bit % 8)
+            return AddressPrefix(bytes: bytes, length: whole)!.truncated(to: bit + 1)
         }
     }
 

@@ -22,7 +22,7 @@ struct DecomposableRules {
     /// Comparisons of TCP's flags and the ICMP and ICMPv6 types.
     static let transportBytes = [
         "tcp[tcpflags] & tcp-syn != 0", "tcp[13] & 0x12 = 0x12", "tcp[tcpflags] = tcp-ack", "tcp[13] > 16",
-        "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0", "tcp[13] & tcp-rst = 0", "2 = tcp[13]",
+        "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0", "tcp[13] & tcp-rst = 0", "2 = tcp[13]", "tcp[13] & tcp-syn = 0",
         "icmp[icmptype] = icmp-echo", "icmp[0] != 8", "icmp[icmptype] < 5", "icmp[0] + 1 = 4",
         "icmp6[icmp6type] = icmp6-echo", "icmp6[0] >= 128", "icmp6[icmp6type] != 135",
     ]
@@ -32,7 +32,7 @@ struct DecomposableRules {
 
     /// One primitive.
     mutating func primitive() -> String {
-        switch random.next(6) {
+        switch random.next(7) {
         case 0:
             return pick(["tcp", "udp", "sctp", "icmp", "icmp6", "ip", "ip6", "arp", "rarp"])
         case 4:
@@ -43,6 +43,9 @@ struct DecomposableRules {
             }
         case 5:
             return "\(pick(["", "src ", "dst "]))net \(pick(["10.0.0.0 mask 255.0.0.0", "1.2.0.0 mask 255.255.0.0", "5.6.7.8 mask 255.255.255.255"]))"
+        case 6:
+            // A negated address: decomposes only beside a test that names the family.
+            return "not " + addressPrimitive()
         case 1:
             let proto = pick(["", "", "tcp ", "udp ", "sctp "])
             if random.next(3) == 0 {
@@ -51,12 +54,16 @@ struct DecomposableRules {
             }
             return "\(proto)\(pick(Self.directions))port \(pick(Self.ports))"
         default:
-            let isNet = random.next(2) == 0
-            let operand = isNet ? pick(Self.nets) : pick(Self.hosts)
-            let ipv6 = operand.contains(":")
-            let proto = ipv6 ? pick(["", "ip6 "]) : pick(["", "", "ip ", "arp ", "rarp "])
-            return "\(proto)\(pick(Self.directions))\(isNet ? "net" : "host") \(operand)"
+            return addressPrimitive()
         }
+    }
+
+    mutating func addressPrimitive() -> String {
+        let isNet = random.next(2) == 0
+        let operand = isNet ? pick(Self.nets) : pick(Self.hosts)
+        let ipv6 = operand.contains(":")
+        let proto = ipv6 ? pick(["", "ip6 "]) : pick(["", "", "ip ", "arp ", "rarp "])
+        return "\(proto)\(pick(Self.directions))\(isNet ? "net" : "host") \(operand)"
     }
 
     /// One to three primitives joined by `and`/`or`, sometimes in parentheses.

@@ -22,15 +22,19 @@ final class FieldConstraintsTests: XCTestCase {
 
     func testDecomposedRulesMatchExactlyWhatLibpcapMatches() throws {
         var rules = DecomposableRules(seed: Self.setting("SEED", 1))
-        var decomposed = 0
+        var decomposed = 0, negated = 0, bytes = 0
         for _ in 0..<Self.setting("COUNT", 300) {
             let expression = rules.expression()
             // Some do not: an `or` whose first half reads further into the frame than its second.
             guard let conjunctions = RuleDecomposition.conjunctions(of: expression) else { continue }
             decomposed += 1
+            if expression.contains("not ") { negated += 1 }
+            if conjunctions.contains(where: { $0.transportByte != nil }) { bytes += 1 }
             try assertAgreesWithLibpcap(expression, conjunctions)
         }
         XCTAssertGreaterThan(decomposed, 150)
+        XCTAssertGreaterThan(negated, 5, "negated addresses beside a family decompose")
+        XCTAssertGreaterThan(bytes, 10, "TCP-flag and ICMP-type tests decompose")
     }
 
     /// The corpus's own expressions: those that decompose match as libpcap's code does.
@@ -60,7 +64,11 @@ final class FieldConstraintsTests: XCTestCase {
                            "tcp or not udp", "icmp[1] = 8", "mpls and src host 1.2.3.4", "gateway 1.2.3.4", "ip broadcast",
                            // The flags' value does not matter (libpcap may drop the load), or another load or the length joins it.
                            "tcp[13] & 0 = 0", "tcp[13] >= 0", "tcp[13] > len", "tcp[13] = tcp[12]", "tcp[13] / tcp[13] = 1",
-                           "ip proto 256", "ether proto 0x8100", "src proto 6", "ip proto \\gre"] {
+                           "ip proto 256", "ether proto 0x8100", "src proto 6", "ip proto \\gre",
+                           // Byte tests that together pass every value: libpcap's optimizer drops the load.
+                           "tcp[13] & 2 != 0 or tcp[13] & 2 = 0", "(tcp[13] = 2 or tcp[13] != 2) and dst port 80",
+                           "icmp[icmptype] = icmp-echo or icmp[0] != 8",
+                           "(src host 1.2.3.4 and (tcp[13] = 2 or tcp[13] != 2)) or (src host 5.6.7.8 and tcp[13] = 2)"] {
             XCTAssertNil(RuleDecomposition.conjunctions(of: expression), expression)
         }
     }
@@ -79,6 +87,14 @@ final class FieldConstraintsTests: XCTestCase {
         XCTAssertEqual(c("net 10.0.0.0 mask 255.0.0.0"), c("net 10.0.0.0/8"))
         XCTAssertEqual(c("src net 0.0.0.0/0"), c("ip or arp or rarp"), "a /0 tests only the family")
         XCTAssertEqual(c("dst net ::/0 and tcp"), c("ip6 and tcp"))
+        // `not` of an address: beside a family, the complement's prefixes on that family and
+        // the other families whole; alone it would match frames of families no conjunction names.
+        XCTAssertNil(c("not src net 10.0.0.0/8"))
+        XCTAssertEqual(c("not src net 10.0.0.0/8 and ip"), c("ip and (src net 128.0.0.0/1 or src net 64.0.0.0/2 or src net 32.0.0.0/3 "
+                                                             + "or src net 16.0.0.0/4 or src net 0.0.0.0/5 or src net 12.0.0.0/6 "
+                                                             + "or src net 8.0.0.0/7 or src net 11.0.0.0/8)"))
+        XCTAssertEqual(c("tcp and not src host 10.0.0.1")?.count, 32 + 2, "IPv4: 32 prefixes outside the host; IPv6 TCP (and behind a fragment header) whole")
+        XCTAssertNil(c("tcp and not src net 2001:db8::/48"), "an IPv6 prefix longer than a word reads more than its complement's short prefixes")
         let syn = try XCTUnwrap(c("tcp[tcpflags] & (tcp-syn|tcp-ack) = tcp-syn"))
         XCTAssertEqual(syn.count, 1)
         XCTAssertEqual(syn[0].family, .ipv4)

@@ -11,7 +11,7 @@ public struct ClassifierPlacement: Sendable {
         public var explanation: String {
             switch self {
             case .notFields:
-                "not only address, protocol, port, fragment, TCP flag and ICMP type tests (the classifier reads those fields; others run as filters)"
+                "not only address, protocol, port, fragment, TCP flag and ICMP type tests (the classifier reads those fields, and `not` of an address beside a protocol; others run as filters)"
             case .usesSet:
                 "use a set (a lookup, so that `xdpfw set` can change it in place)"
             case .longLookupRun:
