@@ -52,7 +52,7 @@ public struct PacketClassifier: Hashable, Sendable {
     public var rowBase: [Int]
 
     /// The kind array: key → row (only the keys whose row is not 0). See `kindKey`.
-    public var kindRows: [(key: UInt32, row: UInt32)]
+    public let kindRows: [(key: UInt32, row: UInt32)]
     /// The IPv4 address trie (both sides): an array of u32, 65,536 first-level entries per side
     /// (source first), then 256-entry nodes. An entry with `nodeFlag` set points at a node (the
     /// index of its first entry); otherwise it is the field's row for the address.

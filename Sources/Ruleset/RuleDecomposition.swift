@@ -54,13 +54,21 @@ public enum RuleDecomposition {
     public static func conjunctions(of expression: FilterExpression) -> [FieldConjunction]? {
         guard let tree = decomposition(of: expression), !tree.otherFamilies,
               tree.terms.allSatisfy({ term in term.before.map { $0.isWithin(term.conjunction.reach) } ?? true }) else { return nil }
-        // Tests of one byte that together pass every value (`tcp[13] & 2 != 0 or tcp[13] & 2 = 0`):
-        // libpcap's optimizer drops the load, and a frame too short for the byte then matches.
-        var byteValues: [PacketField: ByteValues] = [:]
-        for case let test? in tree.terms.map(\.conjunction.transportByte) {
-            byteValues[test.field, default: ByteValues()].formUnion(test.values)
+        // Tests of one field that together pass every value (`tcp[13] & 2 != 0 or tcp[13] & 2 = 0`,
+        // `not src net P or src net P`): libpcap's optimizer drops the load, and a frame too short
+        // for the field then matches. (Conservative: `src net 0/1 or src net 128/1` keeps its
+        // loads in libpcap, and stays a filter too.)
+        var byteValues: [String: ByteValues] = [:]
+        var prefixes: [String: [AddressPrefix]] = [:]
+        for conjunction in tree.terms.map(\.conjunction) {
+            let family = conjunction.family?.rawValue ?? ""
+            if let test = conjunction.transportByte {
+                byteValues["\(family) \(test.field)", default: ByteValues()].formUnion(test.values)
+            }
+            if let source = conjunction.source { prefixes["\(family) source", default: []].append(source) }
+            if let destination = conjunction.destination { prefixes["\(family) destination", default: []].append(destination) }
         }
-        guard byteValues.values.allSatisfy({ $0.count < 256 }) else { return nil }
+        guard byteValues.values.allSatisfy({ $0.count < 256 }), !prefixes.values.contains(where: coverEveryAddress) else { return nil }
         return distinct(tree.terms.map(\.conjunction))
     }
 
@@ -360,6 +368,25 @@ public enum RuleDecomposition {
         negated.reads = Decomposition(positive).reads
         negated.otherFamilies = true
         return negated
+    }
+
+    /// Whether the prefixes (of one address family) together hold every address.
+    static func coverEveryAddress(_ prefixes: [AddressPrefix]) -> Bool {
+        // Each prefix as the interval of addresses it holds, left-aligned in 128 bits (an IPv4
+        // prefix's addresses then differ in their top 32 bits only: the whole space is covered
+        // exactly when every IPv4 address is).
+        let intervals = prefixes.map { prefix -> (low: UInt128, high: UInt128) in
+            let low = UInt128(prefix.high) << 64 | UInt128(prefix.low)
+            let free = 128 - prefix.length
+            return (low, low | (free >= 128 ? .max : (UInt128(1) << UInt128(free)) - 1))
+        }.sorted { $0.low < $1.low }
+        var next: UInt128 = 0
+        for interval in intervals {
+            guard interval.low <= next else { return false }
+            if interval.high == .max { return true }
+            next = max(next, interval.high + 1)
+        }
+        return false
     }
 
     /// The prefixes that together hold exactly the addresses outside `prefix`: for each of its

@@ -68,7 +68,11 @@ final class FieldConstraintsTests: XCTestCase {
                            // Byte tests that together pass every value: libpcap's optimizer drops the load.
                            "tcp[13] & 2 != 0 or tcp[13] & 2 = 0", "(tcp[13] = 2 or tcp[13] != 2) and dst port 80",
                            "icmp[icmptype] = icmp-echo or icmp[0] != 8",
-                           "(src host 1.2.3.4 and (tcp[13] = 2 or tcp[13] != 2)) or (src host 5.6.7.8 and tcp[13] = 2)"] {
+                           "(src host 1.2.3.4 and (tcp[13] = 2 or tcp[13] != 2)) or (src host 5.6.7.8 and tcp[13] = 2)",
+                           // Addresses that together are every address: the same.
+                           "(not src net 10.0.0.0/8 or src net 10.0.0.0/8) and ip", "(not src host 1.2.3.4 or not src host 1.2.3.5) and ip",
+                           "tcp dst port 22 and (not src net 10.0.0.0/8 or src net 10.0.0.0/8)",
+                           "(not src net 2001:db8::/32 or src net 2001:db8::/32) and ip6"] {
             XCTAssertNil(RuleDecomposition.conjunctions(of: expression), expression)
         }
     }
@@ -95,6 +99,8 @@ final class FieldConstraintsTests: XCTestCase {
                                                              + "or src net 8.0.0.0/7 or src net 11.0.0.0/8)"))
         XCTAssertEqual(c("tcp and not src host 10.0.0.1")?.count, 32 + 2, "IPv4: 32 prefixes outside the host; IPv6 TCP (and behind a fragment header) whole")
         XCTAssertNil(c("tcp and not src net 2001:db8::/48"), "an IPv6 prefix longer than a word reads more than its complement's short prefixes")
+        XCTAssertNotNil(c("icmp[0] = 8 or icmp6[0] != 8"), "ICMP and ICMPv6 types are bytes of different packets")
+        XCTAssertNotNil(c("(not src net 10.0.0.0/8 or src net 11.0.0.0/8) and ip"))
         let syn = try XCTUnwrap(c("tcp[tcpflags] & (tcp-syn|tcp-ack) = tcp-syn"))
         XCTAssertEqual(syn.count, 1)
         XCTAssertEqual(syn[0].family, .ipv4)
