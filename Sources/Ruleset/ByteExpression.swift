@@ -65,6 +65,13 @@ enum ByteExpression {
         }
     }
 
+    /// The value of an expression of constants only; nil when it reads the packet or cannot be
+    /// computed (a division by zero, a shift past 31 bits).
+    static func constantValue(_ expression: ArithmeticExpression) -> UInt32? {
+        guard !reads(expression) else { return nil }
+        return value(expression, Load(proto: .tcp, offset: Protocols.TCP.flagsField, field: .tcpFlags), 0)
+    }
+
     /// Whether the expression reads the packet at all (a load or the length).
     private static func reads(_ expression: ArithmeticExpression) -> Bool {
         switch expression {

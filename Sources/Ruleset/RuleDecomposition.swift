@@ -15,6 +15,8 @@
 /// - A comparison of TCP's flags (`tcp[13]`), the ICMP type (`icmp[0]`) or the ICMPv6 type
 ///   (`icmp6[0]`) with constants: the packets libpcap loads the byte from, and the byte values
 ///   for which the comparison holds.
+/// - `tcp[2:2] = 80`, `udp[0:2] >= 1024` (a port of an IPv4 first fragment, compared with a
+///   constant): port ranges.
 /// - `not` of an address test, beside a test that names the family: the complement's prefixes.
 /// Anything else (other `not`s, names, other loads, `vlan`, `len`...) does not decompose.
 
@@ -58,8 +60,11 @@ public enum RuleDecomposition {
         // `not src net P or src net P`): libpcap's optimizer drops the load, and a frame too short
         // for the field then matches. (Conservative: `src net 0/1 or src net 128/1` keeps its
         // loads in libpcap, and stays a filter too.)
+        // Ports likewise where two or more ranges make up every port (`tcp[2:2] < 80 or tcp[2:2] >= 80`;
+        // one `portrange 0-65535` keeps its load in libpcap).
         var byteValues: [String: ByteValues] = [:]
         var prefixes: [String: [AddressPrefix]] = [:]
+        var ports: [String: Set<ClosedRange<UInt16>>] = [:]
         for conjunction in tree.terms.map(\.conjunction) {
             let family = conjunction.family?.rawValue ?? ""
             if let test = conjunction.transportByte {
@@ -67,8 +72,12 @@ public enum RuleDecomposition {
             }
             if let source = conjunction.source { prefixes["\(family) source", default: []].append(source) }
             if let destination = conjunction.destination { prefixes["\(family) destination", default: []].append(destination) }
+            let kind = "\(family) \(conjunction.ipProtocol.map(String.init) ?? "")"
+            if let range = conjunction.sourcePorts { ports[kind + " source", default: []].insert(range) }
+            if let range = conjunction.destinationPorts { ports[kind + " destination", default: []].insert(range) }
         }
-        guard byteValues.values.allSatisfy({ $0.count < 256 }), !prefixes.values.contains(where: coverEveryAddress) else { return nil }
+        guard byteValues.values.allSatisfy({ $0.count < 256 }), !prefixes.values.contains(where: coverEveryAddress),
+              !ports.values.contains(where: { $0.count > 1 && coverEveryPort($0) }) else { return nil }
         return distinct(tree.terms.map(\.conjunction))
     }
 
@@ -144,7 +153,7 @@ public enum RuleDecomposition {
             default: return nil
             }
         case let .comparison(relation, left, right, _):
-            return transportByte(relation, left, right).map(Decomposition.init)
+            return (transportByte(relation, left, right) ?? portField(relation, left, right)).map(Decomposition.init)
         case let .not(inner, _):
             return negatedAddress(inner)
         case .special:
@@ -265,6 +274,48 @@ public enum RuleDecomposition {
         return [conjunction]
     }
 
+    /// `tcp[2:2] = 80`, `udp[0:2] >= 1024`, `1024 <= sctp[0:2]`: a port of an IPv4 first
+    /// fragment (libpcap's `tcp[]` is IPv4 only) compared with a constant, as port ranges (two
+    /// for `!=`). Not when no port or every port passes.
+    private static func portField(_ relation: RelationalOperator, _ left: ArithmeticExpression,
+                                  _ right: ArithmeticExpression) -> [FieldConjunction]? {
+        func portLoad(_ e: ArithmeticExpression) -> (ProtocolQualifier, PacketSide)? {
+            guard case let .load(proto, .constant(offset, _), 2, _) = e, transportNumbers[proto] != nil else { return nil }
+            switch offset {
+            case Protocols.Port.source: return (proto, .source)
+            case Protocols.Port.destination: return (proto, .destination)
+            default: return nil
+            }
+        }
+        let flipped: [RelationalOperator: RelationalOperator] = [.less: .greater, .lessOrEqual: .greaterOrEqual,
+                                                                  .greater: .less, .greaterOrEqual: .lessOrEqual]
+        let load: (ProtocolQualifier, PacketSide), constant: ArithmeticExpression, op: RelationalOperator
+        if let found = portLoad(left) { (load, constant, op) = (found, right, relation) }
+        else if let found = portLoad(right) { (load, constant, op) = (found, left, flipped[relation] ?? relation) }
+        else { return nil }
+        guard let c = ByteExpression.constantValue(constant) else { return nil }
+        let top = UInt32(UInt16.max)
+        func range(_ low: UInt32, _ high: UInt32) -> [ClosedRange<UInt16>] {
+            low <= high && low <= top ? [UInt16(low)...UInt16(min(high, top))] : []
+        }
+        let ranges: [ClosedRange<UInt16>]
+        switch op {
+        case .equal: ranges = range(c, c)
+        case .notEqual: ranges = c > top ? [0...UInt16.max] : (c > 0 ? range(0, c - 1) : []) + range(c + 1, top)
+        case .less: ranges = c > 0 ? range(0, c - 1) : []
+        case .lessOrEqual: ranges = range(0, c)
+        case .greater: ranges = c < top ? range(c + 1, top) : []
+        case .greaterOrEqual: ranges = range(c, top)
+        }
+        guard !ranges.isEmpty, ranges != [0...UInt16.max] else { return nil }
+        return ranges.map { ports in
+            var conjunction = carrying(.ipv4, transportNumbers[load.0]!)
+            conjunction.firstFragment = true
+            if load.1 == .source { conjunction.sourcePorts = ports } else { conjunction.destinationPorts = ports }
+            return conjunction
+        }
+    }
+
     private static func ports(_ qualifiers: Qualifiers, _ identifier: Identifier) -> [FieldConjunction]? {
         let range: ClosedRange<UInt16>
         switch (qualifiers.type, identifier) {
@@ -368,6 +419,16 @@ public enum RuleDecomposition {
         negated.reads = Decomposition(positive).reads
         negated.otherFamilies = true
         return negated
+    }
+
+    /// Whether the ranges together hold every port.
+    static func coverEveryPort(_ ranges: Set<ClosedRange<UInt16>>) -> Bool {
+        var next = 0
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            guard Int(range.lowerBound) <= next else { return false }
+            next = max(next, Int(range.upperBound) + 1)
+        }
+        return next > Int(UInt16.max)
     }
 
     /// Whether the prefixes (of one address family) together hold every address.

@@ -25,6 +25,8 @@ struct DecomposableRules {
         "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0", "tcp[13] & tcp-rst = 0", "2 = tcp[13]", "tcp[13] & tcp-syn = 0",
         "icmp[icmptype] = icmp-echo", "icmp[0] != 8", "icmp[icmptype] < 5", "icmp[0] + 1 = 4",
         "icmp6[icmp6type] = icmp6-echo", "icmp6[0] >= 128", "icmp6[icmp6type] != 135",
+        // Ports read as loads.
+        "tcp[2:2] = 80", "udp[0:2] >= 1024", "1024 > tcp[0:2]", "udp[2:2] != 53", "tcp[2:2] <= 25", "sctp[0:2] > 67",
     ]
     static let flags: [UInt8] = [0x00, 0x02, 0x12, 0x10, 0x11, 0x04, 0x18, 0x01]
     static let icmpTypes: [UInt8] = [0, 3, 8, 11]

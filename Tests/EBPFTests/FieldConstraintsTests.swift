@@ -72,7 +72,10 @@ final class FieldConstraintsTests: XCTestCase {
                            // Addresses that together are every address: the same.
                            "(not src net 10.0.0.0/8 or src net 10.0.0.0/8) and ip", "(not src host 1.2.3.4 or not src host 1.2.3.5) and ip",
                            "tcp dst port 22 and (not src net 10.0.0.0/8 or src net 10.0.0.0/8)",
-                           "(not src net 2001:db8::/32 or src net 2001:db8::/32) and ip6"] {
+                           "(not src net 2001:db8::/32 or src net 2001:db8::/32) and ip6",
+                           // Ports read as loads: every port, none, or together every port.
+                           "tcp[2:2] >= 0", "tcp[2:2] > 65535", "tcp[2:2] != 70000", "tcp[2:2] < 80 or tcp[2:2] >= 80",
+                           "tcp[2:2] & 0xff = 80", "tcp[1:2] = 80", "tcp[2:2] = udp[2:2]"] {
             XCTAssertNil(RuleDecomposition.conjunctions(of: expression), expression)
         }
     }
@@ -100,6 +103,8 @@ final class FieldConstraintsTests: XCTestCase {
         XCTAssertEqual(c("tcp and not src host 10.0.0.1")?.count, 32 + 2, "IPv4: 32 prefixes outside the host; IPv6 TCP (and behind a fragment header) whole")
         XCTAssertNil(c("tcp and not src net 2001:db8::/48"), "an IPv6 prefix longer than a word reads more than its complement's short prefixes")
         XCTAssertNotNil(c("icmp[0] = 8 or icmp6[0] != 8"), "ICMP and ICMPv6 types are bytes of different packets")
+        XCTAssertEqual(c("tcp[2:2] = 80"), c("ip and tcp dst port 80"), "tcp[] is IPv4's")
+        XCTAssertEqual(c("udp[0:2] != 53"), c("ip and (udp src portrange 0-52 or udp src portrange 54-65535)"))
         XCTAssertNotNil(c("(not src net 10.0.0.0/8 or src net 11.0.0.0/8) and ip"))
         let syn = try XCTUnwrap(c("tcp[tcpflags] & (tcp-syn|tcp-ack) = tcp-syn"))
         XCTAssertEqual(syn.count, 1)
