@@ -93,6 +93,8 @@ public struct FieldConjunction: Hashable, Sendable {
         (both.source, both.destination, both.sourcePorts, both.destinationPorts) = (source, destination, sourcePorts, destinationPorts)
         if let test = other.transportByte {
             if let mine = transportByte {
+                // Tests of two different bytes are of different protocols (TCP's flags, an ICMP
+                // type): no packet has both. A second byte of one protocol would need a field each.
                 guard mine.field == test.field else { return nil }
                 both.transportByte = TransportByteTest(mine.field, values: mine.values.intersection(test.values))
             } else {
