@@ -1,11 +1,12 @@
 import CSystemLibraries
+import EBPF
 
 /// What xdpfw has installed at one hook of one interface, read back from its pin directory and
 /// the kernel: what `status` and `stats` show after the applying process is gone.
 public struct HookInstallation: Sendable {
     public let directory: PinDirectory
     public var interface: String { directory.interface }
-    public var hook: AttachPoint { directory.hook }
+    public var hook: Hook { directory.hook }
     /// The pinned program (nil when its pin is missing).
     public var program: BPFProgramInfo?
     /// The program the kernel runs at the hook now, when xdpfw's attachment is still in place.
@@ -75,7 +76,7 @@ public struct HookInstallation: Sendable {
     }
 
     /// The installation at one hook of one interface, nil when xdpfw has nothing there.
-    public static func find(interface: String, hook: AttachPoint,
+    public static func find(interface: String, hook: Hook,
                             root: String = PinDirectory.defaultRoot) -> HookInstallation? {
         let directory = PinDirectory(interface: interface, hook: hook, root: root)
         return directory.exists ? read(directory) : nil

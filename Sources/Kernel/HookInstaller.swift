@@ -1,4 +1,5 @@
 import CSystemLibraries
+import EBPF
 
 /// Puts a program at a hook of an interface and takes it away again, keeping the pin directory
 /// in step, so that a failed apply leaves the previous state in place.
@@ -23,12 +24,12 @@ public enum HookInstaller {
     @discardableResult
     public static func apply(program: BPFProgram, maps: [String: BPFMap] = [:], rulesetText: String,
                              extraRecord: [String: String] = [:],
-                             interface name: String, hook: AttachPoint, mode: XDPMode = .auto,
+                             interface name: String, hook: Hook, mode: XDPMode = .auto,
                              root: String = PinDirectory.defaultRoot,
                              postAttachStep: (String) throws(KernelError) -> Void = { _ in }) throws(KernelError) -> HookInstallation {
         let interface = try NetworkInterface(name: name)
         let info = try program.info()
-        guard info.type == (hook == .xdp ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS).rawValue else {
+        guard info.type == hook.kind.kernelType.rawValue else {
             throw .invalidArgument("program '\(info.name)' is not a \(hook == .xdp ? "XDP" : "TC (sched_cls)") program")
         }
         let reserved = [PinDirectory.Entry.program, PinDirectory.Entry.link, PinDirectory.Entry.ruleset, PinDirectory.Entry.attachment]
@@ -151,7 +152,7 @@ public enum HookInstaller {
     /// had nothing there. The clsact qdisc goes only if xdpfw created it and no other xdpfw TC
     /// hook on the interface still uses it.
     @discardableResult
-    public static func detach(interface name: String, hook: AttachPoint,
+    public static func detach(interface name: String, hook: Hook,
                               root: String = PinDirectory.defaultRoot) throws(KernelError) -> Bool {
         let directory = PinDirectory(interface: name, hook: hook, root: root)
         guard directory.exists else { return false }

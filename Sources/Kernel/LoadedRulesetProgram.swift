@@ -18,7 +18,7 @@ public struct LoadedRulesetProgram: Sendable {
     /// the kernel flushes its entries when no descriptor or pin holds it any more).
     public var pinnedMaps: [String: BPFMap] = [:]
 
-    public static func load(_ instructions: [EBPFInstruction], type: BPFProgramType, name: String,
+    public static func load(_ instructions: [EBPFInstruction], type: Hook.Kind, name: String,
                             counterMap: String, counterSlots: Int, lookupTables: [LookupTable],
                             log: PacketLogMaps = .standard, xdpFragments: Bool = true) throws -> LoadedRulesetProgram {
         try load(chunks: [instructions], type: type, name: name, counterMap: counterMap, chunkMap: "",
@@ -29,7 +29,7 @@ public struct LoadedRulesetProgram: Sendable {
     /// `chunkMap`), each through the verifier, and fills the program array. When the programs
     /// refer to the drop log's maps (`log`), those are created too and pinned under their names.
     /// `xdpFragments`: see `BPFProgram.load` (every chunk is loaded alike).
-    public static func load(chunks: [[EBPFInstruction]], type: BPFProgramType, name: String, counterMap: String,
+    public static func load(chunks: [[EBPFInstruction]], type: Hook.Kind, name: String, counterMap: String,
                             chunkMap: String, counterSlots: Int, lookupTables: [LookupTable],
                             log: PacketLogMaps = .standard, xdpFragments: Bool = true,
                             boundTo interface: UInt32? = nil) throws -> LoadedRulesetProgram {

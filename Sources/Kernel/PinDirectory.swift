@@ -1,12 +1,6 @@
 import CSystemLibraries
+import EBPF
 import Foundation
-
-/// Where xdpfw attaches a program.
-public enum AttachPoint: String, CaseIterable, Sendable, Hashable {
-    case xdp
-    case tcIngress = "tc-ingress"
-    case tcEgress = "tc-egress"
-}
 
 /// `/sys/fs/bpf/xdpfw/<iface>/<hook>/`: everything xdpfw leaves behind for one hook of one
 /// interface, so `stats`, `status` and `detach` work after the applying process is gone.
@@ -32,9 +26,9 @@ public struct PinDirectory: Hashable, Sendable {
 
     public let root: String
     public let interface: String
-    public let hook: AttachPoint
+    public let hook: Hook
 
-    public init(interface: String, hook: AttachPoint, root: String = PinDirectory.defaultRoot) {
+    public init(interface: String, hook: Hook, root: String = PinDirectory.defaultRoot) {
         self.root = root
         self.interface = interface
         self.hook = hook
@@ -79,7 +73,7 @@ public struct PinDirectory: Hashable, Sendable {
     /// Every hook directory under `root`, sorted by interface then hook.
     public static func all(root: String = PinDirectory.defaultRoot) -> [PinDirectory] {
         BPFFileSystem.entries(of: root).flatMap { name in
-            AttachPoint.allCases.compactMap { hook in
+            Hook.allCases.compactMap { hook in
                 let directory = PinDirectory(interface: unescape(name), hook: hook, root: root)
                 return directory.exists ? directory : nil
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EBPF
 import FilterLanguage
 import Firewall
 import Foundation
@@ -56,7 +57,7 @@ struct Apply: ParsableCommand {
     var interface: String
 
     @Option(help: ArgumentHelp("Where to attach.", valueName: "hook"))
-    var hook: AttachPoint = .xdp
+    var hook: Hook = .xdp
 
     @Option(help: ArgumentHelp("How XDP attaches (see above).", valueName: "mode"))
     var mode: XDPMode = .auto

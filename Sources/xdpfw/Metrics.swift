@@ -1,4 +1,5 @@
 import ArgumentParser
+import EBPF
 import Firewall
 import Foundation
 import Kernel
@@ -39,7 +40,7 @@ struct Metrics: ParsableCommand {
     var interface: String?
 
     @Option(help: ArgumentHelp("Only this hook.", valueName: "hook"))
-    var hook: AttachPoint?
+    var hook: Hook?
 
     func run() throws {
         Output.standardOutput(try MetricsExposition(try global.installations(at: interface, hook: hook)).text)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EBPF
 import Firewall
 import Kernel
 
@@ -29,7 +30,7 @@ struct Stats: ParsableCommand {
     var interface: String?
 
     @Option(help: ArgumentHelp("Only this hook.", valueName: "hook"))
-    var hook: AttachPoint?
+    var hook: Hook?
 
     @Flag(help: "Print JSON for scripts: one object when an interface is named (with --hook if it has several), else an array.")
     var json = false

@@ -32,7 +32,7 @@ final class ChainStateKernelTests: XCTestCase {
             first.call(.tailCall)
             first.move(.r0, 99)
             first.exit()
-            let loaded = try LoadedRulesetProgram.load(chunks: [try first.assemble(), continuation], type: .schedCLS, name: "xdpfw_chain",
+            let loaded = try LoadedRulesetProgram.load(chunks: [try first.assemble(), continuation], type: .tc, name: "xdpfw_chain",
                                                        counterMap: "counters", chunkMap: "chunks", counterSlots: 2, lookupTables: [])
             defer { loaded.close() }
             let result = try loaded.program.testRun(packet: frame)

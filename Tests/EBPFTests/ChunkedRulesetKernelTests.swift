@@ -113,7 +113,7 @@ final class ChunkedRulesetKernelTests: XCTestCase {
                     // The kernel refuses to build a socket buffer around some frames; then it
                     // refuses them to a program that does nothing too. Any other refusal is ours.
                     let baselineRuns = (try? baseline.testRun(packet: packet)) != nil
-                    XCTAssert(hook.type == .schedCLS && !baselineRuns,
+                    XCTAssert(hook.type == .tc && !baselineRuns,
                               "\(label), \(hook.name): packet \(index) refused, not by the kernel's test run: \(error)")
                     refused += 1
                     continue

@@ -41,7 +41,7 @@ extension XCTestCase {
                     let result: TestRunResult
                     do { result = try loaded.program.testRun(packet: packet) } catch {
                         // The kernel refuses to test-run some frames at TC (very short ones, some tagged ones).
-                        XCTAssert(hook.type == .schedCLS, "\(label), \(hook.name): packet \(index): \(error)")
+                        XCTAssert(hook.type == .tc, "\(label), \(hook.name): packet \(index): \(error)")
                         refused += 1
                         continue
                     }

@@ -169,7 +169,7 @@ final class DropLogTests: XCTestCase {
     }
 
     static func pins(_ quiet: QuietNetwork, hook: String) -> PinDirectory {
-        PinDirectory(interface: quiet.network.a.interfaceName, hook: AttachPoint(rawValue: hook)!,
+        PinDirectory(interface: quiet.network.a.interfaceName, hook: Hook(rawValue: hook)!,
                      root: PinDirectory.root(forNamespace: quiet.network.a.namespace))
     }
 

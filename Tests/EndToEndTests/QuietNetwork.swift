@@ -93,7 +93,7 @@ final class QuietNetwork {
     }
 
     /// The program id the kernel runs at `hook` of `side`'s veth, from xdpfw's pins.
-    func attachedProgramID(on side: TestNetwork.Side, hook: AttachPoint) throws -> UInt32? {
+    func attachedProgramID(on side: TestNetwork.Side, hook: Hook) throws -> UInt32? {
         let end = network.end(side)
         return try network.run(in: side) {
             HookInstallation.find(interface: end.interfaceName, hook: hook, root: PinDirectory.root(forNamespace: end.namespace))?

@@ -23,7 +23,7 @@ final class HookInstallerTests: XCTestCase {
             XCTAssertEqual(applied.directory.entries, ["attachment", "counters", "link", "program", "ruleset"])
 
             // A wrong program type is refused before anything changes.
-            let tc = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.returning(0), name: "tc")
+            let tc = try BPFProgram.load(type: .tc, instructions: TinyProgram.returning(0), name: "tc")
             XCTAssertThrowsError(try HookInstaller.apply(program: tc, rulesetText: "", interface: name, hook: .xdp, root: root))
             XCTAssertThrowsError(try HookInstaller.apply(program: first, rulesetText: "", interface: "nope0", hook: .xdp, root: root)) {
                 XCTAssertEqual($0 as? KernelError, .unknownInterface("nope0"))
@@ -68,7 +68,7 @@ final class HookInstallerTests: XCTestCase {
 
         try network.run(in: .a) {
             let interface = try NetworkInterface(name: name)
-            let pass = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.returning(0), name: "pass")
+            let pass = try BPFProgram.load(type: .tc, instructions: TinyProgram.returning(0), name: "pass")
             let ingress = try HookInstaller.apply(program: pass, rulesetText: "in\n", interface: name, hook: .tcIngress, root: root)
             XCTAssertEqual(ingress.record["clsact"], "created")
             XCTAssertTrue(ingress.isAttached)
@@ -172,8 +172,8 @@ final class HookInstallerTests: XCTestCase {
         try inTestNetwork(.a) { name, root in
             let interface = try NetworkInterface(name: name)
             let ingress = TCAttachment(interface: interface, direction: .ingress)
-            let pass = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.returning(0), name: "pass")
-            let drop = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.returning(2), name: "drop")
+            let pass = try BPFProgram.load(type: .tc, instructions: TinyProgram.returning(0), name: "pass")
+            let drop = try BPFProgram.load(type: .tc, instructions: TinyProgram.returning(2), name: "drop")
 
             // First attach fails: no filter, and the clsact qdisc this apply made is gone again.
             XCTAssertThrowsError(try HookInstaller.apply(program: pass, rulesetText: "in\n", interface: name, hook: .tcIngress,
