@@ -164,10 +164,10 @@ struct BitVectorClassifier {
         }
         func vectorPointer(_ field: Int) {   // the key in r1 → the vector's pointer in its stack slot
             asm.store(.word, to: .framePointer, offset: -4, from: .r1)
-            ProbeProgram.lookUp(&asm, map: "vectors", keyAt: -4)
+            ProbeProgram.lookUp(&asm, map: .vectors, keyAt: -4)
             asm.store(.double, to: .framePointer, offset: Int16(-32 - 8 * field), from: .r0)
         }
-        for (field, slot, trie, base) in [(0, -8 as Int16, "sourceTrie", sourceBase), (1, -12, "destinationTrie", destinationBase)] {
+        for (field, slot, trie, base) in [(0, -8 as Int16, MapName.sourceTrie, sourceBase), (1, -12, MapName.destinationTrie, destinationBase)] {
             asm.load(.word, .r6, from: .framePointer, offset: slot)
             ProbeProgram.walkArrayTrie(&asm, map: trie, leaf: "class\(field)")
             asm.label("class\(field)")
@@ -176,7 +176,7 @@ struct BitVectorClassifier {
         }
         asm.load(.word, .r1, from: .framePointer, offset: -16)
         asm.store(.word, to: .framePointer, offset: -4, from: .r1)
-        ProbeProgram.lookUp(&asm, map: "protocols", keyAt: -4)
+        ProbeProgram.lookUp(&asm, map: .protocols, keyAt: -4)
         asm.load(.word, .r1, from: .r0, offset: 0)
         vectorPointer(2)
         for (field, slot, map, absent) in [(3, -20 as Int16, "sourcePorts", sourcePortsAbsent), (4, -24, "destinationPorts", destinationPortsAbsent)] {

@@ -26,7 +26,7 @@ enum ProbeProgram {
     }
 
     /// `r0` = the entry of `map` for the key stored at fp+`offset`; to `missing` when there is none.
-    static func lookUp(_ asm: inout Assembler, map: String, keyAt offset: Int16, missing: String = "out") {
+    static func lookUp(_ asm: inout Assembler, map: MapName, keyAt offset: Int16, missing: String = "out") {
         asm.loadMap(.r1, named: map)
         asm.move(.r2, .framePointer)
         asm.add(.r2, Int32(offset))
@@ -35,7 +35,7 @@ enum ProbeProgram {
     }
 
     /// Looks the key at fp+`key` up in `map`; to "out" when absent, else returns the u32 value.
-    private static func lookUpAndReturnValue(_ asm: inout Assembler, map: String, key: Int16) {
+    private static func lookUpAndReturnValue(_ asm: inout Assembler, map: MapName, key: Int16) {
         lookUp(&asm, map: map, keyAt: key)
         asm.load(.word, .r0, from: .r0, offset: 0)
         asm.exit()
@@ -55,7 +55,7 @@ enum ProbeProgram {
         }
         let key = -4 * (words + 1)
         asm.store(.word, to: .framePointer, offset: key, immediate: ipv6 ? 128 : 32)
-        lookUpAndReturnValue(&asm, map: "table", key: key)
+        lookUpAndReturnValue(&asm, map: .table, key: key)
         return try asm.assemble()
     }
 
@@ -66,7 +66,7 @@ enum ProbeProgram {
         requireFrame(&asm, length: 54)
         asm.load(.word, .r6, from: .r2, offset: 26)
         asm.byteSwapFromBigEndian(.r6, bits: 32)
-        walkArrayTrie(&asm, map: "trie", leaf: "leaf")
+        walkArrayTrie(&asm, map: .trie, leaf: "leaf")
         asm.label("leaf")
         asm.move(.r0, .r1)
         asm.add(.r0, -1)
@@ -80,7 +80,7 @@ enum ProbeProgram {
     /// Walks the array trie `map` for the IPv4 address (host order) in r6: entries with bit 31
     /// set lead to a 256-entry node, the others are leaves (the answer + 1, 0: none). Leaves the
     /// leaf in r1 and goes on at `leaf`.
-    static func walkArrayTrie(_ asm: inout Assembler, map: String, leaf: String) {
+    static func walkArrayTrie(_ asm: inout Assembler, map: MapName, leaf: String) {
         asm.move(.r1, .r6)
         asm.alu(.shiftRight, .r1, 16)
         for shift: Int32 in [16, 8, 0] {
@@ -106,7 +106,7 @@ enum ProbeProgram {
         asm.load(.half, .r5, from: .r2, offset: 36)
         asm.byteSwapFromBigEndian(.r5, bits: 16)
         asm.store(.word, to: .framePointer, offset: -4, from: .r5)
-        lookUpAndReturnValue(&asm, map: "table", key: -4)
+        lookUpAndReturnValue(&asm, map: .table, key: -4)
         return try asm.assemble()
     }
 
@@ -124,7 +124,7 @@ enum ProbeProgram {
         asm.store(.word, to: .framePointer, offset: -8, from: .r5)
         asm.load(.byte, .r5, from: .r2, offset: 23)   // protocol
         asm.store(.word, to: .framePointer, offset: -4, from: .r5)
-        lookUpAndReturnValue(&asm, map: "table", key: -16)
+        lookUpAndReturnValue(&asm, map: .table, key: -16)
         return try asm.assemble()
     }
 
@@ -136,7 +136,7 @@ enum ProbeProgram {
         var asm = Assembler()
         for field in 0..<fields {
             asm.store(.word, to: .framePointer, offset: -4, immediate: Int32(field))
-            lookUp(&asm, map: "vectors", keyAt: -4, missing: "none")
+            lookUp(&asm, map: .vectors, keyAt: -4, missing: "none")
             asm.store(.double, to: .framePointer, offset: Int16(-16 - 8 * field), from: .r0)
         }
         firstCommonBit(&asm, fields: fields, words: words, unrolled: unrolled, pointersAt: -16)
@@ -205,7 +205,7 @@ enum ProbeProgram {
         asm.move(.r6, 0)
         for level in 0...levels {
             asm.store(.word, to: .framePointer, offset: -4, from: .r6)
-            lookUp(&asm, map: "nodes", keyAt: -4)
+            lookUp(&asm, map: .nodes, keyAt: -4)
             asm.load(.word, .r1, from: .r0, offset: 12)
             asm.jump(if: .equal, .r1, notFound, to: "leaf", width: .bits32)
             if level == levels { asm.jump(to: "out"); break }
@@ -231,4 +231,17 @@ enum ProbeProgram {
         asm.exit()
         return try asm.assemble()
     }
+}
+
+/// The maps the probes' programs look up.
+extension MapName {
+    static let table = MapName(handWritten: "table")
+    static let trie = MapName(handWritten: "trie")
+    static let vectors = MapName(handWritten: "vectors")
+    static let nodes = MapName(handWritten: "nodes")
+    static let protocols = MapName(handWritten: "protocols")
+    static let sourceTrie = MapName(handWritten: "sourceTrie")
+    static let destinationTrie = MapName(handWritten: "destinationTrie")
+    static let sourcePorts = MapName(handWritten: "sourcePorts")
+    static let destinationPorts = MapName(handWritten: "destinationPorts")
 }

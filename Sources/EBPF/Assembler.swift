@@ -126,12 +126,12 @@ public struct Assembler: Sendable {
     }
 
     /// `dst = map` for the map called `name` (resolved later with `resolveMaps`).
-    public mutating func loadMap(_ dst: Register, named name: String) {
+    public mutating func loadMap(_ dst: Register, named name: MapName) {
         entries.append(Entry(slots: EBPFInstruction.loadMap(dst, named: name)))
     }
 
     /// `dst = &value + offset` of the array map called `name` (no lookup call).
-    public mutating func loadMapValue(_ dst: Register, named name: String, offset: Int32 = 0) {
+    public mutating func loadMapValue(_ dst: Register, named name: MapName, offset: Int32 = 0) {
         entries.append(Entry(slots: EBPFInstruction.loadMapValue(dst, named: name, offset: offset)))
     }
 

@@ -246,7 +246,7 @@ struct ClassifierEmitter {
     }
 
     /// The key slot looked up in `table`: found, its u32 is the field's row.
-    private func lookUpRow(_ table: String, field: Field, into asm: inout Assembler) {
+    private func lookUpRow(_ table: MapName, field: Field, into asm: inout Assembler) {
         let skip = label + "row.\(asm.count)"
         lookUp(table, onMiss: skip, into: &asm)
         asm.load(.word, .r2, from: .r0, offset: 0)
@@ -255,7 +255,7 @@ struct ClassifierEmitter {
     }
 
     /// r0 = table[key slot]; to `onMiss` when there is no such entry.
-    private func lookUp(_ table: String, onMiss: String, into asm: inout Assembler) {
+    private func lookUp(_ table: MapName, onMiss: String, into asm: inout Assembler) {
         asm.loadMap(.r1, named: table)
         asm.move(.r2, .r10)
         asm.add(.r2, Int32(Layout.lookupKeySlot))

@@ -12,7 +12,7 @@ public enum EBPFRulesetProgram {
     public static let counterValueSize = 16
 
     public static func generate(rules: [(filter: FilterProgram, verdict: Verdict)], policy: Verdict,
-                                hook: any HookContext, counterMap: String, log: PacketLogMaps? = nil) throws(AssemblerError) -> [EBPFInstruction] {
+                                hook: any HookContext, counterMap: MapName = .counters, log: PacketLogMaps? = nil) throws(AssemblerError) -> [EBPFInstruction] {
         try generate(segments: rules.enumerated().map { .filter($1.filter, verdict: $1.verdict, slot: $0 + 1) },
                      policy: policy, hook: hook, counterMap: counterMap, log: log)
     }
@@ -21,7 +21,7 @@ public enum EBPFRulesetProgram {
     /// `LookupGroup.tables(hook:)`, must be loaded under their names with the counter map).
     /// With `log`, each decision may also go to the drop log (`PacketLogEmitter`).
     public static func generate(segments: [RulesetSegment], policy: Verdict,
-                                hook: any HookContext, counterMap: String, log: PacketLogMaps? = nil) throws(AssemblerError) -> [EBPFInstruction] {
+                                hook: any HookContext, counterMap: MapName = .counters, log: PacketLogMaps? = nil) throws(AssemblerError) -> [EBPFInstruction] {
         try generate(segments: segments, range: segments.indices, link: .alone, policy: policy, hook: hook,
                      counterMap: counterMap, log: log)
     }
@@ -29,7 +29,7 @@ public enum EBPFRulesetProgram {
     /// One program of a ruleset: the segments in `range`, then the policy (or, in a chain, a
     /// tail call to the next program; see `RulesetChunks`).
     static func generate(segments: [RulesetSegment], range: Range<Int>, link: ChainLink, policy: Verdict,
-                         hook: any HookContext, counterMap: String, log: PacketLogMaps? = nil) throws(AssemblerError) -> [EBPFInstruction] {
+                         hook: any HookContext, counterMap: MapName = .counters, log: PacketLogMaps? = nil) throws(AssemblerError) -> [EBPFInstruction] {
         let slot = MachineLayout.accumulator, verdict = MachineLayout.index
         var asm = Assembler()
         if log != nil && hook.metadataVLAN == nil {

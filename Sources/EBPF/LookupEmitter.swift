@@ -299,7 +299,7 @@ struct LookupEmitter {
     /// r0 = table[key]; when found and its slot is lower than the best so far, take it (the
     /// return code without the look-further bit). With `stopUnlessFurther`, continue only when
     /// the entry has that bit, else at `orElse`; a miss continues there too.
-    private func lookUp(_ name: String, orElse: String? = nil, stopUnlessFurther: Bool = false, zeroSlotIsEmpty: Bool = false,
+    private func lookUp(_ name: MapName, orElse: String? = nil, stopUnlessFurther: Bool = false, zeroSlotIsEmpty: Bool = false,
                         into asm: inout Assembler) {
         let skip = prefix + "skip.\(asm.count)"
         asm.loadMap(.r1, named: name)

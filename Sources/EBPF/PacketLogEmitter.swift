@@ -100,12 +100,12 @@ public enum PacketLogEmitter {
 /// PREFIX_switch, PREFIX_bucket and PREFIX_ring.
 public struct PacketLogMaps: Hashable, Sendable {
     public let prefix: String
-    public init(prefix: String) { self.prefix = prefix }
+    init(prefix: String) { self.prefix = prefix }
 
-    public var switchMap: String { prefix + "_switch" }
-    public var bucketMap: String { prefix + "_bucket" }
-    public var ringMap: String { prefix + "_ring" }
-    public var all: [String] { [switchMap, bucketMap, ringMap] }
+    public var switchMap: MapName { MapName(prefix + "_switch") }
+    public var bucketMap: MapName { MapName(prefix + "_bucket") }
+    public var ringMap: MapName { MapName(prefix + "_ring") }
+    public var all: [MapName] { [switchMap, bucketMap, ringMap] }
 
     /// The names a ruleset's programs use (`log_switch`...); they are also the maps' pin
     /// entries, beside the counters (`xdpfw log` finds them there).

@@ -10,7 +10,7 @@
 
 extension LookupGroup {
     /// The one table of port groups, shared by all.
-    public static let portTableName = "lookup.ports"
+    public static let portTableName = MapName("lookup.ports")
     /// Key of the hashed port table: u32 group (host order), protocol, side (0 source, 1
     /// destination), port (network order). The table serves both families (`family` is not
     /// used for it).

@@ -55,7 +55,7 @@ extension EBPFRulesetProgram {
     /// The ruleset as programs chained by tail calls through the program array `chunkMap`
     /// (entry i = chunk i), each within `budget`; one program (no tail call) when it fits.
     public static func generateChunks(segments: [RulesetSegment], policy: Verdict, hook: any HookContext,
-                                      counterMap: String, chunkMap: String, log: PacketLogMaps? = nil,
+                                      counterMap: MapName = .counters, chunkMap: MapName = .chunks, log: PacketLogMaps? = nil,
                                       budget: ChunkBudget = .verifier) throws(AssemblerError) -> [RulesetChunk] {
         let ranges = chunkRanges(segments: segments, hook: hook, budget: budget)
         guard ranges.count <= maximumChunks else {
@@ -138,11 +138,11 @@ enum ChainLink {
     /// The whole ruleset.
     case alone
     /// The attached program: the full prologue, then its state handed on to `next`.
-    case first(next: (map: String, index: Int))
+    case first(next: (map: MapName, index: Int))
     /// A tail-called program: the state taken over, then on to `next` (nil: the last one).
-    case continuation(next: (map: String, index: Int)?)
+    case continuation(next: (map: MapName, index: Int)?)
 
-    var next: (map: String, index: Int)? {
+    var next: (map: MapName, index: Int)? {
         switch self {
         case .alone: nil
         case let .first(next): next

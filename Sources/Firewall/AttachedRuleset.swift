@@ -47,7 +47,7 @@ public enum AttachedRuleset {
             var record = [fileKey: file, HookInstallation.interfaceIndexKey: String(device.index)]
             if hook == .xdp { record[xdpBuffersKey] = multiBuffer ? "multi" : "single" }
             let installation = try HookInstaller.apply(program: loaded.program,
-                                                       maps: loaded.loaded.pinnedMaps.merging([PinDirectory.Entry.counters: loaded.counters]) { $1 },
+                                                       maps: loaded.loaded.pinnedMaps.merging([.counters: loaded.counters]) { $1 },
                                                        rulesetText: text,
                                                        extraRecord: record,
                                                        interface: interface, hook: hook, mode: mode, root: pinRoot)
@@ -75,7 +75,7 @@ public enum AttachedRuleset {
     /// attached: packets the old rules count between this copy and the swap are not carried.
     private static func carryCounters(from before: HookInstallation, to loaded: LoadedRuleset) throws {
         guard let text = before.rulesetText, let old = try? RulesFile.parse(text, file: file(of: before)),
-              let oldCounters = try? before.map(named: PinDirectory.Entry.counters) else { return }
+              let oldCounters = try? before.map(.counters) else { return }
         defer { oldCounters.close() }
         let pairs = CounterCarry.slots(old: old.rules.map { ($0.verdict, $0.expression) }, oldPolicy: old.policy,
                                        new: loaded.ruleset.rules.map { ($0.text.verdict, $0.text.expression) },
@@ -122,7 +122,7 @@ public enum AttachedRuleset {
             throw CommandFailure("\(installation.directory.path): the ruleset text is missing; apply the rules again")
         }
         let rules = try RulesFile.parse(text, file: file)
-        let map = try installation.map(named: PinDirectory.Entry.counters)
+        let map = try installation.map(.counters)
         defer { map.close() }
         return HookStatistics(
             interface: installation.interface, hook: installation.hook.rawValue, file: file, policy: rules.policy,

@@ -24,8 +24,8 @@ public enum EBPFListing {
         let rules = chunk.ruleSlots.map { slots in
             slots.count == 1 ? "rule \(slots.lowerBound)" : "rules \(slots.lowerBound)-\(slots.upperBound)"
         } ?? "no rules"
-        let role = number == 0 ? "the program attached at the hook" : "\(Ruleset.chunkMapName)[\(number)], tail-called by chunk \(number)"
-        let otherwise = number + 1 < count ? "tail call to chunk \(number + 2) (\(Ruleset.chunkMapName)[\(number + 1)])" : "the policy"
+        let role = number == 0 ? "the program attached at the hook" : "\(MapName.chunks)[\(number)], tail-called by chunk \(number)"
+        let otherwise = number + 1 < count ? "tail call to chunk \(number + 2) (\(MapName.chunks)[\(number + 1)])" : "the policy"
         return "# chunk \(number + 1) of \(count) (\(role)): \(rules); when none matches: \(otherwise)\n"
     }
 

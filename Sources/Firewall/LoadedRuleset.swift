@@ -47,8 +47,7 @@ public struct LoadedRuleset {
             let bound = context.metadataVLANFunction == nil ? nil : metadataVLAN?.interface
             do {
                 let loaded = try LoadedRulesetProgram.load(chunks: chunks.map(\.instructions), type: hook,
-                                                           name: "xdpfw_\(hook.rawValue)", counterMap: Ruleset.counterMapName,
-                                                           chunkMap: Ruleset.chunkMapName, counterSlots: spec.counterSlots,
+                                                           name: "xdpfw_\(hook.rawValue)", counterSlots: spec.counterSlots,
                                                            lookupTables: tables, xdpFragments: multiBuffer, boundTo: bound)
                 return LoadedRuleset(spec: spec, hook: hook, loaded: loaded, lookupTableCount: tables.count,
                                      readsMetadataVLAN: bound != nil)

@@ -39,8 +39,8 @@ public struct HookInstallation: Sendable {
     /// `HookInstaller.apply`, so a re-created interface of the same name is told apart).
     public static let interfaceIndexKey = "ifindex"
 
-    /// Opens a map pinned in the directory by `apply` (e.g. `PinDirectory.Entry.counters`).
-    public func map(named name: String) throws(KernelError) -> BPFMap {
+    /// Opens a map pinned in the directory by `apply` (e.g. `.counters`).
+    public func map(_ name: MapName) throws(KernelError) -> BPFMap {
         try BPFMap.fromPinned(directory.path(of: name))
     }
 

@@ -17,11 +17,9 @@ public struct PinDirectory: Hashable, Sendable {
         public static let ruleset = "ruleset"
         /// The attachment record (`PinnedText`, `key=value` lines): what xdpfw must undo on detach.
         public static let attachment = "attachment"
-        /// Per-rule counters (per-CPU array).
-        public static let counters = "counters"
-        /// The program array of a ruleset split into programs chained by tail calls (its
-        /// entries are flushed when no pin or descriptor holds it any more).
-        public static let chunks = "chunks"
+        // The maps are pinned under their names' `MapName.pinEntry`: the counters, the program
+        // array of a chained ruleset (its entries are flushed when no pin or descriptor holds it
+        // any more), the lookup and classifier tables, the drop log's maps.
     }
 
     public let root: String
@@ -36,6 +34,8 @@ public struct PinDirectory: Hashable, Sendable {
 
     public var path: String { "\(root)/\(PinDirectory.escape(interface))/\(hook.rawValue)" }
     public func path(of entry: String) -> String { "\(path)/\(entry)" }
+    /// Where `map` is pinned.
+    public func path(of map: MapName) -> String { path(of: map.pinEntry) }
     public var exists: Bool { BPFFileSystem.exists(path) }
     public var entries: [String] { BPFFileSystem.entries(of: path) }
 

@@ -24,12 +24,12 @@ public struct LiveSetChange: Sendable {
     /// What to write into each table (by table name): entries to add or overwrite, keys to
     /// delete, each with the value the table holds for it now (nil: none), to undo the change
     /// (a lookup in an LPM trie answers for the longest prefix, not the key itself).
-    public var updates: [String: [(key: [UInt8], value: [UInt8], previous: [UInt8]?)]] = [:]
-    public var deletions: [String: [(key: [UInt8], previous: [UInt8])]] = [:]
+    public var updates: [MapName: [(key: [UInt8], value: [UInt8], previous: [UInt8]?)]] = [:]
+    public var deletions: [MapName: [(key: [UInt8], previous: [UInt8])]] = [:]
     /// Entries asked to be added that were there already.
     public var unchanged: [String] = []
     /// Entries the tables hold after the change, by table name (to check the room in each).
-    public var tableSizes: [String: Int] = [:]
+    public var tableSizes: [MapName: Int] = [:]
 
     public var isEmpty: Bool { updates.values.allSatisfy(\.isEmpty) && deletions.values.allSatisfy(\.isEmpty) }
 
@@ -108,11 +108,11 @@ public struct LiveSetChange: Sendable {
         }
         // The running program's tables: hash maps per prefix length stay as they are where the
         // new prefixes fit their lengths, tries stay tries.
-        var hashed: [String: [Int]] = [:]
+        var hashed: [MapName: [Int]] = [:]
         let applied = old.segments()
         for case let .lookup(group) in applied { hashed.merge(group.hashedLengths) { $1 } }
         if let pinnedEntries {
-            let names = applied.flatMap { segment -> [String] in
+            let names = applied.flatMap { segment -> [MapName] in
                 if case let .lookup(group) = segment { return group.layouts.map(\.name) }
                 return []
             }
@@ -130,7 +130,7 @@ public struct LiveSetChange: Sendable {
         }
         let oldTables = Ruleset.lookupTables(segments: oldSegments, hook: hook)
         let newTables = Ruleset.lookupTables(segments: newSegments, hook: hook)
-        var newLengths: [String: Set<Int>] = [:]
+        var newLengths: [MapName: Set<Int>] = [:]
         for case let .lookup(group) in unhashed { newLengths.merge(group.lengthsByTableName) { $0.union($1) } }
         if let (table, lengths) = hashed.sorted(by: { $0.key < $1.key }).first(where: { !(newLengths[$0.key] ?? []).isSubset(of: $0.value) }) {
             let other = (newLengths[table] ?? []).subtracting(lengths).sorted().map { "/\($0)" }.joined(separator: ", ")

@@ -23,15 +23,15 @@ final class InstructionEncodingTests: XCTestCase {
 
     func testMapReferencesResolveToFileDescriptors() throws {
         var asm = Assembler()
-        asm.loadMap(.r1, named: "counters")
+        asm.loadMap(.r1, named: .counters)
         asm.move(.r0, 0)
         asm.exit()
         var program = try asm.assemble()
-        XCTAssertEqual(program.mapReferences, ["counters"])
+        XCTAssertEqual(program.mapReferences, [.counters])
         XCTAssertEqual(program[0].src, Opcode.pseudoMapFD)
         var unresolved = program
-        XCTAssertThrowsError(try unresolved.resolveMaps(["other": 3]))
-        try program.resolveMaps(["counters": 7])
+        XCTAssertThrowsError(try unresolved.resolveMaps([.chunks: 3]))
+        try program.resolveMaps([.counters: 7])
         XCTAssertEqual(program[0].immediate, 7)
         XCTAssertEqual(program[0].encoded, 0x0000_0007_0000_1118)
         XCTAssertEqual(program.count, 4)
@@ -118,7 +118,7 @@ final class FormatTests: XCTestCase {
         asm.jump(if: .notEqual, .r2, 0x800, to: "drop", width: .bits32)
         asm.store(.double, to: .r10, offset: -8, from: .r2)
         asm.alu(.shiftLeft, .r6, 2, width: .bits32)
-        asm.loadMap(.r1, named: "counters")
+        asm.loadMap(.r1, named: .counters)
         asm.call(.mapLookupElement)
         asm.move(.r0, 2)
         asm.exit()

@@ -88,7 +88,7 @@ final class ChunkedRulesetKernelTests: XCTestCase {
             let loaded: LoadedRulesetProgram
             do {
                 loaded = try LoadedRulesetProgram.load(chunks: chunks.map(\.instructions), type: hook.type, name: "xdpfw_chunked",
-                                                       counterMap: Ruleset.counterMapName, chunkMap: Ruleset.chunkMapName,
+                                                       counterMap: MapName.counters, chunkMap: MapName.chunks,
                                                        counterSlots: ruleset.counterSlots, lookupTables: ruleset.lookupTables(for: hook.context),
                                                        xdpFragments: hook.xdpFragments)
             } catch {

@@ -24,7 +24,7 @@ extension XCTestCase {
                 let loaded: LoadedRulesetProgram
                 do {
                     loaded = try LoadedRulesetProgram.load(try ruleset.ebpfProgram(for: hook.context, minimumRun: minimumRun),
-                                                           type: hook.type, name: "xdpfw_merged", counterMap: Ruleset.counterMapName,
+                                                           type: hook.type, name: "xdpfw_merged", counterMap: MapName.counters,
                                                            counterSlots: ruleset.counterSlots,
                                                            lookupTables: ruleset.lookupTables(for: hook.context, minimumRun: minimumRun),
                                                            xdpFragments: hook.xdpFragments)

@@ -124,7 +124,7 @@ final class PacketLogKernelTests: XCTestCase {
     static func load(_ ruleset: Ruleset, hook: KernelDifferentialTests.TestHook, budget: ChunkBudget) throws -> LoadedRulesetProgram {
         let chunks = try ruleset.ebpfChunks(for: hook.context, budget: budget)
         return try LoadedRulesetProgram.load(chunks: chunks.map(\.instructions), type: hook.type, name: "xdpfw_logged",
-                                             counterMap: Ruleset.counterMapName, chunkMap: Ruleset.chunkMapName,
+                                             counterMap: MapName.counters, chunkMap: MapName.chunks,
                                              counterSlots: ruleset.counterSlots, lookupTables: ruleset.lookupTables(for: hook.context),
                                              xdpFragments: hook.xdpFragments)
     }

@@ -133,7 +133,7 @@ final class LiveSetTests: XCTestCase {
                     }
                 }
                 XCTAssertEqual(wrong, [], "\(label), \(hook.name)")
-                let map = try installation.map(named: PinDirectory.Entry.counters)
+                let map = try installation.map(.counters)
                 defer { map.close() }
                 XCTAssertEqual(try LibpcapRuleset.counters(map, slots: 6), counts, "\(label), \(hook.name): counters go on from where they were")
                 expected[hook.name] = counts

@@ -21,16 +21,16 @@ final class LiveSetPlanTests: XCTestCase {
         """
 
     /// The hash maps per length of the program for `text`.
-    private func hashed(_ text: String) throws -> [String: [Int]] {
-        var hashed: [String: [Int]] = [:]
+    private func hashed(_ text: String) throws -> [MapName: [Int]] {
+        var hashed: [MapName: [Int]] = [:]
         for case let .lookup(group) in try Ruleset.parse(text, file: "r.conf").segments() { hashed.merge(group.hashedLengths) { $1 } }
         return hashed
     }
 
     /// The tables for `text`, with the hash maps of the program for `running` (as a live change keeps them).
-    private func tables(_ text: String, running: String? = nil) throws -> [String: [[UInt8]: [UInt8]]] {
+    private func tables(_ text: String, running: String? = nil) throws -> [MapName: [[UInt8]: [UInt8]]] {
         let ruleset = try Ruleset.parse(text, file: "r.conf")
-        var result: [String: [[UInt8]: [UInt8]]] = [:]
+        var result: [MapName: [[UInt8]: [UInt8]]] = [:]
         for table in ruleset.lookupTables(for: XDPHook(), keepingHashedLengths: try hashed(running ?? text)) {
             result[table.name] = Dictionary(table.entries.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
         }
@@ -43,7 +43,7 @@ final class LiveSetPlanTests: XCTestCase {
         var current = text
         let running = text
         for step in steps {
-            let pins = try hashed(running).flatMap { table, lengths in lengths.map { LookupTable.pinEntry(forTable: table) + "-\($0)" } }
+            let pins = try hashed(running).flatMap { table, lengths in lengths.map { table.pinEntry + "-\($0)" } }
             let change = try LiveSetChange.plan(text: current, file: "r.conf", set: step.set, adding: step.add, removing: step.remove,
                                                 pinnedEntries: pins, hook: XDPHook())
             var tables = try tables(current, running: running)
@@ -184,7 +184,7 @@ final class LiveSetPlanTests: XCTestCase {
         let start = ContinuousClock.now
         let ruleset = try Ruleset.parse(sets + "drop src net @big\ndrop src net @big and tcp dst port 22\n", file: "big.conf")
         XCTAssertEqual(ruleset.rules.map(\.lookupMatches.count), [unique.count, unique.count])
-        XCTAssertEqual(ruleset.lookupTables(for: XDPHook()).first { $0.name.hasPrefix("lookup.address.v4.src") }?.entries.count, unique.count)
+        XCTAssertEqual(ruleset.lookupTables(for: XDPHook()).first { $0.name.text.hasPrefix("lookup.address.v4.src") }?.entries.count, unique.count)
         print("parsed and merged \(unique.count) set entries in \(ContinuousClock.now - start)")
         let change = try LiveSetChange.plan(text: sets + "drop src net @big\n", file: "big.conf", set: "big", adding: ["203.0.113.0/24"], hook: XDPHook())
         XCTAssertEqual(change.updates.values.map(\.count).reduce(0, +), 1, "one new entry, nothing else changes")
