@@ -90,11 +90,12 @@ extension EBPFRulesetProgram {
         var evaluated: Set<Int> = []
         func cost(_ segment: RulesetSegment, index: Int, evaluating: Bool) -> (jumps: Int, onFirstWay: Int, walk: Int) {
             var scratch = Assembler()
-            emit(segment, index: index, hook: hook, evaluating: evaluating, into: &scratch)
+            let next = scratch.newLabel("segment\(index + 1)"), count = scratch.newLabel("count")
+            emit(segment, index: index, hook: hook, evaluating: evaluating, next: next, count: count, into: &scratch)
             let jumps = scratch.conditionalJumpCount
             // A classifier's scan loop is walked once per word, each with a pending branch.
             let scanned = if evaluating || segment.isWholeClassifier, case let .classifier(classifier, _) = segment { classifier.scanSteps } else { 0 }
-            let onFirstWay = (scratch.branchesPendingOnFirstWay(to: ["segment\(index + 1)", "count"]) ?? jumps) + scanned
+            let onFirstWay = (scratch.branchesPendingOnFirstWay(to: [next, count]) ?? jumps) + scanned
             return (jumps, onFirstWay, ChunkBudget.walk(scratch) + scanned * ClassifierEmitter.walkedPerStep)
         }
         for (index, segment) in segments.enumerated() {
