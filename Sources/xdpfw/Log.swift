@@ -80,8 +80,7 @@ struct Log: ParsableCommand {
         if let rule, let rules, rule > rules.rules.count {
             throw CommandFailure("--rule \(rule): the rules at \(interface) \(installation.hook.rawValue) are numbered 1 to \(rules.rules.count)")
         }
-        let lockPath = "/run/xdpfw/log/" + installation.directory.path.replacingOccurrences(of: "/", with: "_")
-        guard let lock = try LockFile.acquireUnlessHeld(at: lockPath) else {
+        guard let lock = try RunLocks.logReader(of: installation) else {
             throw CommandFailure("another xdpfw log is reading \(interface) \(installation.hook.rawValue)")
         }
         defer { lock.release() }

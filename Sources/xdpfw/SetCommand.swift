@@ -136,7 +136,7 @@ struct SetCommand: ParsableCommand {
 
     private func change() throws {
         let name = name!
-        let lock = try LockFile.acquire { Output.standardError("xdpfw: waiting for another xdpfw apply, detach or set to finish\n") }
+        let lock = try RunLocks.rulesChange { Output.standardError("xdpfw: waiting for another xdpfw apply, detach or set to finish\n") }
         defer { lock.release() }
         // Every hook's change is worked out and checked before any is written.
         var writes: [LiveSetWrite] = []
