@@ -37,7 +37,7 @@ public enum EBPFRulesetProgram {
         let starts = (range.lowerBound...range.upperBound).map { asm.newLabel("segment\($0)") }
         if log != nil && hook.metadataVLAN == nil {
             // The log copies the frame through the context (a hook with a metadata tag saves it anyway).
-            asm.store(.double, to: .r10, offset: MachineLayout.contextSlot, from: MachineLayout.context)
+            asm.saveContext()
         }
         switch link {
         case .alone:
@@ -192,7 +192,7 @@ enum ProgramPrologue {
         let layout = MachineLayout.self
         if let vlan = hook.metadataVLAN {
             let frame = asm.newLabel("prologue.frame")
-            asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
+            asm.saveContext()
             asm.load(.word, .r2, from: layout.context, offset: vlan.presentOffset)
             asm.store(.word, to: .r10, offset: layout.vlanPresentSlot, from: .r2)
             asm.load(.word, .r3, from: layout.context, offset: vlan.tciOffset)
@@ -206,7 +206,7 @@ enum ProgramPrologue {
             asm.jump(if: .notEqual, .r0, 0, to: frame)   // refused: the frame stays as it is
             asm.store(.byte, to: .r10, offset: layout.vlanInlinedSlot, immediate: 1)
             asm.label(frame)
-            asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
+            asm.reloadContext()
         }
         if let function = hook.metadataVLANFunction { emitTagInsertion(function: function, hook: hook, into: &asm) }
         emitFrameLength(hook: hook, into: &asm)
@@ -222,7 +222,7 @@ enum ProgramPrologue {
         // The addresses (12 bytes: loaded as 8 + 4), then the tag (4), then the type field.
         let addresses = Int16(Protocols.Ethernet.typeField), tag = Int32(Protocols.VLAN.tagLength)
         let tagged = asm.newLabel("prologue.tagged"), untag = asm.newLabel("prologue.untag")
-        asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
+        asm.saveContext()
         asm.store(.double, to: .r10, offset: layout.vlanInlinedWord, immediate: 0)
         asm.store(.double, to: .r10, offset: layout.metadataVLANProtocolSlot, immediate: 0)
         asm.move(.r2, .r10)
@@ -231,11 +231,11 @@ enum ProgramPrologue {
         asm.add(.r3, Int32(layout.metadataVLANTCISlot))
         asm.call(kernelFunction: function)
         asm.jump(if: .notEqual, .r0, 0, to: tagged)   // no tag in metadata (or no driver support)
-        asm.load(.double, .r1, from: .r10, offset: layout.contextSlot)
+        asm.reloadContext()
         asm.move(.r2, -tag)
         asm.call(.xdpAdjustHead)
         asm.jump(if: .notEqual, .r0, 0, to: tagged)
-        asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
+        asm.reloadContext()
         asm.load(.word, .r2, from: layout.context, offset: hook.dataOffset)
         asm.load(.word, .r3, from: layout.context, offset: hook.dataEndOffset)
         asm.move(.r4, .r2)
@@ -253,11 +253,11 @@ enum ProgramPrologue {
         asm.store(.byte, to: .r10, offset: layout.vlanInlinedSlot, immediate: 1)
         asm.jump(to: tagged)
         asm.label(untag)
-        asm.load(.double, .r1, from: .r10, offset: layout.contextSlot)
+        asm.reloadContext()
         asm.move(.r2, tag)
         asm.call(.xdpAdjustHead)
         asm.label(tagged)
-        asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
+        asm.reloadContext()
     }
 
     /// The frame length (`len`) into its slot.
@@ -272,10 +272,10 @@ enum ProgramPrologue {
         case .xdpBufferLength:
             // One helper call per packet (a frame without fragments: data_end - data). The
             // context is kept for the fragment loads, which call a helper too.
-            asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
+            asm.saveContext()
             asm.call(.xdpGetBufferLength)
             asm.store(.word, to: .r10, offset: layout.lengthSlot, from: .r0)
-            asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
+            asm.reloadContext()
         case let .contextField(offset):
             asm.load(.word, layout.address, from: layout.context, offset: offset)
             asm.store(.word, to: .r10, offset: layout.lengthSlot, from: layout.address)
@@ -296,7 +296,7 @@ enum ProgramEpilogue {
             asm.load(.byte, .r2, from: .r10, offset: MachineLayout.vlanInlinedSlot)
             asm.jump(if: .equal, .r2, 0, to: exit)
             asm.jump(if: .notEqual, verdict, hook.returnCode(for: .pass), to: exit, width: .bits32)
-            asm.load(.double, .r1, from: .r10, offset: MachineLayout.contextSlot)
+            asm.reloadContext()
             asm.load(.word, .r2, from: .r1, offset: hook.dataOffset)
             asm.load(.word, .r3, from: .r1, offset: hook.dataEndOffset)
             let addresses = Int32(Protocols.Ethernet.typeField), tag = Int32(Protocols.VLAN.tagLength)
@@ -315,7 +315,7 @@ enum ProgramEpilogue {
             let exit = asm.newLabel("return.exit")
             asm.load(.byte, .r2, from: .r10, offset: MachineLayout.vlanInlinedSlot)
             asm.jump(if: .equal, .r2, 0, to: exit)
-            asm.load(.double, .r1, from: .r10, offset: MachineLayout.contextSlot)
+            asm.reloadContext()
             asm.call(.skbVLANPop)
             asm.label(exit)
         }

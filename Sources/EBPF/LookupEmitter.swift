@@ -44,7 +44,7 @@ struct LookupEmitter {
     }
 
     func emit(into asm: inout Assembler) {
-        asm.store(.double, to: .r10, offset: Layout.contextSlot, from: Layout.context)
+        asm.saveContext()
         asm.load(.word, Layout.data, from: Layout.context, offset: hook.dataOffset)
         asm.load(.word, Layout.dataEnd, from: Layout.context, offset: hook.dataEndOffset)
         asm.move(slot, -1, width: .bits32)
@@ -61,7 +61,7 @@ struct LookupEmitter {
             emitAddresses(done: done, into: &asm)
         }
         asm.label(done)
-        asm.load(.double, Layout.context, from: .r10, offset: Layout.contextSlot)
+        asm.reloadContext()
         asm.jump(if: .equal, slot, -1, to: noMatchLabel, width: .bits32)
         // The counter key, as the counting code stores it too: an instruction between the test
         // and the jump, so the assembler keeps the jump unconditional (a `gotol` when far).

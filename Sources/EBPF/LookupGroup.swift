@@ -132,6 +132,21 @@ public struct LookupTable: Hashable, Sendable {
         return result
     }
 
+    /// The return code of each verdict at `hook`, as the values of the tables hold it.
+    static func returnCodes(_ hook: any HookContext) -> [Verdict: UInt32] {
+        Dictionary(uniqueKeysWithValues: Verdict.allCases.map { ($0, UInt32(bitPattern: hook.returnCode(for: $0))) })
+    }
+
+    /// A value of the lookup groups' tables (`slotValueSize` bytes): the u32 counter slot, then
+    /// the u32 return code (with flags such as `LookupGroup.lookFurther`), little-endian.
+    static func slotValue(slot: UInt32, code: UInt32) -> [UInt8] {
+        var value: [UInt8] = []
+        value.reserveCapacity(slotValueSize)
+        LookupGroup.appendLittleEndian(slot, to: &value)
+        LookupGroup.appendLittleEndian(code, to: &value)
+        return value
+    }
+
     /// The tables of several groups, those of the same name (layout) put together.
     public static func combined(_ tables: [LookupTable]) -> [LookupTable] {
         var order: [MapName] = []
@@ -300,7 +315,7 @@ public struct LookupGroup: Hashable, Sendable {
                                                             markersAt: hashedLengths[layout.name])
             var entries: [(key: [UInt8], value: [UInt8])] = []
             entries.reserveCapacity(firstMatch.count)
-            let codes = Dictionary(uniqueKeysWithValues: Verdict.allCases.map { ($0, UInt32(bitPattern: hook.returnCode(for: $0))) })
+            let codes = LookupTable.returnCodes(hook)
             for (key, slot, further) in firstMatch {
                 var bytes: [UInt8] = []
                 bytes.reserveCapacity(addressOffsetInKey + layout.family.width)
@@ -310,12 +325,9 @@ public struct LookupGroup: Hashable, Sendable {
                     bytes += [UInt8(key.exact >> 16), 0, UInt8(truncatingIfNeeded: key.exact >> 8), UInt8(truncatingIfNeeded: key.exact)]
                 }
                 key.prefix.appendBytes(to: &bytes)
-                var value: [UInt8] = []
-                value.reserveCapacity(8)
-                LookupGroup.appendLittleEndian(slot.map(UInt32.init) ?? LookupGroup.noSlot, to: &value)
                 let code = slot.map { codes[verdicts[$0]!]! } ?? 0
-                LookupGroup.appendLittleEndian(further ? code | LookupGroup.lookFurther : code, to: &value)
-                entries.append((bytes, value))
+                entries.append((bytes, LookupTable.slotValue(slot: slot.map(UInt32.init) ?? LookupGroup.noSlot,
+                                                             code: further ? code | LookupGroup.lookFurther : code)))
             }
             return LookupTable(name: layout.name, family: layout.family, side: layout.side,
                                keySize: addressOffsetInKey + layout.family.width, entries: entries)

@@ -84,7 +84,7 @@ public enum PacketLogEmitter {
         asm.label(length)
         asm.store(.word, to: record, offset: PacketLogRecord.capturedLengthOffset, from: .r4)
         asm.jump(if: .equal, .r4, 0, to: submit)
-        asm.load(.double, .r1, from: .r10, offset: MachineLayout.contextSlot)
+        asm.reloadContext()
         asm.move(.r2, 0)
         asm.move(.r3, record)
         asm.add(.r3, Int32(PacketLogRecord.headerSize))

@@ -175,7 +175,7 @@ enum ChainState {
     static func restore(hook: any HookContext, into asm: inout Assembler) {
         guard let vlan = hook.metadataVLAN else { return }
         let layout = MachineLayout.self
-        asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
+        asm.saveContext()
         asm.load(.word, .r2, from: layout.context, offset: vlan.chainStateOffset)
         asm.move(.r3, .r2, width: .bits32)
         asm.alu(.and, .r3, 1, width: .bits32)

@@ -17,7 +17,7 @@ enum SocketBufferPull {
         let layout = MachineLayout.self
         let wanted = Register.r4, linear = Register.r2
         let check = asm.newLabel("pull.check"), done = asm.newLabel("pull.done")
-        asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
+        asm.saveContext()
         // wanted = min(skb->len, reach)
         asm.load(.word, wanted, from: layout.context, offset: lengthOffset)
         if let bytes = reach.bytes {
@@ -31,7 +31,7 @@ enum SocketBufferPull {
         asm.jump(if: .greaterOrEqual, linear, wanted, to: done)
         asm.move(.r2, wanted)
         asm.call(.skbPullData)          // fails only without memory: then the head stays as it was
-        asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
+        asm.reloadContext()
         asm.label(done)
     }
 }

@@ -17,6 +17,13 @@ public struct CommandFailure: Error {
         CommandFailure("\(interface) has no xdpfw rules\(hook.map { " at \($0.rawValue)" } ?? "") (see `xdpfw status`)")
     }
 
+    /// `--json` about one interface prints one object: that is the contract scripts rely on (a
+    /// shape that changed with what is attached would break them). With rules at several of
+    /// `hooks` there, `stats` and `set list` refuse and ask for one.
+    public static func requireOneHookForJSON(at interface: String, _ hooks: [Hook]) throws(CommandFailure) {
+        if hooks.count > 1 { throw severalHooks(at: interface, hooks, when: "with --json") }
+    }
+
     /// The verbs' answer (a usage error) when they need one hook at `interface` and xdpfw has
     /// rules at several: `log` always, `stats` and `set list` `when` "with --json".
     public static func severalHooks(at interface: String, _ hooks: [Hook], when condition: String? = nil) -> CommandFailure {

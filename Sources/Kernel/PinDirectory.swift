@@ -70,6 +70,13 @@ public struct PinDirectory: Hashable, Sendable {
         defaultRoot + "/netns/" + escape(name)
     }
 
+    /// Unpins every hook directory under `root` and removes the emptied directories, `root`
+    /// included (a directory that still holds something else stays).
+    public static func removeAll(root: String) {
+        for directory in all(root: root) { try? directory.remove() }
+        try? removeIfEmpty(root)
+    }
+
     /// Every hook directory under `root`, sorted by interface then hook.
     public static func all(root: String = PinDirectory.defaultRoot) -> [PinDirectory] {
         BPFFileSystem.entries(of: root).flatMap { name in

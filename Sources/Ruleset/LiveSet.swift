@@ -173,20 +173,20 @@ public struct LiveSetChange: Sendable {
 extension Rule {
     /// True when the rule's expression names `@name`.
     func uses(set name: String) -> Bool {
-        let bytes = Array(expression.utf8), needle = Array(("@" + name).utf8)
-        guard bytes.count >= needle.count else { return false }
-        for start in 0...(bytes.count - needle.count) where bytes[start] == UInt8(ascii: "@") && Array(bytes[start..<(start + needle.count)]) == needle {
-            let end = start + needle.count
-            if end == bytes.count || !SetExpansion.isNameByte(bytes[end]) { return true }
-        }
-        return false
+        SetExpansion.references(in: Array(expression.utf8)).contains { $0.name == name }
+    }
+
+    /// The expression's text before its first `@name` (all of it when it names no such set).
+    func text(before name: String) -> String {
+        let bytes = Array(expression.utf8)
+        guard let first = SetExpansion.references(in: bytes).first(where: { $0.name == name }) else { return expression }
+        return String(decoding: bytes[..<first.range.lowerBound], as: UTF8.self)
     }
 
     /// What an entry of set `name` must be in this rule, for messages: it depends on the word
     /// before `@name` (`host`, `net`, `port`).
     func setEntryKind(_ name: String) -> String {
-        let before = expression.components(separatedBy: "@" + name).first ?? ""
-        switch Word.split(before).last?.text {
+        switch Word.split(text(before: name)).last?.text {
         case "host"?: return "an IPv4 or IPv6 address"
         case "port"?: return "a port number (0 to 65535)"
         default: return "an IPv4 address or prefix, or an IPv6 address or prefix longer than /96"
@@ -223,7 +223,8 @@ extension RulesFile {
 
     /// What is wrong with one entry of set `name`, if anything.
     static func problem(withEntry entry: String, of name: String) -> String? {
-        if entry.isEmpty || entry.contains(where: { "(){}@#!&|,; \t".contains($0) }) {
+        // Beside what no entry may hold, what would split it into several in a `set add` or the rules text.
+        if entry.isEmpty || entry.utf8.contains(where: { RulesFile.forbiddenEntryBytes.contains($0) || ",; \t".utf8.contains($0) }) {
             return "'\(entry)' is not an address, prefix or port for @\(name)"
         }
         return nil

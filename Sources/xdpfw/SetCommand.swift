@@ -106,11 +106,7 @@ struct SetCommand: ParsableCommand {
         var lines: [String] = []
         var found = false
         let installations = try installations()
-        if json, installations.count > 1 {
-            // One object is the contract (as for `stats IFACE --json`): a shape that changed with
-            // what is attached would break scripts.
-            throw CommandFailure.severalHooks(at: interface, installations.map(\.installation.hook), when: "with --json")
-        }
+        if json { try CommandFailure.requireOneHookForJSON(at: interface, installations.map(\.installation.hook)) }
         for (installation, text, file) in installations {
             let rules: RulesFile
             do { rules = try RulesFile.parse(text, file: file) } catch {

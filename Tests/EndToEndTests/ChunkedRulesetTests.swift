@@ -19,11 +19,8 @@ final class ChunkedRulesetTests: XCTestCase {
         + LiveCounterTests.rules
 
     func testChainedProgramsCountAsLibpcapAtEveryHookAndTheirProgramArrayIsPinned() throws {
-        try EndToEnd.requireRoot()
-        guard Corpus.directory != nil else { throw XCTSkip(Corpus.missingMessage) }
-        let quiet = try QuietNetwork()
+        let (quiet, ruleset) = try QuietNetwork.forCorpusRules(Self.rules)
         defer { quiet.close() }
-        let ruleset = try LibpcapRuleset(Self.rules)
         let tcp = PacketBuilder.ethernet(destination: quiet.network.b.mac, source: quiet.network.a.mac, type: 0x0800,
                                          PacketBuilder.ipv4(source: [10, 9, 27, 250], protocol: 6, PacketBuilder.tcp(source: 40000, destination: 7000)))
         let frames = EndToEnd.sendableFrames(limit: 1000) + [[UInt8]](repeating: tcp, count: 3)
