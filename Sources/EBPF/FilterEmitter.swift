@@ -82,7 +82,8 @@ struct FilterEmitter {
         case let .verdict(value):
             asm.jump(to: value == 0 ? noMatchLabel : matchLabel)
         case let .jump(target):
-            asm.jump(to: edge(to: target))
+            let destination = edge(to: target)
+            asm.jump(to: destination)
         case let .branch(condition, operand, ifTrue, ifFalse):
             let trueLabel = edge(to: ifTrue), falseLabel = edge(to: ifFalse)
             let jumpCondition = FilterEmitter.jumpCondition(condition)

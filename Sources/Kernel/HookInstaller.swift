@@ -47,7 +47,7 @@ public enum HookInstaller {
         defer { transaction.close() }
         do {
             try transaction.stage(PinDirectory.Entry.program) { (path) throws(KernelError) in try program.pin(at: path) }
-            for (name, map) in maps.sorted(by: { $0.key < $1.key }) {
+            for (name, map) in maps.sorted(by: { $0.key.pinEntry < $1.key.pinEntry }) {
                 try transaction.stage(name.pinEntry) { (path) throws(KernelError) in try map.pin(at: path) }
             }
             try transaction.stage(PinDirectory.Entry.ruleset) { (path) throws(KernelError) in try PinnedText.write(rulesetText, at: path) }

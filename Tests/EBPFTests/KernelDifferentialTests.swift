@@ -137,7 +137,7 @@ final class KernelDifferentialTests: XCTestCase {
     }
 
     /// The program, or nil (with the verifier's complaint in `failures`) when the kernel refuses it.
-    func load(_ filter: FilterProgram, _ hook: Hook, _ expression: String, failures: inout [String]) throws -> BPFProgram? {
+    func load(_ filter: FilterProgram, _ hook: TestHook, _ expression: String, failures: inout [String]) throws -> BPFProgram? {
         let instructions = try EBPFFilterProgram.generate(filter, hook: hook.context)
         do {
             return try BPFProgram.load(type: hook.type, instructions: instructions.encoded, name: "xdpfw_test", xdpFragments: hook.xdpFragments)
