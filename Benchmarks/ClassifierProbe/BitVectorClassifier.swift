@@ -155,7 +155,8 @@ struct BitVectorClassifier {
     /// The XDP program: fields to the stack, five classes to five vector pointers, the scan.
     func program() throws -> [EBPFInstruction] {
         var asm = Assembler()
-        ProbeProgram.requireFrame(&asm, length: 38)   // through the IPv4 header and both ports
+        let out = asm.newLabel("out")
+        ProbeProgram.requireFrame(&asm, length: 38, out: out)   // through the IPv4 header and both ports
         for (offset, slot, size) in [(26 as Int16, -8 as Int16, MemorySize.word), (30, -12, .word), (23, -16, .byte),
                                      (34, -20, .half), (36, -24, .half)] {
             asm.load(size, .r5, from: .r2, offset: offset)
@@ -164,36 +165,39 @@ struct BitVectorClassifier {
         }
         func vectorPointer(_ field: Int) {   // the key in r1 → the vector's pointer in its stack slot
             asm.store(.word, to: .framePointer, offset: -4, from: .r1)
-            ProbeProgram.lookUp(&asm, map: "vectors", keyAt: -4)
+            ProbeProgram.lookUp(&asm, map: .vectors, keyAt: -4, missing: out)
             asm.store(.double, to: .framePointer, offset: Int16(-32 - 8 * field), from: .r0)
         }
-        for (field, slot, trie, base) in [(0, -8 as Int16, "sourceTrie", sourceBase), (1, -12, "destinationTrie", destinationBase)] {
+        for (field, slot, trie, base) in [(0, -8 as Int16, MapName.sourceTrie, sourceBase), (1, -12, MapName.destinationTrie, destinationBase)] {
             asm.load(.word, .r6, from: .framePointer, offset: slot)
-            ProbeProgram.walkArrayTrie(&asm, map: trie, leaf: "class\(field)")
-            asm.label("class\(field)")
+            let leaf = asm.newLabel("class\(field)")
+            ProbeProgram.walkArrayTrie(&asm, map: trie, leaf: leaf, out: out)
+            asm.label(leaf)
             asm.add(.r1, Int32(base))
             vectorPointer(field)
         }
         asm.load(.word, .r1, from: .framePointer, offset: -16)
         asm.store(.word, to: .framePointer, offset: -4, from: .r1)
-        ProbeProgram.lookUp(&asm, map: "protocols", keyAt: -4)
+        ProbeProgram.lookUp(&asm, map: .protocols, keyAt: -4, missing: out)
         asm.load(.word, .r1, from: .r0, offset: 0)
         vectorPointer(2)
-        for (field, slot, map, absent) in [(3, -20 as Int16, "sourcePorts", sourcePortsAbsent), (4, -24, "destinationPorts", destinationPortsAbsent)] {
+        for (field, slot, map, absent) in [(3, -20 as Int16, MapName.sourcePorts, sourcePortsAbsent), (4, -24, MapName.destinationPorts, destinationPortsAbsent)] {
+            let ports = asm.newLabel("ports\(field)"), key = asm.newLabel("key\(field)")
             asm.load(.word, .r1, from: .framePointer, offset: -16)
-            for number: Int32 in [6, 17, 132] { asm.jump(if: .equal, .r1, number, to: "ports\(field)") }
+            for number: Int32 in [6, 17, 132] { asm.jump(if: .equal, .r1, number, to: ports) }
             asm.move(.r1, Int32(absent))
-            asm.jump(to: "key\(field)")
-            asm.label("ports\(field)")
+            asm.jump(to: key)
+            asm.label(ports)
             asm.load(.word, .r1, from: .framePointer, offset: slot)
             asm.store(.word, to: .framePointer, offset: -4, from: .r1)
-            ProbeProgram.lookUp(&asm, map: map, keyAt: -4)
+            ProbeProgram.lookUp(&asm, map: map, keyAt: -4, missing: out)
             asm.load(.word, .r1, from: .r0, offset: 0)
-            asm.label("key\(field)")
+            asm.label(key)
             vectorPointer(field)
         }
-        ProbeProgram.firstCommonBit(&asm, fields: 5, words: words, pointersAt: -32)
-        asm.label("out")
+        let none = asm.newLabel("none")
+        ProbeProgram.firstCommonBit(&asm, fields: 5, words: words, pointersAt: -32, none: none)
+        asm.label(out)
         asm.move(.r0, ProbeProgram.notFound)
         asm.exit()
         return try asm.assemble()

@@ -48,7 +48,7 @@ struct Probe {
     var expected: [UInt32]
 }
 
-func load(_ name: String, _ instructions: [EBPFInstruction], maps: [String: BPFMap]) throws -> BPFProgram {
+func load(_ name: String, _ instructions: [EBPFInstruction], maps: [MapName: BPFMap]) throws -> BPFProgram {
     var instructions = instructions
     try instructions.resolveMaps(maps.mapValues(\.fd))
     return try BPFProgram.load(type: .xdp, instructions: instructions.encoded, name: name)
@@ -85,7 +85,7 @@ for ipv6 in [false, true] {
         try map.updateBatch(prefixes.prefixes.enumerated().map { (le32(UInt32($1.length)) + $1.bytes, le32(UInt32($0))) })
         let addresses = (0..<8).map { _ in prefixes.prefixes[random.next(count)].randomAddress(using: &random) }
         probes.append(Probe(name: "LPM trie IPv\(ipv6 ? 6 : 4), \(count) prefixes",
-                            program: try load("probe_lpm", try ProbeProgram.prefixLookup(ipv6: ipv6), maps: ["table": map]),
+                            program: try load("probe_lpm", try ProbeProgram.prefixLookup(ipv6: ipv6), maps: [.table: map]),
                             maps: [map], packets: addresses.map { ipv6 ? ipv6Frame(source: $0) : ipv4Frame(source: $0) },
                             expected: addresses.map { prefixes.longestMatch($0).map(UInt32.init) ?? UInt32.max }))
     }
@@ -98,7 +98,7 @@ for count in [1_000, 10_000] {   // the same kind of prefixes as the LPM tries, 
     try map.updateBatch(trie.entries.enumerated().map { (le32(UInt32($0)), le32($1)) })
     let addresses = (0..<8).map { _ in prefixes.prefixes[random.next(count)].randomAddress(using: &random) }
     probes.append(Probe(name: "array trie 16-8-8 IPv4, \(count) prefixes",
-                        program: try load("probe_trie", try ProbeProgram.arrayTrieLookup(), maps: ["trie": map]),
+                        program: try load("probe_trie", try ProbeProgram.arrayTrieLookup(), maps: [.trie: map]),
                         maps: [map], packets: addresses.map { ipv4Frame(source: $0) },
                         expected: addresses.map { prefixes.longestMatch($0).map(UInt32.init) ?? UInt32.max }))
 }
@@ -107,7 +107,7 @@ do {
     let ports = try BPFMap.create(type: .array, keySize: 4, valueSize: 4, maxEntries: 65_536, name: "probe_ports")
     try ports.updateBatch((0..<65_536).map { (le32(UInt32($0)), le32(UInt32($0) ^ 0x5a5a)) })
     let portList: [UInt16] = [22, 443, 8080, 50_000]
-    probes.append(Probe(name: "array lookup (65,536 ports)", program: try load("probe_array", try ProbeProgram.portArrayLookup(), maps: ["table": ports]),
+    probes.append(Probe(name: "array lookup (65,536 ports)", program: try load("probe_array", try ProbeProgram.portArrayLookup(), maps: [.table: ports]),
                         maps: [ports], packets: portList.map { ipv4Frame(source: [10, 0, 0, 1], port: $0) },
                         expected: portList.map { UInt32($0) ^ 0x5a5a }))
     for count in [10_000, 100_000] {
@@ -127,7 +127,7 @@ do {
         try tuples.updateBatch(entries)
         probes.append(Probe(name: "hash lookup, 16-byte masked 5-tuple, \(count) entries",
                             program: try load("probe_hash", try ProbeProgram.tupleHashLookup(sourceMask: 0xffff_0000, destinationMask: 0xffff_ffff),
-                                              maps: ["table": tuples]),
+                                              maps: [.table: tuples]),
                             maps: [tuples], packets: frames, expected: (0..<frames.count).map { UInt32($0 * (count / 8)) }))
     }
 }
@@ -142,7 +142,7 @@ for words in quick ? [16, 160] : [16, 160, 1_600] {
         }
         probes.append(Probe(name: "bit vectors: AND of \(fields) × \(words) words\(unrolled > 1 ? " (×\(unrolled) unrolled)" : ""), first set bit in the \(place)",
                             program: try load("probe_bits", try ProbeProgram.bitVectorSearch(fields: fields, words: words, unrolled: unrolled),
-                                              maps: ["vectors": vectors]),
+                                              maps: [.vectors: vectors]),
                             maps: [vectors], packets: baselinePackets, expected: [UInt32(word * 64 + 37)]))
     }
 }
@@ -153,7 +153,7 @@ for levels in [2, 4, 8] {
     try nodes.updateBatch(tree.nodes.enumerated().map { (le32(UInt32($0)), $1.flatMap(le32)) })
     let flows = (0..<8).map { _ in ([UInt8(random.next(224)), 1, 2, 3], [198, 51, 100, UInt8(random.next(256))], UInt16(random.next(65_536))) }
     probes.append(Probe(name: "cut tree walk, \(levels) levels (16-way cuts)",
-                        program: try load("probe_tree", try ProbeProgram.treeWalk(levels: levels), maps: ["nodes": nodes]),
+                        program: try load("probe_tree", try ProbeProgram.treeWalk(levels: levels), maps: [.nodes: nodes]),
                         maps: [nodes], packets: flows.map { ipv4Frame(source: $0.0, destination: $0.1, port: $0.2) },
                         expected: flows.map { UInt32(tree.leaf(source: $0.0, destination: $0.1, port: $0.2)) }))
 }
@@ -167,13 +167,13 @@ for family in RulesetFamily.allCases {   // the recommended structure whole, on 
             try map.updateBatch(values.enumerated().map { (le32(UInt32($0)), $1) })
             return map
         }
-        let maps = [
-            "vectors": try array("probe_vectors", classifier.vectors.map { $0.flatMap { withUnsafeBytes(of: $0.littleEndian) { Array($0) } } }),
-            "sourceTrie": try array("probe_trie", classifier.sourceTrie.entries.map(le32)),
-            "destinationTrie": try array("probe_trie", classifier.destinationTrie.entries.map(le32)),
-            "protocols": try array("probe_protocols", classifier.protocols.map(le32)),
-            "sourcePorts": try array("probe_ports", classifier.sourcePorts.map(le32)),
-            "destinationPorts": try array("probe_ports", classifier.destinationPorts.map(le32)),
+        let maps: [MapName: BPFMap] = [
+            .vectors: try array("probe_vectors", classifier.vectors.map { $0.flatMap { withUnsafeBytes(of: $0.littleEndian) { Array($0) } } }),
+            .sourceTrie: try array("probe_trie", classifier.sourceTrie.entries.map(le32)),
+            .destinationTrie: try array("probe_trie", classifier.destinationTrie.entries.map(le32)),
+            .protocols: try array("probe_protocols", classifier.protocols.map(le32)),
+            .sourcePorts: try array("probe_ports", classifier.sourcePorts.map(le32)),
+            .destinationPorts: try array("probe_ports", classifier.destinationPorts.map(le32)),
         ]
         let program = try load("probe_lbvs", try classifier.program(), maps: maps)
         let aimed = generated.aimedFlows(count: 16).map(\.flow).filter { !$0.isIPv6 }

@@ -54,11 +54,11 @@ public struct LibpcapRuleset {
     }
 
     /// The ruleset program with its counter map, loaded.
-    public func load(policy: Verdict, hook: any HookContext, type: BPFProgramType, xdpFragments: Bool = true) throws -> (BPFProgram, BPFMap) {
-        var instructions = try EBPFRulesetProgram.generate(rules: filters, policy: policy, hook: hook, counterMap: "counters")
+    public func load(policy: Verdict, hook: any HookContext, type: Hook.Kind, xdpFragments: Bool = true) throws -> (BPFProgram, BPFMap) {
+        var instructions = try EBPFRulesetProgram.generate(rules: filters, policy: policy, hook: hook)
         let map = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: EBPFRulesetProgram.counterValueSize,
                                     maxEntries: rules.count + 1, name: "xdpfw_counters")
-        try instructions.resolveMaps(["counters": map.fd])
+        try instructions.resolveMaps([.counters: map.fd])
         return (try BPFProgram.load(type: type, instructions: instructions.encoded, name: "xdpfw_ruleset", xdpFragments: xdpFragments), map)
     }
 

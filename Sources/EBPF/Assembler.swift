@@ -4,15 +4,28 @@ public enum JumpOperand: Hashable, Sendable {
     case register(Register)
 }
 
-/// Builds a program from instructions that jump to named labels, then resolves the labels to
+/// A place in a program that jumps go to: made by `Assembler.newLabel(_:)`, placed once with
+/// `Assembler.label(_:)`. A label is a value, not a name: code that jumps to a place holds the
+/// label the code placing it made, so a misspelt label does not compile.
+public struct Label: Hashable, Sendable, CustomStringConvertible {
+    /// Unique in the assembler that made it.
+    let number: Int
+    /// What the place is, for messages only (two labels may share it).
+    public let name: String
+
+    public var description: String { "\(name)#\(number)" }
+}
+
+/// Builds a program from instructions that jump to labels, then resolves the labels to
 /// 16-bit slot offsets in one fix-up pass.
 ///
 /// ```swift
 /// var asm = Assembler()
+/// let ipv4 = asm.newLabel("ipv4")
 /// asm.load(.half, .r2, from: .r1, offset: 12)
-/// asm.jumpIfEqual(.r2, 0x800, to: "ipv4")
+/// asm.jumpIfEqual(.r2, 0x800, to: ipv4)
 /// asm.move(.r0, 2); asm.exit()
-/// asm.label("ipv4")
+/// asm.label(ipv4)
 /// asm.move(.r0, 1); asm.exit()
 /// let program = try asm.assemble()
 /// ```
@@ -24,15 +37,16 @@ public struct Assembler: Sendable {
     /// Slots of one instruction (two for ld_imm64), and the label a jump goes to.
     struct Entry: Sendable {
         var slots: [EBPFInstruction]
-        var target: String?
+        var target: Label?
         /// A `goto` that stays where it is, not folded into the conditional jump before it.
         var kept = false
     }
 
     private var entries: [Entry] = []
-    /// Label name → index of the entry it stands before.
-    private var labels: [String: Int] = [:]
-    private var duplicateLabels: [String] = []
+    /// Label number → index of the entry it stands before.
+    private var labels: [Int: Int] = [:]
+    private var duplicateLabels: [Label] = []
+    private var madeLabels = 0
 
     public init() {}
 
@@ -53,7 +67,7 @@ public struct Assembler: Sendable {
     /// jump's fall-through) from the first instruction until it reaches one of `stops` or the
     /// end; nil when that way exits or loops before. A verifier walking a chain of pieces of code that
     /// each end at the next keeps about this many branches of each piece pending.
-    public func branchesPendingOnFirstWay(to stops: Set<String>) -> Int? {
+    public func branchesPendingOnFirstWay(to stops: Set<Label>) -> Int? {
         var index = 0, pending = 0, seen = Set<Int>()
         while index < entries.count, seen.insert(index).inserted {
             let entry = entries[index]
@@ -65,7 +79,7 @@ public struct Assembler: Sendable {
                 continue
             }
             if stops.contains(target) { return pending }
-            guard let next = labels[target] else { return nil }
+            guard let next = labels[target.number] else { return nil }
             index = next
         }
         return index < entries.count ? nil : pending   // past the end: on into what follows
@@ -73,13 +87,19 @@ public struct Assembler: Sendable {
 
     // MARK: Labels and raw instructions
 
-    /// Names the position of the next instruction.
-    public mutating func label(_ name: String) {
-        if labels[name] != nil { duplicateLabels.append(name) }
-        labels[name] = entries.count
+    /// A label to place later (`label(_:)`); `name` says what the place is, in messages.
+    public mutating func newLabel(_ name: String) -> Label {
+        madeLabels += 1
+        return Label(number: madeLabels, name: name)
     }
 
-    public mutating func emit(_ instruction: EBPFInstruction, jumpingTo target: String? = nil) {
+    /// Places `label` at the position of the next instruction.
+    public mutating func label(_ label: Label) {
+        if labels[label.number] != nil { duplicateLabels.append(label) }
+        labels[label.number] = entries.count
+    }
+
+    public mutating func emit(_ instruction: EBPFInstruction, jumpingTo target: Label? = nil) {
         entries.append(Entry(slots: [instruction], target: target))
     }
 
@@ -126,12 +146,12 @@ public struct Assembler: Sendable {
     }
 
     /// `dst = map` for the map called `name` (resolved later with `resolveMaps`).
-    public mutating func loadMap(_ dst: Register, named name: String) {
+    public mutating func loadMap(_ dst: Register, named name: MapName) {
         entries.append(Entry(slots: EBPFInstruction.loadMap(dst, named: name)))
     }
 
     /// `dst = &value + offset` of the array map called `name` (no lookup call).
-    public mutating func loadMapValue(_ dst: Register, named name: String, offset: Int32 = 0) {
+    public mutating func loadMapValue(_ dst: Register, named name: MapName, offset: Int32 = 0) {
         entries.append(Entry(slots: EBPFInstruction.loadMapValue(dst, named: name, offset: offset)))
     }
 
@@ -157,7 +177,7 @@ public struct Assembler: Sendable {
 
     // MARK: Control flow
 
-    public mutating func jump(to target: String) {
+    public mutating func jump(to target: Label) {
         emit(EBPFInstruction(opcode: Opcode.jumpAlways), jumpingTo: target)
     }
 
@@ -165,55 +185,55 @@ public struct Assembler: Sendable {
     /// (`assemble` would otherwise fold it back): the verifier follows a conditional's
     /// fall-through first and keeps the jump's way pending, so it follows `target` first.
     public mutating func jumpFollowedFirst(if condition: JumpCondition, _ dst: Register, _ operand: JumpOperand,
-                                           to target: String, width: ALUWidth = .bits64) {
+                                           to target: Label, width: ALUWidth = .bits64) {
         guard let negated = condition.negated else { jump(if: condition, dst, operand, to: target, width: width); return }
-        let proceed = "\(target).proceed\(entries.count)"
+        let proceed = newLabel("\(target.name).proceed")
         jump(if: negated, dst, operand, to: proceed, width: width)
         keptJump(to: target, before: proceed)
     }
 
     /// `if dst <condition> operand goto target`.
     public mutating func jump(if condition: JumpCondition, _ dst: Register, _ operand: JumpOperand,
-                              to target: String, width: ALUWidth = .bits64) {
+                              to target: Label, width: ALUWidth = .bits64) {
         switch operand {
         case let .immediate(value): jump(if: condition, dst, value, to: target, width: width)
         case let .register(src): jump(if: condition, dst, src, to: target, width: width)
         }
     }
 
-    private mutating func keptJump(to target: String, before proceed: String) {
+    private mutating func keptJump(to target: Label, before proceed: Label) {
         entries.append(Entry(slots: [EBPFInstruction(opcode: Opcode.jumpAlways)], target: target, kept: true))
         label(proceed)
     }
 
     public mutating func jump(if condition: JumpCondition, _ dst: Register, _ immediate: Int32,
-                              to target: String, width: ALUWidth = .bits64) {
+                              to target: Label, width: ALUWidth = .bits64) {
         let jumpClass = width == .bits32 ? Opcode.classJump32 : Opcode.classJump
         emit(EBPFInstruction(opcode: jumpClass | condition.rawValue | Opcode.sourceImmediate,
                              dst: dst.rawValue, immediate: immediate), jumpingTo: target)
     }
 
     public mutating func jump(if condition: JumpCondition, _ dst: Register, _ src: Register,
-                              to target: String, width: ALUWidth = .bits64) {
+                              to target: Label, width: ALUWidth = .bits64) {
         let jumpClass = width == .bits32 ? Opcode.classJump32 : Opcode.classJump
         emit(EBPFInstruction(opcode: jumpClass | condition.rawValue | Opcode.sourceRegister,
                              dst: dst.rawValue, src: src.rawValue), jumpingTo: target)
     }
 
-    public mutating func jumpIfEqual(_ dst: Register, _ immediate: Int32, to target: String) {
+    public mutating func jumpIfEqual(_ dst: Register, _ immediate: Int32, to target: Label) {
         jump(if: .equal, dst, immediate, to: target)
     }
 
-    public mutating func jumpIfNotEqual(_ dst: Register, _ immediate: Int32, to target: String) {
+    public mutating func jumpIfNotEqual(_ dst: Register, _ immediate: Int32, to target: Label) {
         jump(if: .notEqual, dst, immediate, to: target)
     }
 
-    public mutating func jumpIfGreater(_ dst: Register, _ src: Register, to target: String) {
+    public mutating func jumpIfGreater(_ dst: Register, _ src: Register, to target: Label) {
         jump(if: .greater, dst, src, to: target)
     }
 
     /// `may_goto target`: continue, or jump once the kernel's loop budget is spent.
-    public mutating func mayGoto(_ target: String) {
+    public mutating func mayGoto(_ target: Label) {
         emit(EBPFInstruction(opcode: Opcode.mayGoto), jumpingTo: target)
     }
 
@@ -236,13 +256,13 @@ public struct Assembler: Sendable {
     /// and jumps to the next instruction are dropped first. Throws on an unknown or duplicate
     /// label, or an offset that does not fit in 16 bits.
     public func assemble() throws(AssemblerError) -> [EBPFInstruction] {
-        if let name = duplicateLabels.first { throw AssemblerError("label '\(name)' is defined twice") }
+        if let label = duplicateLabels.first { throw AssemblerError("label '\(label.name)' is placed twice") }
         var entries = entries
         var live = entries.indices.map { _ in true }
         var targets: [Int?] = []
         for entry in entries {
-            guard let name = entry.target else { targets.append(nil); continue }
-            guard let index = labels[name] else { throw AssemblerError("jump to undefined label '\(name)'") }
+            guard let label = entry.target else { targets.append(nil); continue }
+            guard let index = labels[label.number] else { throw AssemblerError("jump to label '\(label.name)', which is never placed") }
             targets.append(index)
         }
         // Alternate the two simplifications until neither changes anything.
@@ -296,7 +316,7 @@ public struct Assembler: Sendable {
                     continue
                 }
                 guard let offset = Int16(exactly: distance) else {
-                    throw AssemblerError("jump to '\(entries[index].target ?? "")' spans \(distance) instructions; the limit is ±32767")
+                    throw AssemblerError("jump to '\(entries[index].target?.name ?? "")' spans \(distance) instructions; the limit is ±32767")
                 }
                 slots[0].offset = offset
             }

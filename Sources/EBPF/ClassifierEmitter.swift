@@ -11,8 +11,8 @@ import PacketFormats
 struct ClassifierEmitter {
     let classifier: PacketClassifier
     let hook: any HookContext
-    let matchLabel: String
-    let noMatchLabel: String
+    let matchLabel: Label
+    let noMatchLabel: Label
 
     /// What the verifier walks for each step of the scan (its loops are not `may_goto` loops:
     /// every iteration is walked, and the found branch of each), for the chunk budget.
@@ -20,6 +20,7 @@ struct ClassifierEmitter {
 
     private typealias Layout = MachineLayout
     private typealias Field = PacketClassifier.Field
+    /// What the classifier's labels are called in messages.
     private var label: String { classifier.prefix + "." }
     /// The packet's address (host order) while the IPv4 trie is walked: callee-saved.
     private let address = Register.r6
@@ -31,36 +32,39 @@ struct ClassifierEmitter {
         asm.load(.word, Layout.data, from: Layout.context, offset: hook.dataOffset)
         asm.load(.word, Layout.dataEnd, from: Layout.context, offset: hook.dataEndOffset)
         for field in Field.allCases { asm.store(.double, to: .r10, offset: Layout.classifierRowSlot(field.rawValue), immediate: 0) }
-        let rows = label + "rows"
+        let rows = asm.newLabel(label + "rows")
+        var families: [Int: Label] = [:]
+        for (family, _) in PacketClassifier.familyCodes { families[family] = asm.newLabel(label + "family\(family)") }
         // The Ethernet type: a shorter frame, or another type, is of family 0, whose row is 0.
         boundsCheck(end: Int32(Protocols.Ethernet.headerLength), onFailure: rows, into: &asm)
         asm.load(.half, Layout.limit, from: Layout.data, offset: Int16(Protocols.Ethernet.typeField))
         asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
         for (family, etherType) in PacketClassifier.familyCodes {
-            asm.jump(if: .equal, Layout.limit, Int32(etherType), to: label + "family\(family)", width: .bits32)
+            asm.jump(if: .equal, Layout.limit, Int32(etherType), to: families[family]!, width: .bits32)
         }
         asm.jump(to: rows)
-        emitIPv4(done: rows, into: &asm)
-        emitIPv6(done: rows, into: &asm)
-        emitARP(done: rows, into: &asm)
+        emitIPv4(at: families[1]!, done: rows, into: &asm)
+        emitIPv6(at: families[2]!, done: rows, into: &asm)
+        emitARP(at: families, done: rows, into: &asm)
         asm.label(rows)
         emitScan(into: &asm)
     }
 
     // MARK: Fields, family by family
 
-    private func emitIPv4(done: String, into asm: inout Assembler) {
-        asm.label(label + "family1")
+    private func emitIPv4(at start: Label, done: Label, into asm: inout Assembler) {
+        asm.label(start)
         let fragment = PacketField.fragmentOffset.location(in: .ipv4)!
-        let protocolKey = label + "v4.protocol", kindDone = label + "v4.kind"
+        let protocolKey = asm.newLabel(label + "v4.protocol"), kindDone = asm.newLabel(label + "v4.kind")
+        let fragmentPresent = asm.newLabel(label + "v4.fragment")
         asm.move(kind, Int32(1 << 12), width: .bits32)
         let fragmentOffset = Int16(fragment.frameOffset(in: .ipv4)!)
         asm.move(Layout.address, Layout.data)
         asm.add(Layout.address, Int32(fragmentOffset) + 2)
-        asm.jump(if: .lessOrEqual, Layout.address, Layout.dataEnd, to: label + "v4.fragment")
+        asm.jump(if: .lessOrEqual, Layout.address, Layout.dataEnd, to: fragmentPresent)
         asm.alu(.or, kind, Int32(PacketClassifier.fragmentNotKnown << 10), width: .bits32)
         asm.jump(to: protocolKey)
-        asm.label(label + "v4.fragment")
+        asm.label(fragmentPresent)
         asm.load(.half, Layout.limit, from: Layout.data, offset: fragmentOffset)
         asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
         asm.alu(.and, Layout.limit, Int32(fragment.mask!), width: .bits32)
@@ -70,7 +74,7 @@ struct ClassifierEmitter {
         emitProtocolByte(at: frameOffset(.ipProtocol, .ipv4), done: kindDone, into: &asm)
         asm.label(kindDone)
         for byteClass in [PacketClassifier.TransportByteClass.tcpFlags, .icmpType] where classifier.hasTransportBytes {
-            let skip = label + "v4.byte.\(byteClass.rawValue)"
+            let skip = asm.newLabel(label + "v4.byte.\(byteClass.rawValue)")
             asm.jump(if: .notEqual, kind, Int32(byteClass.kindKey), to: skip, width: .bits32)
             loadIPv4Transport(offset: byteClass.field.location(in: .ipv4)!.offset, size: .byte, onFailure: skip, into: &asm)
             setTransportByteKey(byteClass, into: &asm)
@@ -83,7 +87,7 @@ struct ClassifierEmitter {
         }
         if classifier.hasPorts {
             for side in PacketSide.allCases {
-                let skip = label + "v4.port.\(side.rawValue)"
+                let skip = asm.newLabel(label + "v4.port.\(side.rawValue)")
                 loadIPv4Port(side, onFailure: skip, into: &asm)
                 lookUpPort(side, into: &asm)
                 asm.label(skip)
@@ -92,17 +96,18 @@ struct ClassifierEmitter {
         asm.jump(to: done)
     }
 
-    private func emitIPv6(done: String, into asm: inout Assembler) {
-        asm.label(label + "family2")
-        let kindDone = label + "v6.kind", plain = label + "v6.plain"
+    private func emitIPv6(at start: Label, done: Label, into asm: inout Assembler) {
+        asm.label(start)
+        let kindDone = asm.newLabel(label + "v6.kind"), plain = asm.newLabel(label + "v6.plain")
+        let nextHeaderPresent = asm.newLabel(label + "v6.nextHeader")
         asm.move(kind, Int32(2 << 12 | PacketClassifier.fragmentNotKnown << 10), width: .bits32)
         let nextHeader = frameOffset(.ipProtocol, .ipv6)
         asm.move(Layout.address, Layout.data)
         asm.add(Layout.address, Int32(nextHeader) + 1)
-        asm.jump(if: .lessOrEqual, Layout.address, Layout.dataEnd, to: label + "v6.nextHeader")
+        asm.jump(if: .lessOrEqual, Layout.address, Layout.dataEnd, to: nextHeaderPresent)
         asm.alu(.or, kind, Int32(PacketClassifier.absentProtocol), width: .bits32)
         asm.jump(to: kindDone)
-        asm.label(label + "v6.nextHeader")
+        asm.label(nextHeaderPresent)
         asm.load(.byte, Layout.limit, from: Layout.data, offset: nextHeader)
         asm.jump(if: .notEqual, Layout.limit, Int32(Protocols.IPProtocol.fragment), to: plain, width: .bits32)
         // A fragment header right after the fixed one: its next header, when the frame holds it.
@@ -116,7 +121,7 @@ struct ClassifierEmitter {
         asm.alu(.or, kind, Layout.limit, width: .bits32)
         asm.label(kindDone)
         if classifier.hasTransportBytes {
-            let byteClass = PacketClassifier.TransportByteClass.icmp6Type, skip = label + "v6.byte"
+            let byteClass = PacketClassifier.TransportByteClass.icmp6Type, skip = asm.newLabel(label + "v6.byte")
             let offset = frameOffset(byteClass.field, .ipv6)
             asm.jump(if: .notEqual, kind, Int32(byteClass.kindKey), to: skip, width: .bits32)
             boundsCheck(end: Int32(offset) + 1, onFailure: skip, into: &asm)
@@ -131,7 +136,7 @@ struct ClassifierEmitter {
         }
         if classifier.hasPorts {
             for side in PacketSide.allCases {
-                let skip = label + "v6.port.\(side.rawValue)"
+                let skip = asm.newLabel(label + "v6.port.\(side.rawValue)")
                 let offset = frameOffset(.port(source: side == .source), .ipv6)
                 boundsCheck(end: Int32(offset) + 2, onFailure: skip, into: &asm)
                 asm.load(.half, Layout.limit, from: Layout.data, offset: offset)
@@ -143,13 +148,14 @@ struct ClassifierEmitter {
     }
 
     /// ARP and RARP: IPv4 sender and target protocol addresses, no protocol, no ports.
-    private func emitARP(done: String, into asm: inout Assembler) {
+    private func emitARP(at families: [Int: Label], done: Label, into asm: inout Assembler) {
+        let arp = asm.newLabel(label + "arp")
         for family in [3, 4] {
-            asm.label(label + "family\(family)")
+            asm.label(families[family]!)
             asm.move(kind, Int32(family << 12 | PacketClassifier.fragmentNotKnown << 10 | PacketClassifier.absentProtocol), width: .bits32)
-            asm.jump(to: label + "arp")
+            asm.jump(to: arp)
         }
-        asm.label(label + "arp")
+        asm.label(arp)
         lookUpKind(into: &asm)
         if classifier.hasIPv4Addresses {
             let ethernet = Protocols.Ethernet.headerLength
@@ -160,8 +166,8 @@ struct ClassifierEmitter {
     }
 
     /// kind |= the protocol byte at `offset`, or the absent key when the frame ends before it.
-    private func emitProtocolByte(at offset: Int16, done: String, into asm: inout Assembler) {
-        let present = label + "protocol.\(offset)"
+    private func emitProtocolByte(at offset: Int16, done: Label, into asm: inout Assembler) {
+        let present = asm.newLabel(label + "protocol.\(offset)")
         asm.move(Layout.address, Layout.data)
         asm.add(Layout.address, Int32(offset) + 1)
         asm.jump(if: .lessOrEqual, Layout.address, Layout.dataEnd, to: present)
@@ -182,7 +188,7 @@ struct ClassifierEmitter {
     /// The row of an IPv4 address in the array-walked trie: first level by the top 16 bits,
     /// then a node per following byte while the entry points at one.
     private func lookUpIPv4(at offset: Int16, side: PacketSide, into asm: inout Assembler) {
-        let skip = label + "v4trie.\(offset).done"
+        let skip = asm.newLabel(label + "v4trie.\(offset).done")
         boundsCheck(end: Int32(offset) + 4, onFailure: skip, into: &asm)
         asm.load(.word, address, from: Layout.data, offset: offset)
         asm.byteSwapFromBigEndian(address, bits: 32)
@@ -194,10 +200,11 @@ struct ClassifierEmitter {
             lookUp(classifier.trieTable, onMiss: skip, into: &asm)
             asm.load(.word, .r2, from: .r0, offset: 0)
             guard shift >= 0 else { break }
-            asm.jump(if: .bitsSet, .r2, Int32(bitPattern: PacketClassifier.nodeFlag), to: label + "v4trie.\(offset).\(level)", width: .bits32)
+            let node = asm.newLabel(label + "v4trie.\(offset).\(level)")
+            asm.jump(if: .bitsSet, .r2, Int32(bitPattern: PacketClassifier.nodeFlag), to: node, width: .bits32)
             asm.store(.word, to: .r10, offset: Layout.classifierRowSlot(fieldOf(side).rawValue), from: .r2)
             asm.jump(to: skip)
-            asm.label(label + "v4trie.\(offset).\(level)")
+            asm.label(node)
             asm.alu(.and, .r2, Int32(bitPattern: ~PacketClassifier.nodeFlag), width: .bits32)
             asm.move(.r3, address, width: .bits32)
             if shift > 0 { asm.alu(.shiftRight, .r3, Int32(shift), width: .bits32) }
@@ -214,10 +221,12 @@ struct ClassifierEmitter {
     /// prefixes: the key then holds the words the frame has, with a prefix length of 32 bits a
     /// word, and the trie answers only from prefixes no longer than that.
     private func lookUpIPv6(at offset: Int16, side: PacketSide, into asm: inout Assembler) {
-        let copy = label + "v6.\(offset).copy", skip = label + "v6.\(offset).done"
+        let copy = label + "v6.\(offset).copy", skip = asm.newLabel(label + "v6.\(offset).done")
+        // copies[n]: the copy of the first n words; copies[0] stands for `skip`.
+        let copies = [skip] + (1...4).map { asm.newLabel(copy + "\($0)") }, copied = asm.newLabel(copy + "done")
         for available in stride(from: 4, through: 1, by: -1) {
-            asm.label(copy + "\(available)")
-            boundsCheck(end: Int32(offset) + Int32(available * 4), onFailure: available > 1 ? copy + "\(available - 1)" : skip, into: &asm)
+            asm.label(copies[available])
+            boundsCheck(end: Int32(offset) + Int32(available * 4), onFailure: copies[available - 1], into: &asm)
             asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, immediate: Int32(available * 32))
             for word in 0..<Int16(4) {
                 let target = Layout.lookupKeySlot + 4 + 4 * word
@@ -228,9 +237,9 @@ struct ClassifierEmitter {
                     asm.store(.word, to: .r10, offset: target, immediate: 0)
                 }
             }
-            asm.jump(to: copy + "done")
+            asm.jump(to: copied)
         }
-        asm.label(copy + "done")
+        asm.label(copied)
         lookUpRow(classifier.ipv6Table(side), field: fieldOf(side), into: &asm)
         asm.label(skip)
     }
@@ -251,14 +260,14 @@ struct ClassifierEmitter {
 
     /// The limit register = the port of `side` after the IPv4 header, or `onFailure` when it is
     /// beyond the frame.
-    private func loadIPv4Port(_ side: PacketSide, onFailure: String, into asm: inout Assembler) {
+    private func loadIPv4Port(_ side: PacketSide, onFailure: Label, into asm: inout Assembler) {
         loadIPv4Transport(offset: PacketField.port(source: side == .source).location(in: .ipv4)!.offset, size: .half,
                           onFailure: onFailure, into: &asm)
     }
 
     /// The limit register = the field at `offset` of the transport header after the IPv4 header
     /// (14 + 4 × IHL, any IHL, as libpcap computes it), or `onFailure` when it is beyond the frame.
-    private func loadIPv4Transport(offset fieldOffset: UInt32, size: MemorySize, onFailure: String, into asm: inout Assembler) {
+    private func loadIPv4Transport(offset fieldOffset: UInt32, size: MemorySize, onFailure: Label, into asm: inout Assembler) {
         let network = Int32(Protocols.Ethernet.headerLength)
         boundsCheck(end: network + Int32(Protocols.IPv4.headerLengthField) + 1, onFailure: onFailure, into: &asm)
         asm.load(.byte, Layout.limit, from: Layout.data, offset: Int16(network) + Int16(Protocols.IPv4.headerLengthField))
@@ -274,8 +283,8 @@ struct ClassifierEmitter {
     }
 
     /// The key slot looked up in `table`: found, its u32 is the field's row.
-    private func lookUpRow(_ table: String, field: Field, into asm: inout Assembler) {
-        let skip = label + "row.\(asm.count)"
+    private func lookUpRow(_ table: MapName, field: Field, into asm: inout Assembler) {
+        let skip = asm.newLabel(label + "row")
         lookUp(table, onMiss: skip, into: &asm)
         asm.load(.word, .r2, from: .r0, offset: 0)
         asm.store(.word, to: .r10, offset: Layout.classifierRowSlot(field.rawValue), from: .r2)
@@ -283,7 +292,7 @@ struct ClassifierEmitter {
     }
 
     /// r0 = table[key slot]; to `onMiss` when there is no such entry.
-    private func lookUp(_ table: String, onMiss: String, into asm: inout Assembler) {
+    private func lookUp(_ table: MapName, onMiss: Label, into asm: inout Assembler) {
         asm.loadMap(.r1, named: table)
         asm.move(.r2, .r10)
         asm.add(.r2, Int32(Layout.lookupKeySlot))
@@ -297,7 +306,7 @@ struct ClassifierEmitter {
 
     /// The five rows' vectors, then the scan.
     private func emitScan(into asm: inout Assembler) {
-        let noMatch = label + "nomatch"
+        let noMatch = asm.newLabel(label + "nomatch")
         for field in Field.allCases {
             asm.load(.word, .r2, from: .r10, offset: Layout.classifierRowSlot(field.rawValue))
             asm.add(.r2, Int32(classifier.rowBase[field.rawValue]), width: .bits32)
@@ -323,8 +332,8 @@ struct ClassifierEmitter {
     }
 
     /// The rows ANDed word by word up to the first nonzero word; its lowest set bit is the entry.
-    private func emitLinearScan(noMatch: String, into asm: inout Assembler) {
-        let word = Register.r6, other = Register.r7, loop = label + "scan", found = label + "found"
+    private func emitLinearScan(noMatch: Label, into asm: inout Assembler) {
+        let word = Register.r6, other = Register.r7, loop = asm.newLabel(label + "scan"), found = asm.newLabel(label + "found")
         asm.move(word, 0)
         asm.label(loop)
         asm.load(.double, .r0, from: pointers[0], offset: 0)
@@ -365,15 +374,17 @@ struct ClassifierEmitter {
     /// For the verifier: each candidate loop is bounded by a counter (64, the bits of a summary
     /// word), the word index is checked against the row, and every register is reset where a
     /// group or summary word starts, so the paths that reach it meet in one state.
-    private func emitSummarizedScan(noMatch: String, into asm: inout Assembler) {
+    private func emitSummarizedScan(noMatch: Label, into asm: inout Assembler) {
         let best = Layout.classifierBestSlot, bestVerdict = Layout.classifierBestVerdictSlot
         let candidates = Register.r0, count = Register.r6, word = Register.r7, bits = Register.r8, scratch = Register.r9
         asm.store(.double, to: .r10, offset: best, immediate: -1)
         asm.store(.double, to: .r10, offset: bestVerdict, immediate: 0)
         for (number, group) in classifier.groups.enumerated() {
-            let groupDone = label + "group\(number).done"
+            let groupDone = asm.newLabel(label + "group\(number).done")
             for summary in classifier.summaryRange(ofGroup: group) {
-                let step = label + "group\(number).summary\(summary)", next = step + ".done"
+                let name = label + "group\(number).summary\(summary)"
+                let step = asm.newLabel(name), next = asm.newLabel(name + ".done")
+                let candidate = asm.newLabel(name + ".candidate"), found = asm.newLabel(name + ".found")
                 asm.label(step)
                 for register in [count, word, bits, scratch] { asm.move(register, 0) }
                 let offset = Int16((classifier.words + summary) * 8)
@@ -389,7 +400,7 @@ struct ClassifierEmitter {
                     asm.loadImmediate64(scratch, mask)
                     asm.alu(.and, candidates, scratch)
                 }
-                asm.label(step + ".candidate")
+                asm.label(candidate)
                 asm.jump(if: .equal, candidates, 0, to: next)
                 // The lowest candidate word, and the candidates without it.
                 asm.move(scratch, candidates)
@@ -411,12 +422,12 @@ struct ClassifierEmitter {
                     asm.load(.double, scratch, from: scratch, offset: 0)
                     asm.alu(.and, bits, scratch)
                 }
-                asm.jump(if: .notEqual, bits, 0, to: step + ".found")
+                asm.jump(if: .notEqual, bits, 0, to: found)
                 asm.add(count, 1)
-                asm.jump(if: .less, count, 64, to: step + ".candidate")
+                asm.jump(if: .less, count, 64, to: candidate)
                 asm.jump(to: next)
                 // The group's first entry: word × 64 + the lowest set bit.
-                asm.label(step + ".found")
+                asm.label(found)
                 asm.alu(.shiftLeft, word, 3)   // byte offset × 8 = word × 64
                 lowestBitNumber(of: bits, into: word, temporary: scratch, into: &asm)
                 asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, from: word)
@@ -468,7 +479,7 @@ struct ClassifierEmitter {
         Int16(field.location(in: family)!.frameOffset(in: family)!)
     }
 
-    private func boundsCheck(end: Int32, onFailure: String, into asm: inout Assembler) {
+    private func boundsCheck(end: Int32, onFailure: Label, into asm: inout Assembler) {
         asm.move(Layout.address, Layout.data)
         asm.add(Layout.address, end)
         asm.jump(if: .greater, Layout.address, Layout.dataEnd, to: onFailure)

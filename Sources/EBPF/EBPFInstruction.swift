@@ -12,10 +12,10 @@ public struct EBPFInstruction: Hashable, Sendable {
     public var offset: Int16
     public var immediate: Int32
     /// The map this ld_imm64 loads, by name; not part of the encoding.
-    public var mapReference: String?
+    public var mapReference: MapName?
 
     public init(opcode: UInt8, dst: UInt8 = 0, src: UInt8 = 0, offset: Int16 = 0, immediate: Int32 = 0,
-                mapReference: String? = nil) {
+                mapReference: MapName? = nil) {
         self.opcode = opcode
         self.dst = dst & 0x0f
         self.src = src & 0x0f
@@ -54,14 +54,14 @@ public struct EBPFInstruction: Hashable, Sendable {
 
     /// The two slots of `dst = &value + offset`, the address of the first value of the array map
     /// called `name`; the fd is filled in by `resolveMaps`.
-    public static func loadMapValue(_ dst: Register, named name: String, offset: Int32 = 0) -> [EBPFInstruction] {
+    public static func loadMapValue(_ dst: Register, named name: MapName, offset: Int32 = 0) -> [EBPFInstruction] {
         [EBPFInstruction(opcode: Opcode.loadImmediate64, dst: dst.rawValue, src: Opcode.pseudoMapValue,
                          mapReference: name),
          EBPFInstruction(opcode: 0, immediate: offset)]
     }
 
     /// The two slots of `dst = map` for the map called `name`; the fd is filled in by `resolveMaps`.
-    public static func loadMap(_ dst: Register, named name: String) -> [EBPFInstruction] {
+    public static func loadMap(_ dst: Register, named name: MapName) -> [EBPFInstruction] {
         [EBPFInstruction(opcode: Opcode.loadImmediate64, dst: dst.rawValue, src: Opcode.pseudoMapFD,
                          mapReference: name),
          EBPFInstruction(opcode: 0)]
@@ -77,11 +77,11 @@ public struct AssemblerError: Error, Hashable, Sendable, CustomStringConvertible
 
 extension Array where Element == EBPFInstruction {
     /// The names of the maps the program refers to.
-    public var mapReferences: Set<String> { Set(compactMap(\.mapReference)) }
+    public var mapReferences: Set<MapName> { Set(compactMap(\.mapReference)) }
 
     /// Puts each referenced map's file descriptor into its ld_imm64. Every reference must be
     /// given; the names stay so the listing can still show them.
-    public mutating func resolveMaps(_ fileDescriptors: [String: Int32]) throws(AssemblerError) {
+    public mutating func resolveMaps(_ fileDescriptors: [MapName: Int32]) throws(AssemblerError) {
         for index in indices {
             guard let name = self[index].mapReference else { continue }
             guard let fd = fileDescriptors[name] else {

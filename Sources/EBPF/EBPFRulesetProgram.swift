@@ -12,7 +12,7 @@ public enum EBPFRulesetProgram {
     public static let counterValueSize = 16
 
     public static func generate(rules: [(filter: FilterProgram, verdict: Verdict)], policy: Verdict,
-                                hook: any HookContext, counterMap: String, log: PacketLogMaps? = nil) throws(AssemblerError) -> [EBPFInstruction] {
+                                hook: any HookContext, counterMap: MapName = .counters, log: PacketLogMaps? = nil) throws(AssemblerError) -> [EBPFInstruction] {
         try generate(segments: rules.enumerated().map { .filter($1.filter, verdict: $1.verdict, slot: $0 + 1) },
                      policy: policy, hook: hook, counterMap: counterMap, log: log)
     }
@@ -21,7 +21,7 @@ public enum EBPFRulesetProgram {
     /// `LookupGroup.tables(hook:)`, must be loaded under their names with the counter map).
     /// With `log`, each decision may also go to the drop log (`PacketLogEmitter`).
     public static func generate(segments: [RulesetSegment], policy: Verdict,
-                                hook: any HookContext, counterMap: String, log: PacketLogMaps? = nil) throws(AssemblerError) -> [EBPFInstruction] {
+                                hook: any HookContext, counterMap: MapName = .counters, log: PacketLogMaps? = nil) throws(AssemblerError) -> [EBPFInstruction] {
         try generate(segments: segments, range: segments.indices, link: .alone, policy: policy, hook: hook,
                      counterMap: counterMap, log: log)
     }
@@ -29,12 +29,15 @@ public enum EBPFRulesetProgram {
     /// One program of a ruleset: the segments in `range`, then the policy (or, in a chain, a
     /// tail call to the next program; see `RulesetChunks`).
     static func generate(segments: [RulesetSegment], range: Range<Int>, link: ChainLink, policy: Verdict,
-                         hook: any HookContext, counterMap: String, log: PacketLogMaps? = nil) throws(AssemblerError) -> [EBPFInstruction] {
+                         hook: any HookContext, counterMap: MapName = .counters, log: PacketLogMaps? = nil) throws(AssemblerError) -> [EBPFInstruction] {
         let slot = MachineLayout.accumulator, verdict = MachineLayout.index
         var asm = Assembler()
+        let count = asm.newLabel("count"), logging = asm.newLabel("log"), returning = asm.newLabel("return")
+        // Segment i starts at starts[i - range.lowerBound]; the last is the end of the segments.
+        let starts = (range.lowerBound...range.upperBound).map { asm.newLabel("segment\($0)") }
         if log != nil && hook.metadataVLAN == nil {
             // The log copies the frame through the context (a hook with a metadata tag saves it anyway).
-            asm.store(.double, to: .r10, offset: MachineLayout.contextSlot, from: MachineLayout.context)
+            asm.saveContext()
         }
         switch link {
         case .alone:
@@ -50,12 +53,13 @@ public enum EBPFRulesetProgram {
         }
         var evaluated: Set<Int> = []
         for index in range {
-            asm.label("segment\(index)")
+            asm.label(starts[index - range.lowerBound])
             let classifier = segments[index].classifierNumber
-            emit(segments[index], index: index, hook: hook, evaluating: classifier.map { !evaluated.contains($0) } ?? false, into: &asm)
+            emit(segments[index], index: index, hook: hook, evaluating: classifier.map { !evaluated.contains($0) } ?? false,
+                 next: starts[index + 1 - range.lowerBound], count: count, into: &asm)
             if let classifier { evaluated.insert(classifier) }
         }
-        asm.label("segment\(range.upperBound)")
+        asm.label(starts[starts.count - 1])
         if let next = link.next {
             // No rule so far matched: on to the next program (the context is still in r1). The
             // call returns only when the program array has no such entry, and then the policy
@@ -67,15 +71,15 @@ public enum EBPFRulesetProgram {
         }
         asm.move(slot, 0, width: .bits32)
         asm.move(verdict, hook.returnCode(for: policy), width: .bits32)
-        asm.jump(to: "count")
+        asm.jump(to: count)
         // count: counters[slot] += (1, len); return verdict
-        asm.label("count")
+        asm.label(count)
         asm.store(.word, to: .r10, offset: MachineLayout.counterKeySlot, from: slot)
         asm.loadMap(.r1, named: counterMap)
         asm.move(.r2, .r10)
         asm.add(.r2, Int32(MachineLayout.counterKeySlot))
         asm.call(.mapLookupElement)
-        asm.jump(if: .equal, .r0, 0, to: log == nil ? "return" : "log")
+        asm.jump(if: .equal, .r0, 0, to: log == nil ? returning : logging)
         asm.load(.double, .r1, from: .r0, offset: 0)
         asm.add(.r1, 1)
         asm.store(.double, to: .r0, offset: 0, from: .r1)
@@ -83,55 +87,60 @@ public enum EBPFRulesetProgram {
         asm.load(.word, .r2, from: .r10, offset: MachineLayout.lengthSlot)
         asm.add(.r1, .r2)
         asm.store(.double, to: .r0, offset: 8, from: .r1)
-        if let log { PacketLogEmitter.emit(maps: log, hook: hook, into: &asm) }
-        ProgramEpilogue.emitReturn(hook: hook, verdict: verdict, into: &asm)
+        if let log {
+            asm.label(logging)
+            PacketLogEmitter.emit(maps: log, hook: hook, returning: returning, into: &asm)
+        }
+        ProgramEpilogue.emitReturn(hook: hook, verdict: verdict, at: returning, into: &asm)
         return try asm.assemble()
     }
 
     /// One segment's code. Each rule's match sets its slot and verdict right after its filter,
     /// so the filter's conditional jumps stay short however long the program; the jump to the
-    /// counting code at the end becomes `gotol` when it is far. No match: on to the next segment.
-    /// `evaluating`: a classifier's part that is the first of its parts in the program evaluates
-    /// the classifier (see `ClassifierPart`).
-    static func emit(_ segment: RulesetSegment, index: Int, hook: any HookContext, evaluating: Bool, into asm: inout Assembler) {
+    /// counting code at the end (`count`) becomes `gotol` when it is far. No match: on to the next
+    /// segment (`next`). `evaluating`: a classifier's part that is the first of its parts in the
+    /// program evaluates the classifier (see `ClassifierPart`).
+    static func emit(_ segment: RulesetSegment, index: Int, hook: any HookContext, evaluating: Bool,
+                     next: Label, count: Label, into asm: inout Assembler) {
         let slot = MachineLayout.accumulator, verdict = MachineLayout.index
         switch segment {
         case let .filter(filter, ruleVerdict, ruleSlot):
-            let match = "rule\(ruleSlot - 1).match"
-            var emitter = FilterEmitter(program: filter, hook: hook, prefix: "rule\(ruleSlot - 1).",
-                                        matchLabel: match, noMatchLabel: "segment\(index + 1)")
+            let match = asm.newLabel("rule\(ruleSlot - 1).match")
+            var emitter = FilterEmitter(program: filter, hook: hook, name: "rule\(ruleSlot - 1)",
+                                        matchLabel: match, noMatchLabel: next)
             emitter.emit(into: &asm)
             asm.label(match)
             asm.move(slot, Int32(ruleSlot), width: .bits32)
             asm.move(verdict, hook.returnCode(for: ruleVerdict), width: .bits32)
-            asm.jump(to: "count")
+            asm.jump(to: count)
         case let .lookup(group):
             let emitter = LookupEmitter(group: group, hook: hook, tables: group.layouts,
-                                        matchLabel: "count", noMatchLabel: "segment\(index + 1)")
+                                        matchLabel: count, noMatchLabel: next)
             emitter.emit(into: &asm)
         case let .classifier(classifier, part) where part.count == 1:
-            ClassifierEmitter(classifier: classifier, hook: hook, matchLabel: "count", noMatchLabel: "segment\(index + 1)")
+            ClassifierEmitter(classifier: classifier, hook: hook, matchLabel: count, noMatchLabel: next)
                 .emit(into: &asm)
         case let .classifier(classifier, part):
             let result = MachineLayout.classifierResultSlot, resultVerdict = MachineLayout.classifierResultVerdictSlot
+            let partStart = asm.newLabel("segment\(index).part")
             if evaluating {
                 // The first match, or none (u32 max), kept for the parts after this one.
-                let found = classifier.prefix + ".parts.found", none = classifier.prefix + ".parts.none"
+                let found = asm.newLabel(classifier.prefix + ".parts.found"), none = asm.newLabel(classifier.prefix + ".parts.none")
                 ClassifierEmitter(classifier: classifier, hook: hook, matchLabel: found, noMatchLabel: none).emit(into: &asm)
                 asm.label(found)
                 asm.store(.word, to: .r10, offset: result, from: slot)
                 asm.store(.word, to: .r10, offset: resultVerdict, from: verdict)
-                asm.jump(to: "segment\(index).part")
+                asm.jump(to: partStart)
                 asm.label(none)
                 asm.store(.word, to: .r10, offset: result, immediate: -1)
                 asm.store(.word, to: .r10, offset: resultVerdict, immediate: 0)   // read on no path, but written on each
             }
-            asm.label("segment\(index).part")
+            asm.label(partStart)
             asm.load(.word, .r2, from: .r10, offset: result)
-            asm.jump(if: .greater, .r2, Int32(part.slots.upperBound), to: "segment\(index + 1)", width: .bits32)
+            asm.jump(if: .greater, .r2, Int32(part.slots.upperBound), to: next, width: .bits32)
             asm.move(slot, .r2, width: .bits32)
             asm.load(.word, verdict, from: .r10, offset: resultVerdict)
-            asm.jump(to: "count")
+            asm.jump(to: count)
         }
     }
 }
@@ -161,15 +170,16 @@ public enum EBPFFilterProgram {
         var asm = Assembler()
         ProgramPrologue.emit(hook: hook, into: &asm)
         SocketBufferPull.emit(hook: hook, reach: PacketReach(filter: filter), into: &asm)
-        var emitter = FilterEmitter(program: filter, hook: hook, prefix: "", matchLabel: "match", noMatchLabel: "nomatch")
+        let match = asm.newLabel("match"), noMatch = asm.newLabel("nomatch"), returning = asm.newLabel("return")
+        var emitter = FilterEmitter(program: filter, hook: hook, name: "", matchLabel: match, noMatchLabel: noMatch)
         emitter.emit(into: &asm)
         let verdict = MachineLayout.index
-        asm.label("nomatch")
+        asm.label(noMatch)
         asm.move(verdict, hook.returnCode(for: otherwise), width: .bits32)
-        asm.jump(to: "return")
-        asm.label("match")
+        asm.jump(to: returning)
+        asm.label(match)
         asm.move(verdict, hook.returnCode(for: onMatch), width: .bits32)
-        ProgramEpilogue.emitReturn(hook: hook, verdict: verdict, into: &asm)
+        ProgramEpilogue.emitReturn(hook: hook, verdict: verdict, at: returning, into: &asm)
         return try asm.assemble()
     }
 }
@@ -181,21 +191,22 @@ enum ProgramPrologue {
     static func emit(hook: any HookContext, into asm: inout Assembler) {
         let layout = MachineLayout.self
         if let vlan = hook.metadataVLAN {
-            asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
+            let frame = asm.newLabel("prologue.frame")
+            asm.saveContext()
             asm.load(.word, .r2, from: layout.context, offset: vlan.presentOffset)
             asm.store(.word, to: .r10, offset: layout.vlanPresentSlot, from: .r2)
             asm.load(.word, .r3, from: layout.context, offset: vlan.tciOffset)
             asm.store(.word, to: .r10, offset: layout.vlanTCISlot, from: .r3)
             asm.store(.double, to: .r10, offset: layout.vlanInlinedWord, immediate: 0)
-            asm.jump(if: .equal, .r2, 0, to: "prologue.frame")
+            asm.jump(if: .equal, .r2, 0, to: frame)
             // Pushing a placeholder tag moves the real one into the frame.
             asm.move(.r2, layout.placeholderVLANProtocol)
             asm.move(.r3, 0)
             asm.call(.skbVLANPush)
-            asm.jump(if: .notEqual, .r0, 0, to: "prologue.frame")   // refused: the frame stays as it is
+            asm.jump(if: .notEqual, .r0, 0, to: frame)   // refused: the frame stays as it is
             asm.store(.byte, to: .r10, offset: layout.vlanInlinedSlot, immediate: 1)
-            asm.label("prologue.frame")
-            asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
+            asm.label(frame)
+            asm.reloadContext()
         }
         if let function = hook.metadataVLANFunction { emitTagInsertion(function: function, hook: hook, into: &asm) }
         emitFrameLength(hook: hook, into: &asm)
@@ -210,7 +221,8 @@ enum ProgramPrologue {
         let layout = MachineLayout.self
         // The addresses (12 bytes: loaded as 8 + 4), then the tag (4), then the type field.
         let addresses = Int16(Protocols.Ethernet.typeField), tag = Int32(Protocols.VLAN.tagLength)
-        asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
+        let tagged = asm.newLabel("prologue.tagged"), untag = asm.newLabel("prologue.untag")
+        asm.saveContext()
         asm.store(.double, to: .r10, offset: layout.vlanInlinedWord, immediate: 0)
         asm.store(.double, to: .r10, offset: layout.metadataVLANProtocolSlot, immediate: 0)
         asm.move(.r2, .r10)
@@ -218,17 +230,17 @@ enum ProgramPrologue {
         asm.move(.r3, .r10)
         asm.add(.r3, Int32(layout.metadataVLANTCISlot))
         asm.call(kernelFunction: function)
-        asm.jump(if: .notEqual, .r0, 0, to: "prologue.tagged")   // no tag in metadata (or no driver support)
-        asm.load(.double, .r1, from: .r10, offset: layout.contextSlot)
+        asm.jump(if: .notEqual, .r0, 0, to: tagged)   // no tag in metadata (or no driver support)
+        asm.reloadContext()
         asm.move(.r2, -tag)
         asm.call(.xdpAdjustHead)
-        asm.jump(if: .notEqual, .r0, 0, to: "prologue.tagged")
-        asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
+        asm.jump(if: .notEqual, .r0, 0, to: tagged)
+        asm.reloadContext()
         asm.load(.word, .r2, from: layout.context, offset: hook.dataOffset)
         asm.load(.word, .r3, from: layout.context, offset: hook.dataEndOffset)
         asm.move(.r4, .r2)
         asm.add(.r4, Int32(addresses) + tag)
-        asm.jump(if: .greater, .r4, .r3, to: "prologue.untag")   // cannot happen: the frame had its addresses
+        asm.jump(if: .greater, .r4, .r3, to: untag)   // cannot happen: the frame had its addresses
         asm.load(.double, .r4, from: .r2, offset: Int16(tag))
         asm.store(.double, to: .r2, offset: 0, from: .r4)
         asm.load(.word, .r4, from: .r2, offset: addresses)
@@ -239,13 +251,13 @@ enum ProgramPrologue {
         asm.byteSwapFromBigEndian(.r4, bits: 16)   // to big-endian: the same swap
         asm.store(.half, to: .r2, offset: addresses + 2, from: .r4)
         asm.store(.byte, to: .r10, offset: layout.vlanInlinedSlot, immediate: 1)
-        asm.jump(to: "prologue.tagged")
-        asm.label("prologue.untag")
-        asm.load(.double, .r1, from: .r10, offset: layout.contextSlot)
+        asm.jump(to: tagged)
+        asm.label(untag)
+        asm.reloadContext()
         asm.move(.r2, tag)
         asm.call(.xdpAdjustHead)
-        asm.label("prologue.tagged")
-        asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
+        asm.label(tagged)
+        asm.reloadContext()
     }
 
     /// The frame length (`len`) into its slot.
@@ -260,10 +272,10 @@ enum ProgramPrologue {
         case .xdpBufferLength:
             // One helper call per packet (a frame without fragments: data_end - data). The
             // context is kept for the fragment loads, which call a helper too.
-            asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
+            asm.saveContext()
             asm.call(.xdpGetBufferLength)
             asm.store(.word, to: .r10, offset: layout.lengthSlot, from: .r0)
-            asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
+            asm.reloadContext()
         case let .contextField(offset):
             asm.load(.word, layout.address, from: layout.context, offset: offset)
             asm.store(.word, to: .r10, offset: layout.lengthSlot, from: layout.address)
@@ -271,39 +283,41 @@ enum ProgramPrologue {
     }
 }
 
-/// The end of every program, at label `return`: a VLAN tag the prologue moved into the frame
+/// The end of every program, at the label `returning`: a VLAN tag the prologue moved into the frame
 /// goes back to metadata (popping the placeholder lifts it out again), then the verdict in
 /// `verdict` (a callee-saved register) is returned.
 enum ProgramEpilogue {
-    static func emitReturn(hook: any HookContext, verdict: Register, into asm: inout Assembler) {
-        asm.label("return")
+    static func emitReturn(hook: any HookContext, verdict: Register, at returning: Label, into asm: inout Assembler) {
+        asm.label(returning)
         if hook.metadataVLANFunction != nil {
+            let exit = asm.newLabel("return.exit")
             // A tag the prologue put into the frame goes out again when the frame passes (a
             // dropped frame is gone): the addresses move back over it, the head shrinks by 4.
             asm.load(.byte, .r2, from: .r10, offset: MachineLayout.vlanInlinedSlot)
-            asm.jump(if: .equal, .r2, 0, to: "return.exit")
-            asm.jump(if: .notEqual, verdict, hook.returnCode(for: .pass), to: "return.exit", width: .bits32)
-            asm.load(.double, .r1, from: .r10, offset: MachineLayout.contextSlot)
+            asm.jump(if: .equal, .r2, 0, to: exit)
+            asm.jump(if: .notEqual, verdict, hook.returnCode(for: .pass), to: exit, width: .bits32)
+            asm.reloadContext()
             asm.load(.word, .r2, from: .r1, offset: hook.dataOffset)
             asm.load(.word, .r3, from: .r1, offset: hook.dataEndOffset)
             let addresses = Int32(Protocols.Ethernet.typeField), tag = Int32(Protocols.VLAN.tagLength)
             asm.move(.r4, .r2)
             asm.add(.r4, addresses + tag)
-            asm.jump(if: .greater, .r4, .r3, to: "return.exit")
+            asm.jump(if: .greater, .r4, .r3, to: exit)
             asm.load(.word, .r4, from: .r2, offset: 8)
             asm.store(.word, to: .r2, offset: Int16(addresses), from: .r4)
             asm.load(.double, .r4, from: .r2, offset: 0)
             asm.store(.double, to: .r2, offset: Int16(tag), from: .r4)
             asm.move(.r2, tag)
             asm.call(.xdpAdjustHead)
-            asm.label("return.exit")
+            asm.label(exit)
         }
         if hook.metadataVLAN != nil {
+            let exit = asm.newLabel("return.exit")
             asm.load(.byte, .r2, from: .r10, offset: MachineLayout.vlanInlinedSlot)
-            asm.jump(if: .equal, .r2, 0, to: "return.exit")
-            asm.load(.double, .r1, from: .r10, offset: MachineLayout.contextSlot)
+            asm.jump(if: .equal, .r2, 0, to: exit)
+            asm.reloadContext()
             asm.call(.skbVLANPop)
-            asm.label("return.exit")
+            asm.label(exit)
         }
         asm.move(.r0, verdict)
         asm.exit()

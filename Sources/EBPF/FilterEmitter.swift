@@ -8,17 +8,18 @@ import PacketFormats
 struct FilterEmitter {
     let program: FilterProgram
     let hook: any HookContext
-    /// Prefix of every label this filter defines, unique within the program.
-    let prefix: String
-    let matchLabel: String
-    let noMatchLabel: String
+    /// What the filter's labels are called in messages (`rule3`).
+    let name: String
+    let matchLabel: Label
+    let noMatchLabel: Label
 
     private let order: [BlockID]
     /// How far the filter reads: within the bytes a multi-buffer frame keeps linear, every load
     /// reads the packet directly.
     private let reach: PacketReach
     private let position: [BlockID: Int]
-    private var freshLabels = 0
+    /// The label of each block (by `BlockID`), made when the filter is emitted.
+    private var blockLabels: [Label] = []
     /// Whether the first way out to no match is emitted yet (see `jump(if:)`).
     private var firstExitLaidOut = false
     /// Loads that copy their bytes from a multi-buffer frame's fragments, emitted after the blocks.
@@ -28,10 +29,10 @@ struct FilterEmitter {
     private let a = MachineLayout.accumulator
     private let x = MachineLayout.index
 
-    init(program: FilterProgram, hook: any HookContext, prefix: String, matchLabel: String, noMatchLabel: String) {
+    init(program: FilterProgram, hook: any HookContext, name: String, matchLabel: Label, noMatchLabel: Label) {
         self.program = program
         self.hook = hook
-        self.prefix = prefix
+        self.name = name
         self.matchLabel = matchLabel
         self.noMatchLabel = noMatchLabel
         order = FilterEmitter.reversePostorder(program)
@@ -51,6 +52,7 @@ struct FilterEmitter {
         for slot in usedScratchSlots { asm.store(.double, to: .r10, offset: Layout.scratchSlot(slot), immediate: 0) }
         if hasBackwardEdge { asm.store(.double, to: .r10, offset: Layout.loopCounterWord, immediate: 0) }
         guard !order.isEmpty else { asm.jump(to: noMatchLabel); return }
+        blockLabels = program.blocks.indices.map { asm.newLabel("\(name).block\($0)") }
         asm.jump(to: label(of: program.entry))
         for (index, block) in order.enumerated() {
             asm.label(label(of: block))
@@ -61,30 +63,27 @@ struct FilterEmitter {
 
     // MARK: Blocks
 
-    private func label(of block: BlockID) -> String { "\(prefix)block\(block)" }
-
-    private mutating func freshLabel(_ what: String) -> String {
-        freshLabels += 1
-        return "\(prefix)\(what)\(freshLabels)"
-    }
+    private func label(of block: BlockID) -> Label { blockLabels[block] }
 
     private mutating func emit(block id: BlockID, next: BlockID?, into asm: inout Assembler) {
         let block = program.blocks[id]
         if case .verdict(0) = block.terminator { asm.jump(to: noMatchLabel); return }
         for statement in block.statements { emit(statement, into: &asm) }
-        var loopStubs: [(label: String, target: BlockID)] = []
-        func edge(to target: BlockID) -> String {
+        var loopStubs: [(label: Label, target: BlockID)] = []
+        func edge(to target: BlockID) -> Label {
             if let direct = verdictLabel(of: target) { return direct }
             guard let from = position[id], let to = position[target], to <= from else { return label(of: target) }
-            let stub = "\(prefix)loop\(id)to\(target)"
-            if !loopStubs.contains(where: { $0.label == stub }) { loopStubs.append((stub, target)) }
+            if let stub = loopStubs.first(where: { $0.target == target }) { return stub.label }
+            let stub = asm.newLabel("\(name).loop\(id)to\(target)")
+            loopStubs.append((stub, target))
             return stub
         }
         switch block.terminator {
         case let .verdict(value):
             asm.jump(to: value == 0 ? noMatchLabel : matchLabel)
         case let .jump(target):
-            asm.jump(to: edge(to: target))
+            let destination = edge(to: target)
+            asm.jump(to: destination)
         case let .branch(condition, operand, ifTrue, ifFalse):
             let trueLabel = edge(to: ifTrue), falseLabel = edge(to: ifFalse)
             let jumpCondition = FilterEmitter.jumpCondition(condition)
@@ -120,7 +119,7 @@ struct FilterEmitter {
     }
 
     /// The match/no-match label for a block that only returns, so edges go there directly.
-    private func verdictLabel(of block: BlockID) -> String? {
+    private func verdictLabel(of block: BlockID) -> Label? {
         guard program.blocks.indices.contains(block) else { return noMatchLabel }
         let target = program.blocks[block]
         guard case let .verdict(value) = target.terminator else { return nil }
@@ -128,7 +127,7 @@ struct FilterEmitter {
         return target.statements.isEmpty ? matchLabel : nil
     }
 
-    private mutating func branch(_ condition: JumpCondition, _ operand: Operand, to target: String, into asm: inout Assembler) {
+    private mutating func branch(_ condition: JumpCondition, _ operand: Operand, to target: Label, into asm: inout Assembler) {
         switch operand {
         case let .constant(k): jump(if: condition, a, .immediate(Int32(bitPattern: k)), to: target, width: .bits32, asm: &asm)
         case .x: jump(if: condition, a, .register(x), to: target, width: .bits32, asm: &asm)
@@ -140,7 +139,7 @@ struct FilterEmitter {
     /// goes on to the next rule at the first test a rule makes, with one branch of the rule
     /// pending rather than one per test it passes (the pending branches are what limits how
     /// many rules one program holds). Only the first: each costs a taken jump per packet.
-    private mutating func jump(if condition: JumpCondition, _ dst: Register, _ operand: JumpOperand, to target: String,
+    private mutating func jump(if condition: JumpCondition, _ dst: Register, _ operand: JumpOperand, to target: Label,
                                width: ALUWidth = .bits64, asm: inout Assembler) {
         if target == noMatchLabel && !firstExitLaidOut {
             firstExitLaidOut = true
@@ -214,7 +213,7 @@ struct FilterEmitter {
         case .x:
             if op == .divide || op == .modulo { jump(if: .equal, x, .immediate(0), to: noMatchLabel, width: .bits32, asm: &asm) }
             if isShift {
-                let shift = freshLabel("shift"), done = freshLabel("shifted")
+                let shift = asm.newLabel("\(name).shift"), done = asm.newLabel("\(name).shifted")
                 asm.jump(if: .less, x, 32, to: shift, width: .bits32)
                 asm.move(a, 0, width: .bits32)
                 asm.jump(to: done)
@@ -237,7 +236,7 @@ struct FilterEmitter {
         case let .metadataVLANOnEntry(tci):
             asm.load(.word, a, from: .r10, offset: tci ? Layout.vlanTCISlot : Layout.vlanPresentSlot)
         case .etherTypeFromFrame:
-            let done = freshLabel("ethertype"), llc = freshLabel("llc")
+            let done = asm.newLabel("\(name).ethertype"), llc = asm.newLabel("\(name).llc")
             typealias Ethernet = Protocols.Ethernet
             emitPacketLoad(.half, offset: Ethernet.typeField, indexed: false, into: a, onFailure: noMatchLabel, asm: &asm)
             asm.jump(if: .greaterOrEqual, a, Int32(Ethernet.minimumEtherType), to: done, width: .bits32)
@@ -254,7 +253,7 @@ struct FilterEmitter {
     /// `dst = packet[offset ..< offset+size]` (after X when `indexed`), big-endian, with the
     /// bounds check the verifier wants: the end of the access compared with data_end.
     private mutating func emitPacketLoad(_ size: MemorySize, offset: UInt32, indexed: Bool, into dst: Register,
-                                onFailure: String, asm: inout Assembler) {
+                                onFailure: Label, asm: inout Assembler) {
         let end = UInt64(offset) + UInt64(size.bytes)
         guard end <= Layout.maximumPacketOffset else { asm.jump(to: onFailure); return }
         let address = Layout.address, limit = Layout.limit
@@ -263,7 +262,7 @@ struct FilterEmitter {
         var beyondLinear = onFailure
         if case let .copiedOnDemand(linearAtLeast) = hook.nonLinearData, reach.bytes.map({ $0 > linearAtLeast }) ?? true,
            indexed || end > UInt64(linearAtLeast) {
-            let load = FragmentLoad(label: freshLabel("fragment"), resume: freshLabel("loaded"), offset: offset,
+            let load = FragmentLoad(label: asm.newLabel("\(name).fragment"), resume: asm.newLabel("\(name).loaded"), offset: offset,
                                     size: size, indexed: indexed, destination: dst, onFailure: onFailure)
             fragmentLoads.append(load)
             beyondLinear = load.label
@@ -375,13 +374,13 @@ struct FilterEmitter {
 /// frame without fragments costs what it did. The helper takes the context (kept in its
 /// slot) and leaves A, X and the packet pointers (callee-saved registers) as they were.
 private struct FragmentLoad {
-    let label: String
-    let resume: String
+    let label: Label
+    let resume: Label
     let offset: UInt32
     let size: MemorySize
     let indexed: Bool
     let destination: Register
-    let onFailure: String
+    let onFailure: Label
 
     func emit(into asm: inout Assembler) {
         typealias Layout = MachineLayout
@@ -397,12 +396,12 @@ private struct FragmentLoad {
         asm.add(.r3, Int32(size.bytes))
         asm.load(.word, .r4, from: .r10, offset: Layout.lengthSlot)
         asm.jump(if: .greater, .r3, .r4, to: onFailure)
-        asm.load(.double, Layout.context, from: .r10, offset: Layout.contextSlot)
+        asm.reloadContext()
         asm.move(.r3, .r10)
         asm.add(.r3, Int32(Layout.fragmentLoadSlot))
         asm.move(.r4, Int32(size.bytes))
         asm.call(.xdpLoadBytes)
-        asm.load(.double, Layout.context, from: .r10, offset: Layout.contextSlot)
+        asm.reloadContext()
         asm.jump(if: .notEqual, .r0, 0, to: onFailure)
         asm.load(size, destination, from: .r10, offset: Layout.fragmentLoadSlot)
         asm.jump(to: resume)

@@ -71,14 +71,12 @@ public struct MetadataVLAN: Hashable, Sendable {
     }
 }
 
-/// The differences between the places a program can run, behind one small protocol: where
-/// the context keeps the packet pointers and the length, what the verdicts are called, how
-/// the metadata classic BPF reads is found, and what the kernel calls the program type.
+/// What the code generator needs to know about a `Hook.Kind` of program, behind one small
+/// protocol: where the context keeps the packet pointers and the length, what the verdicts are
+/// called, how the metadata classic BPF reads is found. `Hook.Kind.context(...)` makes one.
 public protocol HookContext: Sendable {
-    /// `xdp` or `tc`.
-    var name: String { get }
-    /// `enum bpf_prog_type` value.
-    var programType: UInt32 { get }
+    /// The kind of program this is the context of (the kernel's program type).
+    var kind: Hook.Kind { get }
     /// Offsets in the context of the 32-bit `data` and `data_end` fields.
     var dataOffset: Int16 { get }
     var dataEndOffset: Int16 { get }
@@ -129,8 +127,7 @@ public struct XDPHook: HookContext {
     /// The program `apply` attaches to a device whose MTU is `mtu`.
     public static func forDevice(mtu: Int) -> XDPHook { XDPHook(multiBuffer: mtu > singleBufferMTULimit) }
 
-    public var name: String { "xdp" }
-    public var programType: UInt32 { 6 }         // BPF_PROG_TYPE_XDP
+    public var kind: Hook.Kind { .xdp }
     public var dataOffset: Int16 { 0 }           // xdp_md.data
     public var dataEndOffset: Int16 { 4 }        // xdp_md.data_end
     public var length: LengthSource { multiBuffer ? .xdpBufferLength : .packetSpan }
@@ -167,8 +164,7 @@ public struct XDPHook: HookContext {
 /// TC classifier (`struct __sk_buff`, BPF_PROG_TYPE_SCHED_CLS) at clsact ingress or egress.
 public struct TCHook: HookContext {
     public init() {}
-    public var name: String { "tc" }
-    public var programType: UInt32 { 3 }         // BPF_PROG_TYPE_SCHED_CLS
+    public var kind: Hook.Kind { .tc }
     public var dataOffset: Int16 { 76 }          // __sk_buff.data
     public var dataEndOffset: Int16 { 80 }       // __sk_buff.data_end
     public var length: LengthSource { .contextField(offset: 0) }   // __sk_buff.len
@@ -195,6 +191,11 @@ public struct TCHook: HookContext {
         case .interfaceIndex: .contextField(offset: 40)                     // ifindex
         }
     }
+}
+
+extension HookContext {
+    /// `xdp` or `tc`.
+    public var name: String { kind.rawValue }
 }
 
 extension HookContext where Self == XDPHook {

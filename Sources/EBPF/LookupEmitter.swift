@@ -12,12 +12,13 @@ struct LookupEmitter {
     let hook: any HookContext
     /// The tries that have entries (the others are not looked up at all).
     let tables: [LookupGroup.TableLayout]
-    let matchLabel: String
-    let noMatchLabel: String
+    let matchLabel: Label
+    let noMatchLabel: Label
 
     private typealias Layout = MachineLayout
     private let slot = MachineLayout.accumulator
     private let verdict = MachineLayout.index
+    /// What the group's labels are called in messages.
     private var prefix: String { "lookup\(group.number)." }
 
     /// Where a family's addresses are, for each link-layer type that carries them (libpcap's
@@ -43,11 +44,11 @@ struct LookupEmitter {
     }
 
     func emit(into asm: inout Assembler) {
-        asm.store(.double, to: .r10, offset: Layout.contextSlot, from: Layout.context)
+        asm.saveContext()
         asm.load(.word, Layout.data, from: Layout.context, offset: hook.dataOffset)
         asm.load(.word, Layout.dataEnd, from: Layout.context, offset: hook.dataEndOffset)
         asm.move(slot, -1, width: .bits32)
-        let done = prefix + "done"
+        let done = asm.newLabel(prefix + "done")
         // The Ethernet type.
         asm.move(Layout.address, Layout.data)
         asm.add(Layout.address, Int32(Protocols.Ethernet.headerLength))
@@ -60,7 +61,7 @@ struct LookupEmitter {
             emitAddresses(done: done, into: &asm)
         }
         asm.label(done)
-        asm.load(.double, Layout.context, from: .r10, offset: Layout.contextSlot)
+        asm.reloadContext()
         asm.jump(if: .equal, slot, -1, to: noMatchLabel, width: .bits32)
         // The counter key, as the counting code stores it too: an instruction between the test
         // and the jump, so the assembler keeps the jump unconditional (a `gotol` when far).
@@ -73,13 +74,13 @@ struct LookupEmitter {
     /// with the ports right after the fixed header (next header as the protocol). The key is
     /// looked up for each side some member tests whose port is in the packet (a classic-BPF
     /// load past the end rejects, and the destination port lies after the source port).
-    private func emitPorts(done: String, into asm: inout Assembler) {
+    private func emitPorts(done: Label, into asm: inout Assembler) {
         var sides = Set<PacketSide>(), transports = Set<UInt8>()
         for member in group.members {
             guard case let .port(transport, _, memberSides) = member.match else { continue }
             sides.formUnion(memberSides); transports.insert(transport)
         }
-        let ipv6 = prefix + "ports.ipv6"
+        let ipv6 = asm.newLabel(prefix + "ports.ipv6")
         asm.jump(if: .equal, Layout.limit, Int32(AddressFamily.ipv6.etherType), to: ipv6, width: .bits32)
         asm.jump(if: .notEqual, Layout.limit, Int32(AddressFamily.ipv4.etherType), to: done, width: .bits32)
         for family in AddressFamily.allCases {
@@ -87,7 +88,7 @@ struct LookupEmitter {
             let protocolOffset = Self.frameOffset(.ipProtocol, family)
             boundsCheck(end: Int32(protocolOffset) + 1, onFailure: done, into: &asm)
             asm.load(.byte, Layout.limit, from: Layout.data, offset: protocolOffset)
-            let known = prefix + "ports.\(family.rawValue).transport"
+            let known = asm.newLabel(prefix + "ports.\(family.rawValue).transport")
             for transport in transports.sorted() { asm.jump(if: .equal, Layout.limit, Int32(transport), to: known, width: .bits32) }
             asm.jump(to: done)
             asm.label(known)
@@ -114,7 +115,7 @@ struct LookupEmitter {
         }
     }
 
-    private func emitAddresses(done: String, into asm: inout Assembler) {
+    private func emitAddresses(done: Label, into asm: inout Assembler) {
         let links = LookupEmitter.addressOffsets.enumerated().filter { _, link in
             tables.contains { $0.family == link.family } && (group.kind == .address || link.etherType == Int32(link.family.etherType))
         }
@@ -122,14 +123,16 @@ struct LookupEmitter {
         func first(_ link: (etherType: Int32, family: AddressFamily, source: Int16, destination: Int16)) -> Int {
             links.first { $0.element.source == link.source && $0.element.destination == link.destination }!.offset
         }
+        var linkLabels: [Int: Label] = [:]
+        for (index, link) in links where first(link) == index { linkLabels[index] = asm.newLabel(prefix + "link\(index)") }
         for (_, link) in links {
-            asm.jump(if: .equal, Layout.limit, link.etherType, to: prefix + "link\(first(link))", width: .bits32)
+            asm.jump(if: .equal, Layout.limit, link.etherType, to: linkLabels[first(link)]!, width: .bits32)
         }
         asm.jump(to: done)
         for (index, link) in links where first(link) == index {
-            asm.label(prefix + "link\(index)")
+            asm.label(linkLabels[index]!)
             for table in tables where table.family == link.family {
-                let after = prefix + "link\(index).\(table.name)"
+                let after = asm.newLabel(prefix + "link\(index).\(table.name)")
                 let addressOffset: Int16
                 switch group.kind {
                 case .address:
@@ -163,23 +166,25 @@ struct LookupEmitter {
     /// that ends inside an IPv6 address still matches a short enough prefix: the key then holds
     /// the words the packet has and a prefix length of 32 bits per word, and the trie answers
     /// only from prefixes no longer than that.
-    private func copyAddress(at offset: Int16, table: LookupGroup.TableLayout, onFailure: String, into asm: inout Assembler) {
+    private func copyAddress(at offset: Int16, table: LookupGroup.TableLayout, onFailure: Label, into asm: inout Assembler) {
         let words = table.family.width / 4
         let copy = prefix + "copy.\(table.name).\(offset)."
+        // copies[n]: the copy of the first n words; copies[0] stands for `onFailure`.
+        let copies = [onFailure] + (1...words).map { asm.newLabel(copy + "\($0)") }, copied = asm.newLabel(copy + "done")
         for available in stride(from: words, through: 1, by: -1) {
-            asm.label(copy + "\(available)")
-            boundsCheck(end: Int32(offset) + Int32(available * 4), onFailure: available > 1 ? copy + "\(available - 1)" : onFailure, into: &asm)
+            asm.label(copies[available])
+            boundsCheck(end: Int32(offset) + Int32(available * 4), onFailure: copies[available - 1], into: &asm)
             keyHeader(prefixLength: group.exactBits + available * 32, into: &asm)
             copyWords(from: offset, count: available, toKeyOffset: Int16(group.addressOffsetInKey), into: &asm)
-            asm.jump(to: copy + "done")
+            asm.jump(to: copied)
         }
-        asm.label(copy + "done")
+        asm.label(copied)
     }
 
     /// Key for the hash map of prefixes of `length` bits: the address cut to them, the rest of
     /// the key zero. Only the words the prefix covers need to be in the packet (as in libpcap).
     private func copyAddress(at offset: Int16, cutTo length: Int, table: LookupGroup.TableLayout,
-                             onFailure: String, into asm: inout Assembler) {
+                             onFailure: Label, into asm: inout Assembler) {
         let words = max((length + 31) / 32, 1), keyOffset = Int16(group.addressOffsetInKey)
         boundsCheck(end: Int32(offset) + Int32(words * 4), onFailure: onFailure, into: &asm)
         keyHeader(prefixLength: group.exactBits + length, into: &asm)
@@ -207,7 +212,7 @@ struct LookupEmitter {
     /// port after the header length the IHL says; IPv6: the port right after the fixed header.
     private func copyTransportKey(link: (etherType: Int32, family: AddressFamily, source: Int16, destination: Int16),
                                   addressSide: PacketSide, portSide: PacketSide, table: LookupGroup.TableLayout,
-                                  onFailure: String, into asm: inout Assembler) {
+                                  onFailure: Label, into asm: inout Assembler) {
         // The address itself is copied afterwards; it must be in the packet whatever its length
         // (IPv4: one word; IPv6: the port lies beyond it).
         let width = table.family.width
@@ -232,12 +237,13 @@ struct LookupEmitter {
     /// start of the packet's (protocol, side) block + the port; a protocol without a block on
     /// this side has no rule to find.
     private func lookUpPortArray(side: PacketSide, family: AddressFamily, into asm: inout Assembler) {
-        let next = prefix + "ports.\(family.rawValue).\(side.rawValue).next", indexed = next + ".indexed"
+        let name = prefix + "ports.\(family.rawValue).\(side.rawValue).next"
+        let next = asm.newLabel(name), indexed = asm.newLabel(name + ".indexed")
         asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
         asm.load(.byte, Layout.address, from: .r10, offset: Layout.lookupKeySlot + 4)   // the protocol, kept in the key
         let starts = group.portArrayStarts
         for block in group.portBlocks where block.side == side {
-            let other = next + ".not\(block.transport)"
+            let other = asm.newLabel(name + ".not\(block.transport)")
             asm.jump(if: .notEqual, Layout.address, Int32(block.transport), to: other, width: .bits32)
             asm.add(Layout.limit, Int32(starts[block]!), width: .bits32)
             asm.jump(to: indexed)
@@ -252,7 +258,7 @@ struct LookupEmitter {
 
     /// To `target` when the IPv4 packet is a later fragment (nonzero fragment offset: no
     /// transport header), the fragment field in bounds already.
-    private func jumpIfLaterFragment(to target: String, into asm: inout Assembler) {
+    private func jumpIfLaterFragment(to target: Label, into asm: inout Assembler) {
         let fragment = PacketField.fragmentOffset.location(in: .ipv4)!
         asm.load(.half, Layout.limit, from: Layout.data, offset: Self.frameOffset(.fragmentOffset, .ipv4))
         asm.byteSwapFromBigEndian(Layout.limit, bits: 16)
@@ -261,7 +267,7 @@ struct LookupEmitter {
 
     /// The limit register = the port of `side` right after IPv6's fixed header, or `onFailure`
     /// when it is beyond the packet.
-    private func loadIPv6Port(_ side: PacketSide, onFailure: String, into asm: inout Assembler) {
+    private func loadIPv6Port(_ side: PacketSide, onFailure: Label, into asm: inout Assembler) {
         let offset = Self.frameOffset(.port(source: side == .source), .ipv6)
         boundsCheck(end: Int32(offset) + 2, onFailure: onFailure, into: &asm)
         asm.load(.half, Layout.limit, from: Layout.data, offset: offset)
@@ -269,7 +275,7 @@ struct LookupEmitter {
 
     /// The limit register = the port at `portOffset` after the IPv4 header (14 + 4 * IHL, any
     /// IHL, as libpcap's `ldxb 4*([14]&0xf)`), or `onFailure` when it is beyond the packet.
-    private func loadIPv4Port(at portOffset: Int16, onFailure: String, into asm: inout Assembler) {
+    private func loadIPv4Port(at portOffset: Int16, onFailure: Label, into asm: inout Assembler) {
         let network = Int32(Protocols.Ethernet.headerLength)
         asm.load(.byte, Layout.limit, from: Layout.data, offset: Int16(network) + Int16(Protocols.IPv4.headerLengthField))
         asm.alu(.and, Layout.limit, Int32(Protocols.IPv4.headerLengthMask))
@@ -290,7 +296,7 @@ struct LookupEmitter {
         }
     }
 
-    private func boundsCheck(end: Int32, onFailure: String, into asm: inout Assembler) {
+    private func boundsCheck(end: Int32, onFailure: Label, into asm: inout Assembler) {
         asm.move(Layout.address, Layout.data)
         asm.add(Layout.address, end)
         asm.jump(if: .greater, Layout.address, Layout.dataEnd, to: onFailure)
@@ -299,9 +305,9 @@ struct LookupEmitter {
     /// r0 = table[key]; when found and its slot is lower than the best so far, take it (the
     /// return code without the look-further bit). With `stopUnlessFurther`, continue only when
     /// the entry has that bit, else at `orElse`; a miss continues there too.
-    private func lookUp(_ name: String, orElse: String? = nil, stopUnlessFurther: Bool = false, zeroSlotIsEmpty: Bool = false,
+    private func lookUp(_ name: MapName, orElse: Label? = nil, stopUnlessFurther: Bool = false, zeroSlotIsEmpty: Bool = false,
                         into asm: inout Assembler) {
-        let skip = prefix + "skip.\(asm.count)"
+        let skip = asm.newLabel(prefix + "skip"), further = asm.newLabel(prefix + "skip.further")
         asm.loadMap(.r1, named: name)
         asm.move(.r2, .r10)
         asm.add(.r2, Int32(Layout.lookupKeySlot))
@@ -316,9 +322,9 @@ struct LookupEmitter {
         asm.label(skip)
         if stopUnlessFurther, let orElse {
             asm.load(.word, .r2, from: .r0, offset: 4)
-            asm.jump(if: .bitsSet, .r2, Int32(bitPattern: LookupGroup.lookFurther), to: skip + ".further", width: .bits32)
+            asm.jump(if: .bitsSet, .r2, Int32(bitPattern: LookupGroup.lookFurther), to: further, width: .bits32)
             asm.jump(to: orElse)
-            asm.label(skip + ".further")
+            asm.label(further)
         }
     }
 }

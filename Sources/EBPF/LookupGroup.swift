@@ -110,7 +110,7 @@ public enum LookupKind: Hashable, Sendable {
 /// bytes. Values: u32 counter slot, u32 the hook's return code.
 public struct LookupTable: Hashable, Sendable {
     /// The name the program refers to the map by (resolved to a file descriptor at load).
-    public var name: String
+    public var name: MapName
     public var family: AddressFamily
     /// The address this trie is looked up with; nil for two-field groups (the kind says).
     public var side: PacketSide?
@@ -127,29 +127,38 @@ public struct LookupTable: Hashable, Sendable {
     /// `LookupGroup.portArrayBase`), instead of a hash map or trie.
     public var arrayLength: Int?
 
-    /// The entry a lookup table is pinned as beside the counters: bpffs takes no '.' in a name,
-    /// and the pin directory no '/' (`lookup.address.v4.src/24` → `lookup-address-v4-src-24`).
-    public static func pinEntry(forTable name: String) -> String {
-        String(name.map { $0 == "." || $0 == "/" ? "-" : $0 })
-    }
-
     /// The hash maps per prefix length of a running program, read back from the names of its
     /// pinned tables (`lookup-address-v4-src-24` is the /24 map of `lookup.address.v4.src`),
     /// for the tables named `tables`.
-    public static func hashedLengths(pinnedEntries: [String], tables: [String]) -> [String: [Int]] {
-        var result: [String: [Int]] = [:]
+    public static func hashedLengths(pinnedEntries: [String], tables: [MapName]) -> [MapName: [Int]] {
+        var result: [MapName: [Int]] = [:]
         for table in tables {
-            let prefix = pinEntry(forTable: table) + "-"
+            let prefix = table.pinEntry + "-"
             let lengths = pinnedEntries.compactMap { $0.hasPrefix(prefix) ? Int($0.dropFirst(prefix.count)) : nil }
             if !lengths.isEmpty { result[table] = lengths.sorted() }
         }
         return result
     }
 
+    /// The return code of each verdict at `hook`, as the values of the tables hold it.
+    static func returnCodes(_ hook: any HookContext) -> [Verdict: UInt32] {
+        Dictionary(uniqueKeysWithValues: Verdict.allCases.map { ($0, UInt32(bitPattern: hook.returnCode(for: $0))) })
+    }
+
+    /// A value of the lookup groups' tables (`slotValueSize` bytes): the u32 counter slot, then
+    /// the u32 return code (with flags such as `LookupGroup.lookFurther`), little-endian.
+    static func slotValue(slot: UInt32, code: UInt32) -> [UInt8] {
+        var value: [UInt8] = []
+        value.reserveCapacity(slotValueSize)
+        LookupGroup.appendLittleEndian(slot, to: &value)
+        LookupGroup.appendLittleEndian(code, to: &value)
+        return value
+    }
+
     /// The tables of several groups, those of the same name (layout) put together.
     public static func combined(_ tables: [LookupTable]) -> [LookupTable] {
-        var order: [String] = []
-        var byName: [String: LookupTable] = [:]
+        var order: [MapName] = []
+        var byName: [MapName: LookupTable] = [:]
         for table in tables {
             if byName[table.name] == nil {
                 order.append(table.name)
@@ -185,7 +194,7 @@ public struct LookupGroup: Hashable, Sendable {
 
     /// One table: the addresses it holds, the side it is looked up with (nil: two-field), its
     /// name, and for hash tables (one per prefix length) the lengths.
-    public typealias TableLayout = (family: AddressFamily, side: PacketSide?, name: String, hashedLengths: [Int]?)
+    public typealias TableLayout = (family: AddressFamily, side: PacketSide?, name: MapName, hashedLengths: [Int]?)
 
     /// Port groups: where the group's blocks start in the shared port array, and the array's
     /// length; nil when the port table is a hash map (see `placingPortArrays`).
@@ -196,7 +205,7 @@ public struct LookupGroup: Hashable, Sendable {
     /// one per length, looked up once each: a hash lookup costs a third of a trie lookup.
     public static let maximumHashedLengths = 3
     /// Table name → the prefix lengths of its hash maps, for tables that are hashed.
-    public var hashedLengths: [String: [Int]] = [:]
+    public var hashedLengths: [MapName: [Int]] = [:]
 
     /// The segments with each table hashed per length where all groups together use few lengths
     /// in it (the maps are shared by the groups, and a program may have only 64 maps).
@@ -204,8 +213,8 @@ public struct LookupGroup: Hashable, Sendable {
     /// `keeping` (a live set change): the hash tables of the program that runs, kept as they are
     /// wherever the prefixes now fit their lengths (an empty map of a length no prefix has any
     /// more is harmless), so that the program stays the same.
-    public static func choosingHashTables(_ segments: [RulesetSegment], keeping: [String: [Int]]? = nil) -> [RulesetSegment] {
-        var lengths: [String: Set<Int>] = [:]
+    public static func choosingHashTables(_ segments: [RulesetSegment], keeping: [MapName: [Int]]? = nil) -> [RulesetSegment] {
+        var lengths: [MapName: Set<Int>] = [:]
         for case let .lookup(group) in segments {
             for (name, used) in group.lengthsByTable { lengths[name, default: []].formUnion(used) }
         }
@@ -223,10 +232,10 @@ public struct LookupGroup: Hashable, Sendable {
     }
 
     /// The prefix lengths of the group's members, by table name (before hashing).
-    public var lengthsByTableName: [String: Set<Int>] { lengthsByTable }
+    public var lengthsByTableName: [MapName: Set<Int>] { lengthsByTable }
 
-    private var lengthsByTable: [String: Set<Int>] {
-        var lengths: [String: Set<Int>] = [:]
+    private var lengthsByTable: [MapName: Set<Int>] {
+        var lengths: [MapName: Set<Int>] = [:]
         for member in members {
             switch member.match {
             case let .address(prefix, sides):
@@ -255,10 +264,10 @@ public struct LookupGroup: Hashable, Sendable {
     /// Bits of a key before the address (counted in its prefix length).
     var exactBits: Int { (addressOffsetInKey - 4) * 8 }
 
-    func tableName(_ family: AddressFamily, _ side: PacketSide?) -> String {
+    func tableName(_ family: AddressFamily, _ side: PacketSide?) -> MapName {
         if kind == .port { return LookupGroup.portTableName }
-        return "lookup.\(kind == .address ? "address" : "port").\(family == .ipv4 ? "v4" : "v6")"
-            + (side.map { $0 == .source ? ".src" : ".dst" } ?? "")
+        return MapName("lookup.\(kind == .address ? "address" : "port").\(family == .ipv4 ? "v4" : "v6")"
+            + (side.map { $0 == .source ? ".src" : ".dst" } ?? ""))
     }
 
     /// Which tries the group has: one per family (and side, for single-address groups) that
@@ -290,7 +299,7 @@ public struct LookupGroup: Hashable, Sendable {
         }
     }
 
-    static func hashTableName(_ name: String, _ length: Int) -> String { "\(name)/\(length)" }
+    static func hashTableName(_ name: MapName, _ length: Int) -> MapName { name.appending("/\(length)") }
 
     private func tries(hook: any HookContext) -> [LookupTable] {
         var keyed: [TableKey: [(exact: UInt32, prefix: AddressPrefix, slot: Int)]] = [:]
@@ -314,7 +323,7 @@ public struct LookupGroup: Hashable, Sendable {
                                                             markersAt: hashedLengths[layout.name])
             var entries: [(key: [UInt8], value: [UInt8])] = []
             entries.reserveCapacity(firstMatch.count)
-            let codes = Dictionary(uniqueKeysWithValues: Verdict.allCases.map { ($0, UInt32(bitPattern: hook.returnCode(for: $0))) })
+            let codes = LookupTable.returnCodes(hook)
             for (key, slot, further) in firstMatch {
                 var bytes: [UInt8] = []
                 bytes.reserveCapacity(addressOffsetInKey + layout.family.width)
@@ -324,12 +333,9 @@ public struct LookupGroup: Hashable, Sendable {
                     bytes += [UInt8(key.exact >> 16), 0, UInt8(truncatingIfNeeded: key.exact >> 8), UInt8(truncatingIfNeeded: key.exact)]
                 }
                 key.prefix.appendBytes(to: &bytes)
-                var value: [UInt8] = []
-                value.reserveCapacity(8)
-                LookupGroup.appendLittleEndian(slot.map(UInt32.init) ?? LookupGroup.noSlot, to: &value)
                 let code = slot.map { codes[verdicts[$0]!]! } ?? 0
-                LookupGroup.appendLittleEndian(further ? code | LookupGroup.lookFurther : code, to: &value)
-                entries.append((bytes, value))
+                entries.append((bytes, LookupTable.slotValue(slot: slot.map(UInt32.init) ?? LookupGroup.noSlot,
+                                                             code: further ? code | LookupGroup.lookFurther : code)))
             }
             return LookupTable(name: layout.name, family: layout.family, side: layout.side,
                                keySize: addressOffsetInKey + layout.family.width, entries: entries)

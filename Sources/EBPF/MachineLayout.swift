@@ -78,3 +78,16 @@ enum MachineLayout {
     /// The largest packet offset the verifier tracks for packet pointers (MAX_PACKET_OFF).
     static let maximumPacketOffset: UInt64 = 0xffff
 }
+
+extension Assembler {
+    /// Keeps the context pointer in `MachineLayout.contextSlot`: a helper call clobbers r1, and
+    /// code that needs the context after one takes it back from there (`reloadContext`).
+    mutating func saveContext() {
+        store(.double, to: .r10, offset: MachineLayout.contextSlot, from: MachineLayout.context)
+    }
+
+    /// The context pointer back from its slot, into `register` (`MachineLayout.context` unless said).
+    mutating func reloadContext(into register: Register = MachineLayout.context) {
+        load(.double, register, from: .r10, offset: MachineLayout.contextSlot)
+    }
+}

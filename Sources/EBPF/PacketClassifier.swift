@@ -148,17 +148,17 @@ public struct PacketClassifier: Hashable, Sendable {
     // MARK: Maps
 
     public var prefix: String { "classifier.\(number)" }
-    var kindTable: String { prefix + ".kind" }
-    var trieTable: String { prefix + ".v4" }
-    func ipv6Table(_ side: PacketSide) -> String { prefix + ".v6." + (side == .source ? "src" : "dst") }
-    var portTable: String { prefix + ".ports" }
-    var vectorTable: String { prefix + ".vectors" }
-    var entryTable: String { prefix + ".entries" }
+    var kindTable: MapName { MapName(prefix + ".kind") }
+    var trieTable: MapName { MapName(prefix + ".v4") }
+    func ipv6Table(_ side: PacketSide) -> MapName { MapName(prefix + ".v6." + (side == .source ? "src" : "dst")) }
+    var portTable: MapName { MapName(prefix + ".ports") }
+    var vectorTable: MapName { MapName(prefix + ".vectors") }
+    var entryTable: MapName { MapName(prefix + ".entries") }
 
     /// The maps the classifier's code looks up, filled.
     public func tables(hook: any HookContext) -> [LookupTable] {
         func u32(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
-        func array(_ name: String, length: Int, valueSize: Int, _ entries: [(key: [UInt8], value: [UInt8])]) -> LookupTable {
+        func array(_ name: MapName, length: Int, valueSize: Int, _ entries: [(key: [UInt8], value: [UInt8])]) -> LookupTable {
             var table = LookupTable(name: name, family: .ipv4, side: nil, keySize: 4, entries: entries)
             table.arrayLength = max(length, 1)
             table.valueSize = valueSize

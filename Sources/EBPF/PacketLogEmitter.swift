@@ -11,29 +11,31 @@
 /// - the ring buffer the records (`PacketLogRecord`) go to; when the reader falls behind and it
 ///   is full, the reservation fails and the record is dropped.
 public enum PacketLogEmitter {
-    /// Code at label `log`, reached after the counting code with the counter slot in
+    /// Code reached after the counting code with the counter slot in
     /// `MachineLayout.accumulator` and the return code in `MachineLayout.index`; it ends at
-    /// `return`. The context must have been saved at `MachineLayout.contextSlot`.
-    static func emit(maps: PacketLogMaps, hook: any HookContext, into asm: inout Assembler) {
+    /// `returning` (the epilogue). The context must have been saved at `MachineLayout.contextSlot`.
+    static func emit(maps: PacketLogMaps, hook: any HookContext, returning: Label, into asm: inout Assembler) {
         let slot = MachineLayout.accumulator, verdict = MachineLayout.index
         let rate = MachineLayout.data, record = MachineLayout.dataEnd
         let second = Int32(PacketLogBucket.creditPerRecord)
-        asm.label("log")
+        let rule = asm.newLabel("log.rule"), oneRule = asm.newLabel("log.onerule"), bucket = asm.newLabel("log.bucket")
+        let elapsed = asm.newLabel("log.elapsed"), capped = asm.newLabel("log.capped"), take = asm.newLabel("log.take")
+        let length = asm.newLabel("log.length"), submit = asm.newLabel("log.submit")
         asm.loadMapValue(.r1, named: maps.switchMap)
         asm.load(.word, .r2, from: .r1, offset: 0)
-        asm.jump(if: .equal, .r2, 0, to: "return")
+        asm.jump(if: .equal, .r2, 0, to: returning)
         // On: drops only, unless every decision is wanted; one rule only when asked.
-        asm.jump(if: .bitsSet, .r2, Int32(PacketLogSwitch.everyVerdict), to: "log.rule")
-        asm.jump(if: .notEqual, verdict, hook.returnCode(for: .drop), to: "return")
-        asm.label("log.rule")
-        asm.jump(if: .bitsSet, .r2, Int32(PacketLogSwitch.oneRule), to: "log.onerule")
-        asm.jump(to: "log.bucket")
-        asm.label("log.onerule")
+        asm.jump(if: .bitsSet, .r2, Int32(PacketLogSwitch.everyVerdict), to: rule)
+        asm.jump(if: .notEqual, verdict, hook.returnCode(for: .drop), to: returning)
+        asm.label(rule)
+        asm.jump(if: .bitsSet, .r2, Int32(PacketLogSwitch.oneRule), to: oneRule)
+        asm.jump(to: bucket)
+        asm.label(oneRule)
         asm.load(.word, .r3, from: .r1, offset: 4)
-        asm.jump(if: .notEqual, .r3, slot, to: "return")
+        asm.jump(if: .notEqual, .r3, slot, to: returning)
         // Token bucket: credit in nanosecond-records, `rate` per nanosecond elapsed (at most a
         // second's worth), one record costs a second of credit.
-        asm.label("log.bucket")
+        asm.label(bucket)
         asm.load(.double, rate, from: .r1, offset: 8)
         asm.call(.ktimeGetBootNanoseconds)
         asm.store(.double, to: .r10, offset: MachineLayout.logTimeSlot, from: .r0)
@@ -42,26 +44,26 @@ public enum PacketLogEmitter {
         asm.move(.r2, .r10)
         asm.add(.r2, Int32(MachineLayout.logKeySlot))
         asm.call(.mapLookupElement)
-        asm.jump(if: .equal, .r0, 0, to: "return")
+        asm.jump(if: .equal, .r0, 0, to: returning)
         asm.load(.double, .r2, from: .r10, offset: MachineLayout.logTimeSlot)
         asm.load(.double, .r3, from: .r0, offset: 0)
         asm.store(.double, to: .r0, offset: 0, from: .r2)
         asm.alu(.subtract, .r2, .r3)
-        asm.jump(if: .lessOrEqual, .r2, second, to: "log.elapsed")
+        asm.jump(if: .lessOrEqual, .r2, second, to: elapsed)
         asm.move(.r2, second)
-        asm.label("log.elapsed")
+        asm.label(elapsed)
         asm.alu(.multiply, .r2, rate)
         asm.load(.double, .r3, from: .r0, offset: 8)
         asm.add(.r3, .r2)
         asm.move(.r4, rate)
         asm.alu(.multiply, .r4, second)
-        asm.jump(if: .lessOrEqual, .r3, .r4, to: "log.capped")
+        asm.jump(if: .lessOrEqual, .r3, .r4, to: capped)
         asm.move(.r3, .r4)
-        asm.label("log.capped")
-        asm.jump(if: .greaterOrEqual, .r3, second, to: "log.take")
+        asm.label(capped)
+        asm.jump(if: .greaterOrEqual, .r3, second, to: take)
         asm.store(.double, to: .r0, offset: 8, from: .r3)
-        asm.jump(to: "return")
-        asm.label("log.take")
+        asm.jump(to: returning)
+        asm.label(take)
         asm.add(.r3, -second)
         asm.store(.double, to: .r0, offset: 8, from: .r3)
         // The record: header, then the frame's first bytes.
@@ -69,7 +71,7 @@ public enum PacketLogEmitter {
         asm.move(.r2, Int32(PacketLogRecord.size))
         asm.move(.r3, 0)
         asm.call(.ringBufferReserve)
-        asm.jump(if: .equal, .r0, 0, to: "return")
+        asm.jump(if: .equal, .r0, 0, to: returning)
         asm.move(record, .r0)
         asm.load(.double, .r1, from: .r10, offset: MachineLayout.logTimeSlot)
         asm.store(.double, to: record, offset: PacketLogRecord.timeOffset, from: .r1)
@@ -77,19 +79,19 @@ public enum PacketLogEmitter {
         asm.store(.word, to: record, offset: PacketLogRecord.returnCodeOffset, from: verdict)
         asm.load(.word, .r4, from: .r10, offset: MachineLayout.lengthSlot)
         asm.store(.word, to: record, offset: PacketLogRecord.wireLengthOffset, from: .r4)
-        asm.jump(if: .lessOrEqual, .r4, Int32(PacketLogRecord.frameBytes), to: "log.length")
+        asm.jump(if: .lessOrEqual, .r4, Int32(PacketLogRecord.frameBytes), to: length)
         asm.move(.r4, Int32(PacketLogRecord.frameBytes))
-        asm.label("log.length")
+        asm.label(length)
         asm.store(.word, to: record, offset: PacketLogRecord.capturedLengthOffset, from: .r4)
-        asm.jump(if: .equal, .r4, 0, to: "log.submit")
-        asm.load(.double, .r1, from: .r10, offset: MachineLayout.contextSlot)
+        asm.jump(if: .equal, .r4, 0, to: submit)
+        asm.reloadContext()
         asm.move(.r2, 0)
         asm.move(.r3, record)
         asm.add(.r3, Int32(PacketLogRecord.headerSize))
         asm.call(hook.frameCopy)
-        asm.jump(if: .equal, .r0, 0, to: "log.submit")
+        asm.jump(if: .equal, .r0, 0, to: submit)
         asm.store(.word, to: record, offset: PacketLogRecord.capturedLengthOffset, immediate: 0)
-        asm.label("log.submit")
+        asm.label(submit)
         asm.move(.r1, record)
         asm.move(.r2, 0)
         asm.call(.ringBufferSubmit)
@@ -100,12 +102,12 @@ public enum PacketLogEmitter {
 /// PREFIX_switch, PREFIX_bucket and PREFIX_ring.
 public struct PacketLogMaps: Hashable, Sendable {
     public let prefix: String
-    public init(prefix: String) { self.prefix = prefix }
+    init(prefix: String) { self.prefix = prefix }
 
-    public var switchMap: String { prefix + "_switch" }
-    public var bucketMap: String { prefix + "_bucket" }
-    public var ringMap: String { prefix + "_ring" }
-    public var all: [String] { [switchMap, bucketMap, ringMap] }
+    public var switchMap: MapName { MapName(prefix + "_switch") }
+    public var bucketMap: MapName { MapName(prefix + "_bucket") }
+    public var ringMap: MapName { MapName(prefix + "_ring") }
+    public var all: [MapName] { [switchMap, bucketMap, ringMap] }
 
     /// The names a ruleset's programs use (`log_switch`...); they are also the maps' pin
     /// entries, beside the counters (`xdpfw log` finds them there).

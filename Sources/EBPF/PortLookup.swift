@@ -10,7 +10,7 @@
 
 extension LookupGroup {
     /// The one table of port groups, shared by all.
-    public static let portTableName = "lookup.ports"
+    public static let portTableName = MapName("lookup.ports")
     /// Key of the hashed port table: u32 group (host order), protocol, side (0 source, 1
     /// destination), port (network order). The table serves both families (`family` is not
     /// used for it).
@@ -76,7 +76,7 @@ extension LookupGroup {
                 first[key] = (member.slot, member.verdict)
             }
         }
-        let codes = Dictionary(uniqueKeysWithValues: Verdict.allCases.map { ($0, UInt32(bitPattern: hook.returnCode(for: $0))) })
+        let codes = LookupTable.returnCodes(hook)
         var entries: [(key: [UInt8], value: [UInt8])] = []
         entries.reserveCapacity(first.count)
         for key in first.keys.sorted() {
@@ -91,11 +91,7 @@ extension LookupGroup {
                 LookupGroup.appendLittleEndian(UInt32(number), to: &bytes)
                 bytes += [transport, side == .source ? 0 : 1, UInt8(port >> 8), UInt8(truncatingIfNeeded: port)]
             }
-            var value: [UInt8] = []
-            value.reserveCapacity(LookupTable.slotValueSize)
-            LookupGroup.appendLittleEndian(UInt32(rule.slot), to: &value)
-            LookupGroup.appendLittleEndian(codes[rule.verdict]!, to: &value)
-            entries.append((bytes, value))
+            entries.append((bytes, LookupTable.slotValue(slot: UInt32(rule.slot), code: codes[rule.verdict]!)))
         }
         var table = LookupTable(name: LookupGroup.portTableName, family: .ipv4, side: nil,
                                 keySize: portArrayBase == nil ? LookupGroup.portKeySize : 4, entries: entries)

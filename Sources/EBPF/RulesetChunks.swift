@@ -55,7 +55,7 @@ extension EBPFRulesetProgram {
     /// The ruleset as programs chained by tail calls through the program array `chunkMap`
     /// (entry i = chunk i), each within `budget`; one program (no tail call) when it fits.
     public static func generateChunks(segments: [RulesetSegment], policy: Verdict, hook: any HookContext,
-                                      counterMap: String, chunkMap: String, log: PacketLogMaps? = nil,
+                                      counterMap: MapName = .counters, chunkMap: MapName = .chunks, log: PacketLogMaps? = nil,
                                       budget: ChunkBudget = .verifier) throws(AssemblerError) -> [RulesetChunk] {
         let ranges = chunkRanges(segments: segments, hook: hook, budget: budget)
         guard ranges.count <= maximumChunks else {
@@ -90,11 +90,12 @@ extension EBPFRulesetProgram {
         var evaluated: Set<Int> = []
         func cost(_ segment: RulesetSegment, index: Int, evaluating: Bool) -> (jumps: Int, onFirstWay: Int, walk: Int) {
             var scratch = Assembler()
-            emit(segment, index: index, hook: hook, evaluating: evaluating, into: &scratch)
+            let next = scratch.newLabel("segment\(index + 1)"), count = scratch.newLabel("count")
+            emit(segment, index: index, hook: hook, evaluating: evaluating, next: next, count: count, into: &scratch)
             let jumps = scratch.conditionalJumpCount
             // A classifier's scan loop is walked once per word, each with a pending branch.
             let scanned = if evaluating || segment.isWholeClassifier, case let .classifier(classifier, _) = segment { classifier.scanSteps } else { 0 }
-            let onFirstWay = (scratch.branchesPendingOnFirstWay(to: ["segment\(index + 1)", "count"]) ?? jumps) + scanned
+            let onFirstWay = (scratch.branchesPendingOnFirstWay(to: [next, count]) ?? jumps) + scanned
             return (jumps, onFirstWay, ChunkBudget.walk(scratch) + scanned * ClassifierEmitter.walkedPerStep)
         }
         for (index, segment) in segments.enumerated() {
@@ -138,11 +139,11 @@ enum ChainLink {
     /// The whole ruleset.
     case alone
     /// The attached program: the full prologue, then its state handed on to `next`.
-    case first(next: (map: String, index: Int))
+    case first(next: (map: MapName, index: Int))
     /// A tail-called program: the state taken over, then on to `next` (nil: the last one).
-    case continuation(next: (map: String, index: Int)?)
+    case continuation(next: (map: MapName, index: Int)?)
 
-    var next: (map: String, index: Int)? {
+    var next: (map: MapName, index: Int)? {
         switch self {
         case .alone: nil
         case let .first(next): next
@@ -174,7 +175,7 @@ enum ChainState {
     static func restore(hook: any HookContext, into asm: inout Assembler) {
         guard let vlan = hook.metadataVLAN else { return }
         let layout = MachineLayout.self
-        asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
+        asm.saveContext()
         asm.load(.word, .r2, from: layout.context, offset: vlan.chainStateOffset)
         asm.move(.r3, .r2, width: .bits32)
         asm.alu(.and, .r3, 1, width: .bits32)

@@ -16,21 +16,22 @@ enum SocketBufferPull {
         guard hook.nonLinearData == .pulledIntoHead, case let .contextField(lengthOffset) = hook.length, reach != .nothing else { return }
         let layout = MachineLayout.self
         let wanted = Register.r4, linear = Register.r2
-        asm.store(.double, to: .r10, offset: layout.contextSlot, from: layout.context)
+        let check = asm.newLabel("pull.check"), done = asm.newLabel("pull.done")
+        asm.saveContext()
         // wanted = min(skb->len, reach)
         asm.load(.word, wanted, from: layout.context, offset: lengthOffset)
         if let bytes = reach.bytes {
-            asm.jump(if: .lessOrEqual, wanted, Int32(bytes), to: "pull.check")
+            asm.jump(if: .lessOrEqual, wanted, Int32(bytes), to: check)
             asm.move(wanted, Int32(bytes))
-            asm.label("pull.check")
+            asm.label(check)
         }
         asm.load(.word, linear, from: layout.context, offset: hook.dataEndOffset)
         asm.load(.word, .r3, from: layout.context, offset: hook.dataOffset)
         asm.alu(.subtract, linear, .r3)
-        asm.jump(if: .greaterOrEqual, linear, wanted, to: "pull.done")
+        asm.jump(if: .greaterOrEqual, linear, wanted, to: done)
         asm.move(.r2, wanted)
         asm.call(.skbPullData)          // fails only without memory: then the head stays as it was
-        asm.load(.double, layout.context, from: .r10, offset: layout.contextSlot)
-        asm.label("pull.done")
+        asm.reloadContext()
+        asm.label(done)
     }
 }

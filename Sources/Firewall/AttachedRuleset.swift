@@ -29,7 +29,7 @@ public enum AttachedRuleset {
     /// At XDP the program is a single-buffer one where the interface's MTU fits in a page
     /// (`XDPHook.forDevice`), a multi-buffer one elsewhere or when `multiBuffer` asks for it.
     public static func apply(_ ruleset: Ruleset, text: String, file: String, interface: String,
-                      hook: AttachPoint, mode: XDPMode, pinRoot: String, keepCounters: Bool = true,
+                      hook: Hook, mode: XDPMode, pinRoot: String, keepCounters: Bool = true,
                       multiBuffer: Bool = false) throws -> Outcome {
         // Name the interface before compiling for nothing; its index tells a re-created one apart later.
         let device = try NetworkInterface(name: interface)
@@ -41,13 +41,13 @@ public enum AttachedRuleset {
         let spec = RulesetSpec(ruleset)
         func attach(metadataVLAN: (function: Int32, interface: UInt32)?) throws -> Outcome {
             let before = HookInstallation.find(interface: interface, hook: hook, root: pinRoot)
-            let loaded = try LoadedRuleset.load(spec, hook: hook.programHook, multiBuffer: multiBuffer, metadataVLAN: metadataVLAN)
+            let loaded = try LoadedRuleset.load(spec, hook: hook.kind, multiBuffer: multiBuffer, metadataVLAN: metadataVLAN)
             defer { loaded.close() }
             if keepCounters, let before { try carryCounters(from: before, to: loaded) }
             var record = [fileKey: file, HookInstallation.interfaceIndexKey: String(device.index)]
             if hook == .xdp { record[xdpBuffersKey] = multiBuffer ? "multi" : "single" }
             let installation = try HookInstaller.apply(program: loaded.program,
-                                                       maps: loaded.loaded.pinnedMaps.merging([PinDirectory.Entry.counters: loaded.counters]) { $1 },
+                                                       maps: loaded.loaded.pinnedMaps.merging([.counters: loaded.counters]) { $1 },
                                                        rulesetText: text,
                                                        extraRecord: record,
                                                        interface: interface, hook: hook, mode: mode, root: pinRoot)
@@ -75,7 +75,7 @@ public enum AttachedRuleset {
     /// attached: packets the old rules count between this copy and the swap are not carried.
     private static func carryCounters(from before: HookInstallation, to loaded: LoadedRuleset) throws {
         guard let text = before.rulesetText, let old = try? RulesFile.parse(text, file: file(of: before)),
-              let oldCounters = try? before.map(named: PinDirectory.Entry.counters) else { return }
+              let oldCounters = try? before.map(.counters) else { return }
         defer { oldCounters.close() }
         let pairs = CounterCarry.slots(old: old.rules.map { ($0.verdict, $0.expression) }, oldPolicy: old.policy,
                                        new: loaded.ruleset.rules.map { ($0.text.verdict, $0.text.expression) },
@@ -93,8 +93,8 @@ public enum AttachedRuleset {
 
     /// Detaches xdpfw's rules at each of `hooks` where it has some and removes their pins,
     /// telling `detached` of each as it goes. False when there were none.
-    public static func detach(interface: String, hooks: [AttachPoint], pinRoot: String,
-                              detached: (AttachPoint) -> Void) throws -> Bool {
+    public static func detach(interface: String, hooks: [Hook], pinRoot: String,
+                              detached: (Hook) -> Void) throws -> Bool {
         var any = false
         for hook in hooks where try HookInstaller.detach(interface: interface, hook: hook, root: pinRoot) {
             detached(hook)
@@ -122,7 +122,7 @@ public enum AttachedRuleset {
             throw CommandFailure("\(installation.directory.path): the ruleset text is missing; apply the rules again")
         }
         let rules = try RulesFile.parse(text, file: file)
-        let map = try installation.map(named: PinDirectory.Entry.counters)
+        let map = try installation.map(.counters)
         defer { map.close() }
         return HookStatistics(
             interface: installation.interface, hook: installation.hook.rawValue, file: file, policy: rules.policy,

@@ -8,7 +8,7 @@ import Kernel
 public enum DoNothingProgram {
     /// `multiBuffer`: at XDP, loaded as a multi-buffer program (it then takes the test run's
     /// frames of every length; held in one dispatcher with the ruleset's, both must agree).
-    public static func load(_ hook: ProgramHook, multiBuffer: Bool = true) throws -> BPFProgram {
+    public static func load(_ hook: Hook.Kind, multiBuffer: Bool = true) throws -> BPFProgram {
         let returnCode = hook.context.returnCode(for: .pass)
         let program = try EBPFListing.assemble { () throws(AssemblerError) in
             var assembler = Assembler()
@@ -16,7 +16,7 @@ public enum DoNothingProgram {
             assembler.exit()
             return try assembler.assemble()
         }
-        return try BPFProgram.load(type: hook.programType, instructions: program.encoded, name: "xdpfw_baseline",
+        return try BPFProgram.load(type: hook, instructions: program.encoded, name: "xdpfw_baseline",
                                    xdpFragments: multiBuffer)
     }
 

@@ -11,7 +11,7 @@ public final class LiveSetWrite {
     private let oldText: String
     /// The keys written so far and what each held before (nil: absent), to undo.
     private var previous: [(map: BPFMap, key: [UInt8], value: [UInt8]?)] = []
-    private var maps: [String: BPFMap] = [:]
+    private var maps: [MapName: BPFMap] = [:]
 
     /// Opens the tables the change touches and checks there is room in each; changes nothing.
     public init(_ installation: HookInstallation, _ change: LiveSetChange, oldText: String) throws {
@@ -21,8 +21,8 @@ public final class LiveSetWrite {
         let place = "\(installation.interface) \(installation.hook.rawValue)"
         do {
             for name in Set(change.updates.keys).union(change.deletions.keys).sorted() {
-                let entry = LookupTable.pinEntry(forTable: name)
-                guard let map = try? installation.map(named: entry) else {
+                let entry = name.pinEntry
+                guard let map = try? installation.map(name) else {
                     throw CommandFailure("\(place): the lookup table \(entry) is not pinned (rules applied by an older xdpfw?): "
                                          + "apply the rules file again")
                 }

@@ -7,7 +7,7 @@ import Ruleset
 public struct LoadedRuleset {
     /// What was compiled and loaded: the segments, tables and placement of the rules.
     public let spec: RulesetSpec
-    public let hook: ProgramHook
+    public let hook: Hook.Kind
     /// The programs and maps as Kernel loaded them.
     public let loaded: LoadedRulesetProgram
     /// The lookup maps loaded with it (rule merging).
@@ -33,7 +33,7 @@ public struct LoadedRuleset {
     /// bound to that interface that reads the VLAN tag its NIC took out of a frame with that
     /// kernel function (`XDPHook.metadataVLANFunction`) — unless the rules need several
     /// programs (a tail-called program cannot be bound): then `readsMetadataVLAN` is false.
-    public static func load(_ spec: RulesetSpec, hook: ProgramHook, budget: ChunkBudget = .verifier, logging: Bool = true,
+    public static func load(_ spec: RulesetSpec, hook: Hook.Kind, budget: ChunkBudget = .verifier, logging: Bool = true,
                             multiBuffer: Bool = true, metadataVLAN: (function: Int32, interface: UInt32)? = nil) throws -> LoadedRuleset {
         var context = hook.context(multiBuffer: multiBuffer, metadataVLANFunction: metadataVLAN?.function)
         let tables = spec.lookupTables(for: context)
@@ -46,9 +46,8 @@ public struct LoadedRuleset {
             }
             let bound = context.metadataVLANFunction == nil ? nil : metadataVLAN?.interface
             do {
-                let loaded = try LoadedRulesetProgram.load(chunks: chunks.map(\.instructions), type: hook.programType,
-                                                           name: "xdpfw_\(hook.rawValue)", counterMap: Ruleset.counterMapName,
-                                                           chunkMap: Ruleset.chunkMapName, counterSlots: spec.counterSlots,
+                let loaded = try LoadedRulesetProgram.load(chunks: chunks.map(\.instructions), type: hook,
+                                                           name: "xdpfw_\(hook.rawValue)", counterSlots: spec.counterSlots,
                                                            lookupTables: tables, xdpFragments: multiBuffer, boundTo: bound)
                 return LoadedRuleset(spec: spec, hook: hook, loaded: loaded, lookupTableCount: tables.count,
                                      readsMetadataVLAN: bound != nil)
@@ -63,7 +62,7 @@ public struct LoadedRuleset {
     }
 
     /// `load(_:hook:...)` of the ruleset's spec, built here.
-    public static func load(_ ruleset: Ruleset, hook: ProgramHook, budget: ChunkBudget = .verifier, logging: Bool = true,
+    public static func load(_ ruleset: Ruleset, hook: Hook.Kind, budget: ChunkBudget = .verifier, logging: Bool = true,
                             multiBuffer: Bool = true) throws -> LoadedRuleset {
         try load(RulesetSpec(ruleset), hook: hook, budget: budget, logging: logging, multiBuffer: multiBuffer)
     }

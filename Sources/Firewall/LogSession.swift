@@ -18,7 +18,7 @@ public struct LogSession {
 
     private static func open(_ directory: PinDirectory, _ value: PacketLogSwitch) throws -> (BPFMap, RingBufferReader) {
         let maps = Ruleset.logMaps
-        guard maps.all.allSatisfy({ directory.entries.contains($0) }) else {
+        guard maps.all.allSatisfy({ directory.entries.contains($0.pinEntry) }) else {
             throw CommandFailure("\(directory.path) has no drop log (the rules were applied by an older xdpfw); apply them again")
         }
         let switchMap = try BPFMap.fromPinned(directory.path(of: maps.switchMap))

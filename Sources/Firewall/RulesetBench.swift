@@ -1,3 +1,4 @@
+import EBPF
 import Kernel
 
 /// `xdpfw bench`'s measurement: each frame run many times through the ruleset's program and
@@ -19,9 +20,9 @@ public enum RulesetBench {
 
     /// The first `limit` frames of `capture` the kernel's test run takes for `hook` (whole, and
     /// at all: a frame it refuses to `baseline` too is skipped).
-    public static func frames(of capture: CaptureFile, hook: ProgramHook, baseline: BPFProgram, limit: Int = 1000) -> CaptureFrames {
+    public static func frames(of capture: CaptureFile, hook: Hook.Kind, baseline: BPFProgram, limit: Int = 1000) -> CaptureFrames {
         var result = CaptureFrames()
-        let frameLimit = hook.programType.testRunFrameLimit
+        let frameLimit = hook.testRunFrameLimit
         for packet in capture.packets where result.frames.count < limit {
             if let problem = CaptureInput.untestable(packet.bytes.count, limit: frameLimit)
                 ?? DoNothingProgram.refusal(of: packet.bytes, by: baseline) {

@@ -1,10 +1,8 @@
 import CSystemLibraries
+import EBPF
 
-/// The program types xdpfw loads.
-public enum BPFProgramType: Sendable, Equatable {
-    case xdp
-    case schedCLS
-
+/// What the kernel needs to know about the kinds of program xdpfw loads (`Hook.Kind`).
+extension Hook.Kind {
     /// The most packet bytes a BPF_PROG_TEST_RUN program sees in its linear buffer (one 4 KiB page
     /// less the kernel's headroom and tailroom; measured on this x86-64 kernel).
     /// XDP: longer packets still run, but bytes past this limit sit in fragments the program cannot
@@ -12,7 +10,7 @@ public enum BPFProgramType: Sendable, Equatable {
     public var testRunLinearLimit: Int {
         switch self {
         case .xdp: return 4096 - 256 - 320
-        case .schedCLS: return 4096 - 64 - 320
+        case .tc: return 4096 - 64 - 320
         }
     }
 
@@ -22,7 +20,7 @@ public enum BPFProgramType: Sendable, Equatable {
     public var testRunFrameLimit: Int {
         switch self {
         case .xdp: return testRunLinearLimit + 17 * 4096
-        case .schedCLS: return testRunLinearLimit
+        case .tc: return testRunLinearLimit
         }
     }
 
@@ -30,14 +28,15 @@ public enum BPFProgramType: Sendable, Equatable {
     public var displayName: String {
         switch self {
         case .xdp: return "XDP"
-        case .schedCLS: return "TC"
+        case .tc: return "TC"
         }
     }
 
+    /// The kernel's program type (`enum bpf_prog_type`).
     var kernelType: bpf_prog_type {
         switch self {
         case .xdp: return BPF_PROG_TYPE_XDP
-        case .schedCLS: return BPF_PROG_TYPE_SCHED_CLS
+        case .tc: return BPF_PROG_TYPE_SCHED_CLS
         }
     }
 }
@@ -51,11 +50,11 @@ public final class BPFProgram: @unchecked Sendable {
     /// Wall time of the BPF_PROG_LOAD call that made this program (verification and JIT), nil when
     /// the program came from a pin.
     public let loadDuration: Duration?
-    public let type: BPFProgramType
+    public let type: Hook.Kind
 
     public var fd: Int32 { descriptor.raw }
 
-    init(fd: Int32, type: BPFProgramType, name: String, loadDuration: Duration?) {
+    init(fd: Int32, type: Hook.Kind, name: String, loadDuration: Duration?) {
         self.descriptor = OwnedDescriptor(fd)
         self.type = type
         self.name = name
@@ -72,7 +71,7 @@ public final class BPFProgram: @unchecked Sendable {
     /// `boundTo`: an XDP program for that interface only (BPF_F_XDP_DEV_BOUND_ONLY), which may
     /// call the driver's metadata kfuncs; it attaches natively there and nowhere else, and cannot
     /// be test-run or tail-called.
-    public static func load(type: BPFProgramType, instructions: [UInt64], name: String,
+    public static func load(type: Hook.Kind, instructions: [UInt64], name: String,
                             license: String = "GPL", xdpFragments: Bool = true,
                             boundTo interface: UInt32? = nil) throws(KernelError) -> BPFProgram {
         _ = libbpfSilenced
@@ -146,7 +145,7 @@ public final class BPFProgram: @unchecked Sendable {
         guard info.isXDP || info.isSchedCLS else {
             throw .invalidArgument("BPF program '\(info.name)' (id \(info.id)) is neither XDP nor TC")
         }
-        let program = BPFProgram(fd: fd, type: info.isXDP ? .xdp : .schedCLS, name: info.name, loadDuration: nil)
+        let program = BPFProgram(fd: fd, type: info.isXDP ? .xdp : .tc, name: info.name, loadDuration: nil)
         descriptor.release()
         return program
     }

@@ -1,11 +1,12 @@
 import CSystemLibraries
+import EBPF
 
 /// What xdpfw has installed at one hook of one interface, read back from its pin directory and
 /// the kernel: what `status` and `stats` show after the applying process is gone.
 public struct HookInstallation: Sendable {
     public let directory: PinDirectory
     public var interface: String { directory.interface }
-    public var hook: AttachPoint { directory.hook }
+    public var hook: Hook { directory.hook }
     /// The pinned program (nil when its pin is missing).
     public var program: BPFProgramInfo?
     /// The program the kernel runs at the hook now, when xdpfw's attachment is still in place.
@@ -38,8 +39,8 @@ public struct HookInstallation: Sendable {
     /// `HookInstaller.apply`, so a re-created interface of the same name is told apart).
     public static let interfaceIndexKey = "ifindex"
 
-    /// Opens a map pinned in the directory by `apply` (e.g. `PinDirectory.Entry.counters`).
-    public func map(named name: String) throws(KernelError) -> BPFMap {
+    /// Opens a map pinned in the directory by `apply` (e.g. `.counters`).
+    public func map(_ name: MapName) throws(KernelError) -> BPFMap {
         try BPFMap.fromPinned(directory.path(of: name))
     }
 
@@ -75,7 +76,7 @@ public struct HookInstallation: Sendable {
     }
 
     /// The installation at one hook of one interface, nil when xdpfw has nothing there.
-    public static func find(interface: String, hook: AttachPoint,
+    public static func find(interface: String, hook: Hook,
                             root: String = PinDirectory.defaultRoot) -> HookInstallation? {
         let directory = PinDirectory(interface: interface, hook: hook, root: root)
         return directory.exists ? read(directory) : nil

@@ -1,4 +1,5 @@
 import CSystemLibraries
+import EBPF
 
 /// Puts a program at a hook of an interface and takes it away again, keeping the pin directory
 /// in step, so that a failed apply leaves the previous state in place.
@@ -14,25 +15,25 @@ public enum HookInstaller {
     static let recordKeys = ["interface", "hook", "mode", "native-refused", "clsact", "handle", "priority"]
 
     /// Attaches `program` at `hook` of `interface` (in the current network namespace), pinning it,
-    /// `maps` (by entry name, e.g. `PinDirectory.Entry.counters`) and `rulesetText`. `extraRecord`
+    /// `maps` (each under its name's pin entry, e.g. `.counters`) and `rulesetText`. `extraRecord`
     /// adds the caller's own `key=value` lines to the attachment record. Changing the mode of a live
     /// XDP attachment is refused (detach first).
     ///
     /// `postAttachStep` runs after the new program is attached, before each pin is renamed (with
     /// the entry's name); a throw there is rolled back like any other failure (tests use it).
     @discardableResult
-    public static func apply(program: BPFProgram, maps: [String: BPFMap] = [:], rulesetText: String,
+    public static func apply(program: BPFProgram, maps: [MapName: BPFMap] = [:], rulesetText: String,
                              extraRecord: [String: String] = [:],
-                             interface name: String, hook: AttachPoint, mode: XDPMode = .auto,
+                             interface name: String, hook: Hook, mode: XDPMode = .auto,
                              root: String = PinDirectory.defaultRoot,
                              postAttachStep: (String) throws(KernelError) -> Void = { _ in }) throws(KernelError) -> HookInstallation {
         let interface = try NetworkInterface(name: name)
         let info = try program.info()
-        guard info.type == (hook == .xdp ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS).rawValue else {
+        guard info.type == hook.kind.kernelType.rawValue else {
             throw .invalidArgument("program '\(info.name)' is not a \(hook == .xdp ? "XDP" : "TC (sched_cls)") program")
         }
         let reserved = [PinDirectory.Entry.program, PinDirectory.Entry.link, PinDirectory.Entry.ruleset, PinDirectory.Entry.attachment]
-        if let clash = maps.keys.first(where: { reserved.contains($0) || $0.contains(".") || $0.contains("/") || $0.hasSuffix("-new") }) {
+        if let clash = maps.keys.map(\.pinEntry).first(where: { reserved.contains($0) || $0.contains(".") || $0.contains("/") || $0.hasSuffix("-new") }) {
             throw .invalidArgument("cannot pin a map as '\(clash)'")
         }
         if let clash = extraRecord.first(where: { recordKeys.contains($0.key) || $0.key.isEmpty
@@ -46,8 +47,8 @@ public enum HookInstaller {
         defer { transaction.close() }
         do {
             try transaction.stage(PinDirectory.Entry.program) { (path) throws(KernelError) in try program.pin(at: path) }
-            for (entry, map) in maps.sorted(by: { $0.key < $1.key }) {
-                try transaction.stage(entry) { (path) throws(KernelError) in try map.pin(at: path) }
+            for (name, map) in maps.sorted(by: { $0.key.pinEntry < $1.key.pinEntry }) {
+                try transaction.stage(name.pinEntry) { (path) throws(KernelError) in try map.pin(at: path) }
             }
             try transaction.stage(PinDirectory.Entry.ruleset) { (path) throws(KernelError) in try PinnedText.write(rulesetText, at: path) }
             var record = extraRecord
@@ -151,13 +152,13 @@ public enum HookInstaller {
     /// had nothing there. The clsact qdisc goes only if xdpfw created it and no other xdpfw TC
     /// hook on the interface still uses it.
     @discardableResult
-    public static func detach(interface name: String, hook: AttachPoint,
+    public static func detach(interface name: String, hook: Hook,
                               root: String = PinDirectory.defaultRoot) throws(KernelError) -> Bool {
         let directory = PinDirectory(interface: name, hook: hook, root: root)
         guard directory.exists else { return false }
         // A chain's program array is held until packets still running the detached chain are
         // done with it (the kernel empties it when its last user reference goes).
-        let chain = try? OwnedDescriptor(openPinned(directory.path(of: PinDirectory.Entry.chunks)))
+        let chain = try? OwnedDescriptor(openPinned(directory.path(of: MapName.chunks)))
         defer {
             if let chain {
                 ProgramRuns.waitForRunsInProgress()

@@ -1,4 +1,5 @@
 import CSystemLibraries
+import EBPF
 
 /// One `HookInstaller.apply`: the new pins staged as `<entry>-new`, the kernel changes made so far
 /// (each with the step that undoes it), and the pins as they were before, held open so that a
@@ -87,7 +88,7 @@ final class HookTransaction {
     /// (the kernel empties it when its last user reference goes; the old program's other maps
     /// live as long as the program).
     func close() {
-        let chain = PinDirectory.Entry.chunks
+        let chain = MapName.chunks.pinEntry
         if replaced.contains(chain) && previous[chain] != nil { ProgramRuns.waitForRunsInProgress() }
         for object in previous.values { object.close() }
         previous = [:]

@@ -12,16 +12,16 @@ public struct LoadedRulesetProgram: Sendable {
     public let counters: BPFMap
     /// Instruction slots of the programs as loaded.
     public let instructionCount: Int
-    /// Maps to pin beside the counters, by pin entry: the lookup tables (`LookupTable.pinEntry`),
+    /// Maps to pin beside the counters (each as its name's `pinEntry`): the lookup tables,
     /// with room to grow, so that `xdpfw set add` can change their entries while the program runs,
-    /// and the program array of a chained ruleset (`PinDirectory.Entry.chunks`, entry i = chunk i;
+    /// and the program array of a chained ruleset (`MapName.chunks`, entry i = chunk i;
     /// the kernel flushes its entries when no descriptor or pin holds it any more).
-    public var pinnedMaps: [String: BPFMap] = [:]
+    public var pinnedMaps: [MapName: BPFMap] = [:]
 
-    public static func load(_ instructions: [EBPFInstruction], type: BPFProgramType, name: String,
-                            counterMap: String, counterSlots: Int, lookupTables: [LookupTable],
+    public static func load(_ instructions: [EBPFInstruction], type: Hook.Kind, name: String,
+                            counterMap: MapName = .counters, counterSlots: Int, lookupTables: [LookupTable],
                             log: PacketLogMaps = .standard, xdpFragments: Bool = true) throws -> LoadedRulesetProgram {
-        try load(chunks: [instructions], type: type, name: name, counterMap: counterMap, chunkMap: "",
+        try load(chunks: [instructions], type: type, name: name, counterMap: counterMap,
                  counterSlots: counterSlots, lookupTables: lookupTables, log: log, xdpFragments: xdpFragments)
     }
 
@@ -29,19 +29,19 @@ public struct LoadedRulesetProgram: Sendable {
     /// `chunkMap`), each through the verifier, and fills the program array. When the programs
     /// refer to the drop log's maps (`log`), those are created too and pinned under their names.
     /// `xdpFragments`: see `BPFProgram.load` (every chunk is loaded alike).
-    public static func load(chunks: [[EBPFInstruction]], type: BPFProgramType, name: String, counterMap: String,
-                            chunkMap: String, counterSlots: Int, lookupTables: [LookupTable],
+    public static func load(chunks: [[EBPFInstruction]], type: Hook.Kind, name: String, counterMap: MapName = .counters,
+                            chunkMap: MapName = .chunks, counterSlots: Int, lookupTables: [LookupTable],
                             log: PacketLogMaps = .standard, xdpFragments: Bool = true,
                             boundTo interface: UInt32? = nil) throws -> LoadedRulesetProgram {
         guard !chunks.isEmpty else { throw KernelError.invalidArgument("a ruleset needs at least one program") }
         let counters = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: EBPFRulesetProgram.counterValueSize,
                                          maxEntries: counterSlots, name: "xdpfw_counters")
-        var lookups: [String: BPFMap] = [:], programs: [BPFProgram] = [], chunkTable: BPFMap?
+        var lookups: [MapName: BPFMap] = [:], programs: [BPFProgram] = [], chunkTable: BPFMap?
         do {
             var descriptors = [counterMap: counters.fd]
             for table in lookupTables {
                 let map = try BPFMap.create(table, spare: table.spareEntries)
-                lookups[LookupTable.pinEntry(forTable: table.name)] = map
+                lookups[table.name] = map
                 descriptors[table.name] = map.fd
             }
             if chunks.contains(where: { $0.mapReferences.contains(log.switchMap) }) {
@@ -71,7 +71,7 @@ public struct LoadedRulesetProgram: Sendable {
                 for (number, program) in programs.enumerated().dropFirst() {
                     try chunkTable.update(key: BPFMap.key(index: UInt32(number)), value: BPFMap.key(index: UInt32(bitPattern: program.fd)))
                 }
-                pinned[PinDirectory.Entry.chunks] = chunkTable
+                pinned[chunkMap] = chunkTable
             }
             return LoadedRulesetProgram(program: programs[0], programs: programs, counters: counters,
                                         instructionCount: instructionCount, pinnedMaps: pinned)

@@ -1,3 +1,5 @@
+import EBPF
+
 /// Pins of named network namespaces that no longer exist: deleting a namespace takes its
 /// interfaces and their programs with it, but not the pins under /sys/fs/bpf/xdpfw/netns/NAME.
 public enum NamespaceLeftovers {
@@ -14,10 +16,10 @@ public enum NamespaceLeftovers {
 
     /// Unpins what xdpfw left for `interface` (every hook, or `hook`) of the gone namespace `name`,
     /// and the namespace's directory when nothing else is left. Returns the hooks removed.
-    public static func remove(interface: String, hook: AttachPoint?, ofNamespace name: String) throws(KernelError) -> [AttachPoint] {
+    public static func remove(interface: String, hook: Hook?, ofNamespace name: String) throws(KernelError) -> [Hook] {
         let root = PinDirectory.root(forNamespace: name)
-        var removed = [AttachPoint]()
-        for candidate in hook.map({ [$0] }) ?? AttachPoint.allCases {
+        var removed = [Hook]()
+        for candidate in hook.map({ [$0] }) ?? Hook.allCases {
             let directory = PinDirectory(interface: interface, hook: candidate, root: root)
             guard directory.exists else { continue }
             try directory.remove()

@@ -8,8 +8,8 @@ public enum PacketLogTables {
     public static let ringBytes = 256 * 1024
 
     /// The three maps, by name (`maps`), switched off.
-    public static func create(_ maps: PacketLogMaps) throws(KernelError) -> [String: BPFMap] {
-        var created: [String: BPFMap] = [:]
+    public static func create(_ maps: PacketLogMaps) throws(KernelError) -> [MapName: BPFMap] {
+        var created: [MapName: BPFMap] = [:]
         do {
             created[maps.switchMap] = try BPFMap.create(type: .array, keySize: 4, valueSize: PacketLogSwitch.size,
                                                         maxEntries: 1, name: "xdpfw_log_switch")

@@ -1,12 +1,6 @@
 import CSystemLibraries
+import EBPF
 import Foundation
-
-/// Where xdpfw attaches a program.
-public enum AttachPoint: String, CaseIterable, Sendable, Hashable {
-    case xdp
-    case tcIngress = "tc-ingress"
-    case tcEgress = "tc-egress"
-}
 
 /// `/sys/fs/bpf/xdpfw/<iface>/<hook>/`: everything xdpfw leaves behind for one hook of one
 /// interface, so `stats`, `status` and `detach` work after the applying process is gone.
@@ -23,18 +17,16 @@ public struct PinDirectory: Hashable, Sendable {
         public static let ruleset = "ruleset"
         /// The attachment record (`PinnedText`, `key=value` lines): what xdpfw must undo on detach.
         public static let attachment = "attachment"
-        /// Per-rule counters (per-CPU array).
-        public static let counters = "counters"
-        /// The program array of a ruleset split into programs chained by tail calls (its
-        /// entries are flushed when no pin or descriptor holds it any more).
-        public static let chunks = "chunks"
+        // The maps are pinned under their names' `MapName.pinEntry`: the counters, the program
+        // array of a chained ruleset (its entries are flushed when no pin or descriptor holds it
+        // any more), the lookup and classifier tables, the drop log's maps.
     }
 
     public let root: String
     public let interface: String
-    public let hook: AttachPoint
+    public let hook: Hook
 
-    public init(interface: String, hook: AttachPoint, root: String = PinDirectory.defaultRoot) {
+    public init(interface: String, hook: Hook, root: String = PinDirectory.defaultRoot) {
         self.root = root
         self.interface = interface
         self.hook = hook
@@ -42,6 +34,8 @@ public struct PinDirectory: Hashable, Sendable {
 
     public var path: String { "\(root)/\(PinDirectory.escape(interface))/\(hook.rawValue)" }
     public func path(of entry: String) -> String { "\(path)/\(entry)" }
+    /// Where `map` is pinned.
+    public func path(of map: MapName) -> String { path(of: map.pinEntry) }
     public var exists: Bool { BPFFileSystem.exists(path) }
     public var entries: [String] { BPFFileSystem.entries(of: path) }
 
@@ -76,10 +70,17 @@ public struct PinDirectory: Hashable, Sendable {
         defaultRoot + "/netns/" + escape(name)
     }
 
+    /// Unpins every hook directory under `root` and removes the emptied directories, `root`
+    /// included (a directory that still holds something else stays).
+    public static func removeAll(root: String) {
+        for directory in all(root: root) { try? directory.remove() }
+        try? removeIfEmpty(root)
+    }
+
     /// Every hook directory under `root`, sorted by interface then hook.
     public static func all(root: String = PinDirectory.defaultRoot) -> [PinDirectory] {
         BPFFileSystem.entries(of: root).flatMap { name in
-            AttachPoint.allCases.compactMap { hook in
+            Hook.allCases.compactMap { hook in
                 let directory = PinDirectory(interface: unescape(name), hook: hook, root: root)
                 return directory.exists ? directory : nil
             }

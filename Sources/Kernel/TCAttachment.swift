@@ -1,4 +1,5 @@
 import CSystemLibraries
+import EBPF
 
 /// Which way a TC program sees packets on its interface.
 public enum TCDirection: String, Sendable, CaseIterable {
@@ -7,7 +8,7 @@ public enum TCDirection: String, Sendable, CaseIterable {
     var attachPoint: bpf_tc_attach_point { self == .ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS }
 }
 
-extension AttachPoint {
+extension Hook {
     /// The TC direction of a TC hook (`.egress` for `.tcEgress`; XDP has none, and gets `.ingress`).
     public var tcDirection: TCDirection { self == .tcEgress ? .egress : .ingress }
 }
@@ -52,7 +53,7 @@ public struct TCAttachment: Hashable, Sendable {
         try checkTC(result, "removing the clsact qdisc from \(interface)", interface)
     }
 
-    /// Attaches `program` (type schedCLS) as xdpfw's filter, replacing our previous program in place.
+    /// Attaches `program` (a `Hook.Kind.tc` program) as xdpfw's filter, replacing our previous program in place.
     /// The clsact qdisc must exist (`createClsact`).
     public func attach(_ program: BPFProgram) throws(KernelError) {
         let result = try withOptions { hook, opts in

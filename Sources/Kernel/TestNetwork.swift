@@ -100,7 +100,7 @@ public final class TestNetwork: @unchecked Sendable {
         for escaped in BPFFileSystem.entries(of: namespacePins) {
             let name = PinDirectory.unescape(escaped)
             guard isAbandoned(name), !NetworkNamespace.exists(name: name) else { continue }
-            removePins(under: PinDirectory.root(forNamespace: name))
+            PinDirectory.removeAll(root: PinDirectory.root(forNamespace: name))
         }
         try? PinDirectory.removeIfEmpty(namespacePins)
     }
@@ -111,16 +111,6 @@ public final class TestNetwork: @unchecked Sendable {
         guard fields.count == 4, fields[0] == "xdpfw", let pid = Int32(fields[1]), pid > 0, pid != getpid(),
               Int(fields[2]) != nil, fields[3] == "a" || fields[3] == "b" else { return false }
         return kill(pid, 0) != 0 && xdpfw_errno() == ESRCH
-    }
-
-    /// Unpins everything under `path` on bpffs and removes its directories, `path` included.
-    private static func removePins(under path: String) {
-        for entry in BPFFileSystem.entries(of: path) {
-            let child = path + "/" + entry
-            removePins(under: child)
-            if unlink(child) != 0 { _ = rmdir(child) }
-        }
-        _ = rmdir(path)
     }
 
     /// Sends frames out of any interface of `side`'s namespace.

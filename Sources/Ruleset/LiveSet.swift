@@ -24,12 +24,12 @@ public struct LiveSetChange: Sendable {
     /// What to write into each table (by table name): entries to add or overwrite, keys to
     /// delete, each with the value the table holds for it now (nil: none), to undo the change
     /// (a lookup in an LPM trie answers for the longest prefix, not the key itself).
-    public var updates: [String: [(key: [UInt8], value: [UInt8], previous: [UInt8]?)]] = [:]
-    public var deletions: [String: [(key: [UInt8], previous: [UInt8])]] = [:]
+    public var updates: [MapName: [(key: [UInt8], value: [UInt8], previous: [UInt8]?)]] = [:]
+    public var deletions: [MapName: [(key: [UInt8], previous: [UInt8])]] = [:]
     /// Entries asked to be added that were there already.
     public var unchanged: [String] = []
     /// Entries the tables hold after the change, by table name (to check the room in each).
-    public var tableSizes: [String: Int] = [:]
+    public var tableSizes: [MapName: Int] = [:]
 
     public var isEmpty: Bool { updates.values.allSatisfy(\.isEmpty) && deletions.values.allSatisfy(\.isEmpty) }
 
@@ -108,11 +108,11 @@ public struct LiveSetChange: Sendable {
         }
         // The running program's tables: hash maps per prefix length stay as they are where the
         // new prefixes fit their lengths, tries stay tries.
-        var hashed: [String: [Int]] = [:]
+        var hashed: [MapName: [Int]] = [:]
         let applied = old.segments()
         for case let .lookup(group) in applied { hashed.merge(group.hashedLengths) { $1 } }
         if let pinnedEntries {
-            let names = applied.flatMap { segment -> [String] in
+            let names = applied.flatMap { segment -> [MapName] in
                 if case let .lookup(group) = segment { return group.layouts.map(\.name) }
                 return []
             }
@@ -130,7 +130,7 @@ public struct LiveSetChange: Sendable {
         }
         let oldTables = Ruleset.lookupTables(segments: oldSegments, hook: hook)
         let newTables = Ruleset.lookupTables(segments: newSegments, hook: hook)
-        var newLengths: [String: Set<Int>] = [:]
+        var newLengths: [MapName: Set<Int>] = [:]
         for case let .lookup(group) in unhashed { newLengths.merge(group.lengthsByTableName) { $0.union($1) } }
         if let (table, lengths) = hashed.sorted(by: { $0.key < $1.key }).first(where: { !(newLengths[$0.key] ?? []).isSubset(of: $0.value) }) {
             let other = (newLengths[table] ?? []).subtracting(lengths).sorted().map { "/\($0)" }.joined(separator: ", ")
@@ -173,20 +173,20 @@ public struct LiveSetChange: Sendable {
 extension Rule {
     /// True when the rule's expression names `@name`.
     func uses(set name: String) -> Bool {
-        let bytes = Array(expression.utf8), needle = Array(("@" + name).utf8)
-        guard bytes.count >= needle.count else { return false }
-        for start in 0...(bytes.count - needle.count) where bytes[start] == UInt8(ascii: "@") && Array(bytes[start..<(start + needle.count)]) == needle {
-            let end = start + needle.count
-            if end == bytes.count || !SetExpansion.isNameByte(bytes[end]) { return true }
-        }
-        return false
+        SetExpansion.references(in: Array(expression.utf8)).contains { $0.name == name }
+    }
+
+    /// The expression's text before its first `@name` (all of it when it names no such set).
+    func text(before name: String) -> String {
+        let bytes = Array(expression.utf8)
+        guard let first = SetExpansion.references(in: bytes).first(where: { $0.name == name }) else { return expression }
+        return String(decoding: bytes[..<first.range.lowerBound], as: UTF8.self)
     }
 
     /// What an entry of set `name` must be in this rule, for messages: it depends on the word
     /// before `@name` (`host`, `net`, `port`).
     func setEntryKind(_ name: String) -> String {
-        let before = expression.components(separatedBy: "@" + name).first ?? ""
-        switch Word.split(before).last?.text {
+        switch Word.split(text(before: name)).last?.text {
         case "host"?: return "an IPv4 or IPv6 address"
         case "port"?: return "a port number (0 to 65535)"
         default: return "an IPv4 address or prefix, or an IPv6 address or prefix longer than /96"
@@ -223,7 +223,8 @@ extension RulesFile {
 
     /// What is wrong with one entry of set `name`, if anything.
     static func problem(withEntry entry: String, of name: String) -> String? {
-        if entry.isEmpty || entry.contains(where: { "(){}@#!&|,; \t".contains($0) }) {
+        // Beside what no entry may hold, what would split it into several in a `set add` or the rules text.
+        if entry.isEmpty || entry.utf8.contains(where: { RulesFile.forbiddenEntryBytes.contains($0) || ",; \t".utf8.contains($0) }) {
             return "'\(entry)' is not an address, prefix or port for @\(name)"
         }
         return nil

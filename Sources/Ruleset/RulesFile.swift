@@ -211,10 +211,13 @@ extension RulesFile {
         return nil
     }
 
-    /// Entries that are nothing in any use (`a(b`, `x@y`), each reported at its place.
+    /// Bytes no set entry may hold in any use: they would end or change the expression the set
+    /// is written into (`a(b`, `x@y`).
+    static let forbiddenEntryBytes = Set("(){}@#!&|".utf8)
+
+    /// Entries that are nothing in any use, each reported at its place.
     static func forbiddenEntries(_ entries: [String], of name: String, places: SetEntryPlaces) -> [RulesetDiagnostic] {
-        let forbidden = Set("(){}@#!&|".utf8)
-        return entries.indices.filter { entries[$0].utf8.contains(where: forbidden.contains) }.map {
+        entries.indices.filter { entries[$0].utf8.contains(where: forbiddenEntryBytes.contains) }.map {
             places.diagnostic(entry: $0, "'\(entries[$0])' in the set '\(name)' is not an address, prefix or port")
         }
     }

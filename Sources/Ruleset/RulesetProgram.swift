@@ -3,9 +3,6 @@
 import EBPF
 
 extension Ruleset {
-    /// The name the program uses for its counters map (resolved to a file descriptor at load).
-    public static let counterMapName = "counters"
-
     /// The names the programs use for the drop log's maps (`PacketLogEmitter`).
     public static let logMaps = PacketLogMaps.standard
 
@@ -37,13 +34,13 @@ extension Ruleset {
     /// lookup kind with at least `minimumRun` lookup entries, or with a rule using a set,
     /// becomes one group.
     /// `keepingHashedLengths`: see `LookupGroup.choosingHashTables(_:keeping:)`.
-    public func segments(minimumRun: Int? = nil, keepingHashedLengths: [String: [Int]]? = nil) -> [RulesetSegment] {
+    public func segments(minimumRun: Int? = nil, keepingHashedLengths: [MapName: [Int]]? = nil) -> [RulesetSegment] {
         segments(classifiers: classifierParts(minimumRun: minimumRun), minimumRun: minimumRun, keepingHashedLengths: keepingHashedLengths)
     }
 
     /// The segments with the classifiers taking `classifiers` (`classifierParts`): computed once
     /// by `RulesetSpec`, which places the rules with the same parts.
-    func segments(classifiers: [[Range<Int>]], minimumRun: Int?, keepingHashedLengths: [String: [Int]]?) -> [RulesetSegment] {
+    func segments(classifiers: [[Range<Int>]], minimumRun: Int?, keepingHashedLengths: [MapName: [Int]]?) -> [RulesetSegment] {
         var segments: [RulesetSegment] = []
         var done = 0
         for parts in classifiers {
@@ -162,22 +159,19 @@ extension Ruleset {
     /// The tries its lookup groups use are `lookupTables(for:minimumRun:)`.
     /// `logging`: with the drop log's code (`xdpfw log`), off until a logger switches it on.
     public func ebpfProgram(for hook: any HookContext, minimumRun: Int? = nil,
-                            keepingHashedLengths: [String: [Int]]? = nil, logging: Bool = true) throws(AssemblerError) -> [EBPFInstruction] {
+                            keepingHashedLengths: [MapName: [Int]]? = nil, logging: Bool = true) throws(AssemblerError) -> [EBPFInstruction] {
         try ebpfProgram(segments: segments(minimumRun: minimumRun, keepingHashedLengths: keepingHashedLengths), hook: hook,
                         logging: logging)
     }
 
     /// The program for segments of this ruleset (`segments(...)`).
     func ebpfProgram(segments: [RulesetSegment], hook: any HookContext, logging: Bool = true) throws(AssemblerError) -> [EBPFInstruction] {
-        try EBPFRulesetProgram.generate(segments: segments, policy: policy, hook: hook, counterMap: Ruleset.counterMapName,
+        try EBPFRulesetProgram.generate(segments: segments, policy: policy, hook: hook,
                                         log: logging ? Ruleset.logMaps : nil)
     }
 
-    /// The name the programs of a ruleset split into chunks use for their program array.
-    public static let chunkMapName = "chunks"
-
     /// The programs `apply` loads at `hook`: one when the ruleset fits in one (the same as
-    /// `ebpfProgram`), else chunks chained by tail calls through `chunkMapName` (see
+    /// `ebpfProgram`), else chunks chained by tail calls through `MapName.chunks` (see
     /// `RulesetChunk`); the first is the one attached.
     public func ebpfChunks(for hook: any HookContext, minimumRun: Int? = nil,
                            budget: ChunkBudget = .verifier, logging: Bool = true) throws(AssemblerError) -> [RulesetChunk] {
@@ -186,7 +180,7 @@ extension Ruleset {
 
     /// The tries (with their contents) the program for `hook` looks rules up in.
     public func lookupTables(for hook: any HookContext, minimumRun: Int? = nil,
-                             keepingHashedLengths: [String: [Int]]? = nil) -> [LookupTable] {
+                             keepingHashedLengths: [MapName: [Int]]? = nil) -> [LookupTable] {
         Ruleset.lookupTables(segments: segments(minimumRun: minimumRun, keepingHashedLengths: keepingHashedLengths), hook: hook)
     }
 

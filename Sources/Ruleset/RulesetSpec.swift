@@ -14,7 +14,7 @@ public struct RulesetSpec: Sendable {
     public let segments: [RulesetSegment]
 
     /// `minimumRun`: see `Ruleset.segments(minimumRun:keepingHashedLengths:)`.
-    public init(_ ruleset: Ruleset, minimumRun: Int? = nil, keepingHashedLengths: [String: [Int]]? = nil) {
+    public init(_ ruleset: Ruleset, minimumRun: Int? = nil, keepingHashedLengths: [MapName: [Int]]? = nil) {
         self.ruleset = ruleset
         let candidates = ruleset.classifierCandidates(minimumRun: minimumRun)
         let classifiers = ruleset.classifierParts(classifiable: candidates.map { $0 == nil })
@@ -26,17 +26,16 @@ public struct RulesetSpec: Sendable {
     public var counterSlots: Int { ruleset.counterSlots }
 
     /// The tables (with their contents) the program for `hook` looks rules up in, those of one
-    /// name put together; each is pinned as `LookupTable.pinEntry(forTable:)`.
+    /// name put together; each is pinned as its name's `pinEntry`.
     public func lookupTables(for hook: any HookContext) -> [LookupTable] {
         Ruleset.lookupTables(segments: segments, hook: hook)
     }
 
     /// The programs `apply` loads at `hook`: one when the ruleset fits in one, else chunks
-    /// chained by tail calls through `Ruleset.chunkMapName`; the first is the one attached.
+    /// chained by tail calls through `MapName.chunks`; the first is the one attached.
     /// `logging`: with the drop log's code.
     public func chunks(for hook: any HookContext, budget: ChunkBudget = .verifier, logging: Bool = true) throws(AssemblerError) -> [RulesetChunk] {
         try EBPFRulesetProgram.generateChunks(segments: segments, policy: ruleset.policy, hook: hook,
-                                              counterMap: Ruleset.counterMapName, chunkMap: Ruleset.chunkMapName,
                                               log: logging ? Ruleset.logMaps : nil, budget: budget)
     }
 }

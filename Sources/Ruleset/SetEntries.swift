@@ -40,16 +40,8 @@ struct SetEntryPlaces: Sendable {
 extension SetExpansion {
     /// The sets an expression names (`@NAME`), in order, each once.
     static func setNames(in expression: String) -> [String] {
-        let bytes = Array(expression.utf8)
         var names: [String] = []
-        var index = 0
-        while let at = bytes[index...].firstIndex(of: UInt8(ascii: "@")) {
-            var end = at + 1
-            while end < bytes.count, isNameByte(bytes[end]) { end += 1 }
-            let name = String(decoding: bytes[(at + 1)..<end], as: UTF8.self)
-            if !name.isEmpty && !names.contains(name) { names.append(name) }
-            index = end
-        }
+        for (name, _) in references(in: Array(expression.utf8)) where !name.isEmpty && !names.contains(name) { names.append(name) }
         return names
     }
 

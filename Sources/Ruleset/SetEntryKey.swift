@@ -4,6 +4,7 @@
 /// port compare as written.
 
 import EBPF
+import FilterLanguage
 import PacketFormats
 
 enum SetEntryKey: Hashable {
@@ -15,19 +16,18 @@ enum SetEntryKey: Hashable {
         switch SetExpansion.identifier(entry) {
         case let .number(value)?:
             self = .number(value)
-        case let .dotted(text)?:
-            // `10.1` is the network 10.1.0.0/16, as `net 10.1` is in pcap-filter.
-            if let parts = AddressText.dottedBytes(text, spelling: .canonical), parts.count > 1,
-               let prefix = AddressPrefix(bytes: parts + [UInt8](repeating: 0, count: 4 - parts.count), length: 8 * parts.count) {
+        case let identifier?:
+            // What `net ENTRY` means, as the lookups read it (`10.1` is 10.1.0.0/16, an IPv6
+            // address its /128); `/0`, which a lookup leaves to the filters, is a prefix here too.
+            if let prefix = MergeableRule.prefix(.net, identifier) {
+                self = .address(prefix)
+            } else if case let .prefix(text, 0) = identifier, let bytes = AddressText.networkBytes(text),
+                      let prefix = AddressPrefix(bytes: bytes, length: 0) {
                 self = .address(prefix)
             } else {
                 self = .text(entry)
             }
-        case let .ipv6(text)?:
-            self = AddressText.ipv6(text, dottedTail: nil).flatMap { AddressPrefix(bytes: $0, length: 128) }.map(SetEntryKey.address) ?? .text(entry)
-        case let .prefix(text, length)?:
-            self = AddressText.networkBytes(text).flatMap { AddressPrefix(bytes: $0, length: Int(length)) }.map(SetEntryKey.address) ?? .text(entry)
-        default:
+        case nil:
             self = .text(entry)
         }
     }
@@ -79,8 +79,7 @@ extension Rule {
     /// `setEntryKind` would mislead: libpcap takes the entry, but not as a table lookup.
     func setEntryRefusal(_ entry: String, set name: String) -> String? {
         if let reason = SetEntryKey.hostBitsProblem(entry) { return reason }
-        let before = expression.components(separatedBy: "@" + name).first ?? ""
-        guard case let .number(value) = SetEntryKey(entry), !["host", "port"].contains(Word.split(before).last?.text) else { return nil }
+        guard case let .number(value) = SetEntryKey(entry), !["host", "port"].contains(Word.split(text(before: name)).last?.text) else { return nil }
         // libpcap reads `net N` as a network number: as many leading bytes as N needs.
         let width = value > 0xffffff ? 4 : value > 0xffff ? 3 : value > 0xff ? 2 : 1
         let leading = (0..<width).map { UInt8(truncatingIfNeeded: value >> UInt32(8 * (width - 1 - $0))) }

@@ -26,12 +26,8 @@ enum SetExpansion {
         var output: [UInt8] = []
         var replacements: [Replacement] = []
         var copied = 0   // bytes of `text` already in `output` (or replaced)
-        var index = 0
-        while index < bytes.count {
-            guard bytes[index] == UInt8(ascii: "@") else { index += 1; continue }
-            var end = index + 1
-            while end < bytes.count, isNameByte(bytes[end]) { end += 1 }
-            let name = String(decoding: bytes[(index + 1)..<end], as: UTF8.self)
+        for (name, range) in references(in: bytes) {
+            let index = range.lowerBound, end = range.upperBound
             guard !name.isEmpty else { return .failure(FilterError("expected a set's name after '@'", at: SourceRange(index, index + 1))) }
             guard let entries = sets[name] else {
                 guard isSetName(name) else {
@@ -48,10 +44,24 @@ enum SetExpansion {
                                             name: name))
             output += Array(replacement.utf8)
             copied = end
-            index = end
         }
         output += bytes[copied...]
         return .success((String(decoding: output, as: UTF8.self), replacements))
+    }
+
+    /// Every `@NAME` of `bytes` (UTF-8) in order: the set's name (empty when no name byte follows
+    /// the '@') and the range of `@NAME`. The one scanner of set references: expansion, the sets
+    /// a rule names, whether it names one.
+    static func references(in bytes: [UInt8]) -> [(name: String, range: Range<Int>)] {
+        var found: [(name: String, range: Range<Int>)] = []
+        var index = 0
+        while let at = bytes[index...].firstIndex(of: UInt8(ascii: "@")) {
+            var end = at + 1
+            while end < bytes.count, isNameByte(bytes[end]) { end += 1 }
+            found.append((String(decoding: bytes[(at + 1)..<end], as: UTF8.self), at..<end))
+            index = end
+        }
+        return found
     }
 
     /// Where an error in the expanded text points in the original: inside a replacement, at the

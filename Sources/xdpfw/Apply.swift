@@ -1,4 +1,5 @@
 import ArgumentParser
+import EBPF
 import FilterLanguage
 import Firewall
 import Foundation
@@ -56,7 +57,7 @@ struct Apply: ParsableCommand {
     var interface: String
 
     @Option(help: ArgumentHelp("Where to attach.", valueName: "hook"))
-    var hook: AttachPoint = .xdp
+    var hook: Hook = .xdp
 
     @Option(help: ArgumentHelp("How XDP attaches (see above).", valueName: "mode"))
     var mode: XDPMode = .auto
@@ -117,7 +118,7 @@ struct Apply: ParsableCommand {
 
     /// Loads and attaches compiled rules (or replaces those in force atomically) and says what it did.
     func attach(_ prepared: PreparedRules, resetCounters: Bool) throws {
-        let lock = try LockFile.acquire { Output.standardError("xdpfw: waiting for another xdpfw apply or detach to finish\n") }
+        let lock = try RunLocks.rulesChange { Output.standardError("xdpfw: waiting for another xdpfw apply or detach to finish\n") }
         defer { lock.release() }
         let ruleset = prepared.ruleset
         let outcome = try AttachedRuleset.apply(ruleset, text: prepared.pinnedText, file: Apply.absolute(prepared.file), interface: interface,

@@ -38,7 +38,7 @@ struct Bench: ParsableCommand {
     var rules: String
 
     @Option(help: ArgumentHelp("The kind of program to measure.", valueName: "hook"))
-    var hook: ProgramHook = .xdp
+    var hook: Hook.Kind = .xdp
 
     @Option(name: [.customLong("packets"), .customLong("pcap")],
             help: ArgumentHelp("Measure with the frames of this Ethernet capture file (at most 1000; frames the kernel's test run cannot take are skipped).", valueName: "capture.pcap"))
@@ -75,7 +75,7 @@ struct Bench: ParsableCommand {
         do { packets = try benchPackets(baseline: probe) } catch { probe.close(); throw error }
         // What `apply` attaches to a device at a usual MTU (a single-buffer program at XDP),
         // unless some frame needs a multi-buffer one (longer than a page).
-        let multiBuffer = hook == .xdp && (self.multiBuffer || packets.contains { $0.count > hook.programType.testRunLinearLimit })
+        let multiBuffer = hook == .xdp && (self.multiBuffer || packets.contains { $0.count > hook.testRunLinearLimit })
         let baseline: BPFProgram
         if multiBuffer {
             baseline = probe
@@ -139,7 +139,7 @@ struct Bench: ParsableCommand {
     private func benchPackets(baseline: BPFProgram) throws -> [[UInt8]] {
         guard let pcap else { return RulesetBench.builtInFrames }
         let found = RulesetBench.frames(of: try CaptureInput.capture(at: pcap), hook: hook, baseline: baseline)
-        let packets = found.frames, skipped = found.skipped, limit = hook.programType.testRunFrameLimit
+        let packets = found.frames, skipped = found.skipped, limit = hook.testRunFrameLimit
         if skipped > 0, let firstReason = found.firstReason {
             Output.standardError("xdpfw: note: \(pcap): skipped \(skipped) frame\(skipped == 1 ? "" : "s") the kernel's test run cannot take (first: \(firstReason))\n")
         }

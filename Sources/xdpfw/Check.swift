@@ -1,4 +1,5 @@
 import ArgumentParser
+import EBPF
 import Firewall
 import Ruleset
 
@@ -23,7 +24,7 @@ struct Check: ParsableCommand {
     var rules: String
 
     @Option(help: ArgumentHelp("Verify only the program for this hook (default: both).", valueName: "hook"))
-    var hook: ProgramHook?
+    var hook: Hook.Kind?
 
     @Flag(help: "Exit with status 1 when there are warnings (rules that never match).")
     var strict = false
@@ -34,7 +35,7 @@ struct Check: ParsableCommand {
         let spec = RulesetSpec(ruleset)
         // The warnings and each hook's load are independent: they run side by side on the cores
         // (10,000 IP-chain rules: 4.4 s one after the other on two cores).
-        let hooks = hook.map { [$0] } ?? ProgramHook.allCases
+        let hooks = hook.map { [$0] } ?? Hook.Kind.allCases
         // Index hooks.count: the warnings.
         let outcomes = ParallelRun.map(Array(0...hooks.count)) { index -> CheckOutcome in
             guard index < hooks.count else { return .warnings(RuleShadowing.warnings(ruleset)) }

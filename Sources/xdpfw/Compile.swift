@@ -56,7 +56,7 @@ struct Compile: ParsableCommand {
     var ebpf = false
 
     @Option(help: ArgumentHelp("The hook the eBPF program is for (with --ebpf).", valueName: "hook"))
-    var hook: ProgramHook?
+    var hook: Hook.Kind?
 
     @Option(name: .customShort("f"),
             help: ArgumentHelp("A rules file: with --ebpf, its whole program; with -d, its sets for the expression, or every rule's program.",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EBPF
 import Firewall
 import Kernel
 
@@ -24,14 +25,14 @@ struct Detach: ParsableCommand {
     var interface: String
 
     @Option(help: ArgumentHelp("Only this hook.", valueName: "hook"))
-    var hook: AttachPoint?
+    var hook: Hook?
 
     func run() throws {
         if try removeLeftoversOfGoneNamespace() { return }
         try global.enterNetworkNamespace()
-        let lock = try LockFile.acquire { Output.standardError("xdpfw: waiting for another xdpfw apply or detach to finish\n") }
+        let lock = try RunLocks.rulesChange { Output.standardError("xdpfw: waiting for another xdpfw apply or detach to finish\n") }
         defer { lock.release() }
-        let hooks = hook.map { [$0] } ?? AttachPoint.allCases
+        let hooks = hook.map { [$0] } ?? Hook.allCases
         let detached = try AttachedRuleset.detach(interface: interface, hooks: hooks, pinRoot: global.pinRoot) {
             Output.standardOutput("detached \(interface) \($0.rawValue)\n")
         }
@@ -44,7 +45,7 @@ struct Detach: ParsableCommand {
     private func removeLeftoversOfGoneNamespace() throws -> Bool {
         guard let name = global.netns, !NetworkNamespace.exists(name: name),
               !NamespaceLeftovers.installations(ofNamespace: name).isEmpty else { return false }
-        let lock = try LockFile.acquire { Output.standardError("xdpfw: waiting for another xdpfw apply or detach to finish\n") }
+        let lock = try RunLocks.rulesChange { Output.standardError("xdpfw: waiting for another xdpfw apply or detach to finish\n") }
         defer { lock.release() }
         let removed = try NamespaceLeftovers.remove(interface: interface, hook: hook, ofNamespace: name)
         guard !removed.isEmpty else {

@@ -1,3 +1,4 @@
+import EBPF
 import Firewall
 import Kernel
 import Ruleset
@@ -6,9 +7,9 @@ import Ruleset
 /// what applying it would change against the rules in force, diff-style: `-` lines for rules
 /// removed, `+` lines for rules added, then the policy and the sets.
 enum DryRun {
-    static func report(_ ruleset: Ruleset, file: String, interface: String, hook: AttachPoint, pinRoot: String) throws {
+    static func report(_ ruleset: Ruleset, file: String, interface: String, hook: Hook, pinRoot: String) throws {
         _ = try NetworkInterface(name: interface)
-        let loaded = try LoadedRuleset.load(ruleset, hook: hook.programHook)
+        let loaded = try LoadedRuleset.load(ruleset, hook: hook.kind)
         let instructions = loaded.instructionCount
         loaded.close()
         let before = HookInstallation.find(interface: interface, hook: hook, root: pinRoot)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Firewall
 import Foundation
 import Kernel
 

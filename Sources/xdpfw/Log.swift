@@ -43,7 +43,7 @@ struct Log: ParsableCommand {
     var interface: String
 
     @Option(help: ArgumentHelp("The hook (needed when the interface has rules at several).", valueName: "hook"))
-    var hook: AttachPoint?
+    var hook: Hook?
 
     @Option(name: .customShort("c"), parsing: .unconditional, help: ArgumentHelp("Stop after this many packets.", valueName: "count"))
     var count: Int?
@@ -80,8 +80,7 @@ struct Log: ParsableCommand {
         if let rule, let rules, rule > rules.rules.count {
             throw CommandFailure("--rule \(rule): the rules at \(interface) \(installation.hook.rawValue) are numbered 1 to \(rules.rules.count)")
         }
-        let lockPath = "/run/xdpfw/log/" + installation.directory.path.replacingOccurrences(of: "/", with: "_")
-        guard let lock = try LockFile.acquireUnlessHeld(at: lockPath) else {
+        guard let lock = try RunLocks.logReader(of: installation) else {
             throw CommandFailure("another xdpfw log is reading \(interface) \(installation.hook.rawValue)")
         }
         defer { lock.release() }
@@ -93,7 +92,7 @@ struct Log: ParsableCommand {
         let what = (all ? "decisions" : "drops") + (rule.map { " of rule \($0)" } ?? "")
         Output.standardError("xdpfw: logging \(what) at \(interface) \(installation.hook.rawValue), "
                              + "at most \(rate) packets/s per CPU; ^C to stop\n")
-        let context = installation.hook.programHook.context
+        let context = installation.hook.kind.context
         let offset = BootClock.unixOffsetNanoseconds()
         var logged = 0
         while StopSignal.received == 0 && logged < (count ?? .max) {
@@ -116,7 +115,7 @@ struct Log: ParsableCommand {
         return PacketLogSwitch(flags: flags, slot: UInt32(rule.map { Ruleset.counterSlot(ofRuleIndex: $0 - 1) } ?? 0), rate: rate)
     }
 
-    private func line(_ record: PacketLogRecord, unixNanoseconds: UInt64, hook: AttachPoint, context: any HookContext) -> String {
+    private func line(_ record: PacketLogRecord, unixNanoseconds: UInt64, hook: Hook, context: any HookContext) -> String {
         let verdict = Verdict.allCases.first { UInt32(bitPattern: context.returnCode(for: $0)) == record.returnCode }
         let decider = Ruleset.ruleIndex(ofCounterSlot: Int(record.slot)).map { "rule \($0 + 1)" } ?? "policy"
         return [Log.clockText(unixNanoseconds), interface, hook.rawValue, decider,

@@ -58,7 +58,7 @@ struct RulesWatch {
     }
 
     private func detach() throws {
-        let lock = try LockFile.acquire { Output.standardError("xdpfw: waiting for another xdpfw apply or detach to finish\n") }
+        let lock = try RunLocks.rulesChange { Output.standardError("xdpfw: waiting for another xdpfw apply or detach to finish\n") }
         defer { lock.release() }
         if try HookInstaller.detach(interface: apply.interface, hook: apply.hook, root: apply.global.pinRoot) {
             Output.standardOutput("detached \(apply.interface) \(apply.hook.rawValue)\n")

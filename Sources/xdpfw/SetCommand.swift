@@ -1,4 +1,5 @@
 import ArgumentParser
+import EBPF
 import Firewall
 import Kernel
 import Ruleset
@@ -58,7 +59,7 @@ struct SetCommand: ParsableCommand {
     var entries: [String] = []
 
     @Option(help: ArgumentHelp("Only at this hook (default: every xdpfw hook of the interface).", valueName: "hook"))
-    var hook: AttachPoint?
+    var hook: Hook?
 
     @Flag(help: "list: print one JSON object, {\"interface\", \"hook\", \"sets\": [{\"name\", \"entries\": [...]}]} (with --hook if the interface has rules at several hooks).")
     var json = false
@@ -86,7 +87,7 @@ struct SetCommand: ParsableCommand {
 
     /// The installations on the interface, each with its pinned rules read back.
     private func installations() throws -> [(installation: HookInstallation, text: String, file: String)] {
-        let found = AttachPoint.allCases.filter { hook == nil || $0 == hook }
+        let found = Hook.allCases.filter { hook == nil || $0 == hook }
             .compactMap { HookInstallation.find(interface: interface, hook: $0, root: global.pinRoot) }
         guard !found.isEmpty else {
             _ = try NetworkInterface(name: interface)  // no such interface: say so, as the other verbs do
@@ -105,11 +106,7 @@ struct SetCommand: ParsableCommand {
         var lines: [String] = []
         var found = false
         let installations = try installations()
-        if json, installations.count > 1 {
-            // One object is the contract (as for `stats IFACE --json`): a shape that changed with
-            // what is attached would break scripts.
-            throw CommandFailure.severalHooks(at: interface, installations.map(\.installation.hook), when: "with --json")
-        }
+        if json { try CommandFailure.requireOneHookForJSON(at: interface, installations.map(\.installation.hook)) }
         for (installation, text, file) in installations {
             let rules: RulesFile
             do { rules = try RulesFile.parse(text, file: file) } catch {
@@ -135,7 +132,7 @@ struct SetCommand: ParsableCommand {
 
     private func change() throws {
         let name = name!
-        let lock = try LockFile.acquire { Output.standardError("xdpfw: waiting for another xdpfw apply, detach or set to finish\n") }
+        let lock = try RunLocks.rulesChange { Output.standardError("xdpfw: waiting for another xdpfw apply, detach or set to finish\n") }
         defer { lock.release() }
         // Every hook's change is worked out and checked before any is written.
         var writes: [LiveSetWrite] = []
@@ -148,7 +145,7 @@ struct SetCommand: ParsableCommand {
             do {
                 change = try LiveSetChange.plan(text: text, file: file, set: name, adding: action == .add ? entries : [],
                                                 removing: action == .del ? entries : [], pinnedEntries: installation.directory.entries,
-                                                hook: installation.hook.programHook.context)
+                                                hook: installation.hook.kind.context)
             } catch {
                 throw CommandFailure("\(place): \(error.description)")
             }

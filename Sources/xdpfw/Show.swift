@@ -1,4 +1,5 @@
 import ArgumentParser
+import EBPF
 import Firewall
 import Foundation
 import Kernel
@@ -28,7 +29,7 @@ struct Show: ParsableCommand {
     var interface: String
 
     @Option(help: ArgumentHelp("Only this hook.", valueName: "hook"))
-    var hook: AttachPoint?
+    var hook: Hook?
 
     func run() throws {
         let installations = try global.installations(at: interface, hook: hook)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EBPF
 import Firewall
 import Kernel
 
@@ -29,7 +30,7 @@ struct Stats: ParsableCommand {
     var interface: String?
 
     @Option(help: ArgumentHelp("Only this hook.", valueName: "hook"))
-    var hook: AttachPoint?
+    var hook: Hook?
 
     @Flag(help: "Print JSON for scripts: one object when an interface is named (with --hook if it has several), else an array.")
     var json = false
@@ -37,11 +38,7 @@ struct Stats: ParsableCommand {
     func run() throws {
         let installations = try XDPFW.select(global.listedInstallations(withGoneNamespaces: false).map(\.installation),
                                              interface: interface, hook: hook)
-        if json, let interface, installations.count > 1 {
-            // One object per interface is the contract: a shape that changed with what is
-            // attached would break scripts.
-            throw CommandFailure.severalHooks(at: interface, installations.map(\.hook), when: "with --json")
-        }
+        if json, let interface { try CommandFailure.requireOneHookForJSON(at: interface, installations.map(\.hook)) }
         let statistics = try installations.map { try AttachedRuleset.statistics(of: $0) }
         if json {
             let value: JSON = interface != nil ? statistics[0].json : .array(statistics.map(\.json))

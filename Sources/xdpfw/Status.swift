@@ -1,4 +1,5 @@
 import ArgumentParser
+import EBPF
 import Firewall
 import Kernel
 import Ruleset
@@ -92,7 +93,7 @@ struct Status: ParsableCommand {
     /// How many programs the rules run as: the size of the pinned program array of a chained
     /// ruleset, 1 without one.
     static func programCount(_ installation: HookInstallation) -> Int {
-        guard let chain = try? installation.map(named: PinDirectory.Entry.chunks) else { return 1 }
+        guard let chain = try? installation.map(.chunks) else { return 1 }
         defer { chain.close() }
         return chain.maxEntries
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EBPF
 import Firewall
 import Kernel
 import Ruleset
@@ -30,7 +31,7 @@ struct Test: ParsableCommand {
     var capture: String
 
     @Option(help: ArgumentHelp("The kind of program to run.", valueName: "hook"))
-    var hook: ProgramHook = .xdp
+    var hook: Hook.Kind = .xdp
 
     @Flag(help: "Print JSON lines for scripts.")
     var json = false

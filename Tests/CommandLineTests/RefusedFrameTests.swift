@@ -20,7 +20,7 @@ final class RefusedFrameTests: XCTestCase {
         var nothing = Assembler()
         nothing.move(.r0, 0)
         nothing.exit()
-        let doNothing = try BPFProgram.load(type: .schedCLS, instructions: try nothing.assemble().encoded, name: "xdpfw_nothing")
+        let doNothing = try BPFProgram.load(type: .tc, instructions: try nothing.assemble().encoded, name: "xdpfw_nothing")
         let refused = Set(frames.indices.filter { (try? doNothing.testRun(packet: frames[$0])) == nil })
         doNothing.close()
         try XCTSkipIf(refused.isEmpty, "this kernel's skb test run takes short IPv4/IPv6 frames: nothing to report")

@@ -23,15 +23,15 @@ final class InstructionEncodingTests: XCTestCase {
 
     func testMapReferencesResolveToFileDescriptors() throws {
         var asm = Assembler()
-        asm.loadMap(.r1, named: "counters")
+        asm.loadMap(.r1, named: .counters)
         asm.move(.r0, 0)
         asm.exit()
         var program = try asm.assemble()
-        XCTAssertEqual(program.mapReferences, ["counters"])
+        XCTAssertEqual(program.mapReferences, [.counters])
         XCTAssertEqual(program[0].src, Opcode.pseudoMapFD)
         var unresolved = program
-        XCTAssertThrowsError(try unresolved.resolveMaps(["other": 3]))
-        try program.resolveMaps(["counters": 7])
+        XCTAssertThrowsError(try unresolved.resolveMaps([.chunks: 3]))
+        try program.resolveMaps([.counters: 7])
         XCTAssertEqual(program[0].immediate, 7)
         XCTAssertEqual(program[0].encoded, 0x0000_0007_0000_1118)
         XCTAssertEqual(program.count, 4)
@@ -41,14 +41,16 @@ final class InstructionEncodingTests: XCTestCase {
 final class AssemblerTests: XCTestCase {
     func testForwardAndBackwardLabelsResolveToSlotOffsets() throws {
         var asm = Assembler()
+        let out = asm.newLabel("out")
+        let top = asm.newLabel("top")
         asm.move(.r2, 0)                       // 0
-        asm.label("top")
+        asm.label(top)
         asm.add(.r2, 1)                        // 1
         asm.loadImmediate64(.r3, 5)            // 2, 3
-        asm.jump(if: .greater, .r2, .r3, to: "out")  // 4: to 7 → +2
+        asm.jump(if: .greater, .r2, .r3, to: out)  // 4: to 7 → +2
         asm.move(.r4, 1)                       // 5
-        asm.jump(to: "top")                    // 6: to 1 → -6
-        asm.label("out")
+        asm.jump(to: top)                    // 6: to 1 → -6
+        asm.label(out)
         asm.move(.r0, 0)                       // 7
         asm.exit()                             // 8
         let program = try asm.assemble()
@@ -59,10 +61,11 @@ final class AssemblerTests: XCTestCase {
 
     func testJumpIfEqualBuildsAConditionalJump() throws {
         var asm = Assembler()
-        asm.jumpIfEqual(.r2, 0x800, to: "ip")
+        let ip = asm.newLabel("ip")
+        asm.jumpIfEqual(.r2, 0x800, to: ip)
         asm.move(.r0, 1)
         asm.exit()
-        asm.label("ip")
+        asm.label(ip)
         asm.move(.r0, 2)
         asm.exit()
         let program = try asm.assemble()
@@ -73,22 +76,25 @@ final class AssemblerTests: XCTestCase {
 
     func testUndefinedAndDuplicateLabelsAreErrors() {
         var undefined = Assembler()
-        undefined.jump(to: "nowhere")
+        let nowhere = undefined.newLabel("nowhere")
+        undefined.jump(to: nowhere)
         XCTAssertThrowsError(try undefined.assemble()) { XCTAssertTrue("\($0)".contains("nowhere")) }
 
         var duplicate = Assembler()
-        duplicate.label("a"); duplicate.exit()
-        duplicate.label("a"); duplicate.exit()
+        let a = duplicate.newLabel("a")
+        duplicate.label(a); duplicate.exit()
+        duplicate.label(a); duplicate.exit()
         XCTAssertThrowsError(try duplicate.assemble()) { XCTAssertTrue("\($0)".contains("twice")) }
     }
 
     func testOffsetsBeyondSixteenBitsAreErrors() throws {
         func program(filler: Int) throws -> [EBPFInstruction] {
             var asm = Assembler()
-            asm.jumpIfEqual(.r1, 0, to: "far")
+            let far = asm.newLabel("far")
+            asm.jumpIfEqual(.r1, 0, to: far)
             for _ in 0..<filler { asm.add(.r0, 1) }
             asm.exit()
-            asm.label("far")
+            asm.label(far)
             asm.exit()
             return try asm.assemble()
         }
@@ -99,12 +105,13 @@ final class AssemblerTests: XCTestCase {
 
     func testUnreachableCodeAndJumpsToTheNextInstructionAreDropped() throws {
         var asm = Assembler()
-        asm.jump(to: "next")         // jumps to the very next instruction: dropped
-        asm.label("next")
+        let next = asm.newLabel("next")
+        asm.jump(to: next)         // jumps to the very next instruction: dropped
+        asm.label(next)
         asm.move(.r0, 1)
         asm.exit()
         asm.move(.r0, 2)             // nothing reaches these
-        asm.jump(to: "next")
+        asm.jump(to: next)
         let program = try asm.assemble()
         XCTAssertEqual(program.map(\.opcode), [0xb7, 0x95])
     }
@@ -113,16 +120,17 @@ final class AssemblerTests: XCTestCase {
 final class FormatTests: XCTestCase {
     func testListingUsesVerifierSyntax() throws {
         var asm = Assembler()
+        let drop = asm.newLabel("drop")
         asm.load(.half, .r2, from: .r1, offset: 12)
         asm.byteSwapFromBigEndian(.r2, bits: 16)
-        asm.jump(if: .notEqual, .r2, 0x800, to: "drop", width: .bits32)
+        asm.jump(if: .notEqual, .r2, 0x800, to: drop, width: .bits32)
         asm.store(.double, to: .r10, offset: -8, from: .r2)
         asm.alu(.shiftLeft, .r6, 2, width: .bits32)
-        asm.loadMap(.r1, named: "counters")
+        asm.loadMap(.r1, named: .counters)
         asm.call(.mapLookupElement)
         asm.move(.r0, 2)
         asm.exit()
-        asm.label("drop")
+        asm.label(drop)
         asm.move(.r0, 1)
         asm.exit()
         let listing = Format.listing(try asm.assemble())
@@ -154,12 +162,14 @@ final class FormatTests: XCTestCase {
 final class AssemblerSimplificationTests: XCTestCase {
     func testConditionalJumpOverAGotoIsInverted() throws {
         var asm = Assembler()
-        asm.jump(if: .greater, .r6, 1000, to: "small", width: .bits32)
-        asm.jump(to: "big")
-        asm.label("small")
+        let small = asm.newLabel("small")
+        let big = asm.newLabel("big")
+        asm.jump(if: .greater, .r6, 1000, to: small, width: .bits32)
+        asm.jump(to: big)
+        asm.label(small)
         asm.move(.r0, 1)
         asm.exit()
-        asm.label("big")
+        asm.label(big)
         asm.move(.r0, 2)
         asm.exit()
         let program = try asm.assemble()
@@ -175,14 +185,17 @@ final class AssemblerSimplificationTests: XCTestCase {
 
     func testAGotoOthersJumpToIsKept() throws {
         var asm = Assembler()
-        asm.jumpIfEqual(.r1, 0, to: "skip")
-        asm.jumpIfEqual(.r2, 0, to: "after")
-        asm.label("skip")
-        asm.jump(to: "end")
-        asm.label("after")
+        let skip = asm.newLabel("skip")
+        let after = asm.newLabel("after")
+        let end = asm.newLabel("end")
+        asm.jumpIfEqual(.r1, 0, to: skip)
+        asm.jumpIfEqual(.r2, 0, to: after)
+        asm.label(skip)
+        asm.jump(to: end)
+        asm.label(after)
         asm.move(.r0, 1)
         asm.exit()
-        asm.label("end")
+        asm.label(end)
         asm.move(.r0, 2)
         asm.exit()
         let program = try asm.assemble()

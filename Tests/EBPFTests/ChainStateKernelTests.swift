@@ -20,20 +20,20 @@ final class ChainStateKernelTests: XCTestCase {
         let hook = TCHook(), vlan = try XCTUnwrap(hook.metadataVLAN)
         let continuation = try EBPFRulesetProgram.generate(segments: [.filter(tciIs100, verdict: .drop, slot: 1)], range: 0..<1,
                                                            link: .continuation(next: nil), policy: .pass, hook: hook,
-                                                           counterMap: "counters")
+                                                           counterMap: .counters)
         let frame = PacketBuilder.tagged([(0x8100, 100)], type: 0x0800, PacketBuilder.ipv4(protocol: 17, PacketBuilder.udp(source: 1, destination: 2)))
         let untagged = Array(frame[0..<12]) + Array(frame[16...])
         for (present, moved, tci) in [(1, 1, 100), (1, 0, 100), (1, 1, 7), (0, 0, 0)] as [(Int32, Int32, Int32)] {
             var first = Assembler()
             first.move(.r2, present | moved << 1 | tci << 16)
             first.store(.word, to: .r1, offset: vlan.chainStateOffset, from: .r2)
-            first.loadMap(.r2, named: "chunks")
+            first.loadMap(.r2, named: .chunks)
             first.move(.r3, 1)
             first.call(.tailCall)
             first.move(.r0, 99)
             first.exit()
-            let loaded = try LoadedRulesetProgram.load(chunks: [try first.assemble(), continuation], type: .schedCLS, name: "xdpfw_chain",
-                                                       counterMap: "counters", chunkMap: "chunks", counterSlots: 2, lookupTables: [])
+            let loaded = try LoadedRulesetProgram.load(chunks: [try first.assemble(), continuation], type: .tc, name: "xdpfw_chain",
+                                                       counterMap: .counters, chunkMap: .chunks, counterSlots: 2, lookupTables: [])
             defer { loaded.close() }
             let result = try loaded.program.testRun(packet: frame)
             let state = "present \(present), moved inline \(moved), TCI \(tci)"

@@ -88,7 +88,7 @@ final class ChunkedRulesetKernelTests: XCTestCase {
             let loaded: LoadedRulesetProgram
             do {
                 loaded = try LoadedRulesetProgram.load(chunks: chunks.map(\.instructions), type: hook.type, name: "xdpfw_chunked",
-                                                       counterMap: Ruleset.counterMapName, chunkMap: Ruleset.chunkMapName,
+                                                       counterMap: MapName.counters, chunkMap: MapName.chunks,
                                                        counterSlots: ruleset.counterSlots, lookupTables: ruleset.lookupTables(for: hook.context),
                                                        xdpFragments: hook.xdpFragments)
             } catch {
@@ -113,7 +113,7 @@ final class ChunkedRulesetKernelTests: XCTestCase {
                     // The kernel refuses to build a socket buffer around some frames; then it
                     // refuses them to a program that does nothing too. Any other refusal is ours.
                     let baselineRuns = (try? baseline.testRun(packet: packet)) != nil
-                    XCTAssert(hook.type == .schedCLS && !baselineRuns,
+                    XCTAssert(hook.type == .tc && !baselineRuns,
                               "\(label), \(hook.name): packet \(index) refused, not by the kernel's test run: \(error)")
                     refused += 1
                     continue

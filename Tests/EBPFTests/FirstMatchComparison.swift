@@ -24,7 +24,7 @@ extension XCTestCase {
                 let loaded: LoadedRulesetProgram
                 do {
                     loaded = try LoadedRulesetProgram.load(try ruleset.ebpfProgram(for: hook.context, minimumRun: minimumRun),
-                                                           type: hook.type, name: "xdpfw_merged", counterMap: Ruleset.counterMapName,
+                                                           type: hook.type, name: "xdpfw_merged", counterMap: MapName.counters,
                                                            counterSlots: ruleset.counterSlots,
                                                            lookupTables: ruleset.lookupTables(for: hook.context, minimumRun: minimumRun),
                                                            xdpFragments: hook.xdpFragments)
@@ -41,7 +41,7 @@ extension XCTestCase {
                     let result: TestRunResult
                     do { result = try loaded.program.testRun(packet: packet) } catch {
                         // The kernel refuses to test-run some frames at TC (very short ones, some tagged ones).
-                        XCTAssert(hook.type == .schedCLS, "\(label), \(hook.name): packet \(index): \(error)")
+                        XCTAssert(hook.type == .tc, "\(label), \(hook.name): packet \(index): \(error)")
                         refused += 1
                         continue
                     }

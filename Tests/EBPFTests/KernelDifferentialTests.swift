@@ -26,9 +26,9 @@ final class KernelDifferentialTests: XCTestCase {
     /// BPF_PROG_TEST_RUN copies at most a page minus head- and tailroom of linear data.
     static let testRunLimit = 3520
 
-    struct Hook {
+    struct TestHook {
         var context: any HookContext
-        var type: BPFProgramType
+        var type: Hook.Kind
         /// A single-buffer XDP program (what `apply` attaches at a usual MTU) loads without
         /// BPF_F_XDP_HAS_FRAGS, and the test run then takes no frame longer than a page.
         var xdpFragments: Bool { (context as? XDPHook)?.multiBuffer ?? true }
@@ -36,8 +36,8 @@ final class KernelDifferentialTests: XCTestCase {
         var name: String { xdpFragments || type != .xdp ? context.name : "xdp single-buffer" }
     }
     /// XDP multi-buffer and single-buffer, and TC.
-    static let hooks = [Hook(context: .xdp, type: .xdp), Hook(context: XDPHook(multiBuffer: false), type: .xdp),
-                        Hook(context: .tc, type: .schedCLS)]
+    static let hooks = [TestHook(context: .xdp, type: .xdp), TestHook(context: XDPHook(multiBuffer: false), type: .xdp),
+                        TestHook(context: .tc, type: .tc)]
 
     static func verdict(of result: UInt32, at hook: any HookContext) -> Verdict? {
         Verdict.allCases.first { UInt32(bitPattern: hook.returnCode(for: $0)) == result }
@@ -137,7 +137,7 @@ final class KernelDifferentialTests: XCTestCase {
     }
 
     /// The program, or nil (with the verifier's complaint in `failures`) when the kernel refuses it.
-    func load(_ filter: FilterProgram, _ hook: Hook, _ expression: String, failures: inout [String]) throws -> BPFProgram? {
+    func load(_ filter: FilterProgram, _ hook: TestHook, _ expression: String, failures: inout [String]) throws -> BPFProgram? {
         let instructions = try EBPFFilterProgram.generate(filter, hook: hook.context)
         do {
             return try BPFProgram.load(type: hook.type, instructions: instructions.encoded, name: "xdpfw_test", xdpFragments: hook.xdpFragments)

@@ -151,11 +151,11 @@ final class LargeSetKernelTests: XCTestCase {
             let before = clock.now
             let tables = ruleset.lookupTables(for: hook.context)
             let loaded = try LoadedRulesetProgram.load(try ruleset.ebpfProgram(for: hook.context), type: hook.type, name: "xdpfw_bigset",
-                                                       counterMap: Ruleset.counterMapName, counterSlots: ruleset.counterSlots, lookupTables: tables,
+                                                       counterMap: MapName.counters, counterSlots: ruleset.counterSlots, lookupTables: tables,
                                                        xdpFragments: hook.xdpFragments)
             defer { loaded.close() }
             print("\(hook.name): parse \(parsed - start), tables + load \(clock.now - before), \(tables.map { "\($0.name) \($0.entries.count)" })")
-            XCTAssertEqual(tables.first { $0.name == "lookup.address.v4.src" }?.isHash, false, "prefixes of many lengths are in a trie")
+            XCTAssertEqual(tables.first { $0.name.text == "lookup.address.v4.src" }?.isHash, false, "prefixes of many lengths are in a trie")
             var wrong: [String] = []
             var expected = [[UInt64]](repeating: [0, 0], count: ruleset.counterSlots)
             for (index, packet) in packets.enumerated() {

@@ -29,7 +29,7 @@ final class MetadataVLANTests: XCTestCase {
         if haveVLANDevice { _ = try IPCommand.run(["-n", network.b.namespace, "link", "set", vlanDevice, "up"]) }
 
         let ruleset = try LibpcapRuleset(Self.rules)
-        let (program, counters) = try ruleset.load(policy: .pass, hook: .tc, type: .schedCLS)
+        let (program, counters) = try ruleset.load(policy: .pass, hook: .tc, type: .tc)
         defer { program.close(); counters.close() }
         let interface = try network.interface(.b)
         try network.run(in: .b) {

@@ -30,7 +30,7 @@ final class MultiBufferKernelTests: XCTestCase {
     /// Frames ending around the linear limit (3,520) and the first fragment's end (3,520 + 4,096),
     /// up to 9,000 bytes, and a few ordinary ones.
     static let frames: [[UInt8]] = {
-        let linear = BPFProgramType.xdp.testRunLinearLimit, firstFragmentEnd = linear + 4096
+        let linear = Hook.Kind.xdp.testRunLinearLimit, firstFragmentEnd = linear + 4096
         var frames = [60, 1500, linear - 1, linear, linear + 1, linear + 4, 4000, firstFragmentEnd - 1,
                       firstFragmentEnd, firstFragmentEnd + 3, 8042, 9000].map { udp4(frame: $0) }
         frames += [3600, 9000].map(tcp4) + [5000, 9000].map(udp6) + [udp4(frame: 9000, vlans: [10])]
@@ -44,7 +44,7 @@ final class MultiBufferKernelTests: XCTestCase {
         let frame = udp4(frame: 9000)
         func byte(_ offset: Int) -> String { String(frame[offset]) }
         func word(_ offset: Int) -> String { "0x" + String(frame[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }, radix: 16) }
-        let linear = BPFProgramType.xdp.testRunLinearLimit
+        let linear = Hook.Kind.xdp.testRunLinearLimit
         return [
             "greater 8000", "less 3600", "len = 8042", "len > \(linear)", "greater \(linear + 1) and less \(linear + 4096)",
             "udp[5000] = \(byte(14 + 20 + 8 + 5000))", "ether[\(linear - 1):4] = \(word(linear - 1))",
@@ -71,7 +71,7 @@ final class MultiBufferKernelTests: XCTestCase {
             0x0000_0000_0000_1261, 0x0000_0000_0004_1061, 0x0000_0000_0000_201f, 0x0000_0000_0000_0095,
         ], name: "linear")
         defer { probe.close() }
-        XCTAssertEqual(try probe.testRun(packet: Self.udp4(frame: 9000)).returnValue, UInt32(BPFProgramType.xdp.testRunLinearLimit),
+        XCTAssertEqual(try probe.testRun(packet: Self.udp4(frame: 9000)).returnValue, UInt32(Hook.Kind.xdp.testRunLinearLimit),
                        "a 9,000-byte test frame is multi-buffer")
         let linearSizes = Self.linearSizes(probe: probe)
         if linearSizes.count == 1 { print("this kernel's test run does not take a linear size: default linear part only") }
@@ -110,7 +110,7 @@ final class MultiBufferKernelTests: XCTestCase {
         let filter = try XCTUnwrap(KernelDifferentialTests.ourProgram("greater 9000"))
         let program = try BPFProgram.load(type: .xdp, instructions: try EBPFFilterProgram.generate(filter, hook: .xdp).encoded, name: "limit")
         defer { program.close() }
-        let limit = BPFProgramType.xdp.testRunFrameLimit
+        let limit = Hook.Kind.xdp.testRunFrameLimit
         XCTAssertEqual(try program.testRun(packet: [UInt8](repeating: 0, count: limit)).returnValue, 2, "XDP_PASS: len is the whole frame")
         XCTAssertThrowsError(try program.testRun(packet: [UInt8](repeating: 0, count: limit + 1))) { error in
             XCTAssertTrue("\(error)".contains("takes at most \(limit) bytes"), "\(error)")

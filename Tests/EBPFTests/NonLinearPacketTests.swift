@@ -26,9 +26,9 @@ final class NonLinearPacketTests: XCTestCase {
         defer { network.close() }
 
         let ruleset = try LibpcapRuleset(Self.rules)
-        let (egress, egressCounters) = try ruleset.load(policy: .pass, hook: .tc, type: .schedCLS)
+        let (egress, egressCounters) = try ruleset.load(policy: .pass, hook: .tc, type: .tc)
         defer { egress.close(); egressCounters.close() }
-        let (ingress, ingressCounters) = try ruleset.load(policy: .pass, hook: .tc, type: .schedCLS)
+        let (ingress, ingressCounters) = try ruleset.load(policy: .pass, hook: .tc, type: .tc)
         defer { ingress.close(); ingressCounters.close() }
         // Every frame that reaches B, opened before the programs count anything.
         let capture = try network.capture(on: .b)
@@ -120,7 +120,7 @@ final class SocketBufferPullCostTests: XCTestCase {
                 var program: BPFProgram?
                 if let expression {
                     let ruleset = try LibpcapRuleset([(expression, .pass)])
-                    let (loaded, counters) = try ruleset.load(policy: .pass, hook: .tc, type: .schedCLS)
+                    let (loaded, counters) = try ruleset.load(policy: .pass, hook: .tc, type: .tc)
                     counters.close()
                     program = loaded
                     try network.run(in: .a) { try TCAttachment(interface: interface, direction: .egress).attach(loaded) }

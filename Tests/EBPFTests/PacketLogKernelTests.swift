@@ -121,10 +121,10 @@ final class PacketLogKernelTests: XCTestCase {
         try Ruleset.parse("policy \(policy.rawValue)\n" + rules.map { "\($0.verdict.rawValue) \($0.expression)\n" }.joined(), file: "log.conf")
     }
 
-    static func load(_ ruleset: Ruleset, hook: KernelDifferentialTests.Hook, budget: ChunkBudget) throws -> LoadedRulesetProgram {
+    static func load(_ ruleset: Ruleset, hook: KernelDifferentialTests.TestHook, budget: ChunkBudget) throws -> LoadedRulesetProgram {
         let chunks = try ruleset.ebpfChunks(for: hook.context, budget: budget)
         return try LoadedRulesetProgram.load(chunks: chunks.map(\.instructions), type: hook.type, name: "xdpfw_logged",
-                                             counterMap: Ruleset.counterMapName, chunkMap: Ruleset.chunkMapName,
+                                             counterMap: MapName.counters, chunkMap: MapName.chunks,
                                              counterSlots: ruleset.counterSlots, lookupTables: ruleset.lookupTables(for: hook.context),
                                              xdpFragments: hook.xdpFragments)
     }

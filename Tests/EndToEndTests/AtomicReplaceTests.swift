@@ -1,3 +1,4 @@
+import EBPF
 import Foundation
 import XCTest
 import DifferentialTesting
@@ -25,8 +26,8 @@ final class AtomicReplaceTests: XCTestCase {
     }
 
     /// Frames go from a to b. The rules under test sit at `place`, the observer further along.
-    private func replaceUnderTraffic(at place: (side: TestNetwork.Side, hook: AttachPoint),
-                                     observer: (side: TestNetwork.Side, hook: AttachPoint), refusedByVerifier: Bool) throws {
+    private func replaceUnderTraffic(at place: (side: TestNetwork.Side, hook: Hook),
+                                     observer: (side: TestNetwork.Side, hook: Hook), refusedByVerifier: Bool) throws {
         try EndToEnd.requireRoot()
         let quiet = try QuietNetwork()
         defer { quiet.close() }

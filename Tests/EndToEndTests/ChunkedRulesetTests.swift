@@ -19,11 +19,8 @@ final class ChunkedRulesetTests: XCTestCase {
         + LiveCounterTests.rules
 
     func testChainedProgramsCountAsLibpcapAtEveryHookAndTheirProgramArrayIsPinned() throws {
-        try EndToEnd.requireRoot()
-        guard Corpus.directory != nil else { throw XCTSkip(Corpus.missingMessage) }
-        let quiet = try QuietNetwork()
+        let (quiet, ruleset) = try QuietNetwork.forCorpusRules(Self.rules)
         defer { quiet.close() }
-        let ruleset = try LibpcapRuleset(Self.rules)
         let tcp = PacketBuilder.ethernet(destination: quiet.network.b.mac, source: quiet.network.a.mac, type: 0x0800,
                                          PacketBuilder.ipv4(source: [10, 9, 27, 250], protocol: 6, PacketBuilder.tcp(source: 40000, destination: 7000)))
         let frames = EndToEnd.sendableFrames(limit: 1000) + [[UInt8]](repeating: tcp, count: 3)
@@ -36,7 +33,7 @@ final class ChunkedRulesetTests: XCTestCase {
             try quiet.apply(ruleset.rulesText(policy: .pass), on: side, hook: hook)
             let end = quiet.network.end(side)
             let directory = PinDirectory.root(forNamespace: end.namespace) + "/" + end.interfaceName + "/" + hook
-            XCTAssertTrue(BPFFileSystem.exists(directory + "/" + PinDirectory.Entry.chunks), "\(hook): the program array is pinned")
+            XCTAssertTrue(BPFFileSystem.exists(directory + "/" + MapName.chunks.pinEntry), "\(hook): the program array is pinned")
             let status = try Xdpfw.run(["-n", end.namespace, "status"])
             let row = status.standardOutput.split(separator: "\n").first { $0.hasPrefix(end.interfaceName + " ") && $0.contains(" \(hook) ") }
             let context: any HookContext = hook == "xdp" ? XDPHook() : TCHook()
@@ -52,8 +49,8 @@ final class ChunkedRulesetTests: XCTestCase {
 
             // A small ruleset in its place is one program: the program array's pin goes.
             try quiet.apply("policy pass\ndrop udp port 53\n", on: side, hook: hook)
-            XCTAssertFalse(BPFFileSystem.exists(directory + "/" + PinDirectory.Entry.chunks), "\(hook): no program array pinned")
-            XCTAssertTrue(BPFFileSystem.exists(directory + "/" + PinDirectory.Entry.counters))
+            XCTAssertFalse(BPFFileSystem.exists(directory + "/" + MapName.chunks.pinEntry), "\(hook): no program array pinned")
+            XCTAssertTrue(BPFFileSystem.exists(directory + "/" + MapName.counters.pinEntry))
             let detached = try Xdpfw.run(["-n", end.namespace, "detach", end.interfaceName, "--hook", hook])
             XCTAssertEqual(detached.status, 0, detached.standardError)
             XCTAssertFalse(BPFFileSystem.exists(directory), "\(hook): detach removes the pins")

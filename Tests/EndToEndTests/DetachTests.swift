@@ -1,3 +1,4 @@
+import EBPF
 import Foundation
 import XCTest
 import Kernel
@@ -16,7 +17,7 @@ final class DetachTests: XCTestCase {
 
         let rules = "policy pass\ndrop udp port 53\n"
         var programIDs: [UInt32] = []
-        for hook in [AttachPoint.xdp, .tcIngress, .tcEgress] {
+        for hook in [Hook.xdp, .tcIngress, .tcEgress] {
             try quiet.apply(rules, on: .b, hook: hook.rawValue)
             programIDs.append(try XCTUnwrap(try quiet.attachedProgramID(on: .b, hook: hook), "\(hook) attached"))
         }

@@ -130,11 +130,11 @@ final class DropLogTests: XCTestCase {
         let ring = try BPFMap.fromPinned(directory.path(of: Ruleset.logMaps.ringMap))
         defer { ring.close() }
         XCTAssertEqual(try RingBufferReader(map: ring).take(waitingMilliseconds: 0).count, 0, "no logger, no record")
-        for entry in Ruleset.logMaps.all { XCTAssertTrue(directory.entries.contains(entry), entry) }
+        for entry in Ruleset.logMaps.all { XCTAssertTrue(directory.entries.contains(entry.pinEntry), entry.text) }
         let detached = try Xdpfw.run(["-n", quiet.network.a.namespace, "detach", quiet.network.a.interfaceName])
         XCTAssertEqual(detached.status, 0, detached.standardError)
         XCTAssertFalse(directory.exists, "detach removed the pins, the log's too: \(directory.entries)")
-        for entry in Ruleset.logMaps.all { XCTAssertFalse(BPFFileSystem.exists(directory.path(of: entry)), entry) }
+        for entry in Ruleset.logMaps.all { XCTAssertFalse(BPFFileSystem.exists(directory.path(of: entry)), entry.text) }
     }
 
     // MARK: -
@@ -169,7 +169,7 @@ final class DropLogTests: XCTestCase {
     }
 
     static func pins(_ quiet: QuietNetwork, hook: String) -> PinDirectory {
-        PinDirectory(interface: quiet.network.a.interfaceName, hook: AttachPoint(rawValue: hook)!,
+        PinDirectory(interface: quiet.network.a.interfaceName, hook: Hook(rawValue: hook)!,
                      root: PinDirectory.root(forNamespace: quiet.network.a.namespace))
     }
 

@@ -1,3 +1,4 @@
+import EBPF
 import Foundation
 import XCTest
 import Kernel
@@ -7,7 +8,7 @@ import Firewall
 /// that was deleted (or deleted and re-created) are not in force, and pins of a deleted network
 /// namespace are listed and can be removed.
 final class InterfaceGoneTests: XCTestCase {
-    private let hooks: [AttachPoint] = [.xdp, .tcIngress]
+    private let hooks: [Hook] = [.xdp, .tcIngress]
     private let rules = "policy pass\ndrop udp port 53\n"
 
     func testStatusAndStatsSayTheRulesAreNotInForceOnceTheInterfaceIsDeletedOrRecreated() throws {
@@ -134,7 +135,7 @@ final class InterfaceGoneTests: XCTestCase {
         return result.standardOutput.components(separatedBy: "NOT IN FORCE").count - 1
     }
 
-    private func stats(_ end: TestNetwork.End, _ hook: AttachPoint) throws -> [String: Any] {
+    private func stats(_ end: TestNetwork.End, _ hook: Hook) throws -> [String: Any] {
         let result = try Xdpfw.run(["-n", end.namespace, "stats", end.interfaceName, "--hook", hook.rawValue, "--json"])
         XCTAssertEqual(result.status, 0, result.standardError)
         return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any], result.standardOutput)
@@ -146,12 +147,12 @@ final class InterfaceGoneTests: XCTestCase {
         return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [[String: Any]], result.standardOutput)
     }
 
-    private func status(_ namespace: String, _ hook: AttachPoint) throws -> [String: Any] {
+    private func status(_ namespace: String, _ hook: Hook) throws -> [String: Any] {
         try XCTUnwrap(try statusObjects(["-n", namespace]).first { $0["hook"] as? String == hook.rawValue }, "\(hook) listed")
     }
 
     /// The kernel's own tools: `ip link` shows an XDP program, `tc filter` a TC one.
-    private func kernelRunsAProgram(at hook: AttachPoint, of end: TestNetwork.End) throws -> Bool {
+    private func kernelRunsAProgram(at hook: Hook, of end: TestNetwork.End) throws -> Bool {
         switch hook {
         case .xdp:
             return try IPCommand.run(["-n", end.namespace, "link", "show", "dev", end.interfaceName]).contains("prog/xdp")

@@ -24,11 +24,8 @@ final class LiveCounterTests: XCTestCase {
     ]
 
     func testCountersAtTCEgressAndXDPEqualLibpcapsFirstMatch() throws {
-        try EndToEnd.requireRoot()
-        guard Corpus.directory != nil else { throw XCTSkip(Corpus.missingMessage) }
-        let quiet = try QuietNetwork()
+        let (quiet, ruleset) = try QuietNetwork.forCorpusRules(Self.rules)
         defer { quiet.close() }
-        let ruleset = try LibpcapRuleset(Self.rules)
         let frames = EndToEnd.sendableFrames(limit: 1500)
 
         // The sender's TC egress sees every frame sent; the receiver's XDP sees those egress let
@@ -76,11 +73,8 @@ final class LiveCounterTests: XCTestCase {
     /// the counters with libpcap's first match. Returns the frames sent.
     @discardableResult
     private func countAtReceiver(hook: String, options: [String], expectedMode: String?) throws -> [[UInt8]] {
-        try EndToEnd.requireRoot()
-        guard Corpus.directory != nil else { throw XCTSkip(Corpus.missingMessage) }
-        let quiet = try QuietNetwork()
+        let (quiet, ruleset) = try QuietNetwork.forCorpusRules(Self.rules)
         defer { quiet.close() }
-        let ruleset = try LibpcapRuleset(Self.rules)
         let frames = EndToEnd.sendableFrames(limit: 1500)
         try quiet.apply(ruleset.rulesText(policy: .drop), on: .b, hook: hook, options: options)
         if let expectedMode {

@@ -110,7 +110,7 @@ final class LiveSetTests: XCTestCase {
         var sets = Sets(allow: ["10.1.0.0/16", "10.1.2.0/24"], bl: ["10.0.0.0/8", "192.0.2.7", "203.0.113.0/24", "198.18.0.0/15"],
                         bl6: ["2001:db8::1", "2001:db8::2"], web: ["22", "80"], other: ["8080"])
         try Self.rulesText(sets).write(to: file, atomically: true, encoding: .utf8)
-        let hooks: [(name: String, attach: AttachPoint, context: any HookContext)] = [("xdp", .xdp, XDPHook()), ("tc-ingress", .tcIngress, TCHook())]
+        let hooks: [(name: String, attach: Hook, context: any HookContext)] = [("xdp", .xdp, XDPHook()), ("tc-ingress", .tcIngress, TCHook())]
         for hook in hooks {
             let applied = try Xdpfw.run(["-n", namespace, "apply", file.path, interface, "--hook", hook.name])
             XCTAssertEqual(applied.status, 0, applied.standardError)
@@ -139,7 +139,7 @@ final class LiveSetTests: XCTestCase {
                     }
                 }
                 XCTAssertEqual(wrong, [], "\(label), \(hook.name)")
-                let map = try installation.map(named: PinDirectory.Entry.counters)
+                let map = try installation.map(.counters)
                 defer { map.close() }
                 XCTAssertEqual(try LibpcapRuleset.counters(map, slots: 6), counts, "\(label), \(hook.name): counters go on from where they were")
                 expected[hook.name] = counts

@@ -21,6 +21,16 @@ final class QuietNetwork {
         }
     }
 
+    /// The start of the tests that send the corpus's frames through a quiet network and compare
+    /// the counters with libpcap's first match of `rules`: they need root and the corpus (they
+    /// skip without), the network (the caller closes it) and the oracle.
+    static func forCorpusRules(_ rules: [(expression: String, verdict: Verdict)]) throws -> (QuietNetwork, LibpcapRuleset) {
+        try EndToEnd.requireRoot()
+        guard Corpus.directory != nil else { throw XCTSkip(Corpus.missingMessage) }
+        let ruleset = try LibpcapRuleset(rules)
+        return (try QuietNetwork(), ruleset)
+    }
+
     /// Detaches whatever xdpfw put on either end, removes the pins and the namespaces.
     func close() {
         for end in [network.a, network.b] {
@@ -104,7 +114,7 @@ final class QuietNetwork {
     }
 
     /// The program id the kernel runs at `hook` of `side`'s veth, from xdpfw's pins.
-    func attachedProgramID(on side: TestNetwork.Side, hook: AttachPoint) throws -> UInt32? {
+    func attachedProgramID(on side: TestNetwork.Side, hook: Hook) throws -> UInt32? {
         let end = network.end(side)
         return try network.run(in: side) {
             HookInstallation.find(interface: end.interfaceName, hook: hook, root: PinDirectory.root(forNamespace: end.namespace))?

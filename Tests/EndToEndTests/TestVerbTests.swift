@@ -65,7 +65,7 @@ final class TestVerbTests: XCTestCase {
             started = Date()
             let slots = frames.map(ruleset.slot(for:))
             print("libpcap's first match, \(name) ruleset: " + String(format: "%.1f s", Date().timeIntervalSince(started)))
-            for (hook, limit) in [("xdp", BPFProgramType.xdp.testRunFrameLimit), ("tc", BPFProgramType.schedCLS.testRunFrameLimit)] {
+            for (hook, limit) in [("xdp", Hook.Kind.xdp.testRunFrameLimit), ("tc", Hook.Kind.tc.testRunFrameLimit)] {
                 let started = Date()
                 let result = try Xdpfw.run(["test", rules.path, capture.path, "--json", "--hook", hook], timeout: 240)
                 print("xdpfw test, \(name) ruleset (\(count) rules) at \(hook): \(frames.count) frames in "

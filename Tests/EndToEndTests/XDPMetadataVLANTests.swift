@@ -20,7 +20,7 @@ final class XDPMetadataVLANTests: XCTestCase {
         asm.call(.skbVLANPush)
         asm.move(.r0, 0)                 // TC_ACT_OK
         asm.exit()
-        return try BPFProgram.load(type: .schedCLS, instructions: try asm.assemble().encoded, name: "vlan_tagger")
+        return try BPFProgram.load(type: .tc, instructions: try asm.assemble().encoded, name: "vlan_tagger")
     }
 
     /// The frame as on the wire with tag `id` after the MAC addresses.

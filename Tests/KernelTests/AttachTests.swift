@@ -85,9 +85,9 @@ final class AttachTests: XCTestCase {
         let network = try makeNetwork()
         defer { network.close() }
         let counter = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: 8, maxEntries: 1, name: "count")
-        let countAndPass = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.counting(into: counter, verdict: 0), name: "count_ok")
-        let countAndDrop = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.counting(into: counter, verdict: 2), name: "count_shot")
-        let drop = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.returning(2), name: "shot")
+        let countAndPass = try BPFProgram.load(type: .tc, instructions: TinyProgram.counting(into: counter, verdict: 0), name: "count_ok")
+        let countAndDrop = try BPFProgram.load(type: .tc, instructions: TinyProgram.counting(into: counter, verdict: 2), name: "count_shot")
+        let drop = try BPFProgram.load(type: .tc, instructions: TinyProgram.returning(2), name: "shot")
         let interfaceA = try network.interface(.a), interfaceB = try network.interface(.b)
 
         // Ingress on B counts what arrives.
@@ -165,7 +165,7 @@ extension AttachTests {
         let network = try makeNetwork()
         defer { network.close() }
         let counter = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: 8, maxEntries: 1, name: "vlan")
-        let program = try BPFProgram.load(type: .schedCLS, instructions: [
+        let program = try BPFProgram.load(type: .tc, instructions: [
             TinyProgram.instruction(code: 0x61, dst: 2, src: 1, offset: 20),   // r2 = skb->vlan_present
             TinyProgram.instruction(code: 0x15, dst: 2, offset: 12, imm: 0),   // if r2 == 0 goto return
             TinyProgram.instruction(code: 0x61, dst: 2, src: 1, offset: 24),   // r2 = skb->vlan_tci

@@ -1,3 +1,4 @@
+import EBPF
 import XCTest
 import Kernel
 
@@ -40,7 +41,7 @@ final class BPFProgramTests: XCTestCase {
 
     func testLoadAndTestRunTC() throws {
         try skipUnlessRoot()
-        let program = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.returning(2), name: "xdpfw_test_tc")
+        let program = try BPFProgram.load(type: .tc, instructions: TinyProgram.returning(2), name: "xdpfw_test_tc")
         XCTAssertEqual(try program.testRun(packet: TinyProgram.ethernetFrame).returnValue, 2)
         XCTAssertTrue(try program.info().isSchedCLS)
     }
@@ -66,8 +67,8 @@ final class BPFProgramTests: XCTestCase {
 
     func testTestRunSizeLimits() throws {
         try skipUnlessRoot()
-        let tc = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.returning(0), name: "tc")
-        let limit = BPFProgramType.schedCLS.testRunLinearLimit
+        let tc = try BPFProgram.load(type: .tc, instructions: TinyProgram.returning(0), name: "tc")
+        let limit = Hook.Kind.tc.testRunLinearLimit
         XCTAssertNoThrow(try tc.testRun(packet: [UInt8](repeating: 0, count: limit)))
         XCTAssertThrowsError(try tc.testRun(packet: [UInt8](repeating: 0, count: limit + 1))) { error in
             XCTAssertTrue("\(error)".contains("type TC takes at most \(limit) bytes"), "\(error)")
@@ -79,7 +80,7 @@ final class BPFProgramTests: XCTestCase {
             TinyProgram.instruction(code: 0x1f, dst: 0, src: 2),             // r0 -= r2
             TinyProgram.instruction(code: 0x95),
         ], name: "seen")
-        let xdpLimit = BPFProgramType.xdp.testRunLinearLimit
+        let xdpLimit = Hook.Kind.xdp.testRunLinearLimit
         XCTAssertEqual(try seen.testRun(packet: [UInt8](repeating: 0, count: 1500)).returnValue, 1500)
         XCTAssertEqual(try seen.testRun(packet: [UInt8](repeating: 0, count: xdpLimit)).returnValue, UInt32(xdpLimit))
         XCTAssertEqual(try seen.testRun(packet: [UInt8](repeating: 0, count: 9000)).returnValue, UInt32(xdpLimit))

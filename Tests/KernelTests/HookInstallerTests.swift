@@ -1,4 +1,5 @@
 import XCTest
+import EBPF
 import Kernel
 
 final class HookInstallerTests: XCTestCase {
@@ -13,7 +14,7 @@ final class HookInstallerTests: XCTestCase {
         try network.run(in: .b) {
             let counters = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: 16, maxEntries: 2, name: "counters")
             let first = try BPFProgram.load(type: .xdp, instructions: TinyProgram.counting(into: counters, verdict: 2), name: "first")
-            let applied = try HookInstaller.apply(program: first, maps: [PinDirectory.Entry.counters: counters],
+            let applied = try HookInstaller.apply(program: first, maps: [.counters: counters],
                                                   rulesetText: "pass udp\n", interface: name, hook: .xdp, mode: .native, root: root)
             XCTAssertTrue(applied.isAttached)
             XCTAssertEqual(applied.attachedProgramID, try first.info().id)
@@ -23,7 +24,7 @@ final class HookInstallerTests: XCTestCase {
             XCTAssertEqual(applied.directory.entries, ["attachment", "counters", "link", "program", "ruleset"])
 
             // A wrong program type is refused before anything changes.
-            let tc = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.returning(0), name: "tc")
+            let tc = try BPFProgram.load(type: .tc, instructions: TinyProgram.returning(0), name: "tc")
             XCTAssertThrowsError(try HookInstaller.apply(program: tc, rulesetText: "", interface: name, hook: .xdp, root: root))
             XCTAssertThrowsError(try HookInstaller.apply(program: first, rulesetText: "", interface: "nope0", hook: .xdp, root: root)) {
                 XCTAssertEqual($0 as? KernelError, .unknownInterface("nope0"))
@@ -68,7 +69,7 @@ final class HookInstallerTests: XCTestCase {
 
         try network.run(in: .a) {
             let interface = try NetworkInterface(name: name)
-            let pass = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.returning(0), name: "pass")
+            let pass = try BPFProgram.load(type: .tc, instructions: TinyProgram.returning(0), name: "pass")
             let ingress = try HookInstaller.apply(program: pass, rulesetText: "in\n", interface: name, hook: .tcIngress, root: root)
             XCTAssertEqual(ingress.record["clsact"], "created")
             XCTAssertTrue(ingress.isAttached)
@@ -119,7 +120,7 @@ final class HookInstallerTests: XCTestCase {
         try inTestNetwork(.b) { name, root in
             let counters = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: 16, maxEntries: 2, name: "counters")
             let first = try BPFProgram.load(type: .xdp, instructions: TinyProgram.counting(into: counters, verdict: 2), name: "first")
-            try HookInstaller.apply(program: first, maps: [PinDirectory.Entry.counters: counters], rulesetText: "one\n",
+            try HookInstaller.apply(program: first, maps: [.counters: counters], rulesetText: "one\n",
                                     extraRecord: ["file": "one.conf"], interface: name, hook: .xdp, mode: .native, root: root)
             let firstID = try first.info().id
 
@@ -128,7 +129,7 @@ final class HookInstallerTests: XCTestCase {
             // Before the first rename, after some renames, after the last.
             for step in ["program", "ruleset", "attachment"] {
                 XCTAssertThrowsError(try HookInstaller.apply(
-                    program: second, maps: [PinDirectory.Entry.counters: newCounters], rulesetText: "two\n",
+                    program: second, maps: [.counters: newCounters], rulesetText: "two\n",
                     extraRecord: ["file": "two.conf"], interface: name, hook: .xdp, root: root,
                     postAttachStep: Self.failing(at: step))) {
                     XCTAssertEqual(($0 as? KernelError)?.description, "injected failure before renaming \(step)")
@@ -140,7 +141,7 @@ final class HookInstallerTests: XCTestCase {
                 XCTAssertEqual(kept.rulesetText, "one\n")
                 XCTAssertEqual(kept.record["file"], "one.conf")
                 XCTAssertEqual(kept.record["mode"], "native")
-                XCTAssertEqual(try kept.map(named: PinDirectory.Entry.counters).id, counters.id, "the old counters stay pinned")
+                XCTAssertEqual(try kept.map(.counters).id, counters.id, "the old counters stay pinned")
                 XCTAssertEqual(kept.directory.entries, ["attachment", "counters", "link", "program", "ruleset"])
             }
 
@@ -152,12 +153,12 @@ final class HookInstallerTests: XCTestCase {
             XCTAssertEqual(HookInstallation.find(interface: name, hook: .xdp, root: root)?.attachedProgramID, firstID)
 
             // The record is written once, with the caller's keys beside the installer's.
-            let applied = try HookInstaller.apply(program: second, maps: [PinDirectory.Entry.counters: newCounters],
+            let applied = try HookInstaller.apply(program: second, maps: [.counters: newCounters],
                                                   rulesetText: "two\n", extraRecord: ["file": "two.conf"],
                                                   interface: name, hook: .xdp, root: root)
             XCTAssertEqual(applied.attachedProgramID, try second.info().id)
             XCTAssertEqual(applied.record["file"], "two.conf")
-            XCTAssertEqual(try applied.map(named: PinDirectory.Entry.counters).id, newCounters.id)
+            XCTAssertEqual(try applied.map(.counters).id, newCounters.id)
 
             // A failing first attach leaves nothing attached and no pins.
             XCTAssertTrue(try HookInstaller.detach(interface: name, hook: .xdp, root: root))
@@ -172,8 +173,8 @@ final class HookInstallerTests: XCTestCase {
         try inTestNetwork(.a) { name, root in
             let interface = try NetworkInterface(name: name)
             let ingress = TCAttachment(interface: interface, direction: .ingress)
-            let pass = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.returning(0), name: "pass")
-            let drop = try BPFProgram.load(type: .schedCLS, instructions: TinyProgram.returning(2), name: "drop")
+            let pass = try BPFProgram.load(type: .tc, instructions: TinyProgram.returning(0), name: "pass")
+            let drop = try BPFProgram.load(type: .tc, instructions: TinyProgram.returning(2), name: "drop")
 
             // First attach fails: no filter, and the clsact qdisc this apply made is gone again.
             XCTAssertThrowsError(try HookInstaller.apply(program: pass, rulesetText: "in\n", interface: name, hook: .tcIngress,

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import EBPF
 import Kernel
 
 /// A pin root of the test's own, removed after the test.
@@ -46,7 +47,7 @@ final class PinTests: XCTestCase {
         try program.pin(at: directory.path(of: PinDirectory.Entry.program))
         let map = try BPFMap.create(type: .perCPUArray, keySize: 4, valueSize: 16, maxEntries: 2, name: "counters")
         try map.update(key: BPFMap.key(index: 0), value: [UInt8](repeating: 1, count: 16))
-        try map.pin(at: directory.path(of: PinDirectory.Entry.counters))
+        try map.pin(at: directory.path(of: MapName.counters))
         let programID = try program.info().id
         program.close()
         map.close()
@@ -55,7 +56,7 @@ final class PinTests: XCTestCase {
         XCTAssertEqual(try again.info().id, programID)
         XCTAssertEqual(again.name, "pinned")
         XCTAssertEqual(try again.testRun(packet: TinyProgram.ethernetFrame).returnValue, 2)
-        let mapAgain = try BPFMap.fromPinned(directory.path(of: PinDirectory.Entry.counters))
+        let mapAgain = try BPFMap.fromPinned(directory.path(of: MapName.counters))
         XCTAssertEqual(mapAgain.type, .perCPUArray)
         XCTAssertEqual(try mapAgain.lookup(key: BPFMap.key(index: 0))?.prefix(16), ArraySlice([UInt8](repeating: 1, count: 16)))
         XCTAssertEqual(PinDirectory.all(root: root), [directory])

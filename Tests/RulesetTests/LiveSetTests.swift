@@ -21,16 +21,21 @@ final class LiveSetPlanTests: XCTestCase {
         """
 
     /// The hash maps per length of the program for `text`.
-    private func hashed(_ text: String) throws -> [String: [Int]] {
-        var hashed: [String: [Int]] = [:]
+    private func hashed(_ text: String) throws -> [MapName: [Int]] {
+        var hashed: [MapName: [Int]] = [:]
         for case let .lookup(group) in try Ruleset.parse(text, file: "r.conf").segments() { hashed.merge(group.hashedLengths) { $1 } }
         return hashed
     }
 
+    /// `hashed`, by the tables' names as written.
+    private func hashedByName(_ text: String) throws -> [String: [Int]] {
+        Dictionary(uniqueKeysWithValues: try hashed(text).map { ($0.key.text, $0.value) })
+    }
+
     /// The tables for `text`, with the hash maps of the program for `running` (as a live change keeps them).
-    private func tables(_ text: String, running: String? = nil) throws -> [String: [[UInt8]: [UInt8]]] {
+    private func tables(_ text: String, running: String? = nil) throws -> [MapName: [[UInt8]: [UInt8]]] {
         let ruleset = try Ruleset.parse(text, file: "r.conf")
-        var result: [String: [[UInt8]: [UInt8]]] = [:]
+        var result: [MapName: [[UInt8]: [UInt8]]] = [:]
         for table in ruleset.lookupTables(for: XDPHook(), keepingHashedLengths: try hashed(running ?? text)) {
             result[table.name] = Dictionary(table.entries.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
         }
@@ -43,7 +48,7 @@ final class LiveSetPlanTests: XCTestCase {
         var current = text
         let running = text
         for step in steps {
-            let pins = try hashed(running).flatMap { table, lengths in lengths.map { LookupTable.pinEntry(forTable: table) + "-\($0)" } }
+            let pins = try hashed(running).flatMap { table, lengths in lengths.map { table.pinEntry + "-\($0)" } }
             let change = try LiveSetChange.plan(text: current, file: "r.conf", set: step.set, adding: step.add, removing: step.remove,
                                                 pinnedEntries: pins, hook: XDPHook())
             var tables = try tables(current, running: running)
@@ -70,7 +75,7 @@ final class LiveSetPlanTests: XCTestCase {
     }
 
     func testTheDifferenceTurnsTheOldTablesIntoTheNew() throws {
-        XCTAssertEqual(try hashed(text), ["lookup.port.v4": [24]], "the address table has four lengths: a trie; the port table one: hashed")
+        XCTAssertEqual(try hashedByName(text), ["lookup.port.v4": [24]], "the address table has four lengths: a trie; the port table one: hashed")
         let current = try follow(text, [
             (["10.1.2.0/24", "172.16.5.0/24"], [], "bl"), (["2001:db8::1", "10.0.0.0/9"], [], "bl"), ([], ["10.0.0.0/8"], "bl"),
             (["443", "22"], [], "web"), ([], ["10.1.0.0/16", "2001:db8::1"], "bl"),
@@ -83,7 +88,7 @@ final class LiveSetPlanTests: XCTestCase {
     func testHashedSetsKeepTheirLengths() throws {
         let hosts = "set hosts { 192.0.2.1, 192.0.2.2, 10.0.0.0/8 }\ndrop src host @hosts\ndrop src net 10.0.0.0/8\n"
         let text = hosts.replacingOccurrences(of: "drop src host @hosts", with: "drop src net @hosts")
-        XCTAssertEqual(try hashed(text), ["lookup.address.v4.src": [8, 32]])
+        XCTAssertEqual(try hashedByName(text), ["lookup.address.v4.src": [8, 32]])
         _ = try follow(text, [(["192.0.2.3", "192.0.2.4"], [], "hosts"), ([], ["10.0.0.0/8"], "hosts"), (["11.0.0.0/8"], ["192.0.2.1"], "hosts")],
                        lines: [2, 3])
         XCTAssertThrowsError(try LiveSetChange.plan(text: text, file: "r.conf", set: "hosts", adding: ["198.51.100.0/24"], hook: XDPHook())) {
@@ -184,7 +189,7 @@ final class LiveSetPlanTests: XCTestCase {
         let start = ContinuousClock.now
         let ruleset = try Ruleset.parse(sets + "drop src net @big\ndrop src net @big and tcp dst port 22\n", file: "big.conf")
         XCTAssertEqual(ruleset.rules.map(\.lookupMatches.count), [unique.count, unique.count])
-        XCTAssertEqual(ruleset.lookupTables(for: XDPHook()).first { $0.name.hasPrefix("lookup.address.v4.src") }?.entries.count, unique.count)
+        XCTAssertEqual(ruleset.lookupTables(for: XDPHook()).first { $0.name.text.hasPrefix("lookup.address.v4.src") }?.entries.count, unique.count)
         print("parsed and merged \(unique.count) set entries in \(ContinuousClock.now - start)")
         let change = try LiveSetChange.plan(text: sets + "drop src net @big\n", file: "big.conf", set: "big", adding: ["203.0.113.0/24"], hook: XDPHook())
         XCTAssertEqual(change.updates.values.map(\.count).reduce(0, +), 1, "one new entry, nothing else changes")

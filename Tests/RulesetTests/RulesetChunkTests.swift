@@ -46,7 +46,7 @@ final class RulesetChunkTests: XCTestCase {
                 let last = number == chunks.count - 1
                 XCTAssertEqual(chunk.instructions.contains(Self.tailCall), !last, "chunk \(number): a tail call unless last")
                 XCTAssertEqual(chunk.instructions.mapReferences,
-                               Set(last ? [Ruleset.counterMapName] : [Ruleset.counterMapName, Ruleset.chunkMapName]).union(Ruleset.logMaps.all))
+                               Set(last ? [MapName.counters] : [MapName.counters, MapName.chunks]).union(Ruleset.logMaps.all))
             }
         }
     }

@@ -153,7 +153,7 @@ final class RulesetCompileTests: XCTestCase {
         for hook in [XDPHook() as any HookContext, TCHook()] {
             let program = try ruleset.ebpfProgram(for: hook)
             XCTAssertFalse(program.isEmpty)
-            XCTAssertTrue(program.contains { $0.mapReference == Ruleset.counterMapName })
+            XCTAssertTrue(program.contains { $0.mapReference == MapName.counters })
         }
     }
 }
