@@ -151,6 +151,12 @@ public final class BPFMap: @unchecked Sendable {
         }
     }
 
+    func checkValue(_ value: [UInt8]) throws(KernelError) {
+        guard value.count == valueSize else {
+            throw .invalidArgument("BPF map '\(name)': value has \(value.count) bytes, the map wants \(valueSize)")
+        }
+    }
+
     /// The value under `key`, or nil when there is none. Per-CPU maps: use `lookupPerCPU`.
     public func lookup(key: [UInt8]) throws(KernelError) -> [UInt8]? {
         guard let values = try lookupPerCPU(key: key) else { return nil }
@@ -185,9 +191,7 @@ public final class BPFMap: @unchecked Sendable {
         }
         var buffer = [UInt8](repeating: 0, count: total)
         for (cpu, value) in values.enumerated() {
-            guard value.count == valueSize else {
-                throw .invalidArgument("BPF map '\(name)': value has \(value.count) bytes, the map wants \(valueSize)")
-            }
+            try checkValue(value)
             buffer.replaceSubrange(cpu * slot ..< cpu * slot + valueSize, with: value)
         }
         let result = key.withUnsafeBytes { k in
@@ -208,9 +212,7 @@ public final class BPFMap: @unchecked Sendable {
         values.reserveCapacity(entries.count * valueSize)
         for entry in entries {
             try checkKey(entry.key)
-            guard entry.value.count == valueSize else {
-                throw .invalidArgument("BPF map '\(name)': value has \(entry.value.count) bytes, the map wants \(valueSize)")
-            }
+            try checkValue(entry.value)
             keys += entry.key
             values += entry.value
         }

@@ -52,9 +52,7 @@ extension BPFMap {
         defer { munmap(base, length) }
         for entry in entries {
             try checkKey(entry.key)
-            guard entry.value.count == valueSize else {
-                throw .invalidArgument("BPF map '\(name)': value has \(entry.value.count) bytes, the map wants \(valueSize)")
-            }
+            try checkValue(entry.value)
             let index = entry.key.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
             guard index < maxEntries else { throw .invalidArgument("BPF map '\(name)': index \(index) past its \(maxEntries) entries") }
             entry.value.withUnsafeBytes { value in (base + index * slot).copyMemory(from: value.baseAddress!, byteCount: valueSize) }
