@@ -62,19 +62,28 @@ public enum RuleDecomposition {
         // loads in libpcap, and stays a filter too.)
         // Ports likewise where two or more ranges make up every port (`tcp[2:2] < 80 or tcp[2:2] >= 80`;
         // one `portrange 0-65535` keeps its load in libpcap).
-        var byteValues: [String: ByteValues] = [:]
-        var prefixes: [String: [AddressPrefix]] = [:]
-        var ports: [String: Set<ClosedRange<UInt16>>] = [:]
+        // One field of one kind of packet (the protocol only where it tells ports apart).
+        struct Place: Hashable {
+            var family: FrameFamily?, ipProtocol: UInt8? = nil, field: PacketField
+        }
+        var byteValues: [Place: ByteValues] = [:]
+        var prefixes: [Place: [AddressPrefix]] = [:]
+        var ports: [Place: Set<ClosedRange<UInt16>>] = [:]
         for conjunction in tree.terms.map(\.conjunction) {
-            let family = conjunction.family?.rawValue ?? ""
+            let family = conjunction.family
             if let test = conjunction.transportByte {
-                byteValues["\(family) \(test.field)", default: ByteValues()].formUnion(test.values)
+                byteValues[Place(family: family, field: test.field), default: ByteValues()].formUnion(test.values)
             }
-            if let source = conjunction.source { prefixes["\(family) source", default: []].append(source) }
-            if let destination = conjunction.destination { prefixes["\(family) destination", default: []].append(destination) }
-            let kind = "\(family) \(conjunction.ipProtocol.map(String.init) ?? "")"
-            if let range = conjunction.sourcePorts { ports[kind + " source", default: []].insert(range) }
-            if let range = conjunction.destinationPorts { ports[kind + " destination", default: []].insert(range) }
+            if let source = conjunction.source { prefixes[Place(family: family, field: .sourceAddress), default: []].append(source) }
+            if let destination = conjunction.destination {
+                prefixes[Place(family: family, field: .destinationAddress), default: []].append(destination)
+            }
+            if let range = conjunction.sourcePorts {
+                ports[Place(family: family, ipProtocol: conjunction.ipProtocol, field: .sourcePort), default: []].insert(range)
+            }
+            if let range = conjunction.destinationPorts {
+                ports[Place(family: family, ipProtocol: conjunction.ipProtocol, field: .destinationPort), default: []].insert(range)
+            }
         }
         guard byteValues.values.allSatisfy({ $0.count < 256 }), !prefixes.values.contains(where: coverEveryAddress),
               !ports.values.contains(where: { $0.count > 1 && coverEveryPort($0) }) else { return nil }
