@@ -28,7 +28,7 @@ struct ClassifierEmitter {
     private let kind = Register.r7
 
     func emit(into asm: inout Assembler) {
-        asm.store(.double, to: .r10, offset: Layout.contextSlot, from: Layout.context)
+        asm.saveContext()
         asm.load(.word, Layout.data, from: Layout.context, offset: hook.dataOffset)
         asm.load(.word, Layout.dataEnd, from: Layout.context, offset: hook.dataEndOffset)
         for field in Field.allCases { asm.store(.double, to: .r10, offset: Layout.classifierRowSlot(field.rawValue), immediate: 0) }
@@ -321,7 +321,7 @@ struct ClassifierEmitter {
             emitLinearScan(noMatch: noMatch, into: &asm)
         }
         asm.label(noMatch)
-        asm.load(.double, Layout.context, from: .r10, offset: Layout.contextSlot)
+        asm.reloadContext()
         asm.jump(to: noMatchLabel)
     }
 
@@ -360,7 +360,7 @@ struct ClassifierEmitter {
 
     /// Slot and verdict registers set: to the counting code.
     private func emitMatch(into asm: inout Assembler) {
-        asm.load(.double, Layout.context, from: .r10, offset: Layout.contextSlot)
+        asm.reloadContext()
         // The counter key, as the counting code stores it too: an instruction between the last
         // test and the jump, so the assembler keeps the jump unconditional (a `gotol` when far).
         asm.store(.word, to: .r10, offset: Layout.counterKeySlot, from: MachineLayout.accumulator)
