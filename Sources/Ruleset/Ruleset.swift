@@ -26,8 +26,9 @@ public struct Rule: Hashable, Sendable {
     /// True when the rule names a set (`@NAME`).
     public var usesSets: Bool { !sets.isEmpty }
     /// The rule as field constraints the packet classifier reads (`ClassifierBuilder.accepts`),
-    /// nil when it does not decompose so (or names a set: a set stays a lookup `xdpfw set`
-    /// can change).
+    /// nil when it does not decompose so, or is a lookup that names a set (it stays a lookup,
+    /// which `xdpfw set` changes). A rule that names sets otherwise tests membership of each
+    /// (`FieldConjunction.sourceSets`), whatever the sets hold.
     public internal(set) var conjunctions: [FieldConjunction]?
 
     public init(text: RuleText, program: FilterProgram, lookupMatches: [LookupMatch] = []) {
@@ -203,7 +204,10 @@ public struct Ruleset: Hashable, Sendable {
                     var entryProblems = oversized ? source.badEntryProblems(of: text, options: options) : (problems: [], sets: [])
                     if entryProblems.problems.isEmpty {
                         do throws(FilterError) {
-                            rules.append(Rule(text: text, program: try compileWrittenOut(text.expression, sets: source.sets, options: options)))
+                            var rule = Rule(text: text, program: try compileWrittenOut(text.expression, sets: source.sets, options: options))
+                            // In a classifier, its sets are tables of their own that `xdpfw set` changes.
+                            rule.conjunctions = ClassifierBuilder.conjunctions(ofSetRule: text.expression, sets: source.sets)
+                            rules.append(rule)
                             continue
                         } catch {
                             if !oversized { entryProblems = source.badEntryProblems(of: text, options: options) }

@@ -1,9 +1,12 @@
+import EBPF
+
 /// Which rules the packet classifiers take and, for the others, why they stay filters or
 /// lookups: what `xdpfw check` reports, one line per reason.
 public struct ClassifierPlacement: Sendable {
     public enum Reason: String, Sendable, CaseIterable {
         case notFields
         case usesSet
+        case tooManySets
         case longLookupRun
         case tooFew
 
@@ -11,9 +14,11 @@ public struct ClassifierPlacement: Sendable {
         public var explanation: String {
             switch self {
             case .notFields:
-                "not only address, protocol, port, fragment, TCP flag and ICMP type tests (the classifier reads those fields, and `not` of an address beside a protocol; others run as filters)"
+                "not only address, protocol, port, fragment, TCP flag and ICMP type tests (the classifier reads those fields, address sets, and `not` of an address beside a protocol; others run as filters)"
             case .usesSet:
-                "use a set (a lookup, so that `xdpfw set` can change it in place)"
+                "use a set in a lookup (a trie or hash of its entries, which `xdpfw set` changes in place)"
+            case .tooManySets:
+                "test sets beyond the first \(PacketClassifier.maximumSetTests) (set, side) pairs a classifier reads (each is a lookup per packet)"
             case .longLookupRun:
                 "in a long run of one lookup shape (a trie or hash lookup costs less than a classifier there)"
             case .tooFew:
