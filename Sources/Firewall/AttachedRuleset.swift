@@ -115,6 +115,14 @@ public enum AttachedRuleset {
         installation.record[fileKey] ?? "rules.conf"
     }
 
+    /// How many programs the rules run as: the size of the pinned program array of a chained
+    /// ruleset (`MapName.chunks`), 1 without one.
+    public static func programCount(of installation: HookInstallation) -> Int {
+        guard let chain = try? installation.map(.chunks) else { return 1 }
+        defer { chain.close() }
+        return chain.maxEntries
+    }
+
     /// The pinned ruleset text and its counters, named after their rules.
     public static func statistics(of installation: HookInstallation) throws -> HookStatistics {
         let file = file(of: installation)

@@ -14,7 +14,9 @@ struct Check: ParsableCommand {
             A rule that can never match (an earlier rule matches every packet it does, or it \
             duplicates one) gets a warning on standard error, `file:line: warning: ...`, and the \
             exit status stays 0 (1 with --strict). Such rules are found where rules decompose \
-            into addresses, protocols and ports; other rules are only compared by their text.
+            into addresses, protocols and ports; other rules are only compared by their text. \
+            The first \(Check.shownWarnings) warnings are printed, in rule order, then one line saying \
+            how many more there are; --all-warnings prints every one.
 
             Example:
               xdpfw check /etc/xdpfw/rules.conf && xdpfw apply /etc/xdpfw/rules.conf eth0
@@ -28,6 +30,13 @@ struct Check: ParsableCommand {
 
     @Flag(help: "Exit with status 1 when there are warnings (rules that never match).")
     var strict = false
+
+    @Flag(help: "Print every warning (default: the first \(Check.shownWarnings), then how many more there are).")
+    var allWarnings = false
+
+    /// How many warnings `check` prints without --all-warnings: a file of thousands of generated
+    /// rules can have thousands, which would bury the summary.
+    static let shownWarnings = 20
 
     func run() throws {
         let ruleset = try RulesInput.ruleset(at: rules)
@@ -47,7 +56,7 @@ struct Check: ParsableCommand {
             })
         }
         let warnings = outcomes.flatMap { outcome -> [RuleWarning] in if case let .warnings(found) = outcome { found } else { [] } }
-        Output.standardError(warnings.map { $0.message(file: ruleset.file) + "\n" }.joined())
+        Output.standardError(Self.warningText(warnings, file: ruleset.file, limit: allWarnings ? nil : Self.shownWarnings))
         // In hook order: the first hook that failed decides the error, as when they ran in turn.
         let loaded = try outcomes.compactMap { outcome -> String? in if case let .load(result) = outcome { try result.get() } else { nil } }
         let count = ruleset.rules.count == 1 ? "1 rule" : "\(ruleset.rules.count) rules"
@@ -69,6 +78,20 @@ struct Check: ParsableCommand {
             let count = warnings.count == 1 ? "1 warning" : "\(warnings.count) warnings"
             throw CommandFailure("\(ruleset.file): \(count), and --strict makes warnings errors")
         }
+    }
+}
+
+extension Check {
+    /// The warnings as printed: the first `limit` (all when nil), in rule order, then a line
+    /// saying how many were left out and how to see them.
+    static func warningText(_ warnings: [RuleWarning], file: String, limit: Int?) -> String {
+        let shown = limit.map { warnings.prefix($0) } ?? warnings[...]
+        var text = shown.map { $0.message(file: file) + "\n" }.joined()
+        let hidden = warnings.count - shown.count
+        if hidden > 0 {
+            text += "\(file): \(hidden) more warning\(hidden == 1 ? "" : "s") not shown (\(warnings.count) in all; --all-warnings prints them all)\n"
+        }
+        return text
     }
 }
 

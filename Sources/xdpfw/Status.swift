@@ -51,7 +51,7 @@ struct Status: ParsableCommand {
             rows.append([interface, installation.hook.rawValue,
                          installation.isAttached ? "attached" : installation.state.rawValue.uppercased(),
                          installation.attachedProgramID.map { String($0) } ?? "-",
-                         String(Self.programCount(installation)),
+                         String(AttachedRuleset.programCount(of: installation)),
                          installation.xdpMode?.rawValue ?? "-",
                          rules.map { String($0.rules.count) } ?? "?",
                          rules?.policy.rawValue ?? "?",
@@ -74,7 +74,7 @@ struct Status: ParsableCommand {
             ("mode", installation.xdpMode.map { .string($0.rawValue) } ?? .null),
             ("xdp_buffers", installation.record[AttachedRuleset.xdpBuffersKey].map { .string($0) } ?? .null),
             ("program_id", installation.attachedProgramID.map { .unsigned(UInt64($0)) } ?? .null),
-            ("programs", .integer(Int64(programCount(installation)))),
+            ("programs", .integer(Int64(AttachedRuleset.programCount(of: installation)))),
             ("rules", rules.map { .integer(Int64($0.rules.count)) } ?? .null),
             ("policy", rules.map { .string($0.policy.rawValue) } ?? .null),
             ("file", .string(AttachedRuleset.file(of: installation))),
@@ -88,13 +88,5 @@ struct Status: ParsableCommand {
     /// The pinned ruleset, parsed (nil when its text is missing or unreadable).
     static func rules(of installation: HookInstallation) -> RulesFile? {
         installation.rulesetText.flatMap { try? RulesFile.parse($0, file: AttachedRuleset.file(of: installation)) }
-    }
-
-    /// How many programs the rules run as: the size of the pinned program array of a chained
-    /// ruleset, 1 without one.
-    static func programCount(_ installation: HookInstallation) -> Int {
-        guard let chain = try? installation.map(.chunks) else { return 1 }
-        defer { chain.close() }
-        return chain.maxEntries
     }
 }
