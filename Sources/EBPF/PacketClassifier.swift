@@ -88,7 +88,8 @@ public struct PacketClassifier: Hashable, Sendable {
                 addressTrie: [(index: UInt32, value: UInt32)], addressTrieLength: Int, hasIPv4Addresses: Bool,
                 ipv6Source: [(prefix: AddressPrefix, row: UInt32)], ipv6Destination: [(prefix: AddressPrefix, row: UInt32)],
                 portRows: [(index: UInt32, row: UInt32)], hasPorts: Bool) {
-        hasTransportBytes = kindRows.contains { $0.key >= Self.transportByteKey(.tcpFlags, byte: 0) }
+        // (Keys of set tests passed are past the kind array: each is read within its own copy.)
+        hasTransportBytes = kindRows.contains { $0.key % UInt32(Self.kindArrayLength) >= Self.transportByteKey(.tcpFlags, byte: 0) }
         self.setTests = setTests; self.setEntries = setEntries
         self.number = number; self.entries = entries; self.groups = groups; self.summaryWords = summaryWords; self.rows = rows; self.rowBase = rowBase; self.kindRows = kindRows
         self.addressTrie = addressTrie; self.addressTrieLength = addressTrieLength; self.hasIPv4Addresses = hasIPv4Addresses

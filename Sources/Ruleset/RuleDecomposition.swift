@@ -78,8 +78,18 @@ public enum RuleDecomposition {
                     markers[MergeableRule.prefix(.host, family == .ipv4 ? .dotted(text) : .ipv6(text))!] = name
                 }
             }
-            guard case let .success(expanded) = SetExpansion.expanding(expression, sets: written),
-                  let tree = try? FilterParser.parse(expanded.text) else { continue }
+            guard case let .success(expanded) = SetExpansion.expanding(expression, sets: written) else { continue }
+            // One direction per set: `src and dst net @S` is `(src and dst net A or B)`, both
+            // addresses in one entry, which no pair of set tests says; `net @S` (`src or dst`)
+            // reads the destination of entry A before the source of entry B, so on a frame cut
+            // between the two addresses libpcap's verdict hangs on the order of the entries.
+            let bytes = Array(expanded.text.utf8)
+            guard expanded.replacements.allSatisfy({ replacement in
+                let words = String(decoding: bytes[replacement.expanded], as: UTF8.self).dropFirst().split(separator: " ")
+                let qualifiers = words.prefix { SetExpansion.qualifierWords.contains(String($0)) || $0 == "or" || $0 == "and" }
+                return qualifiers.contains("src") != qualifiers.contains("dst")
+            }) else { return nil }
+            guard let tree = try? FilterParser.parse(expanded.text) else { continue }
             if let conjunctions = conjunctions(of: tree, markers: markers) { return conjunctions }
         }
         return nil

@@ -3,6 +3,7 @@ import DifferentialTesting
 import EBPF
 import Kernel
 import Ruleset
+import FilterLanguage
 
 /// Sets inside a conjunction (`src net @bl and tcp dst portrange 1024-65535`) in the packet
 /// classifier: each `QUALIFIERS @NAME` is a test that the address is in the set, looked up in the
@@ -33,7 +34,7 @@ final class ClassifierSetFieldTests: XCTestCase {
         var random = SeededRandom(seed: seed &+ 7)
         func pick<T>(_ values: [T]) -> T { values[random.next(values.count)] }
         func reference() -> (text: String, writtenOut: String) {
-            let qualifiers = pick(["", "", "ip ", "ip6 ", "arp "]) + pick(["", "src ", "dst ", "src or dst ", "src and dst "]) + "net"
+            let qualifiers = pick(["", "", "ip ", "ip6 ", "arp "]) + pick(["", "src ", "src ", "dst ", "dst ", "src or dst ", "src and dst "]) + "net"
             let name = pick(names)
             return ("\(qualifiers) @\(name)", "(\(qualifiers) \(sets[name]!.joined(separator: " or ")))")
         }
@@ -50,15 +51,14 @@ final class ClassifierSetFieldTests: XCTestCase {
                 (text, writtenOut) = ("\(one.text) and \(two.text) and \(proto)", "\(one.writtenOut) and \(two.writtenOut) and \(proto)")
             default: (text, writtenOut) = ("not \(one.text) and (\(other))", "not \(one.writtenOut) and (\(other))")
             }
-            guard (try? Libpcap.compile(writtenOut, optimize: false).get()) != nil else { continue }
+            // (Both ways: with the optimizer libpcap refuses an expression that rejects every packet, and so does `apply`.)
+            guard [false, true].allSatisfy({ (try? Libpcap.compile(writtenOut, optimize: $0).get()) != nil }) else { continue }
             rules.append(SetRule(text: text, writtenOut: writtenOut, verdict: random.next(2) == 0 ? .drop : .pass))
         }
         return rules
     }
 
-    static var setPrefixes: [String: [AddressPrefix]] {
-        sets.mapValues { $0.compactMap(RuleDecomposition.classifierSetEntry) }
-    }
+    static let setPrefixes: [String: [AddressPrefix]] = sets.mapValues { $0.compactMap(RuleDecomposition.classifierSetEntry) }
 
     func testSetEntriesTheClassifierHolds() {
         XCTAssertEqual(Self.sets.values.joined().filter { RuleDecomposition.classifierSetEntry($0) == nil }, [])
@@ -82,13 +82,22 @@ final class ClassifierSetFieldTests: XCTestCase {
         // A set and a prefix on one side: both tested.
         let both = try XCTUnwrap(conjunctions("src net @a and src net 10.1.0.0/16 and tcp"))
         XCTAssertTrue(both.contains { $0.sourceSets == ["a"] && $0.source?.length == 16 })
-        XCTAssertEqual(conjunctions("host @a and tcp")?.count, 6, "source or destination, IPv4 and IPv6 TCP (and behind a fragment header)")
+        // Source or destination: on a frame cut between the addresses libpcap's verdict hangs on
+        // the order of the entries (the destination of the first is read before the source of the
+        // second).
+        XCTAssertNil(conjunctions("host @a and tcp"))
+        XCTAssertNil(conjunctions("src or dst net @a and tcp"))
         // Not: the complement changes with every entry. Ports, short IPv6 prefixes, /0: no set table.
         XCTAssertNil(conjunctions("not src net @a and tcp"))
         XCTAssertNil(conjunctions("tcp dst port @p", ["p": ["22", "80"]]))
         XCTAssertNil(conjunctions("src net @s and tcp", ["s": ["2001:db8::/64"]]))
         XCTAssertNil(conjunctions("src net @s and tcp", ["s": ["10.0.0.0/8", "0.0.0.0/0"]]))
         XCTAssertNil(conjunctions("src net @a and len > 100"))
+        // `src and dst net @c`: both addresses in one entry (`src and dst net A or B`), which two
+        // set tests cannot say; `src net @c and dst net @c` (each in some entry) they can.
+        XCTAssertNil(conjunctions("src and dst net @c and tcp"))
+        let twice = try XCTUnwrap(conjunctions("src net @c and dst net @c and tcp"))
+        XCTAssertTrue(twice.allSatisfy { $0.sourceSets == ["c"] && $0.destinationSets == ["c"] }, "\(twice)")
         // A marker the rule names itself stays a filter rather than be taken for the set.
         XCTAssertNil(conjunctions("src net @a and dst host 240.255.254.1"))
     }
@@ -96,14 +105,14 @@ final class ClassifierSetFieldTests: XCTestCase {
     /// The decomposition of random set rules matches what libpcap matches with the sets written out.
     func testSetRulesMatchWhatLibpcapMatchesWrittenOut() throws {
         var decomposed = 0, refusedNot = 0
-        for rule in Self.setRules(count: 300, seed: 31) {
+        for rule in Self.setRules(count: 450, seed: 31) {
             guard let conjunctions = RuleDecomposition.conjunctions(ofSetRule: rule.text, sets: Self.sets) else {
                 if rule.text.hasPrefix("not ") { refusedNot += 1 }
                 continue
             }
             XCTAssertFalse(rule.text.hasPrefix("not "), "'\(rule.text)' must not decompose")
             decomposed += 1
-            let compiled = [true, false].lazy.compactMap { try? Libpcap.compile(rule.writtenOut, optimize: $0).get() }.first!
+            let compiled = try Libpcap.compile(rule.writtenOut, optimize: true).get()
             let filter = Libpcap.PreparedFilter(compiled)
             for packet in FieldConstraintsTests.packets {
                 let libpcap = filter.run(packet: packet, wireLength: UInt32(packet.count)) != 0
@@ -115,7 +124,7 @@ final class ClassifierSetFieldTests: XCTestCase {
                 }
             }
         }
-        XCTAssertGreaterThan(decomposed, 100)
+        XCTAssertGreaterThan(decomposed, 80)
         XCTAssertGreaterThan(refusedNot, 10)
     }
 
@@ -152,7 +161,41 @@ final class ClassifierSetFieldTests: XCTestCase {
                 }
             }
             XCTAssertEqual(failures, [], "summary threshold \(threshold)")
-            XCTAssertGreaterThan(reached.count, 20)
+            XCTAssertGreaterThanOrEqual(reached.count, 10, "rules with set tests decide frames")
+        }
+    }
+
+    /// A set test beside rules that test no TCP flag or ICMP type: the keys of set tests passed
+    /// lie past the kind array, and must not be taken for transport-byte keys (they were: every
+    /// TCP frame then missed the plain rules).
+    func testSetTestBesidePlainRulesWithoutTransportBytes() throws {
+        let sets = ["ext": ["192.0.2.0/24"]]
+        var members: [ClassifierBuilder.Member] = [], conjunctions: [[FieldConjunction]] = []
+        let rules = ["src net @ext and dst net 198.51.100.0/24 and udp"] + (1...40).map { "dst host 203.0.113.\($0) and tcp" }
+            + ["src net 10.0.0.0/8 and udp dst portrange 53-54"]
+        for (index, rule) in rules.enumerated() {
+            let found = try XCTUnwrap(rule.contains("@") ? ClassifierBuilder.conjunctions(ofSetRule: rule, sets: sets)
+                                      : RuleDecomposition.conjunctions(of: FilterParser.parse(rule)), rule)
+            conjunctions.append(found)
+            members.append(ClassifierBuilder.Member(conjunctions: found, slot: index + 1, verdict: .drop))
+        }
+        let classifier = ClassifierBuilder.build(members, number: 0, sets: sets, summaryThreshold: Int.max)
+        XCTAssertEqual(classifier.setTests.count, 1)
+        XCTAssertFalse(classifier.hasTransportBytes)
+        let walk = ClassifierWalk(classifier)
+        let prefixes = sets.mapValues { $0.compactMap(RuleDecomposition.classifierSetEntry) }
+        // TCP to 203.0.113.1 (rule 2), UDP from 192.0.2.7 to 198.51.100.4 (rule 1), UDP from 10.9.0.1 port 53 (rule 42).
+        func frame(_ source: [UInt8], _ destination: [UInt8], _ number: UInt8, _ transport: [UInt8]) -> [UInt8] {
+            PacketBuilder.ethernet(type: 0x0800, PacketBuilder.ipv4(source: source, destination: destination, protocol: number, transport))
+        }
+        let frames = [frame([10, 9, 0, 1], [203, 0, 113, 1], 6, PacketBuilder.tcp(source: 1, destination: 22)),
+                      frame([192, 0, 2, 7], [198, 51, 100, 4], 17, PacketBuilder.udp(source: 1, destination: 53)),
+                      frame([10, 9, 0, 1], [198, 51, 100, 4], 17, PacketBuilder.udp(source: 1, destination: 53))]
+        XCTAssertEqual(frames.map { walk.firstEntry(in: $0).map { classifier.entries[$0].slot } }, [2, 1, 42])
+        for packet in FieldConstraintsTests.packets + frames {
+            let expected = conjunctions.firstIndex { $0.contains { $0.matches(packet, sets: prefixes) } }.map { $0 + 1 }
+            XCTAssertEqual(walk.firstEntry(in: packet).map { classifier.entries[$0].slot }, expected,
+                           "\(packet.count)-byte frame \(VerdictComparison.hexDump(packet, limit: 64))")
         }
     }
 
@@ -176,7 +219,7 @@ final class ClassifierSetFieldTests: XCTestCase {
             RuleDecomposition.conjunctions(ofSetRule: setRules[index].text, sets: Self.sets) != nil
                 && !placement.elsewhere.contains { $0.rules.contains(2 * index + 1) }
         }
-        XCTAssertGreaterThan(classifiedSetRules.count, 15, "set rules go into the classifier")
+        XCTAssertGreaterThanOrEqual(classifiedSetRules.count, 10, "set rules go into the classifier")
         XCTAssertTrue(placement.elsewhere.contains { $0.reason == .tooManySets }, "four sets on two sides are more than six tests")
         try compareFirstMatch(rules, packets: ClassifierTests.kernelPackets, policy: .drop, label: "set rules", text: text)
         try compareFirstMatch(rules, packets: ClassifierTests.kernelPackets, policy: .drop, label: "set rules, summarized", text: text) {
