@@ -88,7 +88,7 @@ extension Ruleset {
     func classifierCandidates(minimumRun: Int?) -> [ClassifierPlacement.Reason?] {
         let longLookup = minimumRun ?? (rules.count > 256 ? 64 : Ruleset.defaultMinimumRun)
         var reasons: [ClassifierPlacement.Reason?] = rules.map {
-            $0.usesSets ? .usesSet : $0.conjunctions == nil ? .notFields : nil
+            $0.usesSets ? .usesSet : $0.conjunctions != nil ? nil : $0.expression.utf8.contains(UInt8(ascii: "@")) ? .setNotTestable : .notFields
         }
         // Each set test is a lookup per packet and doubles the kind array: the first few tests.
         var setTests = Set<PacketClassifier.SetTest>()
