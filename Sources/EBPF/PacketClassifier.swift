@@ -221,8 +221,9 @@ public struct PacketClassifier: Hashable, Sendable {
             return (u32(UInt32(index)), bytes)
         }
         tables.append(array(vectorTable, length: rows.count, valueSize: (words + summaryWords) * 8, vectors))
-        tables.append(array(entryTable, length: entries.count, valueSize: 8, entries.enumerated().map { index, entry in
-            (u32(UInt32(index)), u32(UInt32(entry.slot)) + u32(UInt32(bitPattern: hook.returnCode(for: entry.verdict))))
+        // As a lookup's value: the counter slot, then the return code.
+        tables.append(array(entryTable, length: entries.count, valueSize: LookupTable.slotValueSize, entries.enumerated().map { index, entry in
+            (u32(UInt32(index)), LookupTable.slotValue(slot: UInt32(entry.slot), code: UInt32(bitPattern: hook.returnCode(for: entry.verdict))))
         }))
         return tables
     }

@@ -88,8 +88,8 @@ final class ClassifierSetTests: XCTestCase {
             update(&bl)
             try check("set " + arguments.joined(separator: " "))
         }
-        // @ext is a table of the classifier: entries come and go in place.
-        for (arguments, update) in [(["add", "198.18.0.0/15", "10.1.19.1"], { (ext: inout [String]) in ext += ["198.18.0.0/15", "10.1.19.1"] }),
+        // @ext is a table of the classifier (a trie per family, the IPv6 one empty at first): entries come and go in place.
+        for (arguments, update) in [(["add", "198.18.0.0/15", "10.1.19.1", "2001:db8::5"], { (ext: inout [String]) in ext += ["198.18.0.0/15", "10.1.19.1", "2001:db8::5"] }),
                                     (["del", "192.0.2.0/24"], { $0.removeAll { $0 == "192.0.2.0/24" } })] {
             let result = try Xdpfw.run(["-n", namespace, "set", arguments[0], interface, "ext"] + arguments.dropFirst())
             XCTAssertEqual(result.status, 0, result.standardError)
