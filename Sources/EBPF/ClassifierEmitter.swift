@@ -80,6 +80,8 @@ struct ClassifierEmitter {
             setTransportByteKey(byteClass, into: &asm)
             asm.label(skip)
         }
+        lookUpSets(.ipv4, at: [.source: frameOffset(.sourceAddress, .ipv4), .destination: frameOffset(.destinationAddress, .ipv4)],
+                   into: &asm)
         lookUpKind(into: &asm)
         if classifier.hasIPv4Addresses {
             lookUpIPv4(at: frameOffset(.sourceAddress, .ipv4), side: .source, into: &asm)
@@ -129,6 +131,8 @@ struct ClassifierEmitter {
             setTransportByteKey(byteClass, into: &asm)
             asm.label(skip)
         }
+        lookUpSets(.ipv6, at: [.source: frameOffset(.sourceAddress, .ipv6), .destination: frameOffset(.destinationAddress, .ipv6)],
+                   into: &asm)
         lookUpKind(into: &asm)
         for (side, prefixes) in [(PacketSide.source, classifier.ipv6Source), (.destination, classifier.ipv6Destination)]
         where !prefixes.isEmpty {
@@ -156,9 +160,11 @@ struct ClassifierEmitter {
             asm.jump(to: arp)
         }
         asm.label(arp)
+        let ethernet = Protocols.Ethernet.headerLength
+        lookUpSets(.ipv4, at: [.source: Int16(ethernet + Protocols.ARP.senderProtocolAddress),
+                               .destination: Int16(ethernet + Protocols.ARP.targetProtocolAddress)], into: &asm)
         lookUpKind(into: &asm)
         if classifier.hasIPv4Addresses {
-            let ethernet = Protocols.Ethernet.headerLength
             lookUpIPv4(at: Int16(ethernet + Protocols.ARP.senderProtocolAddress), side: .source, into: &asm)
             lookUpIPv4(at: Int16(ethernet + Protocols.ARP.targetProtocolAddress), side: .destination, into: &asm)
         }
@@ -179,6 +185,24 @@ struct ClassifierEmitter {
     }
 
     // MARK: Lookups
+
+    /// For each set test (`PacketClassifier.setTests`), the address of its side looked up in the
+    /// set's LPM trie of `family`: when the frame holds the whole address and the set has a
+    /// prefix holding it, the kind key moves to the kind array of the tests passed.
+    private func lookUpSets(_ family: AddressFamily, at offsets: [PacketSide: Int16], into asm: inout Assembler) {
+        for (bit, test) in classifier.setTests.enumerated() {
+            let offset = offsets[test.side]!, skip = asm.newLabel(label + "set\(bit).\(offset).done")
+            boundsCheck(end: Int32(offset) + Int32(family.width), onFailure: skip, into: &asm)
+            asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, immediate: Int32(family.width * 8))
+            for word in 0..<Int16(family.width / 4) {
+                asm.load(.word, Layout.limit, from: Layout.data, offset: offset + 4 * word)
+                asm.store(.word, to: .r10, offset: Layout.lookupKeySlot + 4 + 4 * word, from: Layout.limit)
+            }
+            lookUp(classifier.setTable(test.name, family), onMiss: skip, into: &asm)
+            asm.add(kind, Int32(PacketClassifier.kindKey(0, sets: 1 << bit)), width: .bits32)
+            asm.label(skip)
+        }
+    }
 
     private func lookUpKind(into asm: inout Assembler) {
         asm.store(.word, to: .r10, offset: Layout.lookupKeySlot, from: kind)

@@ -53,6 +53,20 @@ public struct PacketClassifier: Hashable, Sendable {
 
     /// The kind array: key → row (only the keys whose row is not 0). See `kindKey`.
     public let kindRows: [(key: UInt32, row: UInt32)]
+
+    /// A test that an address is in a set (`src net @blocklist and tcp dst port 22`): bit i of
+    /// the kind key's set part (`kindKey(_:sets:)`) says whether the packet passes `setTests[i]`.
+    public struct SetTest: Hashable, Sendable {
+        public var name: String
+        public var side: PacketSide
+        public init(name: String, side: PacketSide) { self.name = name; self.side = side }
+    }
+    /// Each set test is a lookup per packet and doubles the kind array.
+    public static let maximumSetTests = 6
+    public let setTests: [SetTest]
+    /// The entries of each set tested, which its tables hold (`setTable`): `xdpfw set add|del`
+    /// changes those tables alone.
+    public let setEntries: [String: [AddressPrefix]]
     /// The IPv4 address trie (both sides): an array of u32, 65,536 first-level entries per side
     /// (source first), then 256-entry nodes. An entry with `nodeFlag` set points at a node (the
     /// index of its first entry); otherwise it is the field's row for the address.
@@ -70,11 +84,13 @@ public struct PacketClassifier: Hashable, Sendable {
     public var hasPorts: Bool
 
     public init(number: Int, entries: [Entry], groups: [Range<Int>], summaryWords: Int, rows: [[UInt64]], rowBase: [Int],
-                kindRows: [(key: UInt32, row: UInt32)],
+                kindRows: [(key: UInt32, row: UInt32)], setTests: [SetTest] = [], setEntries: [String: [AddressPrefix]] = [:],
                 addressTrie: [(index: UInt32, value: UInt32)], addressTrieLength: Int, hasIPv4Addresses: Bool,
                 ipv6Source: [(prefix: AddressPrefix, row: UInt32)], ipv6Destination: [(prefix: AddressPrefix, row: UInt32)],
                 portRows: [(index: UInt32, row: UInt32)], hasPorts: Bool) {
-        hasTransportBytes = kindRows.contains { $0.key >= Self.transportByteKey(.tcpFlags, byte: 0) }
+        // (Keys of set tests passed are past the kind array: each is read within its own copy.)
+        hasTransportBytes = kindRows.contains { $0.key % UInt32(Self.kindArrayLength) >= Self.transportByteKey(.tcpFlags, byte: 0) }
+        self.setTests = setTests; self.setEntries = setEntries
         self.number = number; self.entries = entries; self.groups = groups; self.summaryWords = summaryWords; self.rows = rows; self.rowBase = rowBase; self.kindRows = kindRows
         self.addressTrie = addressTrie; self.addressTrieLength = addressTrieLength; self.hasIPv4Addresses = hasIPv4Addresses
         self.ipv6Source = ipv6Source; self.ipv6Destination = ipv6Destination; self.portRows = portRows; self.hasPorts = hasPorts
@@ -139,6 +155,13 @@ public struct PacketClassifier: Hashable, Sendable {
     }
 
     public static let kindArrayLength = 5 << 12 + TransportByteClass.allCases.count << 8
+
+    /// The key of a packet whose kind key (or transport byte key) is `key` and whose addresses
+    /// pass the set tests of the bits of `sets`: one kind array after the other.
+    public static func kindKey(_ key: UInt32, sets: Int) -> UInt32 { key + UInt32(sets * kindArrayLength) }
+
+    /// The kind array's length: a plain one per combination of set tests.
+    public var kindArrayLength: Int { Self.kindArrayLength << setTests.count }
     /// Set in an address-trie entry that points at a node.
     public static let nodeFlag: UInt32 = 0x8000_0000
     /// The first-level entries of one side of the IPv4 trie.
@@ -154,6 +177,10 @@ public struct PacketClassifier: Hashable, Sendable {
     var portTable: MapName { MapName(prefix + ".ports") }
     var vectorTable: MapName { MapName(prefix + ".vectors") }
     var entryTable: MapName { MapName(prefix + ".entries") }
+    /// The LPM trie of a set's entries of one family (value: 1).
+    public func setTable(_ name: String, _ family: AddressFamily) -> MapName {
+        MapName(prefix + ".set." + name + (family == .ipv4 ? ".v4" : ".v6"))
+    }
 
     /// The maps the classifier's code looks up, filled.
     public func tables(hook: any HookContext) -> [LookupTable] {
@@ -164,7 +191,16 @@ public struct PacketClassifier: Hashable, Sendable {
             table.valueSize = valueSize
             return table
         }
-        var tables = [array(kindTable, length: Self.kindArrayLength, valueSize: 4, kindRows.map { (u32($0.key), u32($0.row)) })]
+        var tables = [array(kindTable, length: kindArrayLength, valueSize: 4, kindRows.map { (u32($0.key), u32($0.row)) })]
+        for name in setEntries.keys.sorted() {
+            for family in AddressFamily.allCases {
+                let prefixes = setEntries[name]!.filter { $0.family == family }
+                var table = LookupTable(name: setTable(name, family), family: family, side: nil, keySize: 4 + family.width,
+                                        entries: prefixes.map { (u32(UInt32($0.length)) + $0.bytes, u32(1)) })
+                table.valueSize = 4
+                tables.append(table)
+            }
+        }
         if hasIPv4Addresses {
             tables.append(array(trieTable, length: addressTrieLength, valueSize: 4, addressTrie.map { (u32($0.index), u32($0.value)) }))
         }
@@ -185,20 +221,21 @@ public struct PacketClassifier: Hashable, Sendable {
             return (u32(UInt32(index)), bytes)
         }
         tables.append(array(vectorTable, length: rows.count, valueSize: (words + summaryWords) * 8, vectors))
-        tables.append(array(entryTable, length: entries.count, valueSize: 8, entries.enumerated().map { index, entry in
-            (u32(UInt32(index)), u32(UInt32(entry.slot)) + u32(UInt32(bitPattern: hook.returnCode(for: entry.verdict))))
+        // As a lookup's value: the counter slot, then the return code.
+        tables.append(array(entryTable, length: entries.count, valueSize: LookupTable.slotValueSize, entries.enumerated().map { index, entry in
+            (u32(UInt32(index)), LookupTable.slotValue(slot: UInt32(entry.slot), code: UInt32(bitPattern: hook.returnCode(for: entry.verdict))))
         }))
         return tables
     }
 
     /// Bytes of the maps (keys and values as the kernel holds them, before its overhead).
     public var tableBytes: Int {
-        Self.kindArrayLength * 4 + (hasIPv4Addresses ? addressTrieLength * 4 : 0) + (hasPorts ? Self.portArrayLength * 4 : 0)
+        kindArrayLength * 4 + setEntries.values.reduce(0) { $0 + $1.count * 24 } + (hasIPv4Addresses ? addressTrieLength * 4 : 0) + (hasPorts ? Self.portArrayLength * 4 : 0)
             + (ipv6Source.count + ipv6Destination.count) * 24 + rows.count * (words + summaryWords) * 8 + entries.count * 8
     }
 
     public static func == (a: PacketClassifier, b: PacketClassifier) -> Bool {
-        a.number == b.number && a.entries == b.entries && a.groups == b.groups && a.summaryWords == b.summaryWords && a.rows == b.rows && a.rowBase == b.rowBase
+        a.number == b.number && a.setTests == b.setTests && a.setEntries == b.setEntries && a.entries == b.entries && a.groups == b.groups && a.summaryWords == b.summaryWords && a.rows == b.rows && a.rowBase == b.rowBase
             && a.kindRows.map(\.key) == b.kindRows.map(\.key) && a.kindRows.map(\.row) == b.kindRows.map(\.row)
             && a.addressTrie.map(\.index) == b.addressTrie.map(\.index) && a.addressTrie.map(\.value) == b.addressTrie.map(\.value)
             && a.ipv6Source.map(\.prefix) == b.ipv6Source.map(\.prefix) && a.ipv6Source.map(\.row) == b.ipv6Source.map(\.row)

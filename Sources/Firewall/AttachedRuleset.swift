@@ -1,5 +1,4 @@
 import EBPF
-import FilterLanguage
 import Glibc
 import Kernel
 import Ruleset
@@ -36,7 +35,7 @@ public enum AttachedRuleset {
         let multiBuffer = try hook == .xdp && (multiBuffer || XDPHook.forDevice(mtu: device.mtu()).multiBuffer)
         // Rules that test VLAN tags at XDP (not in generic mode, where no driver is asked): a
         // program bound to the device reads a tag its NIC took out of the frame.
-        let vlanRule = hook == .xdp ? firstRuleTestingVLANTags(ruleset) : nil
+        let vlanRule = hook == .xdp ? ruleset.rules.first(where: \.testsVLANTags) : nil
         let vlanFunction = vlanRule != nil && mode != .generic ? KernelFunction.btfID(KernelFunction.xdpMetadataVLANTag) : nil
         let spec = RulesetSpec(ruleset)
         func attach(metadataVLAN: (function: Int32, interface: UInt32)?) throws -> Outcome {
@@ -65,10 +64,6 @@ public enum AttachedRuleset {
         }
     }
 
-    /// The first rule that tests VLAN tags (`vlan`, or a test of the tag's bytes).
-    static func firstRuleTestingVLANTags(_ ruleset: Ruleset) -> Rule? {
-        ruleset.rules.first { (try? FilterParser.parse($0.text.expression))?.testsVLANTags ?? false }
-    }
 
     /// Copies the counters of the rules in force that the new ruleset keeps unchanged (and the
     /// policy's, when its verdict is the same) into the new ruleset's counters, before it is

@@ -44,6 +44,11 @@ public struct FieldConjunction: Hashable, Sendable {
     public var firstFragment = false
     public var source: AddressPrefix?
     public var destination: AddressPrefix?
+    /// Sets (`src net @NAME`) the source address must be in, each: the classifier looks the
+    /// address up in the set's own table, which `xdpfw set add|del` changes in place. The
+    /// entries are not here (`RuleDecomposition.conjunctions(ofSetRule:sets:)`).
+    public var sourceSets: Set<String> = []
+    public var destinationSets: Set<String> = []
     public var sourcePorts: ClosedRange<UInt16>?
     public var destinationPorts: ClosedRange<UInt16>?
     /// A test of one byte of the transport header: TCP's flags (IPv4 TCP, first fragment),
@@ -58,8 +63,8 @@ public struct FieldConjunction: Hashable, Sendable {
         if family != nil { fields.insert(.etherType) }
         if ipProtocol != nil { fields.insert(.ipProtocol) }
         if firstFragment { fields.insert(.fragmentOffset) }
-        if source != nil { fields.insert(.sourceAddress) }
-        if destination != nil { fields.insert(.destinationAddress) }
+        if source != nil || !sourceSets.isEmpty { fields.insert(.sourceAddress) }
+        if destination != nil || !destinationSets.isEmpty { fields.insert(.destinationAddress) }
         if sourcePorts != nil { fields.insert(.sourcePort) }
         if destinationPorts != nil { fields.insert(.destinationPort) }
         if let transportByte { fields.insert(transportByte.field) }
@@ -73,6 +78,8 @@ public struct FieldConjunction: Hashable, Sendable {
         if let ipProtocol, ipProtocol != other.ipProtocol { return false }
         if let fragmentNextHeader, fragmentNextHeader != other.fragmentNextHeader { return false }
         if firstFragment && !other.firstFragment { return false }
+        // Whatever a set holds: each set this one tests, the other tests too.
+        guard sourceSets.isSubset(of: other.sourceSets), destinationSets.isSubset(of: other.destinationSets) else { return false }
         if let transportByte {
             guard let narrow = other.transportByte, narrow.field == transportByte.field,
                   narrow.values.isSubset(of: transportByte.values) else { return false }
@@ -87,6 +94,8 @@ public struct FieldConjunction: Hashable, Sendable {
         guard Self.meet(&both.family, other.family), Self.meet(&both.ipProtocol, other.ipProtocol),
               Self.meet(&both.fragmentNextHeader, other.fragmentNextHeader) else { return nil }
         both.firstFragment = firstFragment || other.firstFragment
+        both.sourceSets.formUnion(other.sourceSets)
+        both.destinationSets.formUnion(other.destinationSets)
         guard let source = Self.intersection(source, other.source), let destination = Self.intersection(destination, other.destination),
               let sourcePorts = Self.intersection(sourcePorts, other.sourcePorts),
               let destinationPorts = Self.intersection(destinationPorts, other.destinationPorts) else { return nil }

@@ -7,13 +7,22 @@ import PacketFormats
 
 extension FieldConjunction {
     /// Whether the captured bytes of an untagged Ethernet frame match every constraint.
-    public func matches(_ frame: [UInt8]) -> Bool {
+    /// `sets`: the entries of the sets the conjunction tests (`sourceSets`...), as prefixes; the
+    /// address is in a set when one of its prefixes holds it, read as `net PREFIX` reads it.
+    public func matches(_ frame: [UInt8], sets: [String: [AddressPrefix]] = [:]) -> Bool {
         guard let family else { return true }
         let reader = FrameReader(bytes: frame)
         guard reader.value(.link, Protocols.Ethernet.typeField, width: 2) == family.etherType else { return false }
+        func inSets(_ names: Set<String>, at offset: UInt32, _ version: AddressFamily) -> Bool {
+            names.allSatisfy { name in
+                (sets[name] ?? []).contains { $0.family == version && reader.holds($0, at: offset) }
+            }
+        }
         guard let version = family.addressFamily else {
             return reader.holds(source, at: Protocols.ARP.senderProtocolAddress)
                 && reader.holds(destination, at: Protocols.ARP.targetProtocolAddress)
+                && inSets(sourceSets, at: Protocols.ARP.senderProtocolAddress, .ipv4)
+                && inSets(destinationSets, at: Protocols.ARP.targetProtocolAddress, .ipv4)
         }
         if let ipProtocol, reader.field(.ipProtocol, version) != UInt32(ipProtocol) { return false }
         if let fragmentNextHeader, reader.value(.network, Protocols.IPv6.headerLength, width: 1) != UInt32(fragmentNextHeader) {
@@ -23,6 +32,9 @@ extension FieldConjunction {
         for (prefix, field) in [(source, PacketField.sourceAddress), (destination, .destinationAddress)] {
             guard let prefix else { continue }
             guard prefix.family == version, reader.holds(prefix, at: field.location(in: version)!.offset) else { return false }
+        }
+        for (names, field) in [(sourceSets, PacketField.sourceAddress), (destinationSets, .destinationAddress)] where !names.isEmpty {
+            guard inSets(names, at: field.location(in: version)!.offset, version) else { return false }
         }
         for (ports, field) in [(sourcePorts, PacketField.sourcePort), (destinationPorts, .destinationPort)] {
             guard let ports else { continue }
@@ -43,12 +55,18 @@ extension FieldConjunction {
         guard let family, let version = family.addressFamily else {
             if let source { extend(Protocols.ARP.senderProtocolAddress, UInt32(source.readWidth)) }
             if let destination { extend(Protocols.ARP.targetProtocolAddress, UInt32(destination.readWidth)) }
+            // A set's entries read the whole address (IPv6 ones are longer than /96).
+            if !sourceSets.isEmpty { extend(Protocols.ARP.senderProtocolAddress, 4) }
+            if !destinationSets.isEmpty { extend(Protocols.ARP.targetProtocolAddress, 4) }
             return reach
         }
         if fragmentNextHeader != nil { extend(Protocols.IPv6.headerLength, 1) }
         for field in fields.subtracting([.etherType]) {
             var place = field.location(in: version)!
-            if let prefix = field == .sourceAddress ? source : field == .destinationAddress ? destination : nil {
+            // A prefix reads the words it covers; a set's entries the whole address (IPv6 ones are
+            // longer than /96), which the field's width is.
+            if let prefix = field == .sourceAddress ? source : field == .destinationAddress ? destination : nil,
+               (field == .sourceAddress ? sourceSets : destinationSets).isEmpty {
                 place.width = UInt32(prefix.readWidth)
             }
             switch (place.header, version.fixedTransportOffset) {

@@ -7,6 +7,8 @@
 /// compiled with the old and with the new entries, and the two tables compared key by key. A
 /// change that would need another program (a set used in a filter, an entry that makes a rule
 /// no longer a lookup) is refused, naming the rule: only `apply` can change the program.
+/// A rule in a packet classifier tests the set in tables of the set's own entries (an LPM trie
+/// per family), whatever they are, so a change there touches only those tables.
 
 import EBPF
 
@@ -54,7 +56,10 @@ public struct LiveSetChange: Sendable {
             throw LiveSetError("no set '\(name)' in these rules" + (known.isEmpty ? "" : " (sets: \(known.joined(separator: ", ")))"))
         }
         let users = old.rules.filter { $0.uses(set: name) }
-        if let filter = users.first(where: { $0.lookupKind == nil }) {
+        // Rules in a packet classifier test the set in a table of its own (`PacketClassifier.setTests`).
+        let classified = Set(old.classifierParts(minimumRun: nil).joined().joined())
+        let lookupUsers = users.filter { !classified.contains($0.index) }
+        if let filter = lookupUsers.first(where: { $0.lookupKind == nil }) {
             throw LiveSetError("rule \(filter.number) (line \(filter.line)) '\(filter.verdict.rawValue) \(filter.expression)' uses @\(name) "
                                + "in a filter compiled into the program, not in a lookup table, so the set cannot change live: "
                                + "edit the rules file and apply it again")
@@ -70,7 +75,13 @@ public struct LiveSetChange: Sendable {
                 if present.insert(SetEntryKey(entry)).inserted { entries.append(entry) } else { unchanged.append(entry) }
             }
             for entry in adding where !unchanged.contains(entry) {
-                if let rule = users.first(where: { SetExpansion.lookupMatches($0.expression, sets: source.sets.merging([name: [entry]]) { $1 }) == nil }) {
+                if RuleDecomposition.classifierSetEntry(entry) == nil, let rule = users.first(where: { classified.contains($0.index) }) {
+                    throw LiveSetError("'\(entry)' cannot be in @\(name): rule \(rule.number) (line \(rule.line)) "
+                                       + "'\(rule.verdict.rawValue) \(rule.expression)' is in the packet classifier, whose sets hold "
+                                       + "IPv4 addresses and prefixes and IPv6 addresses and prefixes longer than /96 "
+                                       + "(libpcap decides frames cut inside the address by the words a shorter prefix covers)")
+                }
+                if let rule = lookupUsers.first(where: { SetExpansion.lookupMatches($0.expression, sets: source.sets.merging([name: [entry]]) { $1 }) == nil }) {
                     throw LiveSetError("'\(entry)' cannot be in @\(name): rule \(rule.number) (line \(rule.line)) "
                                        + "'\(rule.verdict.rawValue) \(rule.expression)'"
                                        + (rule.setEntryRefusal(entry, set: name).map { ": " + $0 } ?? " needs \(rule.setEntryKind(name)) there"))
@@ -94,7 +105,7 @@ public struct LiveSetChange: Sendable {
         var change = LiveSetChange(entries: entries, text: newText, unchanged: unchanged)
         guard entries != current else { return change }
         let newSets = source.sets.merging([name: entries]) { $1 }
-        if let stopped = users.first(where: { SetExpansion.lookupMatches($0.expression, sets: newSets) == nil }) {
+        if let stopped = lookupUsers.first(where: { SetExpansion.lookupMatches($0.expression, sets: newSets) == nil }) {
             throw LiveSetError("with these entries rule \(stopped.number) (line \(stopped.line)) '\(stopped.verdict.rawValue) \(stopped.expression)' "
                                + "would no longer be a lookup (with more than one entry, IPv6 prefixes must be longer than /96: "
                                + "libpcap's code for shorter ones decides truncated packets differently), so it would need a new program: "

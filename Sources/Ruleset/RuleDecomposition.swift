@@ -47,6 +47,71 @@ public enum RuleDecomposition {
         return conjunctions(of: tree)
     }
 
+    /// A rule that names sets, as the classifier reads it: each `QUALIFIERS @NAME` a test that
+    /// the address is in the set (`FieldConjunction.sourceSets`...), whatever its entries are,
+    /// so that `xdpfw set add|del` changes only the set's own table. Nil when the rule does not
+    /// decompose so, or when an entry of a set it names is not `classifierSetEntry`.
+    ///
+    /// Each set is written out as an address of each family standing for it (a marker), the
+    /// expression decomposed, and the markers' conjunctions made set tests. Both families
+    /// first, whatever the set holds now (a later `set add` may bring the other); when that does
+    /// not decompose (`ip src net @S`), the families the set holds.
+    public static func conjunctions(ofSetRule expression: String, sets: [String: [String]]) -> [FieldConjunction]? {
+        let names = SetExpansion.setNames(in: expression)
+        guard !names.isEmpty, names.count <= 250 else { return nil }
+        var families: [String: Set<AddressFamily>] = [:]
+        for name in names {
+            guard let entries = sets[name], !entries.isEmpty else { return nil }
+            for entry in entries {
+                guard let prefix = classifierSetEntry(entry) else { return nil }
+                families[name, default: []].insert(prefix.family)
+            }
+        }
+        for everyFamily in [true, false] {
+            var written: [String: [String]] = [:], markers: [AddressPrefix: String] = [:]
+            for (index, name) in names.enumerated() {
+                let ipv4 = "240.255.254.\(index + 1)", ipv6 = "fdff:ffff:ffff:ffff:ffff:ffff:fffe:\(String(index + 1, radix: 16))"
+                // A marker the rule names itself would be taken for the set.
+                guard !expression.contains(ipv4), !expression.contains(ipv6) else { return nil }
+                for (text, family) in [(ipv4, AddressFamily.ipv4), (ipv6, .ipv6)] where everyFamily || families[name]!.contains(family) {
+                    written[name, default: []].append(text)
+                    markers[MergeableRule.prefix(.host, family == .ipv4 ? .dotted(text) : .ipv6(text))!] = name
+                }
+            }
+            guard case let .success(expanded) = SetExpansion.expanding(expression, sets: written) else { continue }
+            // One direction per set: `src and dst net @S` is `(src and dst net A or B)`, both
+            // addresses in one entry, which no pair of set tests says; `net @S` (`src or dst`)
+            // reads the destination of entry A before the source of entry B, so on a frame cut
+            // between the two addresses libpcap's verdict hangs on the order of the entries.
+            let bytes = Array(expanded.text.utf8)
+            guard expanded.replacements.allSatisfy({ replacement in
+                let words = String(decoding: bytes[replacement.expanded], as: UTF8.self).dropFirst().split(separator: " ")
+                let qualifiers = words.prefix { SetExpansion.qualifierWords.contains(String($0)) || $0 == "or" || $0 == "and" }
+                return qualifiers.contains("src") != qualifiers.contains("dst")
+            }) else { return nil }
+            guard let tree = try? FilterParser.parse(expanded.text) else { continue }
+            if let conjunctions = conjunctions(of: tree, markers: markers) { return conjunctions }
+        }
+        return nil
+    }
+
+    /// A set entry the classifier's set tables can hold: an IPv4 address or prefix (not /0: `net
+    /// 0/0` reads no address), an IPv6 address or prefix longer than /96 (libpcap reads only the
+    /// words a shorter prefix covers, and decides a frame that ends inside the address by them).
+    public static func classifierSetEntry(_ entry: String) -> AddressPrefix? {
+        let prefix: AddressPrefix?
+        switch SetExpansion.identifier(entry) {
+        case let identifier? where { if case .prefix = identifier { return true }; return false }():
+            prefix = MergeableRule.prefix(.net, identifier)
+        case let identifier?:
+            prefix = MergeableRule.prefix(.host, identifier)
+        case nil:
+            prefix = nil
+        }
+        guard let prefix, prefix.length > 0, prefix.family == .ipv4 || prefix.length > 96 else { return nil }
+        return prefix
+    }
+
     /// A rule decomposes only when no conjunction can lose its match to a load past the end of
     /// a short frame: libpcap stops there and rejects, so every test it may run before a
     /// conjunction matches (earlier halves of an `or`, earlier primitives of an `and`) must read
@@ -54,7 +119,12 @@ public enum RuleDecomposition {
     /// 10.0.0.0/8` does not decompose: on a TCP frame cut in its ports libpcap rejects before it
     /// looks at the address). Then the `or` of the conjunctions is exactly libpcap's verdict.
     public static func conjunctions(of expression: FilterExpression) -> [FieldConjunction]? {
-        guard let tree = decomposition(of: expression), !tree.otherFamilies,
+        conjunctions(of: expression, markers: [:])
+    }
+
+    /// With `markers`: addresses that stand for sets (`conjunctions(ofSetRule:sets:)`).
+    private static func conjunctions(of expression: FilterExpression, markers: [AddressPrefix: String]) -> [FieldConjunction]? {
+        guard let tree = decomposition(of: expression, markers: markers), !tree.otherFamilies,
               tree.terms.allSatisfy({ term in term.before.map { $0.isWithin(term.conjunction.reach) } ?? true }) else { return nil }
         // Tests of one field that together pass every value (`tcp[13] & 2 != 0 or tcp[13] & 2 = 0`,
         // `not src net P or src net P`): libpcap's optimizer drops the load, and a frame too short
@@ -140,16 +210,16 @@ public enum RuleDecomposition {
         }
     }
 
-    private static func decomposition(of expression: FilterExpression) -> Decomposition? {
+    private static func decomposition(of expression: FilterExpression, markers: [AddressPrefix: String]) -> Decomposition? {
         switch expression {
         case .empty:
             return Decomposition([FieldConjunction()])
         case let .or(left, right):
-            guard let left = decomposition(of: left), let right = decomposition(of: right),
+            guard let left = decomposition(of: left, markers: markers), let right = decomposition(of: right, markers: markers),
                   left.terms.count + right.terms.count <= maximumConjunctions else { return nil }
             return .or(left, right)
         case let .and(left, right):
-            guard let left = decomposition(of: left), let right = decomposition(of: right),
+            guard let left = decomposition(of: left, markers: markers), let right = decomposition(of: right, markers: markers),
                   left.terms.count * right.terms.count <= maximumConjunctions else { return nil }
             return .and(left, right)
         case let .proto(name, _):
@@ -157,14 +227,14 @@ public enum RuleDecomposition {
         case let .qualified(qualifiers, identifier, _, _):
             switch qualifiers.type {
             case .port?, .portrange?: return ports(qualifiers, identifier).map(Decomposition.init)
-            case nil, .host?, .net?: return addresses(qualifiers, identifier).map(Decomposition.init)
+            case nil, .host?, .net?: return addresses(qualifiers, identifier, markers: markers).map(Decomposition.init)
             case .proto?: return protocolField(qualifiers, identifier).map(Decomposition.init)
             default: return nil
             }
         case let .comparison(relation, left, right, _):
             return (transportByte(relation, left, right) ?? portField(relation, left, right)).map(Decomposition.init)
         case let .not(inner, _):
-            return negatedAddress(inner)
+            return negatedAddress(inner, markers: markers)
         case .special:
             return nil
         }
@@ -358,7 +428,8 @@ public enum RuleDecomposition {
         return all
     }
 
-    private static func addresses(_ qualifiers: Qualifiers, _ identifier: Identifier) -> [FieldConjunction]? {
+    private static func addresses(_ qualifiers: Qualifiers, _ identifier: Identifier,
+                                  markers: [AddressPrefix: String] = [:]) -> [FieldConjunction]? {
         // `net 0.0.0.0/0`, `net ::/0`: libpcap tests only the family (an address-free wildcard,
         // as ACLs write "any"), on either side.
         if qualifiers.type == .net, case let .prefix(text, 0) = identifier, let bytes = AddressText.networkBytes(text),
@@ -380,11 +451,17 @@ public enum RuleDecomposition {
         case (.ipv6, nil), (.ipv6, .ip6?): families = [.ipv6]
         default: return nil
         }
+        let set = markers[prefix]
         return families.flatMap { family in
             sides.map { side in
                 var conjunction = FieldConjunction(family: family)
-                if side.contains(.source) { conjunction.source = prefix }
-                if side.contains(.destination) { conjunction.destination = prefix }
+                if let set {
+                    if side.contains(.source) { conjunction.sourceSets = [set] }
+                    if side.contains(.destination) { conjunction.destinationSets = [set] }
+                } else {
+                    if side.contains(.source) { conjunction.source = prefix }
+                    if side.contains(.destination) { conjunction.destination = prefix }
+                }
                 return conjunction
             }
         }
@@ -396,10 +473,11 @@ public enum RuleDecomposition {
     /// address). Its reads are the test's own: a frame too short for the address is rejected,
     /// `not` or not. IPv6 only up to /32 (libpcap reads only the words a prefix covers, and the
     /// complement's prefixes must read as many).
-    private static func negatedAddress(_ expression: FilterExpression) -> Decomposition? {
+    private static func negatedAddress(_ expression: FilterExpression, markers: [AddressPrefix: String]) -> Decomposition? {
+        // Not of a set (its complement changes with every entry) stays a filter.
         guard case let .qualified(qualifiers, identifier, _, _) = expression, [nil, .host, .net].contains(qualifiers.type),
               let positive = addresses(qualifiers, identifier),
-              let prefix = positive.lazy.compactMap({ $0.source ?? $0.destination }).first,
+              let prefix = positive.lazy.compactMap({ $0.source ?? $0.destination }).first, markers[prefix] == nil,
               prefix.family == .ipv4 || prefix.length <= 32 else { return nil }
         let outside = complement(of: prefix)
         let testedFamilies = Set(positive.compactMap(\.family))

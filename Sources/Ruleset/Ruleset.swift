@@ -26,9 +26,13 @@ public struct Rule: Hashable, Sendable {
     /// True when the rule names a set (`@NAME`).
     public var usesSets: Bool { !sets.isEmpty }
     /// The rule as field constraints the packet classifier reads (`ClassifierBuilder.accepts`),
-    /// nil when it does not decompose so (or names a set: a set stays a lookup `xdpfw set`
-    /// can change).
+    /// nil when it does not decompose so, or is a lookup that names a set (it stays a lookup,
+    /// which `xdpfw set` changes). A rule that names sets otherwise tests membership of each
+    /// (`FieldConjunction.sourceSets`), whatever the sets hold.
     public internal(set) var conjunctions: [FieldConjunction]?
+    /// True when the rule tests VLAN tags (`vlan`, or a test of the tag's bytes): at XDP a NIC
+    /// may take the tag out of the frame, and `apply` binds the program to the device to read it.
+    public internal(set) var testsVLANTags = false
 
     public init(text: RuleText, program: FilterProgram, lookupMatches: [LookupMatch] = []) {
         self.text = text
@@ -203,7 +207,14 @@ public struct Ruleset: Hashable, Sendable {
                     var entryProblems = oversized ? source.badEntryProblems(of: text, options: options) : (problems: [], sets: [])
                     if entryProblems.problems.isEmpty {
                         do throws(FilterError) {
-                            rules.append(Rule(text: text, program: try compileWrittenOut(text.expression, sets: source.sets, options: options)))
+                            var rule = Rule(text: text, program: try compileWrittenOut(text.expression, sets: source.sets, options: options))
+                            // In a classifier, its sets are tables of their own that `xdpfw set` changes.
+                            rule.conjunctions = ClassifierBuilder.conjunctions(ofSetRule: text.expression, sets: source.sets)
+                            // (What the rule tests does not hang on the entries: each set as its first.)
+                            if case let .success(one) = SetExpansion.expanding(text.expression, sets: source.sets.mapValues { Array($0.prefix(1)) }) {
+                                rule.testsVLANTags = (try? FilterParser.parse(one.text))?.testsVLANTags ?? false
+                            }
+                            rules.append(rule)
                             continue
                         } catch {
                             if !oversized { entryProblems = source.badEntryProblems(of: text, options: options) }
@@ -239,7 +250,10 @@ public struct Ruleset: Hashable, Sendable {
                 } else {
                     rule = Rule(text: text, program: try FilterCompiler.compile(text.expression, options: options))
                 }
-                if let tree { rule.conjunctions = ClassifierBuilder.conjunctions(of: tree) }
+                if let tree {
+                    rule.conjunctions = ClassifierBuilder.conjunctions(of: tree)
+                    rule.testsVLANTags = tree.testsVLANTags
+                }
                 return rule
             }
         }

@@ -51,7 +51,8 @@ extension Ruleset {
                     let members = parts.joined().map { rules[$0] }.map {
                         ClassifierBuilder.Member(conjunctions: $0.conjunctions!, slot: $0.index + 1, verdict: $0.verdict)
                     }
-                    classifier = ClassifierBuilder.build(members, number: segments.count, summaryThreshold: classifierSummaryThreshold)
+                    classifier = ClassifierBuilder.build(members, number: segments.count, sets: sets,
+                                                         summaryThreshold: classifierSummaryThreshold)
                 }
                 segments.append(.classifier(classifier!, part: ClassifierPart(slots: part.lowerBound + 1...part.upperBound, index: index,
                                                                               count: parts.count)))
@@ -87,7 +88,14 @@ extension Ruleset {
     func classifierCandidates(minimumRun: Int?) -> [ClassifierPlacement.Reason?] {
         let longLookup = minimumRun ?? (rules.count > 256 ? 64 : Ruleset.defaultMinimumRun)
         var reasons: [ClassifierPlacement.Reason?] = rules.map {
-            $0.usesSets ? .usesSet : $0.conjunctions == nil ? .notFields : nil
+            $0.usesSets ? .usesSet : $0.conjunctions != nil ? nil : $0.expression.utf8.contains(UInt8(ascii: "@")) ? .setNotTestable : .notFields
+        }
+        // Each set test is a lookup per packet and doubles the kind array: the first few tests.
+        var setTests = Set<PacketClassifier.SetTest>()
+        for (index, rule) in rules.enumerated() where reasons[index] == nil {
+            let tests = Set(rule.conjunctions!.flatMap(ClassifierBuilder.setTestsOf))
+            guard !tests.isSubset(of: setTests) else { continue }
+            if setTests.union(tests).count > PacketClassifier.maximumSetTests { reasons[index] = .tooManySets } else { setTests.formUnion(tests) }
         }
         var index = 0
         while index < rules.count {

@@ -7,28 +7,36 @@ import Ruleset
 import Firewall
 
 /// Sets among rules the packet classifier takes: a set lookup (`src net @bl and tcp dst port 22`)
-/// and a set inside a filter (`src net @ext and dst net P and udp`) stand between classified
-/// rules. `xdpfw set add|del` changes the lookup in place; after every change the pinned program
-/// decides every packet as libpcap's first match over the rules with the sets written out, and
-/// the classifier's rules still decide theirs. A set compiled into a filter cannot change live:
-/// the change is refused, saying so, and nothing changes.
+/// stands between classified rules, a set test inside a classified conjunction
+/// (`src net @ext and dst net P and udp`) is one of them, and a set inside a filter
+/// (`src net @flt and len > 100`) comes last. `xdpfw set add|del` changes the lookup and the
+/// classifier's set table in place; after every change the pinned program decides every packet
+/// as libpcap's first match over the rules with the sets written out, and the classifier's rules
+/// still decide theirs. A change the program cannot take in place (a set compiled into a filter,
+/// an IPv6 /48 in a classifier's set) is refused, saying so, and nothing changes.
 final class ClassifierSetTests: XCTestCase {
-    static let ext = ["192.0.2.0/24"]
+    static let flt = ["198.18.0.0/15"]
 
-    static func rulesText(_ bl: [String]) -> String {
+    static func rulesText(_ bl: [String], ext: [String]) -> String {
         "policy pass\nset bl { \(bl.joined(separator: ", ")) }\nset ext { \(ext.joined(separator: ", ")) }\n"
-            + rules(bl).map { "\($0.verdict.rawValue) \($0.text)\n" }.joined()
+            + "set flt { \(flt.joined(separator: ", ")) }\n"
+            + rules(bl, ext: ext).map { "\($0.verdict.rawValue) \($0.text)\n" }.joined()
     }
 
     /// The rules, as written (`text`) and as libpcap reads them (`expression`, the set written out).
-    static func rules(_ bl: [String]) -> [(text: String, expression: String, verdict: Verdict)] {
-        let set = "(src net \(bl.joined(separator: " or ")))", ext = "(src net \(Self.ext.joined(separator: " or ")))"
+    static func rules(_ bl: [String], ext: [String]) -> [(text: String, expression: String, verdict: Verdict)] {
+        let set = "(src net \(bl.joined(separator: " or ")))", ext = "(src net \(ext.joined(separator: " or ")))"
+        let flt = "(src net \(Self.flt.joined(separator: " or ")))"
+        typealias Rule = (text: String, expression: String, verdict: Verdict)
+        func plain(_ text: String, _ verdict: Verdict) -> Rule { (text, text, verdict) }
         // (Port ranges: a run of 20 `src net P and udp dst port 53` would be a lookup of its own.)
-        return (0..<20).map { ("src net 10.1.\($0).0/24 and tcp dst portrange 1000-2000", "src net 10.1.\($0).0/24 and tcp dst portrange 1000-2000", Verdict.drop) }
-            + [("src net @ext and dst net 198.51.100.0/24 and udp", "\(ext) and dst net 198.51.100.0/24 and udp", .drop)]
-            + (0..<20).map { ("src net 172.16.\($0).0/24 and udp dst portrange 53-54", "src net 172.16.\($0).0/24 and udp dst portrange 53-54", .pass) }
-            + [("src net @bl and tcp dst port 22", "\(set) and tcp dst port 22", .drop)]
-            + (0..<20).map { ("dst host 203.0.113.\($0 + 1) and tcp", "dst host 203.0.113.\($0 + 1) and tcp", .drop) }
+        var rules: [Rule] = (0..<20).map { plain("src net 10.1.\($0).0/24 and tcp dst portrange 1000-2000", .drop) }
+        rules.append(("src net @ext and dst net 198.51.100.0/24 and udp", "\(ext) and dst net 198.51.100.0/24 and udp", .drop))
+        rules += (0..<20).map { plain("src net 172.16.\($0).0/24 and udp dst portrange 53-54", .pass) }
+        rules.append(("src net @bl and tcp dst port 22", "\(set) and tcp dst port 22", .drop))
+        rules += (0..<20).map { plain("dst host 203.0.113.\($0 + 1) and tcp", .drop) }
+        rules.append(("src net @flt and len > 100", "\(flt) and len > 100", .pass))
+        return rules
     }
 
     static func packets() -> [[UInt8]] {
@@ -43,14 +51,14 @@ final class ClassifierSetTests: XCTestCase {
         let quiet = try QuietNetwork()
         defer { quiet.close() }
         let namespace = quiet.network.a.namespace, interface = quiet.network.a.interfaceName
-        var bl = ["10.0.0.0/8", "192.0.2.7"]
-        let placement = try Ruleset.parse(Self.rulesText(bl), file: "sets.conf").classifierPlacement
-        XCTAssertEqual(placement.classifiedRules, 60, "the 60 rules without a set go into the classifier, in parts around the set rules")
-        try quiet.apply(Self.rulesText(bl), on: .a, hook: "xdp")
+        var bl = ["10.0.0.0/8", "192.0.2.7"], ext = ["192.0.2.0/24"]
+        let placement = try Ruleset.parse(Self.rulesText(bl, ext: ext), file: "sets.conf").classifierPlacement
+        XCTAssertEqual(placement.classifiedRules, 61, "the 60 rules without a set and rule 21 (@ext in a conjunction) go into the classifier, around the set lookup")
+        try quiet.apply(Self.rulesText(bl, ext: ext), on: .a, hook: "xdp")
         let packets = Self.packets()
 
         func check(_ label: String) throws {
-            let rules = Self.rules(bl)
+            let rules = Self.rules(bl, ext: ext)
             let oracle = try LibpcapRuleset(rules.map { ($0.expression, $0.verdict) })
             let installation = try XCTUnwrap(HookInstallation.find(interface: interface, hook: .xdp, root: PinDirectory.root(forNamespace: namespace)))
             let program = try BPFProgram.fromPinned(installation.directory.path(of: PinDirectory.Entry.program))
@@ -80,10 +88,23 @@ final class ClassifierSetTests: XCTestCase {
             update(&bl)
             try check("set " + arguments.joined(separator: " "))
         }
-        let refused = try Xdpfw.run(["-n", namespace, "set", "add", interface, "ext", "198.18.0.0/15"])
+        // @ext is a table of the classifier (a trie per family, the IPv6 one empty at first): entries come and go in place.
+        for (arguments, update) in [(["add", "198.18.0.0/15", "10.1.19.1", "2001:db8::5"], { (ext: inout [String]) in ext += ["198.18.0.0/15", "10.1.19.1", "2001:db8::5"] }),
+                                    (["del", "192.0.2.0/24"], { $0.removeAll { $0 == "192.0.2.0/24" } })] {
+            let result = try Xdpfw.run(["-n", namespace, "set", arguments[0], interface, "ext"] + arguments.dropFirst())
+            XCTAssertEqual(result.status, 0, result.standardError)
+            update(&ext)
+            try check("set " + arguments.joined(separator: " ") + " (ext)")
+        }
+        let refusedEntry = try Xdpfw.run(["-n", namespace, "set", "add", interface, "ext", "2001:db8::/48"])
+        XCTAssertEqual(refusedEntry.status, 1)
+        XCTAssertTrue(refusedEntry.standardError.contains("'2001:db8::/48' cannot be in @ext: rule 21 (line 25) "
+                                                          + "'drop src net @ext and dst net 198.51.100.0/24 and udp' is in the packet classifier"),
+                      refusedEntry.standardError)
+        let refused = try Xdpfw.run(["-n", namespace, "set", "add", interface, "flt", "192.0.2.0/24"])
         XCTAssertEqual(refused.status, 1)
-        XCTAssertTrue(refused.standardError.contains("rule 21 (line 24) 'drop src net @ext and dst net 198.51.100.0/24 and udp' uses @ext in a filter"),
+        XCTAssertTrue(refused.standardError.contains("rule 63 (line 67) 'pass src net @flt and len > 100' uses @flt in a filter"),
                       refused.standardError)
-        try check("after a refused change of a set in a filter")
+        try check("after refused changes")
     }
 }

@@ -50,6 +50,22 @@ final class ClassifierPlacementTests: XCTestCase {
         XCTAssertEqual(more.classifierPlacement.classifiers, 0)
     }
 
+    /// A rule with a set in a conjunction goes in; one that names a set as the classifier cannot
+    /// test it says so, apart from rules of other tests.
+    func testSetRulesGoInOrSayWhyNot() throws {
+        var text = "set bl { 192.0.2.0/24, 198.51.100.7 }\npolicy pass\n"
+        text += (0..<40).map { "drop src net 10.\($0).0.0/16 and tcp dst portrange 1000-\(2000 + $0)\n" }.joined()
+        text += "drop src net @bl and udp dst portrange 53-54\n" // rule 41: in
+        text += "drop net @bl and tcp dst port 22\n"           // rule 42: either side
+        text += "drop not src net @bl and tcp dst port 23\n"   // rule 43: not
+        text += "drop src net @bl and len > 100\n"             // rule 44: beside `len`
+        text += "pass len > 1000\n"                            // rule 45: no set, not fields
+        let placement = try Ruleset.parse(text, file: "s.conf").classifierPlacement
+        XCTAssertEqual(placement.classifiedRules, 41)
+        XCTAssertEqual(placement.elsewhere.map(\.reason), [.notFields, .setNotTestable])
+        XCTAssertEqual(placement.elsewhere.map(\.rules), [[44], [41, 42, 43]], "indexes: rules 45, then 42 to 44")
+    }
+
     /// `check` and `bench` report the placement of the spec the load compiles: the rules it says
     /// the classifiers take are exactly those its classifier segments count, with the default
     /// runs and with every lookup shape merged (`minimumRun: 1`, where lookups take them).

@@ -19,6 +19,14 @@ final class SetTests: XCTestCase {
 
     /// A set's braces hold it together over lines, with comments and blank lines inside, as an
     /// nft user writes it; the statement after the closing brace stands on its own.
+    /// Which rules test VLAN tags (what `apply` binds the program to the device for), with a
+    /// set in the rule or not; a lookup never does.
+    func testRulesThatTestVLANTagsAreKnownWithOrWithoutSets() throws {
+        let ruleset = try Ruleset.parse("set bl { 192.0.2.0/24, 198.51.100.7 }\ndrop src net @bl\ndrop vlan 10 and src net @bl\n"
+                                        + "drop tcp port 22 and src net @bl\ndrop vlan and udp\ndrop udp port 53\n", file: "v.conf")
+        XCTAssertEqual(ruleset.rules.map(\.testsVLANTags), [false, true, false, true, false])
+    }
+
     func testSetsSpanLinesUntilTheirClosingBrace() throws {
         let text = "set bad {\n  192.0.2.0/24,   # lab\n\n  198.51.100.7 # one host\n}\ndrop src net @bad\npass tcp\n"
         let file = try RulesFile.parse(text, file: "r.conf")

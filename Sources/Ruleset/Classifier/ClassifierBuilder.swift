@@ -30,6 +30,7 @@ public enum ClassifierBuilder {
         guard let family = c.family else {
             return c.ipProtocol == nil && c.fragmentNextHeader == nil && !c.firstFragment && c.source == nil
                 && c.destination == nil && c.sourcePorts == nil && c.destinationPorts == nil
+                && c.sourceSets.isEmpty && c.destinationSets.isEmpty
         }
         let prefixFamily: AddressFamily = family == .ipv6 ? .ipv6 : .ipv4
         guard [c.source, c.destination].allSatisfy({ $0 == nil || $0!.family == prefixFamily }) else { return false }
@@ -62,23 +63,43 @@ public enum ClassifierBuilder {
         return conjunctions
     }
 
+    /// A rule that names sets, when the classifier can take all its conjunctions
+    /// (`RuleDecomposition.conjunctions(ofSetRule:sets:)`).
+    public static func conjunctions(ofSetRule expression: String, sets: [String: [String]]) -> [FieldConjunction]? {
+        guard let conjunctions = RuleDecomposition.conjunctions(ofSetRule: expression, sets: sets),
+              conjunctions.count <= maximumEntriesPerRule, conjunctions.allSatisfy(accepts),
+              Set(conjunctions.flatMap(setTestsOf)).count <= PacketClassifier.maximumSetTests else { return nil }
+        return conjunctions
+    }
+
     /// Classifiers with more entries than this keep row summaries and scan their groups apart
     /// (docs/design-classifier.md: below, scanning every word costs no more).
     public static let summaryThreshold = 2_048
 
-    public static func build(_ members: [Member], number: Int, summaryThreshold: Int = summaryThreshold) -> PacketClassifier {
+    /// `sets`: the entries of the sets the members test (`FieldConjunction.sourceSets`...), each
+    /// a `RuleDecomposition.classifierSetEntry`; at most `PacketClassifier.maximumSetTests`
+    /// (set, side) pairs.
+    public static func build(_ members: [Member], number: Int, sets: [String: [String]] = [:],
+                             summaryThreshold: Int = summaryThreshold) -> PacketClassifier {
         var all: [(FieldConjunction, PacketClassifier.Entry)] = []
+        var setTests: [PacketClassifier.SetTest] = []
         for member in members {
             for conjunction in member.conjunctions {
                 precondition(accepts(conjunction), "a conjunction the classifier does not read: \(conjunction)")
                 all.append((conjunction, member.entry))
+                for test in setTestsOf(conjunction) where !setTests.contains(test) { setTests.append(test) }
             }
+        }
+        precondition(setTests.count <= PacketClassifier.maximumSetTests, "more set tests than a classifier reads")
+        var setEntries: [String: [AddressPrefix]] = [:]
+        for name in Set(setTests.map(\.name)) {
+            setEntries[name] = (sets[name] ?? []).compactMap(RuleDecomposition.classifierSetEntry)
         }
         // Grouped by the addresses they test, each group from a word of its own (nil: no entry).
         let summarized = all.count > summaryThreshold
         var conjunctions: [FieldConjunction?] = [], entries: [PacketClassifier.Entry] = [], groups: [Range<Int>] = []
         // 2: tests the source address, 1: the destination; -1: all in one group.
-        func pattern(_ c: FieldConjunction) -> Int { (c.source != nil ? 2 : 0) + (c.destination != nil ? 1 : 0) }
+        func pattern(_ c: FieldConjunction) -> Int { (c.testsAddress(.source) ? 2 : 0) + (c.testsAddress(.destination) ? 1 : 0) }
         for group in summarized ? [3, 2, 1, 0] : [-1] {
             let members = all.filter { group == -1 || pattern($0.0) == group }
             guard !members.isEmpty else { continue }
@@ -95,9 +116,9 @@ public enum ClassifierBuilder {
             return bits
         }
 
-        let kind = kindRows(conjunctions, words: words)
-        var sourceRows = FieldRows(none: bits { $0.source == nil })
-        var destinationRows = FieldRows(none: bits { $0.destination == nil })
+        let kind = kindRows(conjunctions, words: words, setTests: setTests)
+        var sourceRows = FieldRows(none: bits { !$0.testsAddress(.source) })
+        var destinationRows = FieldRows(none: bits { !$0.testsAddress(.destination) })
         let sources = prefixRows(conjunctions, side: .source, rows: &sourceRows)
         let destinations = prefixRows(conjunctions, side: .destination, rows: &destinationRows)
         var trie = AddressTrie()
@@ -122,7 +143,7 @@ public enum ClassifierBuilder {
         }
         return PacketClassifier(
             number: number, entries: entries, groups: groups, summaryWords: summaryWords, rows: rows, rowBase: rowBase,
-            kindRows: kind.keys,
+            kindRows: kind.keys, setTests: setTests, setEntries: setEntries,
             addressTrie: trie.entries, addressTrieLength: trie.length,
             hasIPv4Addresses: !sources.ipv4.isEmpty || !destinations.ipv4.isEmpty,
             ipv6Source: sources.ipv6, ipv6Destination: destinations.ipv6, portRows: portRows,
@@ -133,26 +154,31 @@ public enum ClassifierBuilder {
 
     /// The kind key of every packet the classifier can see (`PacketClassifier.kindKey`), its
     /// row, and the rows; row 0 is a frame of no family the entries name (family code 0).
-    private static func kindRows(_ conjunctions: [FieldConjunction?], words: Int) -> (rows: FieldRows, keys: [(key: UInt32, row: UInt32)]) {
-        // Entries with the same kind constraints share their bits.
+    private static func kindRows(_ conjunctions: [FieldConjunction?], words: Int,
+                                 setTests: [PacketClassifier.SetTest]) -> (rows: FieldRows, keys: [(key: UInt32, row: UInt32)]) {
+        // Entries with the same kind constraints share their bits. `sets`: the bits of the set
+        // tests (`setTests`) the entry needs to hold.
         struct Signature: Hashable {
             var family: FrameFamily?, ipProtocol: UInt8?, fragmentNextHeader: UInt8?, firstFragment: Bool
             var transportByte: TransportByteTest?
+            var sets: Int
         }
         var bySignature: [Signature: EntryBits] = [:], order: [Signature] = []
         for (index, c) in conjunctions.enumerated() {
             guard let c else { continue }
+            let sets = setTestsOf(c).reduce(0) { $0 | 1 << setTests.firstIndex(of: $1)! }
             let signature = Signature(family: c.family, ipProtocol: c.ipProtocol, fragmentNextHeader: c.fragmentNextHeader,
-                                      firstFragment: c.firstFragment, transportByte: c.transportByte)
+                                      firstFragment: c.firstFragment, transportByte: c.transportByte, sets: sets)
             if bySignature[signature] == nil { order.append(signature); bySignature[signature] = EntryBits(words: words) }
             bySignature[signature]!.insert(index)
         }
         let absent = PacketClassifier.absentProtocol, unknown = PacketClassifier.fragmentNotKnown
         // `byte`: the transport byte of the packet's class when the frame holds it; a test of it
         // fails without (a load past the end rejects).
-        func holds(_ s: Signature, family: FrameFamily, fragment: Int, protocolKey: Int,
+        // `sets`: the bits of the set tests the packet's addresses pass.
+        func holds(_ s: Signature, family: FrameFamily, fragment: Int, protocolKey: Int, sets: Int,
                    byte: (PacketClassifier.TransportByteClass, UInt8)? = nil) -> Bool {
-            guard s.family == family else { return false }
+            guard s.family == family, s.sets & ~sets == 0 else { return false }
             if let test = s.transportByte {
                 guard let (byteClass, value) = byte, test.field == byteClass.field, test.values.contains(value) else { return false }
             }
@@ -173,13 +199,23 @@ public enum ClassifierBuilder {
         for key in Array(0..<512) + [absent] { possible.append((.ipv6, 2, unknown, key)) }
         possible.append((.arp, 3, unknown, absent))
         possible.append((.reverseARP, 4, unknown, absent))
-        for (family, code, fragment, protocolKey) in possible {
-            var bits = anyFrame
-            for signature in order where holds(signature, family: family, fragment: fragment, protocolKey: protocolKey) {
-                bits.formUnion(bySignature[signature]!)
+        // Each key once per combination of set tests passed (`PacketClassifier.kindKey(_:sets:)`);
+        // a key no set entry's kind holds has the same row for all.
+        let masks = 1 << setTests.count
+        func add(_ key: UInt32, _ holding: (Signature, Int) -> Bool) {
+            let testsSets = order.contains { $0.sets != 0 && holding($0, masks - 1) }
+            for sets in 0..<(testsSets ? masks : 1) {
+                var bits = anyFrame
+                for signature in order where holding(signature, sets) { bits.formUnion(bySignature[signature]!) }
+                let row = rows.row(for: bits)
+                guard row != 0 else { continue }
+                for mask in testsSets ? sets...sets : 0...(masks - 1) { keys.append((PacketClassifier.kindKey(key, sets: mask), row)) }
             }
-            let row = rows.row(for: bits)
-            if row != 0 { keys.append((PacketClassifier.kindKey(family: code, fragment: fragment, protocolKey: protocolKey), row)) }
+        }
+        for (family, code, fragment, protocolKey) in possible {
+            add(PacketClassifier.kindKey(family: code, fragment: fragment, protocolKey: protocolKey)) {
+                holds($0, family: family, fragment: fragment, protocolKey: protocolKey, sets: $1)
+            }
         }
         // Packets whose transport byte (TCP flags, ICMP type) some entry tests: a key per class
         // and byte value, past the kind keys.
@@ -189,13 +225,9 @@ public enum ClassifierBuilder {
             let family: FrameFamily = kind.family == .ipv4 ? .ipv4 : .ipv6
             let fragment = kind.family == .ipv4 ? 0 : unknown
             for value in 0...255 {
-                var bits = anyFrame
-                for signature in order where holds(signature, family: family, fragment: fragment, protocolKey: Int(kind.ipProtocol),
-                                                   byte: (byteClass, UInt8(value))) {
-                    bits.formUnion(bySignature[signature]!)
+                add(PacketClassifier.transportByteKey(byteClass, byte: UInt8(value))) {
+                    holds($0, family: family, fragment: fragment, protocolKey: Int(kind.ipProtocol), sets: $1, byte: (byteClass, UInt8(value)))
                 }
-                let row = rows.row(for: bits)
-                if row != 0 { keys.append((PacketClassifier.transportByteKey(byteClass, byte: UInt8(value)), row)) }
             }
         }
         return (rows, keys)
@@ -210,7 +242,7 @@ public enum ClassifierBuilder {
         let none = rows.rows[0]
         var own: [AddressPrefix: EntryBits] = [:], order: [AddressPrefix] = []
         for (index, c) in conjunctions.enumerated() {
-            guard let c, let prefix = side == .source ? c.source : c.destination else { continue }
+            guard let c, let prefix = c.addressPrefix(side) else { continue }
             if own[prefix] == nil { order.append(prefix); own[prefix] = EntryBits(words: none.words.count) }
             own[prefix]!.insert(index)
         }
@@ -227,6 +259,12 @@ public enum ClassifierBuilder {
             if prefix.family == .ipv4 { result.ipv4.append((prefix, row)) } else { result.ipv6.append((prefix, row)) }
         }
         return result
+    }
+
+    /// The set tests of a conjunction, source first.
+    static func setTestsOf(_ c: FieldConjunction) -> [PacketClassifier.SetTest] {
+        c.sourceSets.sorted().map { PacketClassifier.SetTest(name: $0, side: .source) }
+            + c.destinationSets.sorted().map { PacketClassifier.SetTest(name: $0, side: .destination) }
     }
 
     static func prefixOrder(_ a: AddressPrefix, _ b: AddressPrefix) -> Bool {
@@ -318,5 +356,20 @@ struct AddressTrie {
         case let .node(index): nodes[index] = pointer
         }
         return offset
+    }
+}
+
+extension FieldConjunction {
+    /// Whether the conjunction reads the address of `side`: a prefix or a set.
+    func testsAddress(_ side: PacketSide) -> Bool {
+        side == .source ? source != nil || !sourceSets.isEmpty : destination != nil || !destinationSets.isEmpty
+    }
+
+    /// The prefix the address trie files the conjunction under on `side`: its own, or for a set
+    /// test alone the family's /0 (any address the frame holds; the set's table decides).
+    func addressPrefix(_ side: PacketSide) -> AddressPrefix? {
+        if let prefix = side == .source ? source : destination { return prefix }
+        guard testsAddress(side), let family else { return nil }
+        return AddressPrefix(bytes: [UInt8](repeating: 0, count: family == .ipv6 ? 16 : 4), length: 0)
     }
 }

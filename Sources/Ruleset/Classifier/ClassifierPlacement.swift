@@ -1,9 +1,13 @@
+import EBPF
+
 /// Which rules the packet classifiers take and, for the others, why they stay filters or
 /// lookups: what `xdpfw check` reports, one line per reason.
 public struct ClassifierPlacement: Sendable {
     public enum Reason: String, Sendable, CaseIterable {
         case notFields
         case usesSet
+        case setNotTestable
+        case tooManySets
         case longLookupRun
         case tooFew
 
@@ -11,9 +15,13 @@ public struct ClassifierPlacement: Sendable {
         public var explanation: String {
             switch self {
             case .notFields:
-                "not only address, protocol, port, fragment, TCP flag and ICMP type tests (the classifier reads those fields, and `not` of an address beside a protocol; others run as filters)"
+                "not only address, protocol, port, fragment, TCP flag and ICMP type tests (the classifier reads those fields and `not` of an address beside a protocol; others run as filters)"
             case .usesSet:
-                "use a set (a lookup, so that `xdpfw set` can change it in place)"
+                "use a set in a lookup (a trie or hash of its entries, which `xdpfw set` changes in place)"
+            case .setNotTestable:
+                "name a set as the classifier cannot test it (`not @S`; `host @S` or `src or dst`, `src and dst` — one side per set; ports; IPv6 entries of /96 or shorter; or beside tests it does not read: those run as filters)"
+            case .tooManySets:
+                "test sets beyond the first \(PacketClassifier.maximumSetTests) (set, side) pairs a classifier reads (each is a lookup per packet)"
             case .longLookupRun:
                 "in a long run of one lookup shape (a trie or hash lookup costs less than a classifier there)"
             case .tooFew:

@@ -63,6 +63,20 @@ public struct ClassifierWalk {
            let byte = reader.field(byteClass.field, byteClass.kind.family) {
             kindKey = PacketClassifier.transportByteKey(byteClass, byte: UInt8(byte))
         }
+        // The set tests passed: the whole address in the frame and in a prefix of the set.
+        var sets = 0
+        for (bit, test) in classifier.setTests.enumerated() {
+            let family: AddressFamily = code == 2 ? .ipv6 : .ipv4
+            let offset = code == 1 || code == 2 ? PacketField.address(source: test.side == .source).location(in: family)!.offset
+                : test.side == .source ? Protocols.ARP.senderProtocolAddress : Protocols.ARP.targetProtocolAddress
+            let start = Int(Protocols.Ethernet.headerLength + offset)
+            guard frame.count >= start + family.width, let address = AddressPrefix(bytes: Array(frame[start..<start + family.width]),
+                                                                                    length: family.width * 8) else { continue }
+            if classifier.setEntries[test.name, default: []].contains(where: { $0.family == family && address.truncated(to: $0.length) == $0 }) {
+                sets |= 1 << bit
+            }
+        }
+        kindKey = PacketClassifier.kindKey(kindKey, sets: sets)
         rows[0] = kind[kindKey] ?? 0
         for side in PacketSide.allCases {
             let field = side == .source ? 1 : 2
