@@ -179,7 +179,20 @@ public struct PacketClassifier: Hashable, Sendable {
     var entryTable: MapName { MapName(prefix + ".entries") }
     /// The LPM trie of a set's entries of one family (value: 1).
     public func setTable(_ name: String, _ family: AddressFamily) -> MapName {
-        MapName(prefix + ".set." + name + (family == .ipv4 ? ".v4" : ".v6"))
+        Self.setTable(classifier: number, set: name, family)
+    }
+
+    /// `setTable` of classifier `number`.
+    public static func setTable(classifier number: Int, set name: String, _ family: AddressFamily) -> MapName {
+        MapName("classifier.\(number).set." + name + (family == .ipv4 ? ".v4" : ".v6"))
+    }
+
+    /// An entry of a set table: the prefix as the LPM trie's key, and 1.
+    public static func setTableEntry(_ prefix: AddressPrefix) -> (key: [UInt8], value: [UInt8]) {
+        var key: [UInt8] = [], value: [UInt8] = []
+        LookupGroup.appendLittleEndian(UInt32(prefix.length), to: &key)
+        LookupGroup.appendLittleEndian(1, to: &value)
+        return (key + prefix.bytes, value)
     }
 
     /// The maps the classifier's code looks up, filled.
@@ -196,7 +209,7 @@ public struct PacketClassifier: Hashable, Sendable {
             for family in AddressFamily.allCases {
                 let prefixes = setEntries[name]!.filter { $0.family == family }
                 var table = LookupTable(name: setTable(name, family), family: family, side: nil, keySize: 4 + family.width,
-                                        entries: prefixes.map { (u32(UInt32($0.length)) + $0.bytes, u32(1)) })
+                                        entries: prefixes.map(Self.setTableEntry))
                 table.valueSize = 4
                 tables.append(table)
             }

@@ -85,6 +85,40 @@ final class LiveSetPlanTests: XCTestCase {
 
     /// A set in a hash map per prefix length takes and loses prefixes of its lengths live (an
     /// emptied length keeps its map); a prefix of another length needs a new program.
+    /// A set only rules in packet classifiers test: the change is worked out on the set's own
+    /// tables alone, and is the change the whole computation finds (which compiles the rules
+    /// twice and compares every table) — applied to the old tables it gives the new ones.
+    func testASetOnlyClassifiedRulesTestChangesItsOwnTablesAsTheWholeComputationDoes() throws {
+        var text = "policy pass\nset ext { 192.0.2.0/24, 198.51.100.7, 2001:db8::5 }\n"
+        text += (0..<40).map { "drop src net 10.\($0).0.0/16 and tcp dst portrange 1000-\(2000 + $0)\n" }.joined()
+        text += "drop src net @ext and udp dst portrange 53-54\n"
+        text += (40..<80).map { "pass dst net 10.\($0).0.0/16 and udp\n" }.joined()
+        text += "pass dst net @ext and tcp and dst net 192.0.0.0/8\n"
+        let ruleset = try Ruleset.parse(text, file: "c.conf")
+        XCTAssertEqual(ruleset.classifierPlacement.classifiedRules, 82)
+        let pinned = Ruleset.lookupTables(segments: ruleset.segments(), hook: XDPHook()).map(\.name.pinEntry) + ["program", "counters"]
+        XCTAssertTrue(pinned.contains("classifier-0-set-ext-v6"), "\(pinned)")
+        for (adding, removing) in [(["203.0.113.0/24", "2001:db8::/120", "192.0.2.0/24"], [String]()), ([], ["198.51.100.7", "2001:db8::5"]),
+                                   (["10.1.0.0/16"], ["192.0.2.0/24"])] {
+            let label = "add \(adding) del \(removing)"
+            let fast = try LiveSetChange.plan(text: text, file: "c.conf", set: "ext", adding: adding, removing: removing,
+                                              pinnedEntries: pinned, hook: XDPHook())
+            let whole = try LiveSetChange.plan(text: text, file: "c.conf", set: "ext", adding: adding, removing: removing, hook: XDPHook())
+            XCTAssertEqual(fast.text, whole.text, label)
+            XCTAssertEqual(Set(fast.updates.keys), Set(fast.tableSizes.keys), label)
+            XCTAssertTrue(fast.updates.keys.allSatisfy { $0.text.hasPrefix("classifier.0.set.ext.") }, "\(label): \(fast.updates.keys)")
+            // Applied to the tables as they are, each gives the tables `apply` fills for the new text.
+            let expected = try tables(whole.text)
+            for change in [fast, whole] {
+                var tables = try self.tables(text)
+                for (name, updates) in change.updates { for update in updates { tables[name, default: [:]][update.key] = update.value } }
+                for (name, deletions) in change.deletions { for deletion in deletions { tables[name]?[deletion.key] = nil } }
+                XCTAssertEqual(tables, expected, label)
+                for (name, size) in change.tableSizes { XCTAssertEqual(expected[name]?.count, size, "\(label): \(name)") }
+            }
+        }
+    }
+
     func testHashedSetsKeepTheirLengths() throws {
         let hosts = "set hosts { 192.0.2.1, 192.0.2.2, 10.0.0.0/8 }\ndrop src host @hosts\ndrop src net 10.0.0.0/8\n"
         let text = hosts.replacingOccurrences(of: "drop src host @hosts", with: "drop src net @hosts")
