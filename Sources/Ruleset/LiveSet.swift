@@ -201,7 +201,10 @@ extension LiveSetChange {
         -> (updates: [MapName: [(key: [UInt8], value: [UInt8], previous: [UInt8]?)]],
             deletions: [MapName: [(key: [UInt8], previous: [UInt8])]], sizes: [MapName: Int])? {
         for user in users {
-            guard (try? Ruleset.compileWrittenOut(user.expression, sets: sets, options: .init())) != nil,
+            // (A set too large to write out runs in the classifier only: `Rule.runsOnlyInClassifier`.)
+            let compiles = SetExpansion.oversizedSet(in: user.expression, sets: sets) != nil
+                || (try? Ruleset.compileWrittenOut(user.expression, sets: sets, options: .init())) != nil
+            guard compiles,
                   ClassifierBuilder.conjunctions(ofSetRule: user.expression, sets: sets) == user.conjunctions else { return nil }
         }
         let before = Set(old.compactMap(RuleDecomposition.classifierSetEntry))

@@ -113,7 +113,9 @@ extension Ruleset {
     }
 
     func classifierParts(classifiable: [Bool]) -> [[Range<Int>]] {
-        guard classifiable.count(where: { $0 }) >= classifierMinimumRun else { return [] }
+        // (A rule that runs only in a classifier makes one however few rules could go in.)
+        guard classifiable.count(where: { $0 }) >= classifierMinimumRun
+                || zip(rules, classifiable).contains(where: { $1 && $0.runsOnlyInClassifier }) else { return [] }
         var classifiers: [[Range<Int>]] = [], parts: [Range<Int>] = [], taken = 0
         var index = 0
         while index < rules.count {

@@ -199,6 +199,37 @@ final class ClassifierSetFieldTests: XCTestCase {
         }
     }
 
+    /// A set too large to write out as an `or` (1,506 entries) in rules among plain ones: they
+    /// run only in the classifier, and the kernel decides every packet and counts every rule as
+    /// libpcap's first match with the set written out.
+    func testSetsTooLargeToWriteOutInTheKernelGiveLibpcapsFirstMatch() throws {
+        try XCTSkipUnless(KernelSupport.isRoot, "loading programs and maps and BPF_PROG_TEST_RUN need root (CAP_BPF)")
+        let big = (0..<1500).map { "172.16.\($0 / 256).\($0 % 256)" } + ["10.0.0.0/8", "1.2.3.4", "5.6.7.0/24", "9.9.9.9", "1.2.0.0/16", "2001:db8::1"]
+        XCTAssertGreaterThan(big.count, RulesFile.maximumWrittenOutSetSize)
+        let plain = ClassifierTests.decomposableRules(count: 20, seed: 35)
+        let written = "(src net \(big.joined(separator: " or ")))", writtenDestination = "(dst net \(big.joined(separator: " or ")))"
+        let setRules: [(text: String, expression: String, verdict: Verdict)] = [
+            ("src net @big and tcp", "\(written) and tcp", .drop),
+            ("dst net @big and udp dst portrange 50-60000", "\(writtenDestination) and udp dst portrange 50-60000", .pass),
+            ("src net @big and dst net @c and tcp", "\(written) and (dst net \(Self.sets["c"]!.joined(separator: " or "))) and tcp", .pass),
+        ]
+        var rules: [(expression: String, verdict: Verdict)] = []
+        var text = "policy drop\nset big { \(big.joined(separator: ", ")) }\nset c { \(Self.sets["c"]!.joined(separator: ", ")) }\n"
+        for index in 0..<20 {
+            if index % 7 == 3, let rule = setRules.dropFirst(index / 7).first {
+                rules.append((rule.expression, rule.verdict))
+                text += "\(rule.verdict.rawValue) \(rule.text)\n"
+            }
+            rules.append(plain[index])
+            text += "\(plain[index].verdict.rawValue) \(plain[index].expression)\n"
+        }
+        let ruleset = try Ruleset.parse(text, file: "big.conf")
+        XCTAssertEqual(ruleset.rules.filter(\.runsOnlyInClassifier).map(\.index), [3, 11, 19])
+        let reached = Set(ClassifierTests.kernelPackets.map(try LibpcapRuleset(rules).slot(for:)))
+        XCTAssertGreaterThanOrEqual(reached.intersection([4, 12, 20]).count, 2, "the set rules decide packets: \(reached.sorted())")
+        try compareFirstMatch(rules, packets: ClassifierTests.kernelPackets, policy: .drop, label: "a set too large to write out", text: text)
+    }
+
     /// Set rules among plain decomposable rules, applied as `apply` does: those with set tests
     /// go into the classifier (beyond six set tests, and `not @set`, they stay filters), and the
     /// kernel decides every packet and counts every rule as libpcap's first match.

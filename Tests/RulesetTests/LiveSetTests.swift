@@ -236,8 +236,12 @@ final class LiveSetPlanTests: XCTestCase {
             let column = withName.utf8.count - " www.example.com }\n".utf8.count + 2
             XCTAssert(($0 as? RulesetError)?.description.hasPrefix("big.conf:1:\(column): unknown network 'www.example.com' (an entry of the set 'big'") ?? false, "\($0)")
         }
-        XCTAssertThrowsError(try Ruleset.parse(sets + "drop tcp and src net @big\n", file: "big.conf")) {
-            XCTAssert(($0 as? RulesetError)?.description.contains("big.conf:2:14: the set 'big' has \(unique.count) entries, too many to write out") ?? false, "\($0)")
+        XCTAssertThrowsError(try Ruleset.parse(sets + "drop len > 100 and src net @big\n", file: "big.conf")) {
+            XCTAssert(($0 as? RulesetError)?.description.contains("big.conf:2:20: the set 'big' has \(unique.count) entries, too many to write out") ?? false, "\($0)")
         }
+        // A packet classifier takes `tcp and src net @big` (the set a table of its own): it runs there only.
+        let classified = try Ruleset.parse(sets + "drop tcp and src net @big\n", file: "big.conf")
+        XCTAssertEqual(classified.rules.map(\.runsOnlyInClassifier), [true])
+        XCTAssertEqual(classified.classifierPlacement.classifiedRules, 1)
     }
 }
