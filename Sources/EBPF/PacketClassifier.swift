@@ -177,15 +177,17 @@ public struct PacketClassifier: Hashable, Sendable {
     var portTable: MapName { MapName(prefix + ".ports") }
     var vectorTable: MapName { MapName(prefix + ".vectors") }
     var entryTable: MapName { MapName(prefix + ".entries") }
-    /// The LPM trie of a set's entries of one family (value: 1).
-    public func setTable(_ name: String, _ family: AddressFamily) -> MapName {
-        Self.setTable(classifier: number, set: name, family)
+    /// The LPM trie of a set's entries of one family (value: 1), one for every classifier that
+    /// tests the set (its entries are the set's, whatever the classifier): a ruleset of several
+    /// classifiers does not use up the kernel's 64 maps a program on copies.
+    public func setTable(_ name: String, _ family: AddressFamily) -> MapName { Self.setTable(name, family) }
+
+    public static func setTable(_ name: String, _ family: AddressFamily) -> MapName {
+        MapName("classifier.set." + name + (family == .ipv4 ? ".v4" : ".v6"))
     }
 
-    /// `setTable` of classifier `number`.
-    public static func setTable(classifier number: Int, set name: String, _ family: AddressFamily) -> MapName {
-        MapName("classifier.\(number).set." + name + (family == .ipv4 ? ".v4" : ".v6"))
-    }
+    /// Whether `name` is a set's table (`setTable`).
+    public static func isSetTable(_ name: MapName) -> Bool { name.text.hasPrefix("classifier.set.") }
 
     /// An entry of a set table: the prefix as the LPM trie's key, and 1.
     public static func setTableEntry(_ prefix: AddressPrefix) -> (key: [UInt8], value: [UInt8]) {

@@ -191,7 +191,7 @@ public struct LiveSetChange: Sendable {
 
 extension LiveSetChange {
     /// The change when every rule that uses the set is in a packet classifier: only the set's
-    /// own tables change (`PacketClassifier.setTable`, one LPM trie per family and classifier),
+    /// own tables change (`PacketClassifier.setTable`, one LPM trie per family, shared by classifiers),
     /// so neither the ruleset nor the program is worked out again — 10,000 rules compiled twice
     /// and their tables compared took most of a `set add`. Each user is checked to compile with
     /// the new entries and to decompose as before; nil when one does not, or when no pinned
@@ -201,10 +201,7 @@ extension LiveSetChange {
         -> (updates: [MapName: [(key: [UInt8], value: [UInt8], previous: [UInt8]?)]],
             deletions: [MapName: [(key: [UInt8], previous: [UInt8])]], sizes: [MapName: Int])? {
         for user in users {
-            // (A set too large to write out runs in the classifier only: `Rule.runsOnlyInClassifier`.)
-            let compiles = SetExpansion.oversizedSet(in: user.expression, sets: sets) != nil
-                || (try? Ruleset.compileWrittenOut(user.expression, sets: sets, options: .init())) != nil
-            guard compiles,
+            guard (try? Ruleset.checkWrittenOut(user.expression, sets: sets, options: .init())) != nil,
                   ClassifierBuilder.conjunctions(ofSetRule: user.expression, sets: sets) == user.conjunctions else { return nil }
         }
         let before = Set(old.compactMap(RuleDecomposition.classifierSetEntry))
@@ -214,27 +211,22 @@ extension LiveSetChange {
         let pinned = Set(pinnedEntries)
         var result: (updates: [MapName: [(key: [UInt8], value: [UInt8], previous: [UInt8]?)]],
                      deletions: [MapName: [(key: [UInt8], previous: [UInt8])]], sizes: [MapName: Int]) = ([:], [:], [:])
-        // The classifiers that test the set (numbered by their place among the segments).
-        let numbers = pinnedEntries.compactMap { entry -> Int? in
-            guard entry.hasPrefix("classifier-") else { return nil }
-            return Int(entry.dropFirst("classifier-".count).prefix { $0.isNumber })
-        }
-        for number in Set(numbers).sorted() {
-            for family in AddressFamily.allCases {
-                let table = PacketClassifier.setTable(classifier: number, set: name, family)
-                guard pinned.contains(table.pinEntry) else { continue }
-                result.updates[table] = added.filter { $0.family == family }.sorted(by: ClassifierBuilder.prefixOrder).map {
-                    let entry = PacketClassifier.setTableEntry($0)
-                    return (entry.key, entry.value, nil)
-                }
-                result.deletions[table] = removed.filter { $0.family == family }.sorted(by: ClassifierBuilder.prefixOrder).map {
-                    let entry = PacketClassifier.setTableEntry($0)
-                    return (entry.key, entry.value)
-                }
-                result.sizes[table] = Set(after.filter { $0.family == family }).count
+        for family in AddressFamily.allCases {
+            let table = PacketClassifier.setTable(name, family)
+            // Both families' tables are made whatever the set holds: one missing is a program
+            // this computation does not know (the whole change then explains itself).
+            guard pinned.contains(table.pinEntry) else { return nil }
+            result.updates[table] = added.filter { $0.family == family }.sorted(by: ClassifierBuilder.prefixOrder).map {
+                let entry = PacketClassifier.setTableEntry($0)
+                return (entry.key, entry.value, nil)
             }
+            result.deletions[table] = removed.filter { $0.family == family }.sorted(by: ClassifierBuilder.prefixOrder).map {
+                let entry = PacketClassifier.setTableEntry($0)
+                return (entry.key, entry.value)
+            }
+            result.sizes[table] = Set(after.filter { $0.family == family }).count
         }
-        return result.sizes.isEmpty ? nil : result
+        return result
     }
 }
 

@@ -4,6 +4,7 @@
 import FilterLanguage
 import FilterCompiler
 import EBPF
+import PacketFormats
 
 /// One compiled rule: the rule as written and its filter program.
 public struct Rule: Hashable, Sendable {
@@ -62,8 +63,14 @@ public struct Rule: Hashable, Sendable {
     }
 
     /// True for a rule that runs only in a packet classifier (its set is too large to write
-    /// out, so it has no program of its own): the classifier takes it however few rules it has.
+    /// out, so it has no program of its own).
     public var runsOnlyInClassifier: Bool { compiled == nil && lookupMatches.isEmpty }
+
+    /// True when the rule, in a packet classifier, tests sets there (`FieldConjunction.sourceSets`...):
+    /// a classifier is made for it however few rules could go in.
+    public var testsSetsInClassifier: Bool {
+        conjunctions?.contains { !$0.sourceSets.isEmpty || !$0.destinationSets.isEmpty } ?? false
+    }
 
     /// The compiled expression: it accepts (returns non-zero) exactly the packets the rule matches.
     /// Throws when it cannot be compiled (a lookup rule with a set too large to write out as an
@@ -193,6 +200,21 @@ public struct Ruleset: Hashable, Sendable {
         }
     }
 
+    /// libpcap's own checks of a rule with sets (`expression rejects all packets`...): its
+    /// written-out `or` compiled, or for a set too large to write out, one entry of each family
+    /// the set holds in its place (the rule then runs only in a packet classifier).
+    static func checkWrittenOut(_ expression: String, sets: [String: [String]], options: CompileOptions) throws(FilterError) {
+        guard SetExpansion.oversizedSet(in: expression, sets: sets) != nil else {
+            _ = try compileWrittenOut(expression, sets: sets, options: options)
+            return
+        }
+        let standing = sets.mapValues { entries -> [String] in
+            var seen = Set<AddressFamily>()
+            return entries.filter { entry in RuleDecomposition.classifierSetEntry(entry).map { seen.insert($0.family).inserted } ?? true }
+        }
+        _ = try compileWrittenOut(expression, sets: standing, options: options)
+    }
+
     /// How messages name the file of `set NAME file PATH`: as the rules file's verbs read it
     /// (a relative PATH beside the rules file).
     static func setFileName(_ path: String, besides rulesFile: String) -> String {
@@ -223,6 +245,7 @@ public struct Ruleset: Hashable, Sendable {
                     let oversized = SetExpansion.oversizedSet(in: text.expression, sets: source.sets) != nil
                     // Too large to write out, but a packet classifier can take it: it runs there only.
                     if oversized, let conjunctions = ClassifierBuilder.conjunctions(ofSetRule: text.expression, sets: source.sets) {
+                        try checkWrittenOut(text.expression, sets: source.sets, options: options)
                         var rule = Rule(text: text, classifiedWith: source.sets, conjunctions: conjunctions, options: options)
                         rule.testsVLANTags = setRuleTestsVLANTags(text.expression, sets: source.sets)
                         rules.append(rule)
