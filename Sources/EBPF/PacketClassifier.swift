@@ -177,9 +177,24 @@ public struct PacketClassifier: Hashable, Sendable {
     var portTable: MapName { MapName(prefix + ".ports") }
     var vectorTable: MapName { MapName(prefix + ".vectors") }
     var entryTable: MapName { MapName(prefix + ".entries") }
-    /// The LPM trie of a set's entries of one family (value: 1).
-    public func setTable(_ name: String, _ family: AddressFamily) -> MapName {
-        MapName(prefix + ".set." + name + (family == .ipv4 ? ".v4" : ".v6"))
+    /// The LPM trie of a set's entries of one family (value: 1), one for every classifier that
+    /// tests the set (its entries are the set's, whatever the classifier): a ruleset of several
+    /// classifiers does not use up the kernel's 64 maps a program on copies.
+    public func setTable(_ name: String, _ family: AddressFamily) -> MapName { Self.setTable(name, family) }
+
+    public static func setTable(_ name: String, _ family: AddressFamily) -> MapName {
+        MapName("classifier.set." + name + (family == .ipv4 ? ".v4" : ".v6"))
+    }
+
+    /// Whether `name` is a set's table (`setTable`).
+    public static func isSetTable(_ name: MapName) -> Bool { name.text.hasPrefix("classifier.set.") }
+
+    /// An entry of a set table: the prefix as the LPM trie's key, and 1.
+    public static func setTableEntry(_ prefix: AddressPrefix) -> (key: [UInt8], value: [UInt8]) {
+        var key: [UInt8] = [], value: [UInt8] = []
+        LookupGroup.appendLittleEndian(UInt32(prefix.length), to: &key)
+        LookupGroup.appendLittleEndian(1, to: &value)
+        return (key + prefix.bytes, value)
     }
 
     /// The maps the classifier's code looks up, filled.
@@ -196,7 +211,7 @@ public struct PacketClassifier: Hashable, Sendable {
             for family in AddressFamily.allCases {
                 let prefixes = setEntries[name]!.filter { $0.family == family }
                 var table = LookupTable(name: setTable(name, family), family: family, side: nil, keySize: 4 + family.width,
-                                        entries: prefixes.map { (u32(UInt32($0.length)) + $0.bytes, u32(1)) })
+                                        entries: prefixes.map(Self.setTableEntry))
                 table.valueSize = 4
                 tables.append(table)
             }

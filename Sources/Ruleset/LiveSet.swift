@@ -11,6 +11,7 @@
 /// per family), whatever they are, so a change there touches only those tables.
 
 import EBPF
+import PacketFormats
 
 /// Why a set cannot change live; nothing was changed.
 public struct LiveSetError: Error, Sendable, CustomStringConvertible {
@@ -105,6 +106,13 @@ public struct LiveSetChange: Sendable {
         var change = LiveSetChange(entries: entries, text: newText, unchanged: unchanged)
         guard entries != current else { return change }
         let newSets = source.sets.merging([name: entries]) { $1 }
+        if !users.isEmpty, lookupUsers.isEmpty, let pinnedEntries,
+           let tables = classifierSetChange(users: users, set: name, old: current, new: entries, sets: newSets, pinnedEntries: pinnedEntries) {
+            change.updates = tables.updates
+            change.deletions = tables.deletions
+            change.tableSizes = tables.sizes
+            return change
+        }
         if let stopped = lookupUsers.first(where: { SetExpansion.lookupMatches($0.expression, sets: newSets) == nil }) {
             throw LiveSetError("with these entries rule \(stopped.number) (line \(stopped.line)) '\(stopped.verdict.rawValue) \(stopped.expression)' "
                                + "would no longer be a lookup (with more than one entry, IPv6 prefixes must be longer than /96: "
@@ -178,6 +186,47 @@ public struct LiveSetChange: Sendable {
             change.tableSizes[after.name] = after.entries.count
         }
         return change
+    }
+}
+
+extension LiveSetChange {
+    /// The change when every rule that uses the set is in a packet classifier: only the set's
+    /// own tables change (`PacketClassifier.setTable`, one LPM trie per family, shared by classifiers),
+    /// so neither the ruleset nor the program is worked out again — 10,000 rules compiled twice
+    /// and their tables compared took most of a `set add`. Each user is checked to compile with
+    /// the new entries and to decompose as before; nil when one does not, or when no pinned
+    /// table is found (the whole change is then worked out and explains itself).
+    fileprivate static func classifierSetChange(users: [Rule], set name: String, old: [String], new: [String],
+                                                sets: [String: [String]], pinnedEntries: [String])
+        -> (updates: [MapName: [(key: [UInt8], value: [UInt8], previous: [UInt8]?)]],
+            deletions: [MapName: [(key: [UInt8], previous: [UInt8])]], sizes: [MapName: Int])? {
+        for user in users {
+            guard (try? Ruleset.checkWrittenOut(user.expression, sets: sets, options: .init())) != nil,
+                  ClassifierBuilder.conjunctions(ofSetRule: user.expression, sets: sets) == user.conjunctions else { return nil }
+        }
+        let before = Set(old.compactMap(RuleDecomposition.classifierSetEntry))
+        let after = new.compactMap(RuleDecomposition.classifierSetEntry)
+        guard after.count == new.count else { return nil }
+        let added = Set(after).subtracting(before), removed = before.subtracting(after)
+        let pinned = Set(pinnedEntries)
+        var result: (updates: [MapName: [(key: [UInt8], value: [UInt8], previous: [UInt8]?)]],
+                     deletions: [MapName: [(key: [UInt8], previous: [UInt8])]], sizes: [MapName: Int]) = ([:], [:], [:])
+        for family in AddressFamily.allCases {
+            let table = PacketClassifier.setTable(name, family)
+            // Both families' tables are made whatever the set holds: one missing is a program
+            // this computation does not know (the whole change then explains itself).
+            guard pinned.contains(table.pinEntry) else { return nil }
+            result.updates[table] = added.filter { $0.family == family }.sorted(by: ClassifierBuilder.prefixOrder).map {
+                let entry = PacketClassifier.setTableEntry($0)
+                return (entry.key, entry.value, nil)
+            }
+            result.deletions[table] = removed.filter { $0.family == family }.sorted(by: ClassifierBuilder.prefixOrder).map {
+                let entry = PacketClassifier.setTableEntry($0)
+                return (entry.key, entry.value)
+            }
+            result.sizes[table] = Set(after.filter { $0.family == family }).count
+        }
+        return result
     }
 }
 

@@ -67,12 +67,22 @@ public enum RuleDecomposition {
                 families[name, default: []].insert(prefix.family)
             }
         }
+        // Two sets of stand-ins: an address the rule names itself (in any spelling) is taken for
+        // a set by one and not by the other, and the two then differ.
+        guard let first = conjunctions(ofSetRule: expression, names: names, families: families, standIn: 0),
+              first == conjunctions(ofSetRule: expression, names: names, families: families, standIn: 1) else { return nil }
+        return first
+    }
+
+    /// `conjunctions(ofSetRule:sets:)` with the sets written out as stand-in addresses
+    /// (`standIn` picks one of two series).
+    private static func conjunctions(ofSetRule expression: String, names: [String], families: [String: Set<AddressFamily>],
+                                     standIn: Int) -> [FieldConjunction]? {
         for everyFamily in [true, false] {
             var written: [String: [String]] = [:], markers: [AddressPrefix: String] = [:]
             for (index, name) in names.enumerated() {
-                let ipv4 = "240.255.254.\(index + 1)", ipv6 = "fdff:ffff:ffff:ffff:ffff:ffff:fffe:\(String(index + 1, radix: 16))"
-                // A marker the rule names itself would be taken for the set.
-                guard !expression.contains(ipv4), !expression.contains(ipv6) else { return nil }
+                let ipv4 = "240.255.\(254 - standIn).\(index + 1)"
+                let ipv6 = "fdff:ffff:ffff:ffff:ffff:ffff:\(String(0xfffe - standIn, radix: 16)):\(String(index + 1, radix: 16))"
                 for (text, family) in [(ipv4, AddressFamily.ipv4), (ipv6, .ipv6)] where everyFamily || families[name]!.contains(family) {
                     written[name, default: []].append(text)
                     markers[MergeableRule.prefix(.host, family == .ipv4 ? .dotted(text) : .ipv6(text))!] = name
@@ -90,6 +100,10 @@ public enum RuleDecomposition {
                 return qualifiers.contains("src") != qualifiers.contains("dst")
             }) else { return nil }
             guard let tree = try? FilterParser.parse(expanded.text) else { continue }
+            // No `not` beside a set: `not src net P or src net @S` passes every source once the
+            // set holds P, and libpcap then drops the address load (a short frame matches) —
+            // which the entries of the day decide, not the rule.
+            guard !tree.containsNot else { return nil }
             if let conjunctions = conjunctions(of: tree, markers: markers) { return conjunctions }
         }
         return nil
@@ -562,5 +576,16 @@ public enum RuleDecomposition {
     private static func distinct(_ conjunctions: [FieldConjunction]) -> [FieldConjunction] {
         var seen = Set<FieldConjunction>()
         return conjunctions.filter { seen.insert($0).inserted }
+    }
+}
+
+extension FilterExpression {
+    /// Whether `not` appears anywhere in the expression.
+    fileprivate var containsNot: Bool {
+        switch self {
+        case .empty, .qualified, .proto, .comparison, .special: false
+        case let .and(left, right), let .or(left, right): left.containsNot || right.containsNot
+        case .not: true
+        }
     }
 }

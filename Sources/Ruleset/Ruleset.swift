@@ -4,6 +4,7 @@
 import FilterLanguage
 import FilterCompiler
 import EBPF
+import PacketFormats
 
 /// One compiled rule: the rule as written and its filter program.
 public struct Rule: Hashable, Sendable {
@@ -23,8 +24,10 @@ public struct Rule: Hashable, Sendable {
     /// The file's sets, when the rule uses some (`src net @x`); empty otherwise. `program`
     /// compiles the expression with them written out (`(src net A or B)`).
     var sets: [String: [String]] = [:]
-    /// True when the rule names a set (`@NAME`).
+    /// True when the rule is a lookup that names a set (`@NAME`).
     public var usesSets: Bool { !sets.isEmpty }
+    /// The file's sets for a rule that runs only in a packet classifier (`runsOnlyInClassifier`).
+    private var writtenOutSets: [String: [String]] = [:]
     /// The rule as field constraints the packet classifier reads (`ClassifierBuilder.accepts`),
     /// nil when it does not decompose so, or is a lookup that names a set (it stays a lookup,
     /// which `xdpfw set` changes). A rule that names sets otherwise tests membership of each
@@ -48,6 +51,27 @@ public struct Rule: Hashable, Sendable {
         snapLength = options.snapLength
     }
 
+    /// A rule with a set too large to write out as an `or` that a packet classifier can take
+    /// (`conjunctions`): it runs only there, where the set is a table of its own.
+    init(text: RuleText, classifiedWith sets: [String: [String]], conjunctions: [FieldConjunction], options: CompileOptions) {
+        self.text = text
+        self.lookupMatches = []
+        self.conjunctions = conjunctions
+        writtenOutSets = sets
+        optimize = options.optimize
+        snapLength = options.snapLength
+    }
+
+    /// True for a rule that runs only in a packet classifier (its set is too large to write
+    /// out, so it has no program of its own).
+    public var runsOnlyInClassifier: Bool { compiled == nil && lookupMatches.isEmpty }
+
+    /// True when the rule, in a packet classifier, tests sets there (`FieldConjunction.sourceSets`...):
+    /// a classifier is made for it however few rules could go in.
+    public var testsSetsInClassifier: Bool {
+        conjunctions?.contains { !$0.sourceSets.isEmpty || !$0.destinationSets.isEmpty } ?? false
+    }
+
     /// The compiled expression: it accepts (returns non-zero) exactly the packets the rule matches.
     /// Throws when it cannot be compiled (a lookup rule with a set too large to write out as an
     /// `or`): such a rule runs only as a lookup, never as a program that silently matches nothing.
@@ -63,7 +87,7 @@ public struct Rule: Hashable, Sendable {
         var options = CompileOptions()
         options.optimize = optimize
         options.snapLength = snapLength
-        return try Ruleset.compileWrittenOut(text.expression, sets: sets, options: options)
+        return try Ruleset.compileWrittenOut(text.expression, sets: sets.isEmpty ? writtenOutSets : sets, options: options)
     }
 
     /// Position among the rules, from 0. Users see `number` (`index + 1`).
@@ -176,6 +200,21 @@ public struct Ruleset: Hashable, Sendable {
         }
     }
 
+    /// libpcap's own checks of a rule with sets (`expression rejects all packets`...): its
+    /// written-out `or` compiled, or for a set too large to write out, one entry of each family
+    /// the set holds in its place (the rule then runs only in a packet classifier).
+    static func checkWrittenOut(_ expression: String, sets: [String: [String]], options: CompileOptions) throws(FilterError) {
+        guard SetExpansion.oversizedSet(in: expression, sets: sets) != nil else {
+            _ = try compileWrittenOut(expression, sets: sets, options: options)
+            return
+        }
+        let standing = sets.mapValues { entries -> [String] in
+            var seen = Set<AddressFamily>()
+            return entries.filter { entry in RuleDecomposition.classifierSetEntry(entry).map { seen.insert($0.family).inserted } ?? true }
+        }
+        _ = try compileWrittenOut(expression, sets: standing, options: options)
+    }
+
     /// How messages name the file of `set NAME file PATH`: as the rules file's verbs read it
     /// (a relative PATH beside the rules file).
     static func setFileName(_ path: String, besides rulesFile: String) -> String {
@@ -204,16 +243,21 @@ public struct Ruleset: Hashable, Sendable {
                     // Looked for only when the rule does not compile (at once when a set is too
                     // large to write out: finding why it is no lookup entry by entry is slower).
                     let oversized = SetExpansion.oversizedSet(in: text.expression, sets: source.sets) != nil
+                    // Too large to write out, but a packet classifier can take it: it runs there only.
+                    if oversized, let conjunctions = ClassifierBuilder.conjunctions(ofSetRule: text.expression, sets: source.sets) {
+                        try checkWrittenOut(text.expression, sets: source.sets, options: options)
+                        var rule = Rule(text: text, classifiedWith: source.sets, conjunctions: conjunctions, options: options)
+                        rule.testsVLANTags = setRuleTestsVLANTags(text.expression, sets: source.sets)
+                        rules.append(rule)
+                        continue
+                    }
                     var entryProblems = oversized ? source.badEntryProblems(of: text, options: options) : (problems: [], sets: [])
                     if entryProblems.problems.isEmpty {
                         do throws(FilterError) {
                             var rule = Rule(text: text, program: try compileWrittenOut(text.expression, sets: source.sets, options: options))
                             // In a classifier, its sets are tables of their own that `xdpfw set` changes.
                             rule.conjunctions = ClassifierBuilder.conjunctions(ofSetRule: text.expression, sets: source.sets)
-                            // (What the rule tests does not hang on the entries: each set as its first.)
-                            if case let .success(one) = SetExpansion.expanding(text.expression, sets: source.sets.mapValues { Array($0.prefix(1)) }) {
-                                rule.testsVLANTags = (try? FilterParser.parse(one.text))?.testsVLANTags ?? false
-                            }
+                            rule.testsVLANTags = setRuleTestsVLANTags(text.expression, sets: source.sets)
                             rules.append(rule)
                             continue
                         } catch {
@@ -234,7 +278,30 @@ public struct Ruleset: Hashable, Sendable {
         }
         var ruleset = Ruleset(file: source.file, policy: source.policy, rules: rules)
         ruleset.sets = source.sets
+        // A rule that can run only in a packet classifier and that no classifier takes: why.
+        if ruleset.rules.contains(where: \.runsOnlyInClassifier) {
+            let reasons = ruleset.classifierCandidates(minimumRun: nil)
+            for rule in ruleset.rules where rule.runsOnlyInClassifier {
+                guard let reason = reasons[rule.index] else { continue }
+                do throws(FilterError) {
+                    _ = try rule.writtenOutProgram()
+                } catch {
+                    let start = rule.text.expressionOffset + error.range.start
+                    let end = rule.text.expressionOffset + max(error.range.end, error.range.start + 1)
+                    problems.append(source.lines.diagnostic(file: source.file, in: rule.text.statement, from: start, to: end,
+                                                            error.message + "; a packet classifier would take the rule but does not here: it "
+                                                            + "would \(reason.explanation)"))
+                }
+            }
+        }
         return (ruleset, problems)
+    }
+
+    /// Whether a rule with sets tests VLAN tags (what it tests does not hang on the entries:
+    /// each set is written out as its first).
+    private static func setRuleTestsVLANTags(_ expression: String, sets: [String: [String]]) -> Bool {
+        guard case let .success(one) = SetExpansion.expanding(expression, sets: sets.mapValues { Array($0.prefix(1)) }) else { return false }
+        return (try? FilterParser.parse(one.text))?.testsVLANTags ?? false
     }
 
     /// Each rule without a set, parsed, decomposed and compiled on its own, side by side on the

@@ -76,7 +76,7 @@ extension Ruleset {
     /// `ClassifierPart`): the rules that decompose (`Rule.conjunctions`), apart from runs of
     /// one lookup shape that stay lookups — those with a set (`xdpfw set` changes them in
     /// place) and those long enough that a trie or hash lookup beats a vector of their bits (a
-    /// 100,000-address blocklist). None when fewer than `classifierMinimumRun` rules may go;
+    /// 100,000-address blocklist). None when fewer than `classifierMinimumRun` rules may go and none of them tests a set;
     /// a new classifier every `classifierMaximumRules`. The classifiers follow each other in the
     /// order: every part of one stands before the first of the next, which is where the next
     /// is evaluated (and its first match takes the stack words of the one before).
@@ -113,7 +113,11 @@ extension Ruleset {
     }
 
     func classifierParts(classifiable: [Bool]) -> [[Range<Int>]] {
-        guard classifiable.count(where: { $0 }) >= classifierMinimumRun else { return [] }
+        // A rule that tests a set makes one however few rules could go in: there `xdpfw set`
+        // changes the set in place whatever its size (and a set too large to write out runs
+        // nowhere else), so where the rule runs does not hang on the entries of the day.
+        guard classifiable.count(where: { $0 }) >= classifierMinimumRun
+                || zip(rules, classifiable).contains(where: { $1 && $0.testsSetsInClassifier }) else { return [] }
         var classifiers: [[Range<Int>]] = [], parts: [Range<Int>] = [], taken = 0
         var index = 0
         while index < rules.count {
@@ -195,10 +199,13 @@ extension Ruleset {
     /// The tables of segments' lookup groups, those of one name put together, and of their
     /// classifiers.
     static func lookupTables(segments: [RulesetSegment], hook: any HookContext) -> [LookupTable] {
-        LookupTable.combined(segments.flatMap { segment -> [LookupTable] in
+        var setTables = Set<MapName>()
+        return LookupTable.combined(segments.flatMap { segment -> [LookupTable] in
             switch segment {
             case let .lookup(group): group.tables(hook: hook)
-            case let .classifier(classifier, part): part.index == 0 ? classifier.tables(hook: hook) : []
+            case let .classifier(classifier, part):
+                // A set's tables once, however many classifiers test it (`PacketClassifier.setTable`).
+                part.index == 0 ? classifier.tables(hook: hook).filter { !PacketClassifier.isSetTable($0.name) || setTables.insert($0.name).inserted } : []
             case .filter: []
             }
         })

@@ -36,6 +36,8 @@ final class ClassifierSetTests: XCTestCase {
         rules.append(("src net @bl and tcp dst port 22", "\(set) and tcp dst port 22", .drop))
         rules += (0..<20).map { plain("dst host 203.0.113.\($0 + 1) and tcp", .drop) }
         rules.append(("src net @flt and len > 100", "\(flt) and len > 100", .pass))
+        // IPv6 from @ext: its IPv6 table is empty until `set add` brings an entry.
+        rules.append(("src net @ext and udp dst portrange 53-54", "\(ext) and udp dst portrange 53-54", .drop))
         return rules
     }
 
@@ -43,7 +45,7 @@ final class ClassifierSetTests: XCTestCase {
         LiveSetTests.packets(seed: 45, sources: [[10, 1, 3, 9], [10, 1, 19, 1], [10, 9, 0, 1], [172, 16, 5, 5], [172, 16, 30, 1],
                                                  [192, 0, 2, 7], [192, 0, 2, 8], [198, 18, 0, 1]],
                              destinations: [[198, 51, 100, 4], [203, 0, 113, 1], [203, 0, 113, 20], [203, 0, 113, 40], [10, 1, 3, 9]],
-                             ipv6: [], ports: [22, 53, 1500, 80, 2001])
+                             ipv6: [Array(PacketBuilder.ipv6A.dropLast()) + [5], PacketBuilder.ipv6B], ports: [22, 53, 1500, 80, 2001])
     }
 
     func testSetChangesAmongClassifiedRulesDecideAsLibpcap() throws {
@@ -53,10 +55,11 @@ final class ClassifierSetTests: XCTestCase {
         let namespace = quiet.network.a.namespace, interface = quiet.network.a.interfaceName
         var bl = ["10.0.0.0/8", "192.0.2.7"], ext = ["192.0.2.0/24"]
         let placement = try Ruleset.parse(Self.rulesText(bl, ext: ext), file: "sets.conf").classifierPlacement
-        XCTAssertEqual(placement.classifiedRules, 61, "the 60 rules without a set and rule 21 (@ext in a conjunction) go into the classifier, around the set lookup")
+        XCTAssertEqual(placement.classifiedRules, 62, "the 60 rules without a set and rules 21 and 64 (@ext in a conjunction) go into the classifier, around the set lookup")
         try quiet.apply(Self.rulesText(bl, ext: ext), on: .a, hook: "xdp")
         let packets = Self.packets()
 
+        var reachedLast = false
         func check(_ label: String) throws {
             let rules = Self.rules(bl, ext: ext)
             let oracle = try LibpcapRuleset(rules.map { ($0.expression, $0.verdict) })
@@ -74,6 +77,7 @@ final class ClassifierSetTests: XCTestCase {
                 }
             }
             XCTAssertEqual(wrong, [], label)
+            reachedLast = reached.contains(64)
             XCTAssertTrue(reached.contains(21) && reached.contains(42), "\(label): both set rules decide packets: \(reached.sorted())")
             XCTAssertGreaterThanOrEqual(reached.filter { $0 != 21 && $0 != 42 && $0 != 0 }.count, 5, "\(label): classified rules decide packets")
         }
@@ -95,6 +99,7 @@ final class ClassifierSetTests: XCTestCase {
             XCTAssertEqual(result.status, 0, result.standardError)
             update(&ext)
             try check("set " + arguments.joined(separator: " ") + " (ext)")
+            if ext.contains("2001:db8::5") { XCTAssertTrue(reachedLast, "rule 64 decides IPv6 frames from the new entry") }
         }
         let refusedEntry = try Xdpfw.run(["-n", namespace, "set", "add", interface, "ext", "2001:db8::/48"])
         XCTAssertEqual(refusedEntry.status, 1)

@@ -66,6 +66,30 @@ final class ClassifierPlacementTests: XCTestCase {
         XCTAssertEqual(placement.elsewhere.map(\.rules), [[44], [41, 42, 43]], "indexes: rules 45, then 42 to 44")
     }
 
+    /// A set too large to write out as an `or` (more than 1,000 entries) in a rule a classifier
+    /// can take: the rule runs there only, and a classifier is made for it however few rules
+    /// could go in, with every lookup shape merged or not; where none can take it, `check` says
+    /// why at the rule.
+    func testARuleWithASetTooLargeToWriteOutRunsOnlyInAClassifier() throws {
+        let big = "set big { " + (0..<1500).map { "10.\($0 / 256).\($0 % 256).0/24" }.joined(separator: ", ") + " }\n"
+        let text = big + "policy pass\ndrop udp port 53\ndrop src net @big and tcp dst portrange 1024-65535\npass len > 1000\n"
+        let ruleset = try Ruleset.parse(text, file: "b.conf")
+        XCTAssertEqual(ruleset.rules.map(\.runsOnlyInClassifier), [false, true, false])
+        XCTAssertEqual(ruleset.classifierPlacement.classifiedRules, 2,
+                       "made for the one rule, though fewer than \(Ruleset.defaultClassifierMinimumRun) may go in, it takes all that may")
+        XCTAssertEqual(ruleset.classifierPlacement.elsewhere.map(\.rules), [[2]])
+        try assertSpecPlacesWhatItsClassifiersHold(ruleset)
+        // Six (set, side) tests before it: the seventh stays out, and cannot be written out.
+        var six = "set s1 { 192.0.2.1 }\nset s2 { 192.0.2.2 }\nset s3 { 192.0.2.3 }\n" + big
+        six += (1...3).map { "drop src net @s\($0) and dst net @s\($0) and tcp\n" }.joined()
+        six += "drop src net @big and tcp dst portrange 1024-65535\n"
+        XCTAssertThrowsError(try Ruleset.parse(six, file: "six.conf")) {
+            let message = "\($0)"
+            XCTAssertTrue(message.contains("six.conf:8:6: the set 'big' has 1500 entries, too many to write out") && message.contains(
+                "a packet classifier would take the rule but does not here: it would test sets beyond the first 6"), message)
+        }
+    }
+
     /// `check` and `bench` report the placement of the spec the load compiles: the rules it says
     /// the classifiers take are exactly those its classifier segments count, with the default
     /// runs and with every lookup shape merged (`minimumRun: 1`, where lookups take them).

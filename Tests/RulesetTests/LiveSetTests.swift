@@ -83,6 +83,61 @@ final class LiveSetPlanTests: XCTestCase {
         XCTAssertEqual(try LiveSetChange.plan(text: current, file: "r.conf", set: "web", adding: ["22"], hook: XDPHook()).unchanged, ["22"])
     }
 
+    /// A set only rules in packet classifiers test: the change is worked out on the set's own
+    /// tables alone, and is the change the whole computation finds (which compiles the rules
+    /// twice and compares every table) — applied to the old tables it gives the new ones.
+    func testASetOnlyClassifiedRulesTestChangesItsOwnTablesAsTheWholeComputationDoes() throws {
+        var text = "policy pass\nset ext { 192.0.2.0/24, 198.51.100.7, 2001:db8::5 }\n"
+        text += (0..<40).map { "drop src net 10.\($0).0.0/16 and tcp dst portrange 1000-\(2000 + $0)\n" }.joined()
+        text += "drop src net @ext and udp dst portrange 53-54\n"
+        text += (40..<80).map { "pass dst net 10.\($0).0.0/16 and udp\n" }.joined()
+        text += "pass dst net @ext and tcp and dst net 192.0.0.0/8\n"
+        let ruleset = try Ruleset.parse(text, file: "c.conf")
+        XCTAssertEqual(ruleset.classifierPlacement.classifiedRules, 82)
+        let pinned = Ruleset.lookupTables(segments: ruleset.segments(), hook: XDPHook()).map(\.name.pinEntry) + ["program", "counters"]
+        XCTAssertTrue(pinned.contains("classifier-set-ext-v6"), "\(pinned)")
+        for (adding, removing) in [(["203.0.113.0/24", "2001:db8::/120", "192.0.2.0/24"], [String]()), ([], ["198.51.100.7", "2001:db8::5"]),
+                                   (["10.1.0.0/16"], ["192.0.2.0/24"])] {
+            let label = "add \(adding) del \(removing)"
+            let fast = try LiveSetChange.plan(text: text, file: "c.conf", set: "ext", adding: adding, removing: removing,
+                                              pinnedEntries: pinned, hook: XDPHook())
+            let whole = try LiveSetChange.plan(text: text, file: "c.conf", set: "ext", adding: adding, removing: removing, hook: XDPHook())
+            XCTAssertEqual(fast.text, whole.text, label)
+            XCTAssertEqual(Set(fast.updates.keys), Set(fast.tableSizes.keys), label)
+            XCTAssertTrue(fast.updates.keys.allSatisfy { $0.text.hasPrefix("classifier.set.ext.") }, "\(label): \(fast.updates.keys)")
+            // Applied to the tables as they are, each gives the tables `apply` fills for the new text.
+            let expected = try tables(whole.text)
+            for change in [fast, whole] {
+                var tables = try self.tables(text)
+                for (name, updates) in change.updates { for update in updates { tables[name, default: [:]][update.key] = update.value } }
+                for (name, deletions) in change.deletions { for deletion in deletions { tables[name]?[deletion.key] = nil } }
+                XCTAssertEqual(tables, expected, label)
+                for (name, size) in change.tableSizes { XCTAssertEqual(expected[name]?.count, size, "\(label): \(name)") }
+            }
+        }
+    }
+
+    /// A set too large to write out, in a rule a classifier takes among few rules: it stays in
+    /// the classifier as it shrinks to 1,000 entries (which could be written out), so the
+    /// program is the same either side of the limit and the change stays on the set's tables.
+    /// (Debug builds optimize a 1,000-entry `or` slowly: two compilations of it here.)
+    func testASetAcrossTheWrittenOutLimitStaysInItsClassifier() throws {
+        let big = (0..<1001).map { "10.\($0 / 256).\($0 % 256).0/24" }
+        func text(_ entries: [String]) -> String {
+            "policy pass\nset big { \(entries.joined(separator: ", ")) }\nset bl { 192.0.2.0/24 }\n"
+                + "drop udp port 53\ndrop src net @big and tcp dst portrange 1024-65535\npass len > 1000\ndrop src net @bl\n"
+        }
+        let running = try Ruleset.parse(text(big), file: "b.conf")
+        let smaller = try Ruleset.parse(text(Array(big.dropLast())), file: "b.conf")
+        XCTAssertEqual(running.rules.map(\.runsOnlyInClassifier), [false, true, false, false])
+        XCTAssertEqual(smaller.rules.map(\.runsOnlyInClassifier), [false, false, false, false])
+        XCTAssertEqual(try smaller.ebpfProgram(for: XDPHook()), try running.ebpfProgram(for: XDPHook()), "the same program either side of the limit")
+        let pinned = Ruleset.lookupTables(segments: running.segments(), hook: XDPHook()).map(\.name.pinEntry) + ["program", "counters"]
+        let shrink = try LiveSetChange.plan(text: text(big), file: "b.conf", set: "big", removing: [big.last!], pinnedEntries: pinned, hook: XDPHook())
+        XCTAssertEqual(Set(shrink.updates.keys), [PacketClassifier.setTable("big", .ipv4), PacketClassifier.setTable("big", .ipv6)])
+        XCTAssertEqual(shrink.deletions[PacketClassifier.setTable("big", .ipv4)]?.map(\.key), [[24, 0, 0, 0, 10, 3, 232, 0]])
+    }
+
     /// A set in a hash map per prefix length takes and loses prefixes of its lengths live (an
     /// emptied length keeps its map); a prefix of another length needs a new program.
     func testHashedSetsKeepTheirLengths() throws {
@@ -202,8 +257,12 @@ final class LiveSetPlanTests: XCTestCase {
             let column = withName.utf8.count - " www.example.com }\n".utf8.count + 2
             XCTAssert(($0 as? RulesetError)?.description.hasPrefix("big.conf:1:\(column): unknown network 'www.example.com' (an entry of the set 'big'") ?? false, "\($0)")
         }
-        XCTAssertThrowsError(try Ruleset.parse(sets + "drop tcp and src net @big\n", file: "big.conf")) {
-            XCTAssert(($0 as? RulesetError)?.description.contains("big.conf:2:14: the set 'big' has \(unique.count) entries, too many to write out") ?? false, "\($0)")
+        XCTAssertThrowsError(try Ruleset.parse(sets + "drop len > 100 and src net @big\n", file: "big.conf")) {
+            XCTAssert(($0 as? RulesetError)?.description.contains("big.conf:2:20: the set 'big' has \(unique.count) entries, too many to write out") ?? false, "\($0)")
         }
+        // A packet classifier takes `tcp and src net @big` (the set a table of its own): it runs there only.
+        let classified = try Ruleset.parse(sets + "drop tcp and src net @big\n", file: "big.conf")
+        XCTAssertEqual(classified.rules.map(\.runsOnlyInClassifier), [true])
+        XCTAssertEqual(classified.classifierPlacement.classifiedRules, 1)
     }
 }

@@ -17,8 +17,6 @@ final class SetTests: XCTestCase {
         XCTAssertEqual(ruleset.rules[0].expression, "src host @bad", "rules are shown as written")
     }
 
-    /// A set's braces hold it together over lines, with comments and blank lines inside, as an
-    /// nft user writes it; the statement after the closing brace stands on its own.
     /// Which rules test VLAN tags (what `apply` binds the program to the device for), with a
     /// set in the rule or not; a lookup never does.
     func testRulesThatTestVLANTagsAreKnownWithOrWithoutSets() throws {
@@ -27,6 +25,8 @@ final class SetTests: XCTestCase {
         XCTAssertEqual(ruleset.rules.map(\.testsVLANTags), [false, true, false, true, false])
     }
 
+    /// A set's braces hold it together over lines, with comments and blank lines inside, as an
+    /// nft user writes it; the statement after the closing brace stands on its own.
     func testSetsSpanLinesUntilTheirClosingBrace() throws {
         let text = "set bad {\n  192.0.2.0/24,   # lab\n\n  198.51.100.7 # one host\n}\ndrop src net @bad\npass tcp\n"
         let file = try RulesFile.parse(text, file: "r.conf")
