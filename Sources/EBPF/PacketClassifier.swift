@@ -183,11 +183,13 @@ public struct PacketClassifier: Hashable, Sendable {
     public func setTable(_ name: String, _ family: AddressFamily) -> MapName { Self.setTable(name, family) }
 
     public static func setTable(_ name: String, _ family: AddressFamily) -> MapName {
-        MapName("classifier.set." + name + (family == .ipv4 ? ".v4" : ".v6"))
+        MapName(setTablePrefix + name + (family == .ipv4 ? ".v4" : ".v6"))
     }
 
     /// Whether `name` is a set's table (`setTable`).
-    public static func isSetTable(_ name: MapName) -> Bool { name.text.hasPrefix("classifier.set.") }
+    public static func isSetTable(_ name: MapName) -> Bool { name.text.hasPrefix(setTablePrefix) }
+
+    private static let setTablePrefix = "classifier.set."
 
     /// An entry of a set table: the prefix as the LPM trie's key, and 1.
     public static func setTableEntry(_ prefix: AddressPrefix) -> (key: [UInt8], value: [UInt8]) {

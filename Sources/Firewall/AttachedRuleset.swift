@@ -64,7 +64,6 @@ public enum AttachedRuleset {
         }
     }
 
-
     /// Copies the counters of the rules in force that the new ruleset keeps unchanged (and the
     /// policy's, when its verdict is the same) into the new ruleset's counters, before it is
     /// attached: packets the old rules count between this copy and the swap are not carried.

@@ -107,11 +107,8 @@ public struct LiveSetChange: Sendable {
         guard entries != current else { return change }
         let newSets = source.sets.merging([name: entries]) { $1 }
         if !users.isEmpty, lookupUsers.isEmpty, let pinnedEntries,
-           let tables = classifierSetChange(users: users, set: name, old: current, new: entries, sets: newSets, pinnedEntries: pinnedEntries) {
-            change.updates = tables.updates
-            change.deletions = tables.deletions
-            change.tableSizes = tables.sizes
-            return change
+           let classified = change.writingClassifierSetTables(users: users, set: name, old: current, sets: newSets, pinnedEntries: pinnedEntries) {
+            return classified
         }
         if let stopped = lookupUsers.first(where: { SetExpansion.lookupMatches($0.expression, sets: newSets) == nil }) {
             throw LiveSetError("with these entries rule \(stopped.number) (line \(stopped.line)) '\(stopped.verdict.rawValue) \(stopped.expression)' "
@@ -190,43 +187,38 @@ public struct LiveSetChange: Sendable {
 }
 
 extension LiveSetChange {
-    /// The change when every rule that uses the set is in a packet classifier: only the set's
-    /// own tables change (`PacketClassifier.setTable`, one LPM trie per family, shared by classifiers),
-    /// so neither the ruleset nor the program is worked out again — 10,000 rules compiled twice
-    /// and their tables compared took most of a `set add`. Each user is checked to compile with
-    /// the new entries and to decompose as before; nil when one does not, or when no pinned
-    /// table is found (the whole change is then worked out and explains itself).
-    fileprivate static func classifierSetChange(users: [Rule], set name: String, old: [String], new: [String],
-                                                sets: [String: [String]], pinnedEntries: [String])
-        -> (updates: [MapName: [(key: [UInt8], value: [UInt8], previous: [UInt8]?)]],
-            deletions: [MapName: [(key: [UInt8], previous: [UInt8])]], sizes: [MapName: Int])? {
+    /// This change (its `entries` those of set `name` after it) when every rule that uses the
+    /// set is in a packet classifier: only the set's own tables change (`PacketClassifier.setTable`,
+    /// one LPM trie per family, shared by classifiers), so neither the ruleset nor the program
+    /// is worked out again — 10,000 rules compiled twice and their tables compared took most of
+    /// a `set add`. Each user is checked to compile with the new entries and to decompose as
+    /// before; nil when one does not, or when a table is not pinned (the whole change is then
+    /// worked out and explains itself).
+    fileprivate func writingClassifierSetTables(users: [Rule], set name: String, old: [String], sets: [String: [String]],
+                                                pinnedEntries: [String]) -> LiveSetChange? {
         for user in users {
             guard (try? Ruleset.checkWrittenOut(user.expression, sets: sets, options: .init())) != nil,
                   ClassifierBuilder.conjunctions(ofSetRule: user.expression, sets: sets) == user.conjunctions else { return nil }
         }
         let before = Set(old.compactMap(RuleDecomposition.classifierSetEntry))
-        let after = new.compactMap(RuleDecomposition.classifierSetEntry)
-        guard after.count == new.count else { return nil }
-        let added = Set(after).subtracting(before), removed = before.subtracting(after)
+        let after = entries.compactMap(RuleDecomposition.classifierSetEntry)
+        guard after.count == entries.count else { return nil }
+        // Both families' tables are made whatever the set holds: one missing is a program this
+        // computation does not know.
         let pinned = Set(pinnedEntries)
-        var result: (updates: [MapName: [(key: [UInt8], value: [UInt8], previous: [UInt8]?)]],
-                     deletions: [MapName: [(key: [UInt8], previous: [UInt8])]], sizes: [MapName: Int]) = ([:], [:], [:])
+        guard AddressFamily.allCases.allSatisfy({ pinned.contains(PacketClassifier.setTable(name, $0).pinEntry) }) else { return nil }
+        let added = Set(after).subtracting(before), removed = before.subtracting(after)
+        func tableEntries(_ prefixes: Set<AddressPrefix>, _ family: AddressFamily) -> [(key: [UInt8], value: [UInt8])] {
+            prefixes.filter { $0.family == family }.sorted(by: ClassifierBuilder.prefixOrder).map(PacketClassifier.setTableEntry)
+        }
+        var change = self
         for family in AddressFamily.allCases {
             let table = PacketClassifier.setTable(name, family)
-            // Both families' tables are made whatever the set holds: one missing is a program
-            // this computation does not know (the whole change then explains itself).
-            guard pinned.contains(table.pinEntry) else { return nil }
-            result.updates[table] = added.filter { $0.family == family }.sorted(by: ClassifierBuilder.prefixOrder).map {
-                let entry = PacketClassifier.setTableEntry($0)
-                return (entry.key, entry.value, nil)
-            }
-            result.deletions[table] = removed.filter { $0.family == family }.sorted(by: ClassifierBuilder.prefixOrder).map {
-                let entry = PacketClassifier.setTableEntry($0)
-                return (entry.key, entry.value)
-            }
-            result.sizes[table] = Set(after.filter { $0.family == family }).count
+            change.updates[table] = tableEntries(added, family).map { ($0.key, $0.value, nil) }
+            change.deletions[table] = tableEntries(removed, family).map { ($0.key, $0.value) }
+            change.tableSizes[table] = Set(after.filter { $0.family == family }).count
         }
-        return result
+        return change
     }
 }
 
